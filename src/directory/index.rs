@@ -1,0 +1,29 @@
+//! A secondary index from a key to several ords (externalId, e-mail), sharded by dashmap.
+
+use dashmap::DashMap;
+
+/// Key → ords, for keys that several records may share.
+#[derive(Default)]
+pub(super) struct MultiIndex {
+    map: DashMap<Box<str>, Vec<u32>>,
+}
+
+impl MultiIndex {
+    pub(super) fn insert(&self, key: &str, ord: u32) {
+        let mut v = self.map.entry(key.into()).or_default();
+        if !v.contains(&ord) {
+            v.push(ord);
+        }
+    }
+
+    pub(super) fn remove(&self, key: &str, ord: u32) {
+        if let Some(mut v) = self.map.get_mut(key) {
+            v.retain(|o| *o != ord);
+        }
+        self.map.remove_if(key, |_, v| v.is_empty());
+    }
+
+    pub(super) fn get(&self, key: &str) -> Vec<u32> {
+        self.map.get(key).map(|v| v.clone()).unwrap_or_default()
+    }
+}

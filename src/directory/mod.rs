@@ -1,0 +1,480 @@
+//! The directory: users, groups and memberships in memory, the cache every request reads.
+//!
+//! It is loaded from the store at start and changed only by [`writer::Writer`], after the
+//! store has committed a change, so everything a reader sees is durable. Lookups are by
+//! id, case-insensitive userName, externalId, e-mail and group displayName; members are
+//! kept as sets (a change to a 100,000-member group touches only the members it names);
+//! each user's effective groups (direct groups plus every group that contains them,
+//! through nesting) are kept as a sorted, shared slice so that policy checks read them
+//! without locks or allocation.
+
+pub mod error;
+mod index;
+pub mod model;
+mod plan;
+pub mod writer;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+
+pub use error::DirectoryError;
+use index::MultiIndex;
+pub use model::{Actor, GroupDraft, GroupRecord, Member, MemberChange, UserDraft, UserRecord};
+
+use crate::store::{Snapshot, StoreOp};
+
+/// A group's members.
+#[derive(Debug, Default, Clone)]
+pub struct MemberSet {
+    pub users: HashSet<u32>,
+    pub groups: HashSet<u32>,
+}
+
+impl MemberSet {
+    pub fn len(&self) -> usize {
+        self.users.len() + self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The in-memory directory.
+#[derive(Default)]
+pub struct Directory {
+    users: DashMap<u32, Arc<UserRecord>>,
+    groups: DashMap<u32, Arc<GroupRecord>>,
+    ids: DashMap<Arc<str>, Member>,
+    user_names: DashMap<Box<str>, u32>,
+    user_external: MultiIndex,
+    user_emails: MultiIndex,
+    group_names: DashMap<Box<str>, u32>,
+    group_external: MultiIndex,
+    members: DashMap<u32, MemberSet>,
+    user_groups: DashMap<u32, Vec<u32>>,
+    group_parents: DashMap<u32, Vec<u32>>,
+    effective: DashMap<u32, Arc<[u32]>>,
+    user_order: RwLock<BTreeSet<u32>>,
+    group_order: RwLock<BTreeSet<u32>>,
+    next_user: AtomicU32,
+    next_group: AtomicU32,
+    seq: AtomicU64,
+}
+
+impl Directory {
+    /// Builds the directory from a store snapshot.
+    pub fn from_snapshot(snap: Snapshot) -> Self {
+        let dir = Directory::default();
+        let mut next_user = 0;
+        for u in snap.users {
+            next_user = next_user.max(u.ord + 1);
+            dir.index_user(&Arc::new(u), None);
+        }
+        let mut next_group = 0;
+        for g in snap.groups {
+            next_group = next_group.max(g.ord + 1);
+            dir.index_group(&Arc::new(g), None);
+        }
+        for (group, member) in snap.memberships {
+            dir.link(group, member);
+        }
+        let users: Vec<u32> = dir.user_order.read().iter().copied().collect();
+        for u in users {
+            dir.recompute_user(u);
+        }
+        dir.next_user.store(next_user, Ordering::Relaxed);
+        dir.next_group.store(next_group, Ordering::Relaxed);
+        dir.seq.store(snap.last_seq, Ordering::Release);
+        dir
+    }
+
+    /// The sequence number of the last change applied.
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn membership_count(&self) -> usize {
+        self.members.iter().map(|m| m.len()).sum()
+    }
+
+    pub fn user(&self, ord: u32) -> Option<Arc<UserRecord>> {
+        self.users.get(&ord).map(|r| r.clone())
+    }
+
+    pub fn group(&self, ord: u32) -> Option<Arc<GroupRecord>> {
+        self.groups.get(&ord).map(|r| r.clone())
+    }
+
+    /// What an id names.
+    pub fn resolve(&self, id: &str) -> Option<Member> {
+        self.ids.get(id).map(|m| *m)
+    }
+
+    pub fn user_by_id(&self, id: &str) -> Option<Arc<UserRecord>> {
+        match self.resolve(id)? {
+            Member::User(o) => self.user(o),
+            Member::Group(_) => None,
+        }
+    }
+
+    pub fn group_by_id(&self, id: &str) -> Option<Arc<GroupRecord>> {
+        match self.resolve(id)? {
+            Member::Group(o) => self.group(o),
+            Member::User(_) => None,
+        }
+    }
+
+    /// Case-insensitive userName lookup.
+    pub fn user_by_name(&self, user_name: &str) -> Option<Arc<UserRecord>> {
+        let ord = *self.user_names.get(user_name.to_lowercase().as_str())?;
+        self.user(ord)
+    }
+
+    pub fn users_by_external_id(&self, external_id: &str) -> Vec<u32> {
+        self.user_external.get(external_id)
+    }
+
+    /// Case-insensitive e-mail lookup.
+    pub fn users_by_email(&self, email: &str) -> Vec<u32> {
+        self.user_emails.get(&email.to_lowercase())
+    }
+
+    /// Case-insensitive group displayName lookup.
+    pub fn group_by_name(&self, name: &str) -> Option<Arc<GroupRecord>> {
+        let ord = *self.group_names.get(name.to_lowercase().as_str())?;
+        self.group(ord)
+    }
+
+    pub fn groups_by_external_id(&self, external_id: &str) -> Vec<u32> {
+        self.group_external.get(external_id)
+    }
+
+    /// User ords in creation order, starting after `after` (exclusive), at most `limit`.
+    pub fn user_ords(&self) -> Vec<u32> {
+        self.user_order.read().iter().copied().collect()
+    }
+
+    /// Group ords in creation order.
+    pub fn group_ords(&self) -> Vec<u32> {
+        self.group_order.read().iter().copied().collect()
+    }
+
+    /// A group's members (a copy; for rendering).
+    pub fn members_of(&self, group: u32) -> MemberSet {
+        self.members
+            .get(&group)
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// Number of members of a group, without copying them.
+    pub fn member_count(&self, group: u32) -> usize {
+        self.members.get(&group).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether a group has no groups among its members.
+    pub(crate) fn members_of_groups_empty(&self, group: u32) -> bool {
+        self.members.get(&group).is_none_or(|m| m.groups.is_empty())
+    }
+
+    pub fn is_member(&self, group: u32, member: Member) -> bool {
+        self.members.get(&group).is_some_and(|m| match member {
+            Member::User(u) => m.users.contains(&u),
+            Member::Group(g) => m.groups.contains(&g),
+        })
+    }
+
+    /// The groups a user is directly in.
+    pub fn direct_groups(&self, user: u32) -> Vec<u32> {
+        self.user_groups
+            .get(&user)
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    /// The groups a group is directly in.
+    pub fn parent_groups(&self, group: u32) -> Vec<u32> {
+        self.group_parents
+            .get(&group)
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every group a user is in, directly or through nesting, sorted.
+    pub fn effective_groups(&self, user: u32) -> Arc<[u32]> {
+        self.effective
+            .get(&user)
+            .map(|g| g.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    /// Whether `ancestor` is `group` or contains it, through any nesting.
+    pub fn group_contains(&self, ancestor: u32, group: u32) -> bool {
+        self.ancestors(&[group]).contains(&ancestor)
+    }
+
+    /// `groups` plus every group that contains one of them.
+    fn ancestors(&self, groups: &[u32]) -> BTreeSet<u32> {
+        let mut seen: BTreeSet<u32> = BTreeSet::new();
+        let mut todo: Vec<u32> = groups.to_vec();
+        while let Some(g) = todo.pop() {
+            if seen.insert(g) {
+                if let Some(parents) = self.group_parents.get(&g) {
+                    todo.extend(parents.iter().copied());
+                }
+            }
+        }
+        seen
+    }
+
+    /// `group` plus every group nested in it.
+    pub fn descendant_groups(&self, group: u32) -> BTreeSet<u32> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![group];
+        while let Some(g) = todo.pop() {
+            if seen.insert(g) {
+                if let Some(m) = self.members.get(&g) {
+                    todo.extend(m.groups.iter().copied());
+                }
+            }
+        }
+        seen
+    }
+
+    /// Users in a group or any group nested in it.
+    fn users_under(&self, groups: &[u32]) -> BTreeSet<u32> {
+        let mut out = BTreeSet::new();
+        for g in groups {
+            for d in self.descendant_groups(*g) {
+                if let Some(m) = self.members.get(&d) {
+                    out.extend(m.users.iter().copied());
+                }
+            }
+        }
+        out
+    }
+
+    fn recompute_user(&self, user: u32) {
+        let direct = self.direct_groups(user);
+        let eff: Vec<u32> = self.ancestors(&direct).into_iter().collect();
+        self.effective.insert(user, Arc::from(eff));
+    }
+
+    pub(crate) fn allocate_user_ord(&self) -> u32 {
+        self.next_user.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn allocate_group_ord(&self) -> u32 {
+        self.next_group.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn index_user(&self, u: &Arc<UserRecord>, before: Option<&UserRecord>) {
+        if let Some(b) = before {
+            self.unindex_user_keys(b);
+        }
+        self.user_names.insert(u.user_name.to_lowercase().into(), u.ord);
+        if let Some(e) = &u.external_id {
+            self.user_external.insert(e, u.ord);
+        }
+        for e in u.emails.iter() {
+            self.user_emails.insert(e, u.ord);
+        }
+        self.ids.insert(u.id.clone(), Member::User(u.ord));
+        self.users.insert(u.ord, u.clone());
+        self.user_order.write().insert(u.ord);
+    }
+
+    fn unindex_user_keys(&self, b: &UserRecord) {
+        self.user_names
+            .remove_if(b.user_name.to_lowercase().as_str(), |_, o| *o == b.ord);
+        if let Some(e) = &b.external_id {
+            self.user_external.remove(e, b.ord);
+        }
+        for e in b.emails.iter() {
+            self.user_emails.remove(e, b.ord);
+        }
+    }
+
+    fn index_group(&self, g: &Arc<GroupRecord>, before: Option<&GroupRecord>) {
+        if let Some(b) = before {
+            self.group_names
+                .remove_if(b.display_name.to_lowercase().as_str(), |_, o| *o == b.ord);
+            if let Some(e) = &b.external_id {
+                self.group_external.remove(e, b.ord);
+            }
+        }
+        self.group_names
+            .insert(g.display_name.to_lowercase().into(), g.ord);
+        if let Some(e) = &g.external_id {
+            self.group_external.insert(e, g.ord);
+        }
+        self.ids.insert(g.id.clone(), Member::Group(g.ord));
+        self.groups.insert(g.ord, g.clone());
+        self.group_order.write().insert(g.ord);
+    }
+
+    fn link(&self, group: u32, member: Member) {
+        let mut set = self.members.entry(group).or_default();
+        match member {
+            Member::User(u) => {
+                if set.users.insert(u) {
+                    let mut gs = self.user_groups.entry(u).or_default();
+                    if let Err(pos) = gs.binary_search(&group) {
+                        gs.insert(pos, group);
+                    }
+                }
+            }
+            Member::Group(h) => {
+                if set.groups.insert(h) {
+                    let mut ps = self.group_parents.entry(h).or_default();
+                    if let Err(pos) = ps.binary_search(&group) {
+                        ps.insert(pos, group);
+                    }
+                }
+            }
+        }
+    }
+
+    fn unlink(&self, group: u32, member: Member) {
+        let removed = match self.members.get_mut(&group) {
+            Some(mut set) => match member {
+                Member::User(u) => set.users.remove(&u),
+                Member::Group(h) => set.groups.remove(&h),
+            },
+            None => false,
+        };
+        if !removed {
+            return;
+        }
+        match member {
+            Member::User(u) => {
+                if let Some(mut gs) = self.user_groups.get_mut(&u) {
+                    gs.retain(|g| *g != group);
+                }
+            }
+            Member::Group(h) => {
+                if let Some(mut ps) = self.group_parents.get_mut(&h) {
+                    ps.retain(|g| *g != group);
+                }
+            }
+        }
+    }
+
+    /// Applies committed store operations and advances the sequence number.
+    pub(crate) fn apply(&self, ops: &[StoreOp], seq: u64) {
+        let mut recompute: BTreeSet<u32> = BTreeSet::new();
+        for op in ops {
+            match op {
+                StoreOp::PutUser(u) => {
+                    let before = self.user(u.ord);
+                    self.index_user(u, before.as_deref());
+                    if before.is_none() {
+                        recompute.insert(u.ord);
+                    }
+                }
+                StoreOp::DeleteUser { ord } => {
+                    for g in self.direct_groups(*ord) {
+                        self.unlink(g, Member::User(*ord));
+                    }
+                    if let Some((_, u)) = self.users.remove(ord) {
+                        self.unindex_user_keys(&u);
+                        self.ids.remove(&u.id);
+                    }
+                    self.user_groups.remove(ord);
+                    self.effective.remove(ord);
+                    self.user_order.write().remove(ord);
+                    recompute.remove(ord);
+                }
+                StoreOp::PutGroup(g) => {
+                    let before = self.group(g.ord);
+                    self.index_group(g, before.as_deref());
+                }
+                StoreOp::DeleteGroup { ord } => {
+                    let affected = self.users_under(&[*ord]);
+                    let set = self.members_of(*ord);
+                    for u in &set.users {
+                        self.unlink(*ord, Member::User(*u));
+                    }
+                    for h in &set.groups {
+                        self.unlink(*ord, Member::Group(*h));
+                    }
+                    for p in self.parent_groups(*ord) {
+                        self.unlink(p, Member::Group(*ord));
+                    }
+                    self.members.remove(ord);
+                    self.group_parents.remove(ord);
+                    if let Some((_, g)) = self.groups.remove(ord) {
+                        self.group_names
+                            .remove_if(g.display_name.to_lowercase().as_str(), |_, o| *o == g.ord);
+                        if let Some(e) = &g.external_id {
+                            self.group_external.remove(e, g.ord);
+                        }
+                        self.ids.remove(&g.id);
+                    }
+                    self.group_order.write().remove(ord);
+                    recompute.extend(affected);
+                }
+                StoreOp::Members {
+                    group,
+                    replace_all,
+                    add,
+                    remove,
+                } => {
+                    let mut changed_groups: Vec<u32> = Vec::new();
+                    if *replace_all {
+                        let old = self.members_of(*group);
+                        recompute.extend(self.users_under(&[*group]));
+                        for u in old.users {
+                            self.unlink(*group, Member::User(u));
+                        }
+                        for h in old.groups {
+                            self.unlink(*group, Member::Group(h));
+                        }
+                    }
+                    for m in remove.iter().chain(add.iter()) {
+                        if let Member::Group(h) = m {
+                            changed_groups.push(*h);
+                        }
+                    }
+                    // Users under a child group that is unlinked lose access through it.
+                    recompute.extend(self.users_under(&changed_groups));
+                    for m in remove {
+                        self.unlink(*group, *m);
+                        if let Member::User(u) = m {
+                            recompute.insert(*u);
+                        }
+                    }
+                    for m in add {
+                        self.link(*group, *m);
+                        if let Member::User(u) = m {
+                            recompute.insert(*u);
+                        }
+                    }
+                    recompute.extend(self.users_under(&changed_groups));
+                }
+            }
+        }
+        for u in recompute {
+            if self.users.contains_key(&u) {
+                self.recompute_user(u);
+            }
+        }
+        self.seq.fetch_max(seq, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests;

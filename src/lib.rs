@@ -1,0 +1,15 @@
+//! scimgate: an identity-aware reverse proxy for dbt surfaces, fed by SCIM 2.0.
+//!
+//! The crate is laid out by concern (see the design's module map): `config` loads
+//! settings, `store` makes directory changes durable, `directory` is the in-memory
+//! cache every request reads, `scim` is the SCIM 2.0 HTTP API, `server` owns the
+//! listeners and TLS, and `cli` is the `scimgate` command.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod scim;
+pub mod server;
+pub mod store;
+pub mod tokens;

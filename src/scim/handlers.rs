@@ -1,0 +1,419 @@
+//! The SCIM resource handlers: read, list, create, replace, patch and delete Users and
+//! Groups. Changes go to the directory writer and are answered once durable.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::Value;
+
+use super::body::read_json;
+use super::draft::{group_draft, user_draft};
+use super::patch::{apply_group_patch, apply_user_patch, MemberDelta, PatchRequest};
+use super::query::{list, list_response, ListParams};
+use super::render::{etag, group_json, user_json, Ctx};
+use super::schema::{normalize_resource, ResourceKind};
+use super::error::SCIM_CONTENT_TYPE;
+use super::{ScimError, ScimState};
+use crate::directory::writer::{Command, Outcome};
+use crate::directory::{Actor, DirectoryError, MemberChange};
+
+/// A JSON response with the SCIM media type.
+pub(super) fn scim_json(status: StatusCode, body: Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    resp
+}
+
+/// The SCIM base URL for locations: configured, else from the request's Host.
+pub(super) fn base_url(state: &ScimState, headers: &HeaderMap) -> String {
+    if let Some(b) = &state.0.cfg.base_url {
+        return format!("{b}/scim/v2");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    let scheme = if state.0.tls { "https" } else { "http" };
+    format!("{scheme}://{host}/scim/v2")
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn with_etag(mut resp: Response, version: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn not_modified(headers: &HeaderMap, version: u64) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let tag = etag(version);
+            v.split(',').map(str::trim).any(|t| t == "*" || t == tag)
+        })
+}
+
+fn resource_response(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    status: StatusCode,
+    outcome: &Outcome,
+    params: &ListParams,
+) -> Response {
+    let base = base_url(state, headers);
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    let (body, version, location) = match outcome {
+        Outcome::User(u) => (
+            user_json(&ctx, u, params.wants("groups")),
+            u.version,
+            format!("{base}/Users/{}", u.id),
+        ),
+        Outcome::Group(g) => (
+            group_json(&ctx, g, params.wants("members")),
+            g.version,
+            format!("{base}/Groups/{}", g.id),
+        ),
+        Outcome::Deleted => return StatusCode::NO_CONTENT.into_response(),
+    };
+    let mut resp = with_etag(scim_json(status, params.project(kind, body)), version);
+    if status == StatusCode::CREATED {
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    resp
+}
+
+fn params(q: &HashMap<String, String>) -> Result<ListParams, ScimError> {
+    ListParams::from_query(q)
+}
+
+async fn submit(state: &ScimState, actor: Actor, cmd: Command) -> Result<Outcome, ScimError> {
+    Ok(state.0.writer.submit(actor, cmd).await?)
+}
+
+fn rejected(e: ScimError) -> DirectoryError {
+    DirectoryError::Rejected(Box::new(e))
+}
+
+// ---- Users ----
+
+pub(super) async fn list_users(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let base = base_url(&state, &headers);
+    let ctx = Ctx { dir: &state.0.dir, base: &base };
+    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::User, &p)?))
+}
+
+pub(super) async fn search_users(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let base = base_url(&state, &headers);
+    let ctx = Ctx { dir: &state.0.dir, base: &base };
+    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::User, &p)?))
+}
+
+pub(super) async fn get_user(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let u = state
+        .0
+        .dir
+        .user_by_id(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("User {id} not found")))?;
+    if not_modified(&headers, u.version) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), u.version));
+    }
+    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::OK, &Outcome::User(u), &p))
+}
+
+pub(super) async fn create_user(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let draft = user_draft(&normalize_resource(ResourceKind::User, json)?)?;
+    let out = submit(&state, actor, Command::CreateUser { draft }).await?;
+    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::CREATED, &out, &p))
+}
+
+pub(super) async fn replace_user(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let draft = user_draft(&normalize_resource(ResourceKind::User, json)?)?;
+    let cmd = Command::UpdateUser {
+        id,
+        if_match: if_match(&headers),
+        mutate: Arc::new(move |_| Ok(draft.clone())),
+        action: "user.replace",
+    };
+    let out = submit(&state, actor, cmd).await?;
+    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::OK, &out, &p))
+}
+
+pub(super) async fn patch_user(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let req = PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let mutate = Arc::new(move |cur: &crate::directory::UserRecord| {
+        let mut resource: Value = serde_json::from_str(&cur.body)
+            .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        apply_user_patch(&mut resource, &req).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        user_draft(&resource).map_err(rejected)
+    });
+    let cmd = Command::UpdateUser {
+        id,
+        if_match: if_match(&headers),
+        mutate,
+        action: "user.patch",
+    };
+    let out = submit(&state, actor, cmd).await?;
+    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::OK, &out, &p))
+}
+
+pub(super) async fn delete_user(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    let cmd = Command::DeleteUser {
+        id,
+        if_match: if_match(&headers),
+    };
+    submit(&state, actor, cmd).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- Groups ----
+
+pub(super) async fn list_groups(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let base = base_url(&state, &headers);
+    let ctx = Ctx { dir: &state.0.dir, base: &base };
+    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?))
+}
+
+pub(super) async fn search_groups(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let base = base_url(&state, &headers);
+    let ctx = Ctx { dir: &state.0.dir, base: &base };
+    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?))
+}
+
+/// `POST /.search`: Users then Groups, paged together.
+pub(super) async fn search_all(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let base = base_url(&state, &headers);
+    let ctx = Ctx { dir: &state.0.dir, base: &base };
+    let cfg = &state.0.cfg;
+    let whole = ListParams {
+        start_index: Some(1),
+        count: Some(cfg.max_results as i64),
+        ..p.clone()
+    };
+    let mut total = 0;
+    let mut all: Vec<Value> = Vec::new();
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let part = list(&ctx, cfg, kind, &whole)?;
+        total += part["totalResults"].as_u64().unwrap_or(0) as usize;
+        if let Some(Value::Array(items)) = part.get("Resources") {
+            all.extend(items.iter().cloned());
+        }
+    }
+    let start = p.start_index.unwrap_or(1).max(1) as usize;
+    let count = p.count.map(|c| c.max(0) as usize).unwrap_or(cfg.max_results).min(cfg.max_results);
+    let page: Vec<Value> = all.into_iter().skip(start - 1).take(count).collect();
+    Ok(scim_json(StatusCode::OK, list_response(total, start, page)))
+}
+
+pub(super) async fn get_group(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let g = state
+        .0
+        .dir
+        .group_by_id(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("Group {id} not found")))?;
+    if not_modified(&headers, g.version) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), g.version));
+    }
+    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::OK, &Outcome::Group(g), &p))
+}
+
+pub(super) async fn create_group(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let (draft, members) = group_draft(normalize_resource(ResourceKind::Group, json)?)?;
+    let out = submit(&state, actor, Command::CreateGroup { draft, members }).await?;
+    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::CREATED, &out, &p))
+}
+
+pub(super) async fn replace_group(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let (draft, members) = group_draft(normalize_resource(ResourceKind::Group, json)?)?;
+    let change = MemberChange {
+        replace_all: true,
+        add: members,
+        remove: Vec::new(),
+    };
+    let cmd = Command::UpdateGroup {
+        id,
+        if_match: if_match(&headers),
+        mutate: Arc::new(move |_| Ok((draft.clone(), change.clone()))),
+        action: "group.replace",
+    };
+    let out = submit(&state, actor, cmd).await?;
+    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::OK, &out, &p))
+}
+
+/// Group PATCH answers 204 (Entra ID's preference; Okta accepts it), or 200 with the
+/// resource when the caller asks for attributes. Member changes are applied as set
+/// changes: the group's other members are never read.
+pub(super) async fn patch_group(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = params(&q)?;
+    let req = PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let mutate = Arc::new(move |cur: &crate::directory::GroupRecord| {
+        let mut resource: Value = serde_json::from_str(&cur.body)
+            .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        let mut delta = MemberDelta::default();
+        apply_group_patch(&mut resource, &mut delta, &req)
+            .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        let (draft, _) = group_draft(resource).map_err(rejected)?;
+        let change = MemberChange {
+            replace_all: delta.replace_all,
+            add: delta.add.into_iter().map(|m| m.value).collect(),
+            remove: delta.remove,
+        };
+        Ok((draft, change))
+    });
+    let cmd = Command::UpdateGroup {
+        id,
+        if_match: if_match(&headers),
+        mutate,
+        action: "group.patch",
+    };
+    let out = submit(&state, actor, cmd).await?;
+    if p.attributes.is_empty() && p.excluded.is_empty() {
+        let version = match &out {
+            Outcome::Group(g) => g.version,
+            _ => 0,
+        };
+        return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), version));
+    }
+    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::OK, &out, &p))
+}
+
+pub(super) async fn delete_group(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    let cmd = Command::DeleteGroup {
+        id,
+        if_match: if_match(&headers),
+    };
+    submit(&state, actor, cmd).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- Other endpoints ----
+
+pub(super) async fn bulk() -> ScimError {
+    ScimError::NotImplemented("/Bulk")
+}
+
+pub(super) async fn me() -> ScimError {
+    ScimError::NotImplemented("/Me")
+}
+
+pub(super) async fn not_found() -> ScimError {
+    ScimError::NotFound("no such SCIM endpoint".into())
+}

@@ -1,0 +1,141 @@
+//! The SCIM 2.0 HTTP API (RFC 7643/7644) at `/scim/v2`, and the admin API that makes
+//! manual changes through the same handlers.
+//!
+//! Only this module knows SCIM's JSON. The protocol core (schemas, filter grammar,
+//! PATCH paths and operations) depends on nothing HTTP; the HTTP side parses requests,
+//! hands changes to the directory writer and renders what it returns.
+
+mod auth;
+mod body;
+mod discovery;
+mod draft;
+pub mod error;
+pub mod filter;
+mod handlers;
+pub mod patch;
+pub mod path;
+mod query;
+mod render;
+pub mod schema;
+pub mod scim_type;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use dashmap::DashMap;
+
+use crate::clock::SharedClock;
+use crate::config::ScimConfig;
+use crate::directory::writer::Writer;
+use crate::directory::Directory;
+use crate::store::Store;
+use crate::tokens::TokenScope;
+
+pub use error::ScimError;
+
+/// What the SCIM handlers share.
+#[derive(Clone)]
+pub struct ScimState(Arc<Inner>);
+
+struct Inner {
+    dir: Arc<Directory>,
+    writer: Writer,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    cfg: ScimConfig,
+    /// Whether the listener speaks TLS (for `https` locations).
+    tls: bool,
+    /// Token name → when its `last_used` was last written (writes are debounced).
+    touched: DashMap<String, i64>,
+}
+
+impl ScimState {
+    pub fn new(
+        dir: Arc<Directory>,
+        writer: Writer,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        cfg: ScimConfig,
+        tls: bool,
+    ) -> Self {
+        ScimState(Arc::new(Inner {
+            dir,
+            writer,
+            store,
+            clock,
+            cfg,
+            tls,
+            touched: DashMap::new(),
+        }))
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.0.dir
+    }
+}
+
+/// The `/scim/v2` routes (nest them under that prefix).
+pub fn router(state: ScimState) -> Router {
+    Router::new()
+        .route("/Users", get(handlers::list_users).post(handlers::create_user))
+        .route(
+            "/Users/{id}",
+            get(handlers::get_user)
+                .put(handlers::replace_user)
+                .patch(handlers::patch_user)
+                .delete(handlers::delete_user),
+        )
+        .route("/Users/.search", post(handlers::search_users))
+        .route("/Groups", get(handlers::list_groups).post(handlers::create_group))
+        .route(
+            "/Groups/{id}",
+            get(handlers::get_group)
+                .put(handlers::replace_group)
+                .patch(handlers::patch_group)
+                .delete(handlers::delete_group),
+        )
+        .route("/Groups/.search", post(handlers::search_groups))
+        .route("/.search", post(handlers::search_all))
+        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route("/Bulk", axum::routing::any(handlers::bulk))
+        .route("/Me", axum::routing::any(handlers::me))
+        .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), TokenScope::Scim),
+            auth::require_token,
+        ))
+        .with_state(state)
+}
+
+/// The admin API: manual directory changes (locked for SCIM-managed resources unless
+/// `scim.allow_manual_updates` is on). Takes admin-scoped tokens.
+pub fn admin_router(state: ScimState) -> Router {
+    Router::new()
+        .route("/Users", get(handlers::list_users).post(handlers::create_user))
+        .route(
+            "/Users/{id}",
+            get(handlers::get_user)
+                .put(handlers::replace_user)
+                .patch(handlers::patch_user)
+                .delete(handlers::delete_user),
+        )
+        .route("/Groups", get(handlers::list_groups).post(handlers::create_group))
+        .route(
+            "/Groups/{id}",
+            get(handlers::get_group)
+                .put(handlers::replace_group)
+                .patch(handlers::patch_group)
+                .delete(handlers::delete_group),
+        )
+        .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), TokenScope::Admin),
+            auth::require_token,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,70 @@
+//! Versioned schema migrations for the SQLite store, applied in order at open.
+
+/// (version, SQL). Append only: never edit a migration that has shipped.
+pub(super) const SQLITE: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE users (
+    ord INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user_name TEXT NOT NULL,
+    user_name_lower TEXT NOT NULL UNIQUE,
+    external_id TEXT,
+    active INTEGER NOT NULL,
+    emails TEXT NOT NULL,
+    license TEXT,
+    user_type TEXT,
+    body TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    modified INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    scim_managed INTEGER NOT NULL
+);
+CREATE TABLE groups (
+    ord INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    display_name_lower TEXT NOT NULL UNIQUE,
+    external_id TEXT,
+    body TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    modified INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    scim_managed INTEGER NOT NULL
+);
+CREATE TABLE memberships (
+    group_ord INTEGER NOT NULL,
+    member_kind INTEGER NOT NULL,
+    member_ord INTEGER NOT NULL,
+    PRIMARY KEY (group_ord, member_kind, member_ord)
+) WITHOUT ROWID;
+CREATE INDEX memberships_by_member ON memberships (member_kind, member_ord);
+CREATE TABLE change_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL
+);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE tokens (
+    name TEXT PRIMARY KEY,
+    token_id TEXT NOT NULL UNIQUE,
+    hash BLOB NOT NULL,
+    scope TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    last_used INTEGER
+);
+"#,
+)];

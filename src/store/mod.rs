@@ -1,0 +1,106 @@
+//! Durability: the [`Store`] trait and what goes through it.
+//!
+//! A store keeps users, groups, memberships, the change log (one row per change, with
+//! a sequence number), the hash-chained audit record of each change, and SCIM tokens.
+//! [`Store::commit`] writes a batch of changes in one transaction: either all of the
+//! batch is durable when it returns `Ok`, or none of it is. Only this module speaks SQL.
+//! The calls block; async callers run them on a blocking thread.
+
+mod migrations;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use crate::directory::model::{GroupRecord, Member, UserRecord};
+
+pub use sqlite::SqliteStore;
+
+/// A failure of the durable store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot prepare the data directory {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("the database schema is version {found}, newer than this build knows ({known})")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// One write inside a change.
+#[derive(Debug, Clone)]
+pub enum StoreOp {
+    PutUser(Arc<UserRecord>),
+    DeleteUser { ord: u32 },
+    PutGroup(Arc<GroupRecord>),
+    DeleteGroup { ord: u32 },
+    Members {
+        group: u32,
+        replace_all: bool,
+        add: Vec<Member>,
+        remove: Vec<Member>,
+    },
+}
+
+/// One directory change: its writes, plus what the change log and audit record say.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Who made it (`scim:<token>`, `admin:<token>`).
+    pub actor: String,
+    /// What happened, e.g. `user.create`, `group.patch`, `user.delete`.
+    pub action: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: String,
+    /// The resource before and after, as JSON text (absent for create / delete).
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub ops: Vec<StoreOp>,
+}
+
+/// Everything needed to rebuild the directory at start.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub users: Vec<UserRecord>,
+    pub groups: Vec<GroupRecord>,
+    /// (group ord, member).
+    pub memberships: Vec<(u32, Member)>,
+    /// The sequence number of the last committed change.
+    pub last_seq: u64,
+}
+
+/// A SCIM or admin bearer token as stored: never the token itself, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub name: String,
+    /// The public part of the token, used to find the row.
+    pub token_id: String,
+    /// SHA-256 of the secret part.
+    pub hash: Vec<u8>,
+    pub scope: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
+/// A durable home for the directory.
+pub trait Store: Send + Sync + 'static {
+    /// Reads the whole directory.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Makes a batch of changes durable in one transaction; returns their sequence numbers.
+    fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError>;
+    /// Adds a token; `Conflict` if the name is taken.
+    fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError>;
+    fn token_list(&self) -> Result<Vec<TokenRow>, StoreError>;
+    fn token_by_id(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError>;
+    /// Deletes a token by name; `false` if there was none.
+    fn token_revoke(&self, name: &str) -> Result<bool, StoreError>;
+    fn token_touch(&self, name: &str, at: i64) -> Result<(), StoreError>;
+}

@@ -1,0 +1,400 @@
+//! The embedded store: SQLite in WAL mode with `synchronous=FULL`, so a commit that
+//! returned is on disk. One connection writes (behind a mutex: the directory's writer
+//! is its only busy user), another reads (token checks), so reads never wait for a
+//! commit's fsync.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
+
+use super::{migrations, Change, Snapshot, Store, StoreError, StoreOp, TokenRow};
+use crate::directory::model::{GroupRecord, Member, UserRecord};
+
+/// The hash that starts the audit chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// SQLite-backed [`Store`].
+pub struct SqliteStore {
+    writer: Mutex<Writer>,
+    reader: Mutex<Connection>,
+}
+
+struct Writer {
+    conn: Connection,
+    last_audit_hash: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let last_audit_hash = conn
+            .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .unwrap_or_else(|| GENESIS_HASH.to_owned());
+        let reader = Connection::open(path)?;
+        configure(&reader)?;
+        Ok(Self {
+            writer: Mutex::new(Writer {
+                conn,
+                last_audit_hash,
+            }),
+            reader: Mutex::new(reader),
+        })
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let known = migrations::SQLITE.last().map(|m| m.0).unwrap_or(0);
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (version, sql) in migrations::SQLITE.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+            params![version],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The audit chain's hash of one record: SHA-256 over the previous hash and the fields.
+pub fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, target: &str, before: Option<&str>, after: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, &at.to_string(), actor, action, target, before.unwrap_or(""), after.unwrap_or("")] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn member_cols(m: Member) -> (i64, i64) {
+    match m {
+        Member::User(o) => (0, i64::from(o)),
+        Member::Group(o) => (1, i64::from(o)),
+    }
+}
+
+fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
+    match op {
+        StoreOp::PutUser(u) => {
+            let emails = u.emails.join("\n");
+            tx.prepare_cached(
+                "INSERT INTO users (ord, id, user_name, user_name_lower, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT(ord) DO UPDATE SET user_name=excluded.user_name, user_name_lower=excluded.user_name_lower,
+                   external_id=excluded.external_id, active=excluded.active, emails=excluded.emails, license=excluded.license,
+                   user_type=excluded.user_type, body=excluded.body, modified=excluded.modified, version=excluded.version,
+                   scim_managed=excluded.scim_managed",
+            )?
+            .execute(params![
+                u.ord,
+                &*u.id,
+                &*u.user_name,
+                u.user_name.to_lowercase(),
+                u.external_id.as_deref(),
+                u.active,
+                emails,
+                u.license.as_deref(),
+                u.user_type.as_deref(),
+                &*u.body,
+                u.created,
+                u.modified,
+                u.version as i64,
+                u.scim_managed
+            ])?;
+        }
+        StoreOp::DeleteUser { ord } => {
+            tx.prepare_cached("DELETE FROM memberships WHERE member_kind = 0 AND member_ord = ?1")?
+                .execute(params![ord])?;
+            tx.prepare_cached("DELETE FROM users WHERE ord = ?1")?
+                .execute(params![ord])?;
+        }
+        StoreOp::PutGroup(g) => {
+            tx.prepare_cached(
+                "INSERT INTO groups (ord, id, display_name, display_name_lower, external_id, body, created, modified, version, scim_managed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(ord) DO UPDATE SET display_name=excluded.display_name, display_name_lower=excluded.display_name_lower,
+                   external_id=excluded.external_id, body=excluded.body, modified=excluded.modified, version=excluded.version,
+                   scim_managed=excluded.scim_managed",
+            )?
+            .execute(params![
+                g.ord,
+                &*g.id,
+                &*g.display_name,
+                g.display_name.to_lowercase(),
+                g.external_id.as_deref(),
+                &*g.body,
+                g.created,
+                g.modified,
+                g.version as i64,
+                g.scim_managed
+            ])?;
+        }
+        StoreOp::DeleteGroup { ord } => {
+            tx.prepare_cached("DELETE FROM memberships WHERE group_ord = ?1")?
+                .execute(params![ord])?;
+            tx.prepare_cached("DELETE FROM memberships WHERE member_kind = 1 AND member_ord = ?1")?
+                .execute(params![ord])?;
+            tx.prepare_cached("DELETE FROM groups WHERE ord = ?1")?
+                .execute(params![ord])?;
+        }
+        StoreOp::Members {
+            group,
+            replace_all,
+            add,
+            remove,
+        } => {
+            if *replace_all {
+                tx.prepare_cached("DELETE FROM memberships WHERE group_ord = ?1")?
+                    .execute(params![group])?;
+            }
+            let mut del = tx.prepare_cached(
+                "DELETE FROM memberships WHERE group_ord = ?1 AND member_kind = ?2 AND member_ord = ?3",
+            )?;
+            for m in remove {
+                let (k, o) = member_cols(*m);
+                del.execute(params![group, k, o])?;
+            }
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO memberships (group_ord, member_kind, member_ord) VALUES (?1, ?2, ?3)",
+            )?;
+            for m in add {
+                let (k, o) = member_cols(*m);
+                ins.execute(params![group, k, o])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn opt_box(s: Option<String>) -> Option<Box<str>> {
+    s.map(String::into_boxed_str)
+}
+
+fn to_u32(v: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} out of range")))
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let conn = self.reader.lock();
+        let mut snap = Snapshot::default();
+        let mut stmt = conn.prepare(
+            "SELECT ord, id, user_name, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed FROM users ORDER BY ord",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let emails: String = r.get(5)?;
+            snap.users.push(UserRecord {
+                ord: to_u32(r.get(0)?, "user ord")?,
+                id: Arc::from(r.get::<_, String>(1)?),
+                user_name: r.get::<_, String>(2)?.into_boxed_str(),
+                external_id: opt_box(r.get(3)?),
+                active: r.get(4)?,
+                emails: emails
+                    .split('\n')
+                    .filter(|e| !e.is_empty())
+                    .map(Box::from)
+                    .collect(),
+                license: opt_box(r.get(6)?),
+                user_type: opt_box(r.get(7)?),
+                body: r.get::<_, String>(8)?.into_boxed_str(),
+                created: r.get(9)?,
+                modified: r.get(10)?,
+                version: r.get::<_, i64>(11)? as u64,
+                scim_managed: r.get(12)?,
+            });
+        }
+        drop(rows);
+        let mut stmt = conn.prepare(
+            "SELECT ord, id, display_name, external_id, body, created, modified, version, scim_managed FROM groups ORDER BY ord",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            snap.groups.push(GroupRecord {
+                ord: to_u32(r.get(0)?, "group ord")?,
+                id: Arc::from(r.get::<_, String>(1)?),
+                display_name: r.get::<_, String>(2)?.into_boxed_str(),
+                external_id: opt_box(r.get(3)?),
+                body: r.get::<_, String>(4)?.into_boxed_str(),
+                created: r.get(5)?,
+                modified: r.get(6)?,
+                version: r.get::<_, i64>(7)? as u64,
+                scim_managed: r.get(8)?,
+            });
+        }
+        drop(rows);
+        let mut stmt =
+            conn.prepare("SELECT group_ord, member_kind, member_ord FROM memberships")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let group = to_u32(r.get(0)?, "membership group")?;
+            let ord = to_u32(r.get(2)?, "membership member")?;
+            let member = match r.get::<_, i64>(1)? {
+                0 => Member::User(ord),
+                1 => Member::Group(ord),
+                k => return Err(StoreError::Corrupt(format!("member kind {k}"))),
+            };
+            snap.memberships.push((group, member));
+        }
+        drop(rows);
+        snap.last_seq = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64;
+        Ok(snap)
+    }
+
+    fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError> {
+        let mut w = self.writer.lock();
+        let Writer {
+            conn,
+            last_audit_hash,
+        } = &mut *w;
+        let tx = conn.transaction()?;
+        let mut seqs = Vec::with_capacity(batch.len());
+        let mut hash = last_audit_hash.clone();
+        for change in batch {
+            for op in &change.ops {
+                write_op(&tx, op)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO change_log (at, actor, action, resource_type, resource_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                change.at,
+                change.actor,
+                change.action,
+                change.resource_type,
+                change.resource_id
+            ])?;
+            seqs.push(tx.last_insert_rowid() as u64);
+            let target = format!("{}/{}", change.resource_type, change.resource_id);
+            let next = audit_hash(
+                &hash,
+                change.at,
+                &change.actor,
+                change.action,
+                &target,
+                change.before.as_deref(),
+                change.after.as_deref(),
+            );
+            tx.prepare_cached(
+                "INSERT INTO audit (at, actor, action, target, before, after, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                change.at,
+                change.actor,
+                change.action,
+                target,
+                change.before,
+                change.after,
+                hash,
+                next
+            ])?;
+            hash = next;
+        }
+        tx.commit()?;
+        *last_audit_hash = hash;
+        Ok(seqs)
+    }
+
+    fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError> {
+        let w = self.writer.lock();
+        let res = w.conn.execute(
+            "INSERT INTO tokens (name, token_id, hash, scope, created, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![row.name, row.token_id, row.hash, row.scope, row.created, row.last_used],
+        );
+        match res {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::Conflict(format!("token {:?}", row.name)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn token_list(&self) -> Result<Vec<TokenRow>, StoreError> {
+        let conn = self.reader.lock();
+        let mut stmt = conn.prepare(
+            "SELECT name, token_id, hash, scope, created, last_used FROM tokens ORDER BY created, name",
+        )?;
+        let rows = stmt.query_map([], token_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn token_by_id(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+        let conn = self.reader.lock();
+        let row = conn
+            .prepare_cached(
+                "SELECT name, token_id, hash, scope, created, last_used FROM tokens WHERE token_id = ?1",
+            )?
+            .query_row(params![token_id], token_row)
+            .optional()?;
+        Ok(row)
+    }
+
+    fn token_revoke(&self, name: &str) -> Result<bool, StoreError> {
+        let w = self.writer.lock();
+        Ok(w.conn
+            .execute("DELETE FROM tokens WHERE name = ?1", params![name])?
+            > 0)
+    }
+
+    fn token_touch(&self, name: &str, at: i64) -> Result<(), StoreError> {
+        let w = self.writer.lock();
+        w.conn.execute(
+            "UPDATE tokens SET last_used = ?2 WHERE name = ?1",
+            params![name, at],
+        )?;
+        Ok(())
+    }
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        name: r.get(0)?,
+        token_id: r.get(1)?,
+        hash: r.get(2)?,
+        scope: r.get(3)?,
+        created: r.get(4)?,
+        last_used: r.get(5)?,
+    })
+}
