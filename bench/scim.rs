@@ -1,0 +1,3 @@
+//! SCIM benchmarks (being written).
+
+fn main() {}
