@@ -1,0 +1,152 @@
+//! Unit tests of the cache: indexes, member sets, effective groups through nesting.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::store::StoreOp;
+
+fn user(ord: u32, name: &str) -> Arc<UserRecord> {
+    Arc::new(UserRecord {
+        ord,
+        id: Arc::from(format!("u{ord}")),
+        user_name: name.into(),
+        external_id: Some(format!("ext-{ord}").into()),
+        active: true,
+        emails: vec![format!("{}@example.com", name.to_lowercase()).into_boxed_str()].into(),
+        license: None,
+        user_type: None,
+        body: "{}".into(),
+        created: 0,
+        modified: 0,
+        version: 1,
+        scim_managed: true,
+    })
+}
+
+fn group(ord: u32, name: &str) -> Arc<GroupRecord> {
+    Arc::new(GroupRecord {
+        ord,
+        id: Arc::from(format!("g{ord}")),
+        display_name: name.into(),
+        external_id: None,
+        body: "{}".into(),
+        created: 0,
+        modified: 0,
+        version: 1,
+        scim_managed: true,
+    })
+}
+
+fn members(group: u32, add: Vec<Member>, remove: Vec<Member>, replace_all: bool) -> StoreOp {
+    StoreOp::Members {
+        group,
+        replace_all,
+        add,
+        remove,
+    }
+}
+
+/// Users ann(0), bob(1); groups eng(0) ⊂ all(1); ann in eng, bob in all.
+fn fixture() -> Directory {
+    let d = Directory::default();
+    d.apply(
+        &[
+            StoreOp::PutUser(user(0, "Ann")),
+            StoreOp::PutUser(user(1, "Bob")),
+            StoreOp::PutGroup(group(0, "eng")),
+            StoreOp::PutGroup(group(1, "all")),
+            members(0, vec![Member::User(0)], vec![], false),
+            members(1, vec![Member::Group(0), Member::User(1)], vec![], false),
+        ],
+        1,
+    );
+    d
+}
+
+#[test]
+fn indexes_find_users_case_insensitively() {
+    let d = fixture();
+    assert_eq!(d.user_by_name("ANN").map(|u| u.ord), Some(0));
+    assert_eq!(d.users_by_email("Bob@Example.com"), vec![1]);
+    assert_eq!(d.users_by_external_id("ext-1"), vec![1]);
+    assert_eq!(d.group_by_name("ENG").map(|g| g.ord), Some(0));
+    assert_eq!(d.resolve("g1"), Some(Member::Group(1)));
+    assert_eq!(d.seq(), 1);
+}
+
+#[test]
+fn effective_groups_follow_nesting() {
+    let d = fixture();
+    assert_eq!(&*d.effective_groups(0), &[0, 1]);
+    assert_eq!(&*d.effective_groups(1), &[1]);
+    assert_eq!(d.direct_groups(0), vec![0]);
+    assert!(d.group_contains(1, 0));
+    assert!(!d.group_contains(0, 1));
+}
+
+#[test]
+fn unnesting_a_group_removes_indirect_membership() {
+    let d = fixture();
+    d.apply(&[members(1, vec![], vec![Member::Group(0)], false)], 2);
+    assert_eq!(&*d.effective_groups(0), &[0]);
+    assert!(d.parent_groups(0).is_empty());
+}
+
+#[test]
+fn replacing_all_members_recomputes_old_and_new_members() {
+    let d = fixture();
+    d.apply(&[members(1, vec![Member::User(0)], vec![], true)], 2);
+    assert_eq!(&*d.effective_groups(1), &[] as &[u32]);
+    assert_eq!(&*d.effective_groups(0), &[0, 1]);
+    assert_eq!(d.direct_groups(0), vec![0, 1]);
+    assert_eq!(d.member_count(1), 1);
+}
+
+#[test]
+fn deleting_a_group_unlinks_it_everywhere() {
+    let d = fixture();
+    d.apply(&[StoreOp::DeleteGroup { ord: 1 }], 2);
+    assert_eq!(&*d.effective_groups(0), &[0]);
+    assert_eq!(&*d.effective_groups(1), &[] as &[u32]);
+    assert!(d.group_by_name("all").is_none());
+    assert!(d.resolve("g1").is_none());
+    assert!(d.parent_groups(0).is_empty());
+}
+
+#[test]
+fn deleting_a_user_removes_it_from_groups_and_indexes() {
+    let d = fixture();
+    d.apply(&[StoreOp::DeleteUser { ord: 0 }], 2);
+    assert!(d.user_by_name("ann").is_none());
+    assert!(d.users_by_email("ann@example.com").is_empty());
+    assert!(!d.is_member(0, Member::User(0)));
+    assert_eq!(d.user_ords(), vec![1]);
+}
+
+#[test]
+fn renaming_a_user_moves_its_index_entries() {
+    let d = fixture();
+    let mut renamed = (*user(0, "Anne")).clone();
+    renamed.version = 2;
+    d.apply(&[StoreOp::PutUser(Arc::new(renamed))], 2);
+    assert!(d.user_by_name("ann").is_none());
+    assert_eq!(d.user_by_name("anne").map(|u| u.version), Some(2));
+    assert!(d.users_by_email("ann@example.com").is_empty());
+    // Membership survives a profile update.
+    assert_eq!(&*d.effective_groups(0), &[0, 1]);
+}
+
+#[test]
+fn snapshot_round_trip_rebuilds_effective_groups() {
+    let snap = crate::store::Snapshot {
+        users: vec![(*user(0, "Ann")).clone()],
+        groups: vec![(*group(0, "eng")).clone(), (*group(1, "all")).clone()],
+        memberships: vec![(0, Member::User(0)), (1, Member::Group(0))],
+        last_seq: 7,
+    };
+    let d = Directory::from_snapshot(snap);
+    assert_eq!(&*d.effective_groups(0), &[0, 1]);
+    assert_eq!(d.seq(), 7);
+    assert_eq!(d.allocate_user_ord(), 1);
+    assert_eq!(d.allocate_group_ord(), 2);
+}

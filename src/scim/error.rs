@@ -35,6 +35,8 @@ pub enum ScimError {
     Uniqueness(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    #[error("this method is not allowed on this endpoint")]
+    MethodNotAllowed,
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("the request body must be application/scim+json or application/json")]
@@ -63,6 +65,7 @@ impl ScimError {
             ScimError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimError::Uniqueness(_) => StatusCode::CONFLICT,
             ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ScimError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -185,6 +188,7 @@ mod tests {
             (ScimError::NotFound("User 1 not found".into()), 404, None),
             (ScimError::Uniqueness("taken".into()), 409, Some("uniqueness")),
             (ScimError::PreconditionFailed("v".into()), 412, None),
+            (ScimError::MethodNotAllowed, 405, None),
             (ScimError::PayloadTooLarge(10), 413, None),
             (ScimError::UnsupportedMediaType, 415, None),
             (ScimError::NotImplemented("/Bulk"), 501, None),

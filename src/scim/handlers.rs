@@ -414,6 +414,10 @@ pub(super) async fn me() -> ScimError {
     ScimError::NotImplemented("/Me")
 }
 
+pub(super) async fn method_not_allowed() -> ScimError {
+    ScimError::MethodNotAllowed
+}
+
 pub(super) async fn not_found() -> ScimError {
     ScimError::NotFound("no such SCIM endpoint".into())
 }

@@ -105,6 +105,7 @@ pub fn router(state: ScimState) -> Router {
         .route("/Bulk", axum::routing::any(handlers::bulk))
         .route("/Me", axum::routing::any(handlers::me))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), TokenScope::Scim),
             auth::require_token,
@@ -133,6 +134,7 @@ pub fn admin_router(state: ScimState) -> Router {
                 .delete(handlers::delete_group),
         )
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), TokenScope::Admin),
             auth::require_token,

@@ -96,11 +96,11 @@ pub(super) fn group_json(ctx: &Ctx<'_>, g: &GroupRecord, with_members: bool) -> 
         let mut groups: Vec<u32> = set.groups.into_iter().collect();
         groups.sort_unstable();
         let mut members: Vec<Value> = Vec::with_capacity(users.len() + groups.len());
+        // No `display` for users: it would be computed, not what the IdP sent.
         for u in users.iter().filter_map(|o| ctx.dir.user(*o)) {
             members.push(json!({
                 "value": &*u.id,
                 "$ref": format!("{}/Users/{}", ctx.base, u.id),
-                "display": &*u.user_name,
                 "type": "User",
             }));
         }
