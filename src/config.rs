@@ -187,8 +187,19 @@ fn parse_raw(name: &str, text: &str) -> Result<RawConfig, ConfigError> {
     })
 }
 
+/// The parser's message without the location it repeats (we print it once, in front).
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_owned()
+    let mut msg = s.lines().next().unwrap_or(s).trim();
+    msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    if msg.starts_with("line ") {
+        if let Some((_, rest)) = msg.split_once(": ") {
+            msg = rest;
+        }
+    }
+    if let Some(i) = msg.rfind(" at line ") {
+        msg = &msg[..i];
+    }
+    msg.to_owned()
 }
 
 fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigError> {
@@ -289,7 +300,8 @@ mod tests {
         let err = Config::from_yaml("gate.yaml", text, &Overrides::default()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("gate.yaml:3:"), "{msg}");
-        assert!(msg.contains("allow_manual_update"), "{msg}");
+        assert!(msg.contains("unknown field `allow_manual_update`"), "{msg}");
+        assert_eq!(msg.matches("line").count(), 0, "location printed once: {msg}");
     }
 
     #[test]

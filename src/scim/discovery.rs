@@ -21,7 +21,6 @@ pub(super) async fn service_provider_config(
     let base = base_url(&state, &headers);
     let body = json!({
         "schemas": [SPC_SCHEMA],
-        "documentationUri": "https://github.com/scimgate/scimgate#readme",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": state.0.cfg.max_results},
