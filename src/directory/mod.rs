@@ -162,7 +162,19 @@ impl Directory {
         self.group_external.get(external_id)
     }
 
-    /// User ords in creation order, starting after `after` (exclusive), at most `limit`.
+    /// One page of user ords in creation order (`skip`, then at most `take`), and the total.
+    pub fn user_page(&self, skip: usize, take: usize) -> (usize, Vec<u32>) {
+        let order = self.user_order.read();
+        (order.len(), order.iter().skip(skip).take(take).copied().collect())
+    }
+
+    /// One page of group ords in creation order, and the total.
+    pub fn group_page(&self, skip: usize, take: usize) -> (usize, Vec<u32>) {
+        let order = self.group_order.read();
+        (order.len(), order.iter().skip(skip).take(take).copied().collect())
+    }
+
+    /// User ords in creation order.
     pub fn user_ords(&self) -> Vec<u32> {
         self.user_order.read().iter().copied().collect()
     }

@@ -271,7 +271,6 @@ pub(super) fn list(
         .map(|f| parse_filter(f, cfg.max_filter_depth))
         .transpose()?;
     let (start, count) = page(cfg, p);
-    let ords = candidates(ctx, kind, filter.as_ref());
     // Rendering a group's members is costly: only when the filter or sort may need them.
     let needs_full = |text: Option<&str>| {
         text.is_some_and(|t| {
@@ -286,10 +285,12 @@ pub(super) fn list(
     };
 
     let (total, page_ords): (usize, Vec<u32>) = if filter.is_none() && p.sort_by.is_none() {
-        let total = ords.len();
-        let page = ords.into_iter().skip(start - 1).take(count).collect();
-        (total, page)
+        match kind {
+            ResourceKind::User => ctx.dir.user_page(start - 1, count),
+            ResourceKind::Group => ctx.dir.group_page(start - 1, count),
+        }
     } else {
+        let ords = candidates(ctx, kind, filter.as_ref());
         let mut matched: Vec<(u32, Option<Value>)> = Vec::new();
         for ord in ords {
             let Some(res) = render(ctx, kind, ord, full_for_match) else { continue };
