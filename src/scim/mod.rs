@@ -10,14 +10,11 @@ mod body;
 mod discovery;
 mod draft;
 pub mod error;
-pub mod filter;
 mod handlers;
-pub mod patch;
-pub mod path;
 mod query;
 mod render;
-pub mod schema;
-pub mod scim_type;
+
+pub use scimgate_scim::{filter, patch, path, schema, scim_type};
 
 use std::sync::Arc;
 

@@ -1,0 +1,11 @@
+//! The SCIM 2.0 protocol core (RFC 7643/7644) of scimgate, independent of HTTP:
+//! the published schemas and resource normalisation (`schema`), the filter grammar and
+//! its evaluation (`filter`), PATCH paths (`path`) and PATCH operations (`patch`), and
+//! the RFC's error types (`scim_type`). It works on `serde_json::Value`, so it can be
+//! fuzzed and tested alone.
+
+pub mod filter;
+pub mod patch;
+pub mod path;
+pub mod schema;
+pub mod scim_type;
