@@ -113,6 +113,23 @@ async fn submit(state: &ScimState, actor: Actor, cmd: Command) -> Result<Outcome
     Ok(state.0.writer.submit(actor, cmd).await?)
 }
 
+/// The stored body with its `id`, so PATCH can refuse an attempt to change the id.
+fn stored_with_id(body: &str, id: &str) -> Result<Value, DirectoryError> {
+    let mut resource: Value =
+        serde_json::from_str(body).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+    if let Some(obj) = resource.as_object_mut() {
+        obj.insert("id".into(), Value::from(id));
+    }
+    Ok(resource)
+}
+
+fn strip_id(resource: &mut Value) {
+    if let Some(obj) = resource.as_object_mut() {
+        obj.remove("id");
+        obj.remove("meta");
+    }
+}
+
 fn rejected(e: ScimError) -> DirectoryError {
     DirectoryError::Rejected(Box::new(e))
 }
@@ -205,9 +222,9 @@ pub(super) async fn patch_user(
     let p = params(&q)?;
     let req = PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let mutate = Arc::new(move |cur: &crate::directory::UserRecord| {
-        let mut resource: Value = serde_json::from_str(&cur.body)
-            .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        let mut resource = stored_with_id(&cur.body, &cur.id)?;
         apply_user_patch(&mut resource, &req).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        strip_id(&mut resource);
         user_draft(&resource).map_err(rejected)
     });
     let cmd = Command::UpdateUser {
@@ -360,11 +377,11 @@ pub(super) async fn patch_group(
     let p = params(&q)?;
     let req = PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let mutate = Arc::new(move |cur: &crate::directory::GroupRecord| {
-        let mut resource: Value = serde_json::from_str(&cur.body)
-            .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        let mut resource = stored_with_id(&cur.body, &cur.id)?;
         let mut delta = MemberDelta::default();
         apply_group_patch(&mut resource, &mut delta, &req)
             .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        strip_id(&mut resource);
         let (draft, _) = group_draft(resource).map_err(rejected)?;
         let change = MemberChange {
             replace_all: delta.replace_all,

@@ -182,7 +182,7 @@ fn candidates(ctx: &Ctx<'_>, kind: ResourceKind, filter: Option<&Filter>) -> Vec
                 dir.user_by_name(value).map(|u| u.ord).into_iter().collect()
             }
             (ResourceKind::User, EqTarget::ExternalId) => dir.users_by_external_id(value),
-            (ResourceKind::User, EqTarget::Email) => dir.users_by_email(value),
+            (ResourceKind::User, EqTarget::Email { .. }) => dir.users_by_email(value),
             (ResourceKind::Group, EqTarget::DisplayName) => {
                 dir.group_by_name(value).map(|g| g.ord).into_iter().collect()
             }

@@ -16,7 +16,7 @@
 //! Group membership and deactivation use PATCH when the server supports it, else a full
 //! PUT (each writer then owns one group, so it knows the whole member list it sends).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,7 +29,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-const CYCLES: usize = 24;
+const CYCLES: usize = 30;
 const WRITERS: usize = 6;
 const PAGE: usize = 500;
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -96,7 +96,10 @@ impl Server {
                     return Ok(());
                 }
             }
-            ensure!(Instant::now() < deadline, "scimgate did not answer within 30 s");
+            ensure!(
+                Instant::now() < deadline,
+                "scimgate did not answer within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -299,7 +302,10 @@ impl Model {
                 .remove(&key)
                 .or_else(|| self.maybe_created.remove(&key))
                 .ok_or_else(|| {
-                    anyhow!("user {id} ({}) exists but no writer created it", s.user_name)
+                    anyhow!(
+                        "user {id} ({}) exists but no writer created it",
+                        s.user_name
+                    )
                 })?;
             ensure!(s.active, "user {id} was created active but is inactive");
             adopted.push((id.clone(), s.user_name.clone(), body));
@@ -383,7 +389,12 @@ async fn list_all(client: &Client, kind: &str) -> anyhow::Result<Vec<Value>> {
     let mut start = 1;
     loop {
         let url = format!("{}/{kind}?startIndex={start}&count={PAGE}", client.base);
-        let resp = client.http.get(&url).bearer_auth(&client.token).send().await?;
+        let resp = client
+            .http
+            .get(&url)
+            .bearer_auth(&client.token)
+            .send()
+            .await?;
         let status = resp.status();
         let body: Value = resp.json().await?;
         ensure!(status.is_success(), "GET {url}: {status} {body}");
@@ -394,7 +405,11 @@ async fn list_all(client: &Client, kind: &str) -> anyhow::Result<Vec<Value>> {
         let n = items.len();
         out.extend(items);
         if n == 0 || out.len() >= total {
-            ensure!(out.len() == total, "{kind}: listed {} of {total}", out.len());
+            ensure!(
+                out.len() == total,
+                "{kind}: listed {} of {total}",
+                out.len()
+            );
             return Ok(out);
         }
         start += n;
@@ -409,7 +424,10 @@ async fn scim_listing(client: &Client) -> anyhow::Result<Listing> {
             user_name: str_field(&u, "userName")?.to_owned(),
             active: u["active"].as_bool().unwrap_or(true),
         };
-        ensure!(l.users.insert(id.clone(), seen).is_none(), "user {id} listed twice");
+        ensure!(
+            l.users.insert(id.clone(), seen).is_none(),
+            "user {id} listed twice"
+        );
     }
     for g in list_all(client, "Groups").await? {
         let id = str_field(&g, "id")?.to_owned();
@@ -421,7 +439,10 @@ async fn scim_listing(client: &Client) -> anyhow::Result<Listing> {
             name: str_field(&g, "displayName")?.to_owned(),
             members,
         };
-        ensure!(l.groups.insert(id.clone(), seen).is_none(), "group {id} listed twice");
+        ensure!(
+            l.groups.insert(id.clone(), seen).is_none(),
+            "group {id} listed twice"
+        );
     }
     Ok(l)
 }
@@ -505,7 +526,11 @@ fn compare(scim: &Listing, store: &Listing) -> anyhow::Result<()> {
             Some(_) => {}
         }
     }
-    if let Some(id) = scim.groups.keys().find(|id| !store.groups.contains_key(*id)) {
+    if let Some(id) = scim
+        .groups
+        .keys()
+        .find(|id| !store.groups.contains_key(*id))
+    {
         bail!("group {id} is served but not in the store");
     }
     Ok(())
@@ -583,8 +608,9 @@ impl Cycle {
 
 fn user_body(user_name: &str, seed: u64) -> Value {
     let given = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"][(seed % 6) as usize];
-    let family = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson"]
-        [((seed / 6) % 6) as usize];
+    let family = [
+        "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson",
+    ][((seed / 6) % 6) as usize];
     json!({
         "schemas": [USER_SCHEMA],
         "userName": user_name,
@@ -624,7 +650,10 @@ async fn writer(cy: Arc<Cycle>, w: usize, seed: u64) -> anyhow::Result<Vec<Event
             };
             let status = resp.status();
             if !status.is_success() {
-                bail!("POST /Users: {status} {}", resp.text().await.unwrap_or_default());
+                bail!(
+                    "POST /Users: {status} {}",
+                    resp.text().await.unwrap_or_default()
+                );
             }
             cy.acked();
             let id = match resp.json::<Value>().await {
@@ -634,7 +663,11 @@ async fn writer(cy: Arc<Cycle>, w: usize, seed: u64) -> anyhow::Result<Vec<Event
             if let Some(id) = &id {
                 pool.push((id.clone(), body.clone()));
             }
-            events.push(Event::Created { id, user_name, body });
+            events.push(Event::Created {
+                id,
+                user_name,
+                body,
+            });
         } else if roll < 8 {
             let (user, _) = pool[rng.random_range(0..pool.len())].clone();
             let (group, req) = match cy.mode {
@@ -644,7 +677,9 @@ async fn writer(cy: Arc<Cycle>, w: usize, seed: u64) -> anyhow::Result<Vec<Event
                         "schemas": [PATCH_SCHEMA],
                         "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}],
                     });
-                    let req = cy.client.send(reqwest::Method::PATCH, &format!("/Groups/{group}"), &body);
+                    let req =
+                        cy.client
+                            .send(reqwest::Method::PATCH, &format!("/Groups/{group}"), &body);
                     (group, req)
                 }
                 Mode::Put => {
@@ -656,13 +691,19 @@ async fn writer(cy: Arc<Cycle>, w: usize, seed: u64) -> anyhow::Result<Vec<Event
                         "displayName": cy.group_names[&group],
                         "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>(),
                     });
-                    let req = cy.client.send(reqwest::Method::PUT, &format!("/Groups/{group}"), &body);
+                    let req =
+                        cy.client
+                            .send(reqwest::Method::PUT, &format!("/Groups/{group}"), &body);
                     (group, req)
                 }
             };
             match req.send().await {
                 Err(_) => {
-                    events.push(Event::Added { group, user, acked: false });
+                    events.push(Event::Added {
+                        group,
+                        user,
+                        acked: false,
+                    });
                     break;
                 }
                 Ok(resp) if resp.status().is_success() => {
@@ -670,7 +711,11 @@ async fn writer(cy: Arc<Cycle>, w: usize, seed: u64) -> anyhow::Result<Vec<Event
                     if cy.mode == Mode::Put {
                         own_members.insert(user.clone());
                     }
-                    events.push(Event::Added { group, user, acked: true });
+                    events.push(Event::Added {
+                        group,
+                        user,
+                        acked: true,
+                    });
                 }
                 Ok(resp) => bail!(
                     "adding a member to {group}: {} {}",
@@ -686,12 +731,14 @@ async fn writer(cy: Arc<Cycle>, w: usize, seed: u64) -> anyhow::Result<Vec<Event
                         "schemas": [PATCH_SCHEMA],
                         "Operations": [{"op": "replace", "value": {"active": false}}],
                     });
-                    cy.client.send(reqwest::Method::PATCH, &format!("/Users/{id}"), &patch)
+                    cy.client
+                        .send(reqwest::Method::PATCH, &format!("/Users/{id}"), &patch)
                 }
                 Mode::Put => {
                     let mut full = body;
                     full["active"] = Value::Bool(false);
-                    cy.client.send(reqwest::Method::PUT, &format!("/Users/{id}"), &full)
+                    cy.client
+                        .send(reqwest::Method::PUT, &format!("/Users/{id}"), &full)
                 }
             };
             match req.send().await {
@@ -719,7 +766,10 @@ async fn setup(client: &Client, model: &mut Model) -> anyhow::Result<Mode> {
     for w in 0..WRITERS {
         let name = format!("crash-group-{w}");
         let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
-        let resp = client.send(reqwest::Method::POST, "/Groups", &body).send().await?;
+        let resp = client
+            .send(reqwest::Method::POST, "/Groups", &body)
+            .send()
+            .await?;
         let status = resp.status();
         let v: Value = resp.json().await?;
         ensure!(status.is_success(), "POST /Groups: {status} {v}");
@@ -736,7 +786,10 @@ async fn setup(client: &Client, model: &mut Model) -> anyhow::Result<Mode> {
     // A probe user added to the first group.
     let user_name = "probe@crash.example.com";
     let body = user_body(user_name, 0);
-    let resp = client.send(reqwest::Method::POST, "/Users", &body).send().await?;
+    let resp = client
+        .send(reqwest::Method::POST, "/Users", &body)
+        .send()
+        .await?;
     let status = resp.status();
     let v: Value = resp.json().await?;
     ensure!(status.is_success(), "POST /Users: {status} {v}");
@@ -756,7 +809,11 @@ async fn setup(client: &Client, model: &mut Model) -> anyhow::Result<Mode> {
         .send()
         .await?;
     if resp.status().is_success() {
-        model.apply(vec![Event::Added { group, user: id, acked: true }])?;
+        model.apply(vec![Event::Added {
+            group,
+            user: id,
+            acked: true,
+        }])?;
         Ok(Mode::Patch)
     } else {
         eprintln!(

@@ -2,6 +2,9 @@
 //! replaces, member removal forms, its filters, `excludedAttributes=members`, 204 for
 //! group PATCH, and the dbt license extension.
 
+// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
+#![allow(clippy::expect_used)]
+
 use serde_json::json;
 
 use crate::support::{
@@ -65,7 +68,11 @@ async fn active_as_the_string_false_deactivates() {
     gate.patch(&format!("/Users/{id}"), &body).await.expect(200);
     let got = gate.get(&format!("/Users/{id}")).await.expect(200);
     assert_eq!(got.body["active"], true);
-    assert!(gate.running.directory.user_by_id(&id).is_some_and(|u| u.active));
+    assert!(gate
+        .running
+        .directory
+        .user_by_id(&id)
+        .is_some_and(|u| u.active));
 
     // A POST with the string form is coerced too.
     let mut body = support::user_body("entra.string@example.com");
@@ -147,9 +154,15 @@ async fn remove_members_with_a_value_array_removes_only_those() {
     let gate = support::start("").await;
     let mut u = Vec::new();
     for n in 0..4 {
-        u.push(id_of(&gate.create_user(&format!("va{n}@example.com")).await));
+        u.push(id_of(
+            &gate.create_user(&format!("va{n}@example.com")).await,
+        ));
     }
-    let gid = id_of(&gate.create_group("Array Remove", &[&u[0], &u[1], &u[2], &u[3]]).await);
+    let gid = id_of(
+        &gate
+            .create_group("Array Remove", &[&u[0], &u[1], &u[2], &u[3]])
+            .await,
+    );
 
     let body = patch_ops(json!([{
         "op": "Remove",
@@ -189,7 +202,9 @@ async fn filter_by_external_id_eq() {
     let mut g = support::group_body("Ext Group", &[]);
     g["externalId"] = json!("aad-group-1");
     gate.post("/Groups", &g).await.expect(201);
-    let found = gate.filter("/Groups", "externalId eq \"aad-group-1\"").await;
+    let found = gate
+        .filter("/Groups", "externalId eq \"aad-group-1\"")
+        .await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["displayName"], "Ext Group");
 }
@@ -218,7 +233,10 @@ async fn filter_by_work_email_value_path() {
     .await;
 
     let found = gate
-        .filter("/Users", "emails[type eq \"work\"].value eq \"shared@example.com\"")
+        .filter(
+            "/Users",
+            "emails[type eq \"work\"].value eq \"shared@example.com\"",
+        )
         .await;
     assert_eq!(support::user_names(&found), vec!["worker"]);
 
@@ -231,7 +249,10 @@ async fn filter_by_work_email_value_path() {
     assert_eq!(support::user_names(&found), vec!["homebody"]);
 
     let none = gate
-        .filter("/Users", "emails[type eq \"work\"].value eq \"worker@home.example\"")
+        .filter(
+            "/Users",
+            "emails[type eq \"work\"].value eq \"worker@home.example\"",
+        )
         .await;
     assert!(none.is_empty(), "{none:?}");
 }
@@ -256,7 +277,10 @@ async fn groups_read_with_excluded_members_have_no_members_key() {
     }
 
     let one = gate
-        .get_q(&format!("/Groups/{full}"), &[("excludedAttributes", "members")])
+        .get_q(
+            &format!("/Groups/{full}"),
+            &[("excludedAttributes", "members")],
+        )
         .await
         .expect(200);
     assert!(one.body.get("members").is_none(), "{}", one.text);

@@ -1,6 +1,9 @@
 //! Okta's SCIM dialect: lookup before create, creates with extra attributes, full-PUT
 //! profile updates, deactivation by path-less replace, Group Push.
 
+// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
+#![allow(clippy::expect_used)]
+
 use serde_json::{json, Value};
 
 use crate::support::{self, patch_ops, sorted, sorted_values, user_body, USER_SCHEMA};
@@ -41,7 +44,10 @@ async fn lookup_before_create_is_empty_then_finds_the_user_case_insensitively() 
         assert_eq!(found.body["startIndex"], 1);
         let r = &found.resources()[0];
         assert_eq!(r["id"], created["id"]);
-        assert_eq!(r["userName"], "Jane.Doe@example.com", "stored spelling kept");
+        assert_eq!(
+            r["userName"], "Jane.Doe@example.com",
+            "stored spelling kept"
+        );
     }
     // The other user is not matched.
     let other = okta_lookup(&gate, "someone.else@example.com").await;
@@ -83,19 +89,34 @@ async fn create_with_password_groups_and_locale_never_returns_the_password() {
     assert_eq!(created.body["meta"]["resourceType"], "User");
 
     let fetched = gate.get(&format!("/Users/{id}")).await.expect(200);
-    assert!(!fetched.text.contains("t0p-Secret-pa55word"), "{}", fetched.text);
+    assert!(
+        !fetched.text.contains("t0p-Secret-pa55word"),
+        "{}",
+        fetched.text
+    );
     assert!(fetched.body.get("password").is_none());
     assert_eq!(fetched.body["locale"], "en-US");
     assert_eq!(fetched.body["emails"][0]["value"], "okta.user@example.com");
 
     let listed = gate.get("/Users").await.expect(200);
-    assert!(!listed.text.contains("t0p-Secret-pa55word"), "{}", listed.text);
+    assert!(
+        !listed.text.contains("t0p-Secret-pa55word"),
+        "{}",
+        listed.text
+    );
     // Even asking for it by name does not return it.
     let asked = gate
-        .get_q(&format!("/Users/{id}"), &[("attributes", "password,userName")])
+        .get_q(
+            &format!("/Users/{id}"),
+            &[("attributes", "password,userName")],
+        )
         .await
         .expect(200);
-    assert!(!asked.text.contains("t0p-Secret-pa55word"), "{}", asked.text);
+    assert!(
+        !asked.text.contains("t0p-Secret-pa55word"),
+        "{}",
+        asked.text
+    );
     assert_eq!(asked.body["userName"], "okta.user@example.com");
 }
 
@@ -138,7 +159,11 @@ async fn full_put_replaces_the_profile() {
     assert_eq!(got.body["name"]["familyName"], "Mead");
     assert_eq!(got.body["emails"][0]["value"], "putnam.mead@example.com");
     assert_eq!(got.body["locale"], "fr-FR");
-    assert!(got.body.get("title").is_none(), "PUT replaces: {}", got.text);
+    assert!(
+        got.body.get("title").is_none(),
+        "PUT replaces: {}",
+        got.text
+    );
     assert_eq!(got.body["meta"]["created"], created["meta"]["created"]);
     assert_eq!(got.header("etag"), Some("W/\"2\""));
 
@@ -284,7 +309,11 @@ async fn group_push_replaces_members_whole() {
     let resp = gate.patch(&format!("/Groups/{gid}"), &body).await;
     assert!(resp.status == 204 || resp.status == 200, "{}", resp.text);
     let got = gate.get(&format!("/Groups/{gid}")).await.expect(200);
-    assert!(sorted_values(&got.body["members"]).is_empty(), "{}", got.text);
+    assert!(
+        sorted_values(&got.body["members"]).is_empty(),
+        "{}",
+        got.text
+    );
     assert_eq!(got.body["displayName"], "Replace Whole");
 }
 
@@ -293,7 +322,9 @@ async fn duplicate_user_name_in_another_case_is_409_uniqueness() {
     let gate = support::start("").await;
     let first = gate.create_user("Dup.User@Example.com").await;
 
-    let dup = gate.post("/Users", &user_body("dup.user@example.com")).await;
+    let dup = gate
+        .post("/Users", &user_body("dup.user@example.com"))
+        .await;
     dup.expect_error(409, Some("uniqueness"));
     assert_eq!(dup.body["status"], Value::String("409".into()));
 
@@ -311,7 +342,10 @@ async fn duplicate_user_name_in_another_case_is_409_uniqueness() {
     assert_eq!(got.body["userName"], "other@example.com");
     assert_eq!(support::version(&got.body), "W/\"1\"");
     let kept = gate
-        .get(&format!("/Users/{}", first["id"].as_str().unwrap_or_default()))
+        .get(&format!(
+            "/Users/{}",
+            first["id"].as_str().unwrap_or_default()
+        ))
         .await
         .expect(200);
     assert_eq!(kept.body["userName"], "Dup.User@Example.com");

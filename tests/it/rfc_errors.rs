@@ -1,6 +1,9 @@
 //! Every RFC 7644 §3.12 error the server produces, each with the Error schema, a
 //! string `status` and a `detail`.
 
+// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
+#![allow(clippy::expect_used)]
+
 use reqwest::Method;
 use serde_json::json;
 
@@ -179,7 +182,11 @@ async fn unknown_resource_id_is_404() {
         .expect_error(404, None);
     // An unknown endpoint.
     gate.get("/Nothing").await.expect_error(404, None);
-    assert!(gate.running.directory.user_by_name("ghost@example.com").is_none());
+    assert!(gate
+        .running
+        .directory
+        .user_by_name("ghost@example.com")
+        .is_none());
 }
 
 #[tokio::test]
@@ -220,7 +227,11 @@ async fn wrong_or_missing_token_is_401_with_www_authenticate() {
     ))
     .await;
     resp.expect_error(401, None);
-    assert!(gate.running.directory.user_by_name("anon@example.com").is_none());
+    assert!(gate
+        .running
+        .directory
+        .user_by_name("anon@example.com")
+        .is_none());
     // The right token works.
     gate.get("/Users").await.expect(200);
 }
@@ -232,7 +243,11 @@ async fn body_over_the_configured_cap_is_413() {
     body["displayName"] = json!("x".repeat(2000));
     let resp = gate.post("/Users", &body).await;
     resp.expect_error(413, None);
-    assert!(gate.running.directory.user_by_name("big@example.com").is_none());
+    assert!(gate
+        .running
+        .directory
+        .user_by_name("big@example.com")
+        .is_none());
 
     // Chunked (no Content-Length) is capped too.
     let chunk = "y".repeat(100);
@@ -275,7 +290,11 @@ async fn wrong_content_type_is_415() {
     )
     .await;
     resp.expect_error(415, None);
-    assert!(gate.running.directory.user_by_name("plain@example.com").is_none());
+    assert!(gate
+        .running
+        .directory
+        .user_by_name("plain@example.com")
+        .is_none());
     // application/json and a charset parameter are accepted.
     let resp = send(
         gate.req(Method::POST, "/Users")
@@ -337,7 +356,9 @@ async fn filter_deeper_than_max_filter_depth_is_400() {
     deflt.get("/Users").await.expect(200);
 
     // A shallow one is fine.
-    let ok = gate.filter("/Users", "(userName eq \"deep@example.com\")").await;
+    let ok = gate
+        .filter("/Users", "(userName eq \"deep@example.com\")")
+        .await;
     assert_eq!(ok.len(), 1);
 }
 
@@ -351,10 +372,7 @@ async fn count_above_max_results_is_capped_and_advertised() {
     assert_eq!(spc.body["filter"]["maxResults"], 5);
     assert_eq!(spc.body["filter"]["supported"], true);
 
-    let page = gate
-        .get_q("/Users", &[("count", "100")])
-        .await
-        .expect(200);
+    let page = gate.get_q("/Users", &[("count", "100")]).await.expect(200);
     assert_eq!(page.body["totalResults"], 8);
     assert_eq!(page.body["itemsPerPage"], 5);
     assert_eq!(page.resources().len(), 5);
@@ -415,7 +433,11 @@ async fn errors_on_groups_have_the_same_form() {
         )
         .await;
     resp.expect_error(400, Some("invalidValue"));
-    assert!(gate.running.directory.group_by_name("Ghost Members").is_none());
+    assert!(gate
+        .running
+        .directory
+        .group_by_name("Ghost Members")
+        .is_none());
     // Duplicate displayName.
     gate.create_group("Taken", &[]).await;
     gate.post("/Groups", &support::group_body("TAKEN", &[]))

@@ -1,6 +1,8 @@
 //! Starting an in-process server on a temporary data directory, and a SCIM client.
 
 #![allow(dead_code)]
+// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
+#![allow(clippy::expect_used)]
 
 use std::path::Path;
 
@@ -53,7 +55,10 @@ impl Resp {
 
     /// The `Resources` of a ListResponse.
     pub fn resources(&self) -> Vec<Value> {
-        self.body["Resources"].as_array().cloned().unwrap_or_default()
+        self.body["Resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The `id` of the body.
@@ -72,7 +77,11 @@ impl Resp {
     /// a non-empty `detail`, and `scimType` when given.
     #[track_caller]
     pub fn expect_error(&self, status: u16, scim_type: Option<&str>) {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         assert_scim_error(&self.body, status, scim_type);
         let ct = self.header("content-type").unwrap_or_default();
         assert!(
@@ -216,7 +225,10 @@ impl Gate {
 
     /// Creates a user (expects 201) and returns its representation.
     pub async fn create_user(&self, user_name: &str) -> Value {
-        self.post("/Users", &user_body(user_name)).await.expect(201).body
+        self.post("/Users", &user_body(user_name))
+            .await
+            .expect(201)
+            .body
     }
 
     /// Creates a user from a whole body (expects 201).
@@ -361,7 +373,11 @@ pub async fn raw_http(addr: std::net::SocketAddr, request: &[u8]) -> (u16, Strin
     let chunked = head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     (status, body)
 }
 

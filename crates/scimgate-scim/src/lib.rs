@@ -9,3 +9,6 @@ pub mod patch;
 pub mod path;
 pub mod schema;
 pub mod scim_type;
+
+#[cfg(test)]
+mod corpus_tests;

@@ -15,17 +15,11 @@ mod tests;
 use serde_json::{json, Map, Value};
 
 pub use datetime::{parse_datetime, Instant};
-pub use project::{project, split_attr_list};
 pub use normalize::{
     coerce_attr_value, coerce_single_value, normalize_resource, parse_member_list, MemberKind,
     MemberRef, SchemaError,
 };
-
-
-
-
-
-
+pub use project::{project, split_attr_list};
 
 /// URN of the core User schema.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -326,7 +320,10 @@ pub fn core_attr(kind: ResourceKind, name: &str) -> Option<&'static AttrDef> {
 /// URN yields `(Some(urn), "")`. For an unknown `urn:` prefix the split is at
 /// the last colon. Names without a `urn:` prefix yield `(None, name)`.
 pub fn split_urn(name: &str) -> (Option<&str>, &str) {
-    if !name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+    if !name
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+    {
         return (None, name);
     }
     for schema in all_schemas() {

@@ -112,10 +112,7 @@ pub fn parse_datetime(s: &str) -> Option<Instant> {
         return None;
     }
     let days = days_from_civil(year, month, day);
-    let secs = days * 86_400
-        + i64::from(hour) * 3600
-        + i64::from(minute) * 60
-        + i64::from(second)
+    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
         - offset_secs;
     Some((secs, nanos))
 }
@@ -131,8 +128,14 @@ mod tests {
             parse_datetime("2011-05-13T04:42:34Z"),
             parse_datetime("2011-05-13T06:42:34+02:00")
         );
-        assert_eq!(parse_datetime("2011-05-13T04:42:34.5Z").map(|t| t.1), Some(500_000_000));
-        assert_eq!(parse_datetime("2000-02-29T00:00:00Z"), Some((951_782_400, 0)));
+        assert_eq!(
+            parse_datetime("2011-05-13T04:42:34.5Z").map(|t| t.1),
+            Some(500_000_000)
+        );
+        assert_eq!(
+            parse_datetime("2000-02-29T00:00:00Z"),
+            Some((951_782_400, 0))
+        );
         assert!(parse_datetime("2011-05-13T04:42:34").is_some());
         assert!(parse_datetime("1969-12-31T23:59:59Z").is_some_and(|t| t.0 == -1));
     }

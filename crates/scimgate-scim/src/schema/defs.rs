@@ -43,7 +43,11 @@ const fn reference(
     a
 }
 
-const fn complex(name: &'static str, subs: &'static [AttrDef], description: &'static str) -> AttrDef {
+const fn complex(
+    name: &'static str,
+    subs: &'static [AttrDef],
+    description: &'static str,
+) -> AttrDef {
     let mut a = attr(name, AttrType::Complex, description);
     a.sub_attributes = subs;
     a
@@ -112,7 +116,10 @@ static META_SUBS: [AttrDef; 5] = [
         &["uri"],
         "The URI of the resource being returned.",
     )),
-    read_only(exact(string("version", "The version (ETag) of the resource."))),
+    read_only(exact(string(
+        "version",
+        "The version (ETag) of the resource.",
+    ))),
 ];
 
 pub(super) static COMMON: [AttrDef; 3] = [
@@ -188,7 +195,10 @@ static PHOTO_SUBS: [AttrDef; 4] = [
 ];
 
 static ADDRESS_SUBS: [AttrDef; 8] = [
-    string("formatted", "The full mailing address, formatted for display."),
+    string(
+        "formatted",
+        "The full mailing address, formatted for display.",
+    ),
     string("streetAddress", "The street address."),
     string("locality", "The city or locality."),
     string("region", "The state or region."),
@@ -258,10 +268,19 @@ static USER_ATTRS: [AttrDef; 21] = [
         "A URL of the user's online profile.",
     ),
     string("title", "The user's title, such as 'Vice President'."),
-    string("userType", "The relationship between the organization and the user."),
-    string("preferredLanguage", "The user's preferred language (RFC 7231 Accept-Language)."),
+    string(
+        "userType",
+        "The relationship between the organization and the user.",
+    ),
+    string(
+        "preferredLanguage",
+        "The user's preferred language (RFC 7231 Accept-Language).",
+    ),
     string("locale", "The user's default location for localization."),
-    string("timezone", "The user's time zone, in IANA tz database format."),
+    string(
+        "timezone",
+        "The user's time zone, in IANA tz database format.",
+    ),
     boolean("active", "Whether the user is administratively active."),
     {
         let mut a = string(
@@ -272,17 +291,41 @@ static USER_ATTRS: [AttrDef; 21] = [
         a.returned = Returned::Never;
         a
     },
-    multi(complex("emails", &EMAIL_SUBS, "Email addresses of the user.")),
-    multi(complex("phoneNumbers", &PHONE_SUBS, "Phone numbers of the user.")),
-    multi(complex("ims", &IM_SUBS, "Instant messaging addresses of the user.")),
-    multi(complex("photos", &PHOTO_SUBS, "URLs of photos of the user.")),
-    multi(complex("addresses", &ADDRESS_SUBS, "Physical mailing addresses of the user.")),
+    multi(complex(
+        "emails",
+        &EMAIL_SUBS,
+        "Email addresses of the user.",
+    )),
+    multi(complex(
+        "phoneNumbers",
+        &PHONE_SUBS,
+        "Phone numbers of the user.",
+    )),
+    multi(complex(
+        "ims",
+        &IM_SUBS,
+        "Instant messaging addresses of the user.",
+    )),
+    multi(complex(
+        "photos",
+        &PHOTO_SUBS,
+        "URLs of photos of the user.",
+    )),
+    multi(complex(
+        "addresses",
+        &ADDRESS_SUBS,
+        "Physical mailing addresses of the user.",
+    )),
     read_only(multi(complex(
         "groups",
         &GROUPS_SUBS,
         "The groups the user belongs to, maintained by the service provider.",
     ))),
-    multi(complex("entitlements", &ENTITLEMENT_SUBS, "Entitlements of the user.")),
+    multi(complex(
+        "entitlements",
+        &ENTITLEMENT_SUBS,
+        "Entitlements of the user.",
+    )),
     multi(complex("roles", &ROLE_SUBS, "Roles of the user.")),
     multi(complex(
         "x509Certificates",
@@ -358,8 +401,15 @@ static MEMBER_SUBS: [AttrDef; 4] = [
 ];
 
 static GROUP_ATTRS: [AttrDef; 2] = [
-    required(string("displayName", "A human-readable name for the group.")),
-    multi(complex("members", &MEMBER_SUBS, "The members of the group.")),
+    required(string(
+        "displayName",
+        "A human-readable name for the group.",
+    )),
+    multi(complex(
+        "members",
+        &MEMBER_SUBS,
+        "The members of the group.",
+    )),
 ];
 
 pub(super) static GROUP: SchemaDef = SchemaDef {

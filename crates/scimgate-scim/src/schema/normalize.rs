@@ -209,10 +209,7 @@ fn canonicalize(attr: &'static AttrDef, s: String, path: &str) -> Result<Value, 
         Some(c) => Ok(Value::String((*c).to_string())),
         None => Err(SchemaError::invalid(
             path,
-            format!(
-                "`{s}` is not one of {}",
-                attr.canonical_values.join(", ")
-            ),
+            format!("`{s}` is not one of {}", attr.canonical_values.join(", ")),
         )),
     }
 }
@@ -338,7 +335,12 @@ pub fn normalize_resource(kind: ResourceKind, body: Value) -> Result<Value, Sche
     }
     out.insert(
         "schemas".to_string(),
-        Value::Array(schemas.iter().map(|s| Value::String(s.to_string())).collect()),
+        Value::Array(
+            schemas
+                .iter()
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
     );
     check_required(kind, &out)?;
     Ok(Value::Object(out))
@@ -346,24 +348,28 @@ pub fn normalize_resource(kind: ResourceKind, body: Value) -> Result<Value, Sche
 
 /// Checks the required attributes of the core schema and of every present
 /// extension; a required string must not be blank.
-pub(super) fn check_required(kind: ResourceKind, out: &Map<String, Value>) -> Result<(), SchemaError> {
-    let check = |attrs: &'static [AttrDef], container: Option<&Map<String, Value>>, prefix: &str| {
-        for a in attrs.iter().filter(|a| a.required && client_writable(a)) {
-            match container.and_then(|c| c.get(a.name)) {
-                None | Some(Value::Null) => {
-                    return Err(SchemaError::MissingRequired(format!("{prefix}{}", a.name)))
+pub(super) fn check_required(
+    kind: ResourceKind,
+    out: &Map<String, Value>,
+) -> Result<(), SchemaError> {
+    let check =
+        |attrs: &'static [AttrDef], container: Option<&Map<String, Value>>, prefix: &str| {
+            for a in attrs.iter().filter(|a| a.required && client_writable(a)) {
+                match container.and_then(|c| c.get(a.name)) {
+                    None | Some(Value::Null) => {
+                        return Err(SchemaError::MissingRequired(format!("{prefix}{}", a.name)))
+                    }
+                    Some(Value::String(s)) if s.trim().is_empty() => {
+                        return Err(SchemaError::invalid(
+                            &format!("{prefix}{}", a.name),
+                            "must not be empty",
+                        ))
+                    }
+                    Some(_) => {}
                 }
-                Some(Value::String(s)) if s.trim().is_empty() => {
-                    return Err(SchemaError::invalid(
-                        &format!("{prefix}{}", a.name),
-                        "must not be empty",
-                    ))
-                }
-                Some(_) => {}
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     check(kind.core_schema().attributes, Some(out), "")?;
     for ext in kind.extensions() {
         if let Some(Value::Object(m)) = out.get(ext.id) {

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    core_attr, extension_for_urn, resolve_name, AttrDef, AttrLocation, ResolvedName,
-    ResourceKind, Returned, SchemaDef,
+    core_attr, extension_for_urn, resolve_name, AttrDef, AttrLocation, ResolvedName, ResourceKind,
+    Returned, SchemaDef,
 };
 
 /// Splits a comma-separated `attributes` query value into trimmed names.
@@ -166,14 +166,15 @@ fn project_attr(
 ) -> Option<Value> {
     match attr.returned {
         Returned::Never => return None,
-        Returned::Always => return filter_subs(attr, value, &|sub| sub.returned != Returned::Never),
+        Returned::Always => {
+            return filter_subs(attr, value, &|sub| sub.returned != Returned::Never)
+        }
         Returned::Default | Returned::Request => {}
     }
     if exc.whole {
         return None;
     }
-    let excluded_sub =
-        |sub: &AttrDef| exc.has_sub(sub) && sub.returned != Returned::Always;
+    let excluded_sub = |sub: &AttrDef| exc.has_sub(sub) && sub.returned != Returned::Always;
     match req {
         Some(sel) if sel.is_empty() => None,
         Some(sel) if sel.whole => filter_subs(attr, value, &|sub| {

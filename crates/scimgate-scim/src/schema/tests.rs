@@ -21,7 +21,15 @@ fn strs(v: &[&str]) -> Vec<String> {
 fn schemas_json_lists_every_schema_with_meta() {
     let all = schemas_json("https://h/scim/v2/");
     let ids: Vec<&str> = all.iter().filter_map(|s| s["id"].as_str()).collect();
-    assert_eq!(ids, [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, DBT_USER_SCHEMA, GROUP_SCHEMA]);
+    assert_eq!(
+        ids,
+        [
+            USER_SCHEMA,
+            ENTERPRISE_USER_SCHEMA,
+            DBT_USER_SCHEMA,
+            GROUP_SCHEMA
+        ]
+    );
     for s in &all {
         assert_eq!(s["schemas"], json!([SCHEMA_SCHEMA]));
         assert_eq!(s["meta"]["resourceType"], "Schema");
@@ -31,14 +39,26 @@ fn schemas_json_lists_every_schema_with_meta() {
     }
     let user = schema_json(&USER_SCHEMA.to_uppercase(), "https://h").unwrap_or_default();
     let attrs = user["attributes"].as_array().cloned().unwrap_or_default();
-    let user_name = attrs.iter().find(|a| a["name"] == "userName").cloned().unwrap_or_default();
+    let user_name = attrs
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(user_name["required"], true);
     assert_eq!(user_name["uniqueness"], "server");
     assert_eq!(user_name["caseExact"], false);
-    let password = attrs.iter().find(|a| a["name"] == "password").cloned().unwrap_or_default();
+    let password = attrs
+        .iter()
+        .find(|a| a["name"] == "password")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(password["mutability"], "writeOnly");
     assert_eq!(password["returned"], "never");
-    let groups = attrs.iter().find(|a| a["name"] == "groups").cloned().unwrap_or_default();
+    let groups = attrs
+        .iter()
+        .find(|a| a["name"] == "groups")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(groups["mutability"], "readOnly");
     assert_eq!(groups["subAttributes"].as_array().map(Vec::len), Some(4));
     assert!(schema_json("urn:nope", "x").is_none());
@@ -75,8 +95,14 @@ fn lookup_is_case_insensitive_and_urn_aware() {
         r.map(|r| r.location),
         Some(AttrLocation::Extension(s)) if s.id == ENTERPRISE_USER_SCHEMA
     ));
-    let r = resolve_attr(ResourceKind::User, "urn:ietf:params:scim:schemas:core:2.0:User:userName");
-    assert_eq!(r.map(|r| (r.location, r.attr.name)), Some((AttrLocation::Core, "userName")));
+    let r = resolve_attr(
+        ResourceKind::User,
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+    );
+    assert_eq!(
+        r.map(|r| (r.location, r.attr.name)),
+        Some((AttrLocation::Core, "userName"))
+    );
     assert!(matches!(
         resolve_name(ResourceKind::User, &ENTERPRISE_USER_SCHEMA.to_lowercase()),
         Some(ResolvedName::Extension(_))
@@ -86,7 +112,10 @@ fn lookup_is_case_insensitive_and_urn_aware() {
     assert!(resolve_attr(ResourceKind::User, "name.nope").is_none());
     assert!(resolve_attr(ResourceKind::User, "userName.x").is_none());
     assert!(resolve_attr(ResourceKind::User, "urn:x:y:userName").is_none());
-    assert_eq!(resolve_attr(ResourceKind::User, "ID").map(|r| r.attr.case_exact), Some(true));
+    assert_eq!(
+        resolve_attr(ResourceKind::User, "ID").map(|r| r.attr.case_exact),
+        Some(true)
+    );
     assert_eq!(split_urn("urn:a:b:c.d"), (Some("urn:a:b"), "c.d"));
     assert_eq!(split_urn("ürn"), (None, "ürn"));
 }
@@ -120,13 +149,21 @@ fn normalize_rewrites_casing_and_drops_read_only_and_unknown() {
             ENTERPRISE_USER_SCHEMA: {"employeeNumber": "42", "manager": {"value": "m1"}},
         })
     );
-    let keys: Vec<&String> = out.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let keys: Vec<&String> = out
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     assert_eq!(keys.first().map(|k| k.as_str()), Some("schemas"));
 }
 
 #[test]
 fn normalize_booleans_from_strings() {
-    for (given, want) in [("True", false), ("true", false), ("FALSE", true), ("false", true)] {
+    for (given, want) in [
+        ("True", false),
+        ("true", false),
+        ("FALSE", true),
+        ("false", true),
+    ] {
         let mut body = user_body();
         body["active"] = json!(given);
         let out = normalize_resource(ResourceKind::User, body).unwrap_or_default();
@@ -142,9 +179,18 @@ fn normalize_booleans_from_strings() {
 fn normalize_rejects_bad_schemas() {
     let cases = [
         (json!({"userName": "a"}), ScimType::InvalidSyntax),
-        (json!({"schemas": USER_SCHEMA, "userName": "a"}), ScimType::InvalidSyntax),
-        (json!({"schemas": [GROUP_SCHEMA], "userName": "a"}), ScimType::InvalidValue),
-        (json!({"schemas": [ENTERPRISE_USER_SCHEMA], "userName": "a"}), ScimType::InvalidSyntax),
+        (
+            json!({"schemas": USER_SCHEMA, "userName": "a"}),
+            ScimType::InvalidSyntax,
+        ),
+        (
+            json!({"schemas": [GROUP_SCHEMA], "userName": "a"}),
+            ScimType::InvalidValue,
+        ),
+        (
+            json!({"schemas": [ENTERPRISE_USER_SCHEMA], "userName": "a"}),
+            ScimType::InvalidSyntax,
+        ),
         (
             json!({"schemas": [USER_SCHEMA, "urn:example:custom"], "userName": "a"}),
             ScimType::InvalidValue,
@@ -161,7 +207,10 @@ fn normalize_rejects_bad_schemas() {
 fn normalize_requires_user_name_and_display_name() {
     let e = normalize_resource(ResourceKind::User, json!({"schemas": [USER_SCHEMA]})).err();
     assert_eq!(e, Some(SchemaError::MissingRequired("userName".into())));
-    let e = normalize_resource(ResourceKind::User, json!({"schemas": [USER_SCHEMA], "userName": " "}));
+    let e = normalize_resource(
+        ResourceKind::User,
+        json!({"schemas": [USER_SCHEMA], "userName": " "}),
+    );
     assert!(e.is_err());
     let e = normalize_resource(ResourceKind::Group, json!({"schemas": [GROUP_SCHEMA]})).err();
     assert!(e.is_some_and(|e| e.to_string().contains("displayName")));
@@ -181,8 +230,9 @@ fn normalize_type_errors_name_the_attribute() {
         body[attr] = v;
         let err = normalize_resource(ResourceKind::User, body).err();
         assert!(
-            err.as_ref().is_some_and(|e| e.scim_type() == ScimType::InvalidValue
-                && e.to_string().contains(attr)),
+            err.as_ref().is_some_and(
+                |e| e.scim_type() == ScimType::InvalidValue && e.to_string().contains(attr)
+            ),
             "{attr}: {err:?}"
         );
     }
@@ -197,8 +247,9 @@ fn normalize_license_type() {
     assert_eq!(out["schemas"], json!([USER_SCHEMA, DBT_USER_SCHEMA]));
     body[DBT_USER_SCHEMA] = json!({"licenseType": "admin"});
     let err = normalize_resource(ResourceKind::User, body).err();
-    assert!(err.is_some_and(|e| e.scim_type() == ScimType::InvalidValue
-        && e.to_string().contains("licenseType")));
+    assert!(err.is_some_and(
+        |e| e.scim_type() == ScimType::InvalidValue && e.to_string().contains("licenseType")
+    ));
 }
 
 #[test]
@@ -221,10 +272,19 @@ fn normalize_group_keeps_members_and_manager_string_is_wrapped() {
         "id": "x",
     });
     let out = normalize_resource(ResourceKind::Group, body).unwrap_or_default();
-    assert_eq!(out["members"], json!([{"value": "u1", "type": "User"}, {"value": "g2"}]));
+    assert_eq!(
+        out["members"],
+        json!([{"value": "u1", "type": "User"}, {"value": "g2"}])
+    );
     assert!(out.get("id").is_none());
     let refs = parse_member_list(&out["members"]).unwrap_or_default();
-    assert_eq!(refs[0], MemberRef { value: "u1".into(), kind: Some(MemberKind::User) });
+    assert_eq!(
+        refs[0],
+        MemberRef {
+            value: "u1".into(),
+            kind: Some(MemberKind::User)
+        }
+    );
     assert_eq!(refs[1].kind, None);
     let bad = json!({"schemas": [GROUP_SCHEMA], "displayName": "E", "members": [{"display": "x"}]});
     assert!(normalize_resource(ResourceKind::Group, bad).is_err());
@@ -233,7 +293,10 @@ fn normalize_group_keeps_members_and_manager_string_is_wrapped() {
     let mut user = user_body();
     user[ENTERPRISE_USER_SCHEMA] = json!({"manager": "boss-id"});
     let out = normalize_resource(ResourceKind::User, user).unwrap_or_default();
-    assert_eq!(out[ENTERPRISE_USER_SCHEMA]["manager"], json!({"value": "boss-id"}));
+    assert_eq!(
+        out[ENTERPRISE_USER_SCHEMA]["manager"],
+        json!({"value": "boss-id"})
+    );
 }
 
 #[test]
@@ -244,7 +307,10 @@ fn normalize_is_idempotent_and_drops_empty_values() {
     body["title"] = Value::Null;
     body[ENTERPRISE_USER_SCHEMA] = json!({});
     let out = normalize_resource(ResourceKind::User, body).unwrap_or_default();
-    assert_eq!(out, json!({"schemas": [USER_SCHEMA], "userName": "bjensen@example.com"}));
+    assert_eq!(
+        out,
+        json!({"schemas": [USER_SCHEMA], "userName": "bjensen@example.com"})
+    );
     let again = normalize_resource(ResourceKind::User, out.clone()).unwrap_or_default();
     assert_eq!(again, out);
 }
@@ -275,7 +341,12 @@ fn project_default_drops_never_returned() {
 
 #[test]
 fn project_attributes_keeps_always_and_requested() {
-    let out = project(ResourceKind::User, &full_user(), &strs(&["userName", "NAME.givenName"]), &[]);
+    let out = project(
+        ResourceKind::User,
+        &full_user(),
+        &strs(&["userName", "NAME.givenName"]),
+        &[],
+    );
     assert_eq!(
         out,
         json!({
@@ -293,11 +364,27 @@ fn project_attributes_keeps_always_and_requested() {
     );
     assert_eq!(out["emails"], json!([{"value": "b@x"}, {"value": "c@x"}]));
     assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7"}));
-    let out = project(ResourceKind::User, &full_user(), &strs(&[ENTERPRISE_USER_SCHEMA]), &[]);
-    assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7", "department": "R&D"}));
+    let out = project(
+        ResourceKind::User,
+        &full_user(),
+        &strs(&[ENTERPRISE_USER_SCHEMA]),
+        &[],
+    );
+    assert_eq!(
+        out[ENTERPRISE_USER_SCHEMA],
+        json!({"employeeNumber": "7", "department": "R&D"})
+    );
     assert!(out.get("userName").is_none());
-    let out = project(ResourceKind::User, &full_user(), &strs(&["password", "nope"]), &[]);
-    assert_eq!(out, json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1"}));
+    let out = project(
+        ResourceKind::User,
+        &full_user(),
+        &strs(&["password", "nope"]),
+        &[],
+    );
+    assert_eq!(
+        out,
+        json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1"})
+    );
 }
 
 #[test]
@@ -319,7 +406,12 @@ fn project_excluded_attributes() {
     assert!(out.get("name").is_none() && out.get("groups").is_none());
     assert_eq!(out["emails"], json!([{"value": "b@x"}, {"value": "c@x"}]));
     assert!(out.get(ENTERPRISE_USER_SCHEMA).is_none(), "{out}");
-    let out = project(ResourceKind::User, &full_user(), &[], &strs(&[ENTERPRISE_USER_SCHEMA]));
+    let out = project(
+        ResourceKind::User,
+        &full_user(),
+        &[],
+        &strs(&[ENTERPRISE_USER_SCHEMA]),
+    );
     assert!(out.get(ENTERPRISE_USER_SCHEMA).is_none());
     assert_eq!(out["userName"], "bjensen");
 }
@@ -329,7 +421,10 @@ fn project_group_members() {
     let g = json!({"schemas": [GROUP_SCHEMA], "id": "g", "displayName": "Eng",
         "members": [{"value": "u1", "display": "B", "type": "User"}]});
     let out = project(ResourceKind::Group, &g, &[], &strs(&["members"]));
-    assert_eq!(out, json!({"schemas": [GROUP_SCHEMA], "id": "g", "displayName": "Eng"}));
+    assert_eq!(
+        out,
+        json!({"schemas": [GROUP_SCHEMA], "id": "g", "displayName": "Eng"})
+    );
     let out = project(ResourceKind::Group, &g, &strs(&["members.value"]), &[]);
     assert_eq!(out["members"], json!([{"value": "u1"}]));
     assert_eq!(split_attr_list(" a, ,b "), strs(&["a", "b"]));
