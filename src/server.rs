@@ -22,6 +22,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::clock;
 use crate::config::{Config, LogFormat, TlsConfig};
@@ -161,13 +163,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: every request gets an `x-request-id` (kept if the
+/// client sent one) and a tracing span that carries it.
 pub fn app(state: ScimState) -> Router {
+    let x_request_id = http::HeaderName::from_static("x-request-id");
     Router::new()
         .nest("/scim/v2", scim::router(state.clone()))
         .nest("/.scimgate/admin/v1", scim::admin_router(state))
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .route("/readyz", axum::routing::get(|| async { "ready\n" }))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(
+                    x_request_id.clone(),
+                    MakeRequestUuid,
+                ))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+                        let id = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!(
+                            "request",
+                            request_id = %id,
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                        )
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(x_request_id)),
+        )
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains.

@@ -388,7 +388,9 @@ static MEMBER_SUBS: [AttrDef; 4] = [
         "value",
         "The id of the member resource.",
     )))),
-    read_only(reference(
+    // Writable (immutable, as RFC 7643 §8.7.1 says) so clients may send it; the
+    // service keeps only `value` and renders `$ref` from it.
+    immutable(reference(
         "$ref",
         &["User", "Group"],
         "The URI of the member resource.",

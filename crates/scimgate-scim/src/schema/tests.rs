@@ -274,7 +274,7 @@ fn normalize_group_keeps_members_and_manager_string_is_wrapped() {
     let out = normalize_resource(ResourceKind::Group, body).unwrap_or_default();
     assert_eq!(
         out["members"],
-        json!([{"value": "u1", "type": "User"}, {"value": "g2"}])
+        json!([{"value": "u1", "$ref": "x", "type": "User"}, {"value": "g2"}])
     );
     assert!(out.get("id").is_none());
     let refs = parse_member_list(&out["members"]).unwrap_or_default();
