@@ -1,5 +1,7 @@
 //! Integration tests: one binary, one module per concern (links once).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
+
 mod support;
 
 mod atomic;
