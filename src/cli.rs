@@ -15,7 +15,11 @@ use crate::store::{SqliteStore, Store, StoreError};
 use crate::tokens::{self, TokenScope, ROTATION_WARNING_DAYS};
 
 #[derive(Debug, Parser)]
-#[command(name = "scimgate", version, about = "Identity-aware reverse proxy for dbt, fed by SCIM 2.0")]
+#[command(
+    name = "scimgate",
+    version,
+    about = "Identity-aware reverse proxy for dbt, fed by SCIM 2.0"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -117,7 +121,10 @@ fn token(common: Common, action: TokenAction) -> anyhow::Result<()> {
             eprintln!("token {name:?} created; it is shown only this once");
         }
         TokenAction::List => {
-            println!("{:<24} {:<6} {:<25} {:<25} NOTE", "NAME", "SCOPE", "CREATED", "LAST USED");
+            println!(
+                "{:<24} {:<6} {:<25} {:<25} NOTE",
+                "NAME", "SCOPE", "CREATED", "LAST USED"
+            );
             for row in store.token_list()? {
                 let age_days = (now - row.created) / 86_400_000;
                 let note = if age_days >= ROTATION_WARNING_DAYS {

@@ -213,9 +213,12 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         .clone()
         .or(raw.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let listen: SocketAddr = listen_text
-        .parse()
-        .map_err(|e| invalid("listen", format!("{listen_text:?} is not an address:port ({e})")))?;
+    let listen: SocketAddr = listen_text.parse().map_err(|e| {
+        invalid(
+            "listen",
+            format!("{listen_text:?} is not an address:port ({e})"),
+        )
+    })?;
     let data_dir = ov
         .data_dir
         .clone()
@@ -249,10 +252,17 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
             raw.scim.max_filter_depth,
             defaults.max_filter_depth,
         )?,
-        max_results: positive("scim.max_results", raw.scim.max_results, defaults.max_results)?,
+        max_results: positive(
+            "scim.max_results",
+            raw.scim.max_results,
+            defaults.max_results,
+        )?,
         base_url: match raw.scim.base_url {
             Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
-                return Err(invalid("scim.base_url", format!("{u:?} is not an http(s) URL")))
+                return Err(invalid(
+                    "scim.base_url",
+                    format!("{u:?} is not an http(s) URL"),
+                ))
             }
             Some(u) => Some(u.trim_end_matches('/').to_owned()),
             None => None,
@@ -301,7 +311,11 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("gate.yaml:3:"), "{msg}");
         assert!(msg.contains("unknown field `allow_manual_update`"), "{msg}");
-        assert_eq!(msg.matches("line").count(), 0, "location printed once: {msg}");
+        assert_eq!(
+            msg.matches("line").count(),
+            0,
+            "location printed once: {msg}"
+        );
     }
 
     #[test]

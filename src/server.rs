@@ -231,7 +231,8 @@ pub async fn serve(
             let result = match tls {
                 Some(acceptor) => match acceptor.accept(tcp).await {
                     Ok(stream) => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
                         watcher.watch(conn.into_owned()).await
                     }
                     Err(e) => {

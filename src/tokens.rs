@@ -135,7 +135,14 @@ mod tests {
 
     #[test]
     fn malformed_tokens_do_not_split() {
-        for t in ["", "scimgate_", "scimgate_abc", "other_0123456789ab_x", "scimgate_0123456789zz_x", "scimgate_0123456789ab-x"] {
+        for t in [
+            "",
+            "scimgate_",
+            "scimgate_abc",
+            "other_0123456789ab_x",
+            "scimgate_0123456789zz_x",
+            "scimgate_0123456789ab-x",
+        ] {
             assert!(split(t).is_none(), "{t}");
         }
     }

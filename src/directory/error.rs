@@ -20,7 +20,9 @@ pub enum DirectoryError {
     UnknownMember(String),
     #[error("adding group {member} to {group} would make a cycle")]
     Cycle { group: String, member: String },
-    #[error("{kind} {id} is managed by SCIM and manual updates are off (scim.allow_manual_updates)")]
+    #[error(
+        "{kind} {id} is managed by SCIM and manual updates are off (scim.allow_manual_updates)"
+    )]
     ManualUpdateLocked { kind: &'static str, id: String },
     #[error("the change was refused: {0}")]
     Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -165,13 +165,19 @@ impl Directory {
     /// One page of user ords in creation order (`skip`, then at most `take`), and the total.
     pub fn user_page(&self, skip: usize, take: usize) -> (usize, Vec<u32>) {
         let order = self.user_order.read();
-        (order.len(), order.iter().skip(skip).take(take).copied().collect())
+        (
+            order.len(),
+            order.iter().skip(skip).take(take).copied().collect(),
+        )
     }
 
     /// One page of group ords in creation order, and the total.
     pub fn group_page(&self, skip: usize, take: usize) -> (usize, Vec<u32>) {
         let order = self.group_order.read();
-        (order.len(), order.iter().skip(skip).take(take).copied().collect())
+        (
+            order.len(),
+            order.iter().skip(skip).take(take).copied().collect(),
+        )
     }
 
     /// User ords in creation order.
@@ -297,7 +303,8 @@ impl Directory {
         if let Some(b) = before {
             self.unindex_user_keys(b);
         }
-        self.user_names.insert(u.user_name.to_lowercase().into(), u.ord);
+        self.user_names
+            .insert(u.user_name.to_lowercase().into(), u.ord);
         if let Some(e) = &u.external_id {
             self.user_external.insert(e, u.ord);
         }

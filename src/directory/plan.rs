@@ -355,10 +355,12 @@ pub(super) fn plan(
             mutate,
             action,
         } => {
-            let cur = dir.group_by_id(id).ok_or_else(|| DirectoryError::NotFound {
-                kind: "Group",
-                id: id.clone(),
-            })?;
+            let cur = dir
+                .group_by_id(id)
+                .ok_or_else(|| DirectoryError::NotFound {
+                    kind: "Group",
+                    id: id.clone(),
+                })?;
             etag_matches(cur.version, if_match.as_deref())?;
             check_lock(actor, cur.scim_managed, "Group", id, settings)?;
             let (draft, members) = mutate(&cur)?;
@@ -398,10 +400,12 @@ pub(super) fn plan(
             })
         }
         Command::DeleteGroup { id, if_match } => {
-            let cur = dir.group_by_id(id).ok_or_else(|| DirectoryError::NotFound {
-                kind: "Group",
-                id: id.clone(),
-            })?;
+            let cur = dir
+                .group_by_id(id)
+                .ok_or_else(|| DirectoryError::NotFound {
+                    kind: "Group",
+                    id: id.clone(),
+                })?;
             etag_matches(cur.version, if_match.as_deref())?;
             check_lock(actor, cur.scim_managed, "Group", id, settings)?;
             let mut c = change("group.delete", "Group", id);

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::plan::{plan, Planned, TouchKey};
-use super::{Actor, Directory, DirectoryError, GroupDraft, GroupRecord, MemberChange, UserDraft, UserRecord};
+use super::{
+    Actor, Directory, DirectoryError, GroupDraft, GroupRecord, MemberChange, UserDraft, UserRecord,
+};
 use crate::clock::{to_millis, SharedClock};
 use crate::store::Store;
 
@@ -24,12 +26,10 @@ const MAX_BATCH: usize = 512;
 const QUEUE: usize = 4096;
 
 /// A change to a user, computed from its current state; may be called more than once.
-pub type UserMutation =
-    Arc<dyn Fn(&UserRecord) -> Result<UserDraft, DirectoryError> + Send + Sync>;
+pub type UserMutation = Arc<dyn Fn(&UserRecord) -> Result<UserDraft, DirectoryError> + Send + Sync>;
 /// A change to a group and its members, computed from its current state.
-pub type GroupMutation = Arc<
-    dyn Fn(&GroupRecord) -> Result<(GroupDraft, MemberChange), DirectoryError> + Send + Sync,
->;
+pub type GroupMutation =
+    Arc<dyn Fn(&GroupRecord) -> Result<(GroupDraft, MemberChange), DirectoryError> + Send + Sync>;
 
 /// A requested directory change.
 #[derive(Clone)]

@@ -52,10 +52,9 @@ async fn authorize(
     if scope == TokenScope::Scim && !cidrs.is_empty() {
         let allowed = peer.is_some_and(|ip| {
             let ip = match ip {
-                std::net::IpAddr::V6(v6) => v6
-                    .to_ipv4_mapped()
-                    .map(std::net::IpAddr::V4)
-                    .unwrap_or(ip),
+                std::net::IpAddr::V6(v6) => {
+                    v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip)
+                }
                 v4 => v4,
             };
             cidrs.iter().any(|n| n.contains(&ip))

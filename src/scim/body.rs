@@ -9,7 +9,11 @@ use super::scim_type::ScimType;
 use super::ScimError;
 
 /// Reads and parses a JSON body of at most `limit` bytes.
-pub(super) async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ScimError> {
+pub(super) async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Value, ScimError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or("").trim();
@@ -20,7 +24,9 @@ pub(super) async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> 
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return Err(ScimError::PayloadTooLarge(limit));
             }
             return Err(ScimError::bad(

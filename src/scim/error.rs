@@ -175,24 +175,38 @@ mod tests {
     async fn body_of(e: ScimError) -> (StatusCode, serde_json::Value) {
         let resp = e.into_response();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
     #[tokio::test]
     async fn every_variant_maps_to_its_status_and_form() {
         let cases: Vec<(ScimError, u16, Option<&str>)> = vec![
-            (ScimError::bad(ScimType::InvalidFilter, "x"), 400, Some("invalidFilter")),
+            (
+                ScimError::bad(ScimType::InvalidFilter, "x"),
+                400,
+                Some("invalidFilter"),
+            ),
             (ScimError::Unauthorized, 401, None),
             (ScimError::Forbidden("no".into()), 403, None),
             (ScimError::NotFound("User 1 not found".into()), 404, None),
-            (ScimError::Uniqueness("taken".into()), 409, Some("uniqueness")),
+            (
+                ScimError::Uniqueness("taken".into()),
+                409,
+                Some("uniqueness"),
+            ),
             (ScimError::PreconditionFailed("v".into()), 412, None),
             (ScimError::MethodNotAllowed, 405, None),
             (ScimError::PayloadTooLarge(10), 413, None),
             (ScimError::UnsupportedMediaType, 415, None),
             (ScimError::NotImplemented("/Bulk"), 501, None),
-            (ScimError::Unavailable(DirectoryError::ShuttingDown), 503, None),
+            (
+                ScimError::Unavailable(DirectoryError::ShuttingDown),
+                503,
+                None,
+            ),
         ];
         for (err, status, scim_type) in cases {
             let (s, body) = body_of(err).await;

@@ -13,11 +13,11 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::draft::{group_draft, user_draft};
+use super::error::SCIM_CONTENT_TYPE;
 use super::patch::{apply_group_patch, apply_user_patch, MemberDelta, PatchRequest};
-use super::query::{list, list_response, ListParams};
+use super::query::{list, list_all, ListParams};
 use super::render::{etag, group_json, user_json, Ctx};
 use super::schema::{normalize_resource, ResourceKind};
-use super::error::SCIM_CONTENT_TYPE;
 use super::{ScimError, ScimState};
 use crate::directory::writer::{Command, Outcome};
 use crate::directory::{Actor, DirectoryError, MemberChange};
@@ -143,8 +143,14 @@ pub(super) async fn list_users(
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
     let base = base_url(&state, &headers);
-    let ctx = Ctx { dir: &state.0.dir, base: &base };
-    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::User, &p)?))
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        list(&ctx, &state.0.cfg, ResourceKind::User, &p)?,
+    ))
 }
 
 pub(super) async fn search_users(
@@ -154,8 +160,14 @@ pub(super) async fn search_users(
 ) -> Result<Response, ScimError> {
     let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let base = base_url(&state, &headers);
-    let ctx = Ctx { dir: &state.0.dir, base: &base };
-    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::User, &p)?))
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        list(&ctx, &state.0.cfg, ResourceKind::User, &p)?,
+    ))
 }
 
 pub(super) async fn get_user(
@@ -171,9 +183,19 @@ pub(super) async fn get_user(
         .user_by_id(&id)
         .ok_or_else(|| ScimError::NotFound(format!("User {id} not found")))?;
     if not_modified(&headers, u.version) {
-        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), u.version));
+        return Ok(with_etag(
+            StatusCode::NOT_MODIFIED.into_response(),
+            u.version,
+        ));
     }
-    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::OK, &Outcome::User(u), &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::User,
+        StatusCode::OK,
+        &Outcome::User(u),
+        &p,
+    ))
 }
 
 pub(super) async fn create_user(
@@ -187,7 +209,14 @@ pub(super) async fn create_user(
     let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
     let draft = user_draft(&normalize_resource(ResourceKind::User, json)?)?;
     let out = submit(&state, actor, Command::CreateUser { draft }).await?;
-    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::CREATED, &out, &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::User,
+        StatusCode::CREATED,
+        &out,
+        &p,
+    ))
 }
 
 pub(super) async fn replace_user(
@@ -208,7 +237,14 @@ pub(super) async fn replace_user(
         action: "user.replace",
     };
     let out = submit(&state, actor, cmd).await?;
-    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::OK, &out, &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::User,
+        StatusCode::OK,
+        &out,
+        &p,
+    ))
 }
 
 pub(super) async fn patch_user(
@@ -220,7 +256,8 @@ pub(super) async fn patch_user(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let req = PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let req =
+        PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let mutate = Arc::new(move |cur: &crate::directory::UserRecord| {
         let mut resource = stored_with_id(&cur.body, &cur.id)?;
         apply_user_patch(&mut resource, &req).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
@@ -234,7 +271,14 @@ pub(super) async fn patch_user(
         action: "user.patch",
     };
     let out = submit(&state, actor, cmd).await?;
-    Ok(resource_response(&state, &headers, ResourceKind::User, StatusCode::OK, &out, &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::User,
+        StatusCode::OK,
+        &out,
+        &p,
+    ))
 }
 
 pub(super) async fn delete_user(
@@ -260,8 +304,14 @@ pub(super) async fn list_groups(
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
     let base = base_url(&state, &headers);
-    let ctx = Ctx { dir: &state.0.dir, base: &base };
-    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?))
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?,
+    ))
 }
 
 pub(super) async fn search_groups(
@@ -271,8 +321,14 @@ pub(super) async fn search_groups(
 ) -> Result<Response, ScimError> {
     let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let base = base_url(&state, &headers);
-    let ctx = Ctx { dir: &state.0.dir, base: &base };
-    Ok(scim_json(StatusCode::OK, list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?))
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?,
+    ))
 }
 
 /// `POST /.search`: Users then Groups, paged together.
@@ -283,26 +339,11 @@ pub(super) async fn search_all(
 ) -> Result<Response, ScimError> {
     let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let base = base_url(&state, &headers);
-    let ctx = Ctx { dir: &state.0.dir, base: &base };
-    let cfg = &state.0.cfg;
-    let whole = ListParams {
-        start_index: Some(1),
-        count: Some(cfg.max_results as i64),
-        ..p.clone()
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
     };
-    let mut total = 0;
-    let mut all: Vec<Value> = Vec::new();
-    for kind in [ResourceKind::User, ResourceKind::Group] {
-        let part = list(&ctx, cfg, kind, &whole)?;
-        total += part["totalResults"].as_u64().unwrap_or(0) as usize;
-        if let Some(Value::Array(items)) = part.get("Resources") {
-            all.extend(items.iter().cloned());
-        }
-    }
-    let start = p.start_index.unwrap_or(1).max(1) as usize;
-    let count = p.count.map(|c| c.max(0) as usize).unwrap_or(cfg.max_results).min(cfg.max_results);
-    let page: Vec<Value> = all.into_iter().skip(start - 1).take(count).collect();
-    Ok(scim_json(StatusCode::OK, list_response(total, start, page)))
+    Ok(scim_json(StatusCode::OK, list_all(&ctx, &state.0.cfg, &p)?))
 }
 
 pub(super) async fn get_group(
@@ -318,9 +359,19 @@ pub(super) async fn get_group(
         .group_by_id(&id)
         .ok_or_else(|| ScimError::NotFound(format!("Group {id} not found")))?;
     if not_modified(&headers, g.version) {
-        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), g.version));
+        return Ok(with_etag(
+            StatusCode::NOT_MODIFIED.into_response(),
+            g.version,
+        ));
     }
-    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::OK, &Outcome::Group(g), &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::Group,
+        StatusCode::OK,
+        &Outcome::Group(g),
+        &p,
+    ))
 }
 
 pub(super) async fn create_group(
@@ -334,7 +385,14 @@ pub(super) async fn create_group(
     let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
     let (draft, members) = group_draft(normalize_resource(ResourceKind::Group, json)?)?;
     let out = submit(&state, actor, Command::CreateGroup { draft, members }).await?;
-    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::CREATED, &out, &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::Group,
+        StatusCode::CREATED,
+        &out,
+        &p,
+    ))
 }
 
 pub(super) async fn replace_group(
@@ -360,7 +418,14 @@ pub(super) async fn replace_group(
         action: "group.replace",
     };
     let out = submit(&state, actor, cmd).await?;
-    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::OK, &out, &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::Group,
+        StatusCode::OK,
+        &out,
+        &p,
+    ))
 }
 
 /// Group PATCH answers 204 (Entra ID's preference; Okta accepts it), or 200 with the
@@ -375,7 +440,8 @@ pub(super) async fn patch_group(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let req = PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let req =
+        PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let mutate = Arc::new(move |cur: &crate::directory::GroupRecord| {
         let mut resource = stored_with_id(&cur.body, &cur.id)?;
         let mut delta = MemberDelta::default();
@@ -404,7 +470,14 @@ pub(super) async fn patch_group(
         };
         return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), version));
     }
-    Ok(resource_response(&state, &headers, ResourceKind::Group, StatusCode::OK, &out, &p))
+    Ok(resource_response(
+        &state,
+        &headers,
+        ResourceKind::Group,
+        StatusCode::OK,
+        &out,
+        &p,
+    ))
 }
 
 pub(super) async fn delete_group(

@@ -75,7 +75,10 @@ impl ScimState {
 /// The `/scim/v2` routes (nest them under that prefix).
 pub fn router(state: ScimState) -> Router {
     Router::new()
-        .route("/Users", get(handlers::list_users).post(handlers::create_user))
+        .route(
+            "/Users",
+            get(handlers::list_users).post(handlers::create_user),
+        )
         .route(
             "/Users/{id}",
             get(handlers::get_user)
@@ -84,7 +87,10 @@ pub fn router(state: ScimState) -> Router {
                 .delete(handlers::delete_user),
         )
         .route("/Users/.search", post(handlers::search_users))
-        .route("/Groups", get(handlers::list_groups).post(handlers::create_group))
+        .route(
+            "/Groups",
+            get(handlers::list_groups).post(handlers::create_group),
+        )
         .route(
             "/Groups/{id}",
             get(handlers::get_group)
@@ -94,7 +100,10 @@ pub fn router(state: ScimState) -> Router {
         )
         .route("/Groups/.search", post(handlers::search_groups))
         .route("/.search", post(handlers::search_all))
-        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
@@ -114,7 +123,10 @@ pub fn router(state: ScimState) -> Router {
 /// `scim.allow_manual_updates` is on). Takes admin-scoped tokens.
 pub fn admin_router(state: ScimState) -> Router {
     Router::new()
-        .route("/Users", get(handlers::list_users).post(handlers::create_user))
+        .route(
+            "/Users",
+            get(handlers::list_users).post(handlers::create_user),
+        )
         .route(
             "/Users/{id}",
             get(handlers::get_user)
@@ -122,7 +134,10 @@ pub fn admin_router(state: ScimState) -> Router {
                 .patch(handlers::patch_user)
                 .delete(handlers::delete_user),
         )
-        .route("/Groups", get(handlers::list_groups).post(handlers::create_group))
+        .route(
+            "/Groups",
+            get(handlers::list_groups).post(handlers::create_group),
+        )
         .route(
             "/Groups/{id}",
             get(handlers::get_group)

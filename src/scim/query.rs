@@ -43,7 +43,10 @@ fn split_list(s: &str) -> Vec<String> {
 
 fn parse_int(name: &str, v: &str) -> Result<i64, ScimError> {
     v.trim().parse::<i64>().map_err(|_| {
-        ScimError::bad(ScimType::InvalidValue, format!("{name} must be an integer, not {v:?}"))
+        ScimError::bad(
+            ScimType::InvalidValue,
+            format!("{name} must be an integer, not {v:?}"),
+        )
     })
 }
 
@@ -80,7 +83,10 @@ impl ListParams {
     /// From a `POST .search` body.
     pub fn from_search(body: &Value) -> Result<Self, ScimError> {
         let obj = body.as_object().ok_or_else(|| {
-            ScimError::bad(ScimType::InvalidSyntax, "a SearchRequest must be a JSON object")
+            ScimError::bad(
+                ScimType::InvalidSyntax,
+                "a SearchRequest must be a JSON object",
+            )
         })?;
         let schemas_ok = obj
             .get("schemas")
@@ -100,11 +106,17 @@ impl ListParams {
                     .iter()
                     .map(|x| {
                         x.as_str().map(str::to_owned).ok_or_else(|| {
-                            ScimError::bad(ScimType::InvalidValue, "attribute names must be strings")
+                            ScimError::bad(
+                                ScimType::InvalidValue,
+                                "attribute names must be strings",
+                            )
                         })
                     })
                     .collect(),
-                _ => Err(ScimError::bad(ScimType::InvalidValue, "attributes must be an array")),
+                _ => Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    "attributes must be an array",
+                )),
             }
         };
         for (k, v) in obj {
@@ -176,27 +188,31 @@ fn render(ctx: &Ctx<'_>, kind: ResourceKind, ord: u32, full: bool) -> Option<Val
 /// Ords to consider for `filter`, in creation order: from an index when the filter allows.
 fn candidates(ctx: &Ctx<'_>, kind: ResourceKind, filter: Option<&Filter>) -> Vec<u32> {
     let dir = ctx.dir;
-    let indexed = filter.and_then(|f| f.as_equality()).and_then(|(target, value)| {
-        let mut ords: Vec<u32> = match (kind, target) {
-            (ResourceKind::User, EqTarget::UserName) => {
-                dir.user_by_name(value).map(|u| u.ord).into_iter().collect()
-            }
-            (ResourceKind::User, EqTarget::ExternalId) => dir.users_by_external_id(value),
-            (ResourceKind::User, EqTarget::Email { .. }) => dir.users_by_email(value),
-            (ResourceKind::Group, EqTarget::DisplayName) => {
-                dir.group_by_name(value).map(|g| g.ord).into_iter().collect()
-            }
-            (ResourceKind::Group, EqTarget::ExternalId) => dir.groups_by_external_id(value),
-            (_, EqTarget::Id) => match (kind, dir.resolve(value)) {
-                (ResourceKind::User, Some(Member::User(o)))
-                | (ResourceKind::Group, Some(Member::Group(o))) => vec![o],
-                _ => Vec::new(),
-            },
-            _ => return None,
-        };
-        ords.sort_unstable();
-        Some(ords)
-    });
+    let indexed = filter
+        .and_then(|f| f.as_equality())
+        .and_then(|(target, value)| {
+            let mut ords: Vec<u32> = match (kind, target) {
+                (ResourceKind::User, EqTarget::UserName) => {
+                    dir.user_by_name(value).map(|u| u.ord).into_iter().collect()
+                }
+                (ResourceKind::User, EqTarget::ExternalId) => dir.users_by_external_id(value),
+                (ResourceKind::User, EqTarget::Email { .. }) => dir.users_by_email(value),
+                (ResourceKind::Group, EqTarget::DisplayName) => dir
+                    .group_by_name(value)
+                    .map(|g| g.ord)
+                    .into_iter()
+                    .collect(),
+                (ResourceKind::Group, EqTarget::ExternalId) => dir.groups_by_external_id(value),
+                (_, EqTarget::Id) => match (kind, dir.resolve(value)) {
+                    (ResourceKind::User, Some(Member::User(o)))
+                    | (ResourceKind::Group, Some(Member::Group(o))) => vec![o],
+                    _ => Vec::new(),
+                },
+                _ => return None,
+            };
+            ords.sort_unstable();
+            Some(ords)
+        });
     indexed.unwrap_or_else(|| match kind {
         ResourceKind::User => dir.user_ords(),
         ResourceKind::Group => dir.group_ords(),
@@ -258,19 +274,27 @@ fn page(cfg: &ScimConfig, p: &ListParams) -> (usize, usize) {
     (start, count)
 }
 
-/// Answers a list or search for one resource type.
-pub(super) fn list(
+/// The resources of one type that a list selects: the total, and the ords of the
+/// window `skip..skip+take` in list order.
+fn select(
     ctx: &Ctx<'_>,
     cfg: &ScimConfig,
     kind: ResourceKind,
     p: &ListParams,
-) -> Result<Value, ScimError> {
+    skip: usize,
+    take: usize,
+) -> Result<(usize, Vec<u32>), ScimError> {
     let filter = p
         .filter
         .as_deref()
         .map(|f| parse_filter(f, cfg.max_filter_depth))
         .transpose()?;
-    let (start, count) = page(cfg, p);
+    if filter.is_none() && p.sort_by.is_none() {
+        return Ok(match kind {
+            ResourceKind::User => ctx.dir.user_page(skip, take),
+            ResourceKind::Group => ctx.dir.group_page(skip, take),
+        });
+    }
     // Rendering a group's members is costly: only when the filter or sort may need them.
     let needs_full = |text: Option<&str>| {
         text.is_some_and(|t| {
@@ -279,49 +303,73 @@ pub(super) fn list(
         })
     };
     let full_for_match = needs_full(p.filter.as_deref()) || needs_full(p.sort_by.as_deref());
-    let full_for_output = match kind {
+    let mut matched: Vec<(u32, Option<Value>)> = Vec::new();
+    for ord in candidates(ctx, kind, filter.as_ref()) {
+        let Some(res) = render(ctx, kind, ord, full_for_match) else {
+            continue;
+        };
+        if filter.as_ref().is_some_and(|f| !f.matches(kind, &res)) {
+            continue;
+        }
+        let key = p.sort_by.as_deref().and_then(|s| sort_key(&res, s));
+        matched.push((ord, key));
+    }
+    if p.sort_by.is_some() {
+        matched.sort_by(|a, b| {
+            let o = compare_keys(&a.1, &b.1);
+            let o = if p.descending { o.reverse() } else { o };
+            o.then(a.0.cmp(&b.0))
+        });
+    }
+    let total = matched.len();
+    let page = matched
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|(o, _)| o)
+        .collect();
+    Ok((total, page))
+}
+
+fn render_page(ctx: &Ctx<'_>, kind: ResourceKind, p: &ListParams, ords: Vec<u32>) -> Vec<Value> {
+    let full = match kind {
         ResourceKind::User => p.wants("groups"),
         ResourceKind::Group => p.wants("members"),
     };
-
-    let (total, page_ords): (usize, Vec<u32>) = if filter.is_none() && p.sort_by.is_none() {
-        match kind {
-            ResourceKind::User => ctx.dir.user_page(start - 1, count),
-            ResourceKind::Group => ctx.dir.group_page(start - 1, count),
-        }
-    } else {
-        let ords = candidates(ctx, kind, filter.as_ref());
-        let mut matched: Vec<(u32, Option<Value>)> = Vec::new();
-        for ord in ords {
-            let Some(res) = render(ctx, kind, ord, full_for_match) else { continue };
-            if filter.as_ref().is_some_and(|f| !f.matches(kind, &res)) {
-                continue;
-            }
-            let key = p.sort_by.as_deref().and_then(|s| sort_key(&res, s));
-            matched.push((ord, key));
-        }
-        if p.sort_by.is_some() {
-            matched.sort_by(|a, b| {
-                let o = compare_keys(&a.1, &b.1);
-                let o = if p.descending { o.reverse() } else { o };
-                o.then(a.0.cmp(&b.0))
-            });
-        }
-        let total = matched.len();
-        let page = matched
-            .into_iter()
-            .skip(start - 1)
-            .take(count)
-            .map(|(o, _)| o)
-            .collect();
-        (total, page)
-    };
-    let resources: Vec<Value> = page_ords
-        .into_iter()
-        .filter_map(|o| render(ctx, kind, o, full_for_output))
+    ords.into_iter()
+        .filter_map(|o| render(ctx, kind, o, full))
         .map(|r| p.project(kind, r))
-        .collect();
-    Ok(list_response(total, start, resources))
+        .collect()
+}
+
+/// Answers a list or search for one resource type.
+pub(super) fn list(
+    ctx: &Ctx<'_>,
+    cfg: &ScimConfig,
+    kind: ResourceKind,
+    p: &ListParams,
+) -> Result<Value, ScimError> {
+    let (start, count) = page(cfg, p);
+    let (total, ords) = select(ctx, cfg, kind, p, start - 1, count)?;
+    Ok(list_response(total, start, render_page(ctx, kind, p, ords)))
+}
+
+/// Answers a search across Users and Groups (`POST /.search`): Users first, then
+/// Groups, paged as one list.
+pub(super) fn list_all(
+    ctx: &Ctx<'_>,
+    cfg: &ScimConfig,
+    p: &ListParams,
+) -> Result<Value, ScimError> {
+    let (start, count) = page(cfg, p);
+    let skip = start - 1;
+    let (users_total, users) = select(ctx, cfg, ResourceKind::User, p, skip, count)?;
+    let group_skip = skip.saturating_sub(users_total);
+    let group_take = count - users.len();
+    let (groups_total, groups) = select(ctx, cfg, ResourceKind::Group, p, group_skip, group_take)?;
+    let mut resources = render_page(ctx, ResourceKind::User, p, users);
+    resources.extend(render_page(ctx, ResourceKind::Group, p, groups));
+    Ok(list_response(users_total + groups_total, start, resources))
 }
 
 /// A ListResponse body.

@@ -38,9 +38,13 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub enum StoreOp {
     PutUser(Arc<UserRecord>),
-    DeleteUser { ord: u32 },
+    DeleteUser {
+        ord: u32,
+    },
     PutGroup(Arc<GroupRecord>),
-    DeleteGroup { ord: u32 },
+    DeleteGroup {
+        ord: u32,
+    },
     Members {
         group: u32,
         replace_all: bool,

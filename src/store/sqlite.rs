@@ -40,9 +40,11 @@ impl SqliteStore {
         configure(&conn)?;
         migrate(&mut conn)?;
         let last_audit_hash = conn
-            .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                r.get::<_, String>(0)
-            })
+            .query_row(
+                "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get::<_, String>(0),
+            )
             .optional()?
             .unwrap_or_else(|| GENESIS_HASH.to_owned());
         let reader = Connection::open(path)?;
@@ -94,9 +96,25 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// The audit chain's hash of one record: SHA-256 over the previous hash and the fields.
-pub fn audit_hash(prev: &str, at: i64, actor: &str, action: &str, target: &str, before: Option<&str>, after: Option<&str>) -> String {
+pub fn audit_hash(
+    prev: &str,
+    at: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> String {
     let mut h = Sha256::new();
-    for part in [prev, &at.to_string(), actor, action, target, before.unwrap_or(""), after.unwrap_or("")] {
+    for part in [
+        prev,
+        &at.to_string(),
+        actor,
+        action,
+        target,
+        before.unwrap_or(""),
+        after.unwrap_or(""),
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }

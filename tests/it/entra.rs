@@ -403,3 +403,130 @@ async fn license_type_extension_is_stored_returned_and_validated() {
         .user_by_name("owner@example.com")
         .is_none());
 }
+
+#[tokio::test]
+async fn work_email_by_value_path_add_then_replace() {
+    let gate = support::start("").await;
+    let id = id_of(&gate.create_user("mailless@example.com").await);
+    let path = "emails[type eq \"work\"].value";
+
+    // Entra adds the work e-mail by its value path when the user has none yet.
+    let body = patch_ops(json!([{"op": "Add", "path": path, "value": "first@work.example"}]));
+    gate.patch(&format!("/Users/{id}"), &body).await.expect(200);
+    let got = gate.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(
+        got.body["emails"],
+        json!([{"type": "work", "value": "first@work.example"}]),
+        "{}",
+        got.text
+    );
+    let found = gate
+        .filter(
+            "/Users",
+            "emails[type eq \"work\"].value eq \"first@work.example\"",
+        )
+        .await;
+    assert_eq!(support::ids(&found), vec![id.clone()]);
+
+    // Then replaces it; the e-mail index follows.
+    let body = patch_ops(json!([{"op": "Replace", "path": path, "value": "second@work.example"}]));
+    gate.patch(&format!("/Users/{id}"), &body).await.expect(200);
+    let got = gate.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(got.body["emails"][0]["value"], "second@work.example");
+    assert_eq!(got.body["emails"].as_array().map(Vec::len), Some(1));
+    assert!(gate
+        .filter("/Users", "emails.value eq \"first@work.example\"")
+        .await
+        .is_empty());
+    let found = gate
+        .filter("/Users", "emails.value eq \"SECOND@work.example\"")
+        .await;
+    assert_eq!(support::ids(&found), vec![id.clone()]);
+    let dir = &gate.running.directory;
+    assert!(dir.users_by_email("first@work.example").is_empty());
+    assert_eq!(dir.users_by_email("second@work.example").len(), 1);
+}
+
+#[tokio::test]
+async fn adding_a_present_member_or_removing_an_absent_one_is_harmless() {
+    let gate = support::start("").await;
+    let a = id_of(&gate.create_user("present@example.com").await);
+    let b = id_of(&gate.create_user("absent@example.com").await);
+    let gid = id_of(&gate.create_group("Idempotent", &[&a]).await);
+
+    let add_again = patch_ops(json!([{"op": "Add", "path": "members", "value": [{"value": a}]}]));
+    let resp = gate.patch(&format!("/Groups/{gid}"), &add_again).await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+    let remove_absent = patch_ops(json!([{
+        "op": "Remove",
+        "path": format!("members[value eq \"{b}\"]")
+    }]));
+    let resp = gate.patch(&format!("/Groups/{gid}"), &remove_absent).await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+    let remove_absent =
+        patch_ops(json!([{"op": "Remove", "path": "members", "value": [{"value": b}]}]));
+    let resp = gate.patch(&format!("/Groups/{gid}"), &remove_absent).await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+
+    let got = gate.get(&format!("/Groups/{gid}")).await.expect(200);
+    assert_eq!(
+        got.body["members"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        got.text
+    );
+    assert_eq!(sorted_values(&got.body["members"]), vec![a.clone()]);
+    let ub = gate.get(&format!("/Users/{b}")).await.expect(200);
+    assert!(ub.body.get("groups").is_none());
+}
+
+#[tokio::test]
+async fn deleted_user_leaves_its_groups() {
+    let gate = support::start("").await;
+    let a = id_of(&gate.create_user("deleted@example.com").await);
+    let b = id_of(&gate.create_user("stays@example.com").await);
+    let gid = id_of(&gate.create_group("Survivors", &[&a, &b]).await);
+    let resp = gate.delete(&format!("/Users/{a}")).await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+    gate.get(&format!("/Users/{a}"))
+        .await
+        .expect_error(404, None);
+    assert_eq!(gate.member_ids(&gid).await, vec![b.clone()]);
+    let filter = format!("members[value eq \"{a}\"]");
+    assert!(gate.filter("/Groups", &filter).await.is_empty());
+    // The name is free again.
+    gate.create_user("DELETED@example.com").await;
+    // And the deleted id cannot be added back as a member.
+    let add = patch_ops(json!([{"op": "Add", "path": "members", "value": [{"value": a}]}]));
+    gate.patch(&format!("/Groups/{gid}"), &add)
+        .await
+        .expect_error(400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn changing_external_id_moves_the_index() {
+    let gate = support::start("").await;
+    let mut body = support::user_body("moves@example.com");
+    body["externalId"] = json!("aad-old");
+    let id = id_of(&gate.create_user_with(&body).await);
+    body["externalId"] = json!("aad-new");
+    gate.put(&format!("/Users/{id}"), &body).await.expect(200);
+    assert!(gate
+        .filter("/Users", "externalId eq \"aad-old\"")
+        .await
+        .is_empty());
+    let found = gate.filter("/Users", "externalId eq \"aad-new\"").await;
+    assert_eq!(support::ids(&found), vec![id.clone()]);
+    // Removing it by PATCH empties the index.
+    let rm = patch_ops(json!([{"op": "Remove", "path": "externalId"}]));
+    gate.patch(&format!("/Users/{id}"), &rm).await.expect(200);
+    assert!(gate
+        .filter("/Users", "externalId eq \"aad-new\"")
+        .await
+        .is_empty());
+    assert!(gate
+        .running
+        .directory
+        .users_by_external_id("aad-new")
+        .is_empty());
+}

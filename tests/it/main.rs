@@ -5,6 +5,7 @@
 mod support;
 
 mod atomic;
+mod crash;
 mod durability;
 mod entra;
 mod etag;
@@ -14,4 +15,3 @@ mod nesting;
 mod okta;
 mod paging;
 mod rfc_errors;
-mod crash;

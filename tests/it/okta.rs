@@ -350,3 +350,47 @@ async fn duplicate_user_name_in_another_case_is_409_uniqueness() {
         .expect(200);
     assert_eq!(kept.body["userName"], "Dup.User@Example.com");
 }
+
+#[tokio::test]
+async fn renaming_a_user_frees_the_old_user_name() {
+    let gate = support::start("").await;
+    let created = gate.create_user("old.name@example.com").await;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    gate.put(&format!("/Users/{id}"), &user_body("new.name@example.com"))
+        .await
+        .expect(200);
+    assert_eq!(
+        okta_lookup(&gate, "old.name@example.com").await.body["totalResults"],
+        0
+    );
+    let found = okta_lookup(&gate, "NEW.NAME@example.com").await;
+    assert_eq!(support::ids(&found.resources()), vec![id.clone()]);
+    // Someone else may now take the old name; the renamed user keeps the new one.
+    let other = gate.create_user("Old.Name@example.com").await;
+    assert_ne!(other["id"], created["id"]);
+    gate.post("/Users", &user_body("new.NAME@example.com"))
+        .await
+        .expect_error(409, Some("uniqueness"));
+    // A change of case only, on the user itself, is not a conflict.
+    gate.put(&format!("/Users/{id}"), &user_body("New.Name@Example.com"))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn group_push_rename_onto_a_taken_name_is_409_and_changes_nothing() {
+    let gate = support::start("").await;
+    gate.create_group("Taken Name", &[]).await;
+    let g = gate.create_group("Free Name", &[]).await;
+    let gid = g["id"].as_str().unwrap_or_default().to_owned();
+    let body = patch_ops(json!([{
+        "op": "replace",
+        "value": {"id": gid, "displayName": "taken name"}
+    }]));
+    gate.patch(&format!("/Groups/{gid}"), &body)
+        .await
+        .expect_error(409, Some("uniqueness"));
+    let got = gate.get(&format!("/Groups/{gid}")).await.expect(200);
+    assert_eq!(got.body["displayName"], "Free Name");
+    assert_eq!(support::version(&got.body), "W/\"1\"");
+}
