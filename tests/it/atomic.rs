@@ -1,9 +1,6 @@
 //! A PATCH is all or nothing (RFC 7644 §3.5.2): when one operation fails, none of the
 //! earlier ones stay applied.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use serde_json::json;
 
 use crate::support::{self, patch_ops, version, USER_SCHEMA};

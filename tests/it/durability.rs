@@ -1,9 +1,6 @@
 //! An acknowledged write survives a restart: stop the server, start a new one on the
 //! same data directory, and everything is there.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use serde_json::{json, Value};
 
 use crate::support::{self, patch_ops, user_body, version, Gate, USER_SCHEMA};

@@ -2,9 +2,6 @@
 //! replaces, member removal forms, its filters, `excludedAttributes=members`, 204 for
 //! group PATCH, and the dbt license extension.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use serde_json::json;
 
 use crate::support::{
@@ -388,6 +385,13 @@ async fn license_type_extension_is_stored_returned_and_validated() {
     let after = gate.get(&format!("/Users/{id}")).await.expect(200);
     assert_eq!(after.body, before.body);
     assert_eq!(license(&gate).as_deref(), Some("read_only"));
+
+    // Removing the license clears it.
+    let rm = patch_ops(json!([{"op": "Remove", "path": format!("{DBT_SCHEMA}:licenseType")}]));
+    gate.patch(&format!("/Users/{id}"), &rm).await.expect(200);
+    let got = gate.get(&format!("/Users/{id}")).await.expect(200);
+    assert!(got.body.get(DBT_SCHEMA).is_none(), "{}", got.text);
+    assert_eq!(license(&gate), None);
 
     let bad_post = json!({
         "schemas": [USER_SCHEMA, DBT_SCHEMA],

@@ -1,9 +1,6 @@
 //! ETags (RFC 7644 §3.14): the header matches `meta.version`; If-Match guards PUT,
 //! PATCH and DELETE; If-None-Match answers 304.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use reqwest::Method;
 use serde_json::json;
 
@@ -276,4 +273,36 @@ async fn if_none_match_current_is_304_and_stale_is_200() {
     )
     .await;
     assert_eq!(r.status, 304);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_with_the_same_if_match_let_exactly_one_win() {
+    let gate = support::start("").await;
+    let id = id_of(&gate.create_user("contended@example.com").await);
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let mut body = user_body("contended@example.com");
+        body["title"] = json!(format!("writer {n}"));
+        let r = with_json(gate.req(Method::PUT, &format!("/Users/{id}")), &body)
+            .header("if-match", "W/\"1\"");
+        tasks.push(tokio::spawn(async move {
+            r.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap_or(0));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        7,
+        "{statuses:?}"
+    );
+    let got = gate.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(version(&got.body), "W/\"2\"");
 }

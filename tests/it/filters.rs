@@ -1,8 +1,5 @@
 //! Filters (RFC 7644 §3.4.2.2), sorting, attribute projection and `.search`.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -124,6 +121,12 @@ async fn string_eq_and_ne() {
         let got = f.names(filter).await;
         f.check(filter, got, &want);
     }
+    // JSON string escapes inside a filter value.
+    let id = f.gate.create_user("o\"brien\\x@example.com").await;
+    let got = f.names("userName eq \"o\\\"brien\\\\x@example.com\"").await;
+    assert_eq!(got, vec!["o\"brien\\x@example.com"], "{id}");
+    let got = f.names("userName sw \"o\\\"b\"").await;
+    assert_eq!(got, vec!["o\"brien\\x@example.com"]);
 }
 
 #[tokio::test]
@@ -376,6 +379,18 @@ async fn group_filters() {
     assert_eq!(names(&got), vec!["Engineering"], "{filter}");
     let got = f.gate.filter("/Groups", "members pr").await;
     assert_eq!(names(&got), vec!["Engineering"]);
+    // Users by the groups they are in (a read-only, computed attribute).
+    let eng = f
+        .gate
+        .filter("/Groups", "displayName eq \"Engineering\"")
+        .await;
+    let eng_id = eng[0]["id"].as_str().unwrap_or_default().to_owned();
+    let filter = format!("groups.value eq \"{eng_id}\"");
+    let got = f.names(&filter).await;
+    f.check(&filter, got, &[ALICE, DAVE]);
+    let filter = "groups[display eq \"Engineering\"]";
+    let got = f.names(filter).await;
+    f.check(filter, got, &[ALICE, DAVE]);
     let filter = format!("id eq \"{}\"", f.id(1));
     assert!(f.gate.filter("/Groups", &filter).await.is_empty());
     let got = f.names(&filter).await;

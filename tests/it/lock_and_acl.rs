@@ -1,9 +1,6 @@
 //! Who may change what: the manual-update lock on SCIM-managed resources, token scopes,
 //! the IP allow-list, and token rotation.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,9 +1,6 @@
 //! Groups in groups: a user's effective groups include every group that contains one
 //! of theirs; cycles are refused; unnesting takes the indirect membership away.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use serde_json::{json, Value};
 
 use crate::support::{self, patch_ops, version, Gate};
@@ -245,4 +242,50 @@ async fn group_member_of_a_group_is_listed_by_the_group_lookup() {
     assert_eq!(&*parent.id, b.as_str());
     assert!(dir.group_contains(parent.ord, child.ord));
     assert!(!dir.group_contains(child.ord, parent.ord));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_opposite_nestings_never_both_succeed() {
+    let gate = support::start("").await;
+    for round in 0..10 {
+        let a = id_of(&gate.create_group(&format!("RaceA{round}"), &[]).await);
+        let b = id_of(&gate.create_group(&format!("RaceB{round}"), &[]).await);
+        let add = |group: String, member: String| {
+            let http = gate.http.clone();
+            let url = format!("{}/Groups/{group}", gate.base);
+            let token = gate.token.clone();
+            let body =
+                patch_ops(json!([{"op": "add", "path": "members", "value": [{"value": member}]}]))
+                    .to_string();
+            tokio::spawn(async move {
+                http.patch(url)
+                    .bearer_auth(token)
+                    .header("content-type", support::SCIM_JSON)
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+        };
+        let t1 = add(a.clone(), b.clone());
+        let t2 = add(b.clone(), a.clone());
+        let s1 = t1.await.unwrap_or(0);
+        let s2 = t2.await.unwrap_or(0);
+        let ok = |s: u16| s == 204 || s == 200;
+        assert!(
+            ok(s1) != ok(s2),
+            "round {round}: exactly one nesting may win, got {s1} and {s2}"
+        );
+        assert!(s1 == 400 || s2 == 400, "round {round}: {s1} {s2}");
+        let dir = &gate.running.directory;
+        let (ga, gb) = (
+            dir.group_by_id(&a).expect("A"),
+            dir.group_by_id(&b).expect("B"),
+        );
+        assert!(
+            !(dir.group_contains(ga.ord, gb.ord) && dir.group_contains(gb.ord, ga.ord)),
+            "round {round}: a cycle was stored"
+        );
+    }
 }

@@ -1,9 +1,6 @@
 //! Okta's SCIM dialect: lookup before create, creates with extra attributes, full-PUT
 //! profile updates, deactivation by path-less replace, Group Push.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use serde_json::{json, Value};
 
 use crate::support::{self, patch_ops, sorted, sorted_values, user_body, USER_SCHEMA};
@@ -393,4 +390,51 @@ async fn group_push_rename_onto_a_taken_name_is_409_and_changes_nothing() {
     let got = gate.get(&format!("/Groups/{gid}")).await.expect(200);
     assert_eq!(got.body["displayName"], "Free Name");
     assert_eq!(support::version(&got.body), "W/\"1\"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_user_name_in_several_cases_make_one_user() {
+    let gate = support::start("").await;
+    let spellings = [
+        "race@example.com",
+        "RACE@example.com",
+        "Race@Example.com",
+        "race@EXAMPLE.COM",
+        "rAcE@example.com",
+        "RACE@EXAMPLE.COM",
+    ];
+    let mut tasks = Vec::new();
+    for round in 0..3 {
+        for s in spellings {
+            let http = gate.http.clone();
+            let url = format!("{}/Users", gate.base);
+            let token = gate.token.clone();
+            let body = user_body(s).to_string();
+            tasks.push(tokio::spawn(async move {
+                let _ = round;
+                http.post(url)
+                    .bearer_auth(token)
+                    .header("content-type", support::SCIM_JSON)
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }));
+        }
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap_or(0) {
+            201 => created += 1,
+            409 => conflicts += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, 1, "exactly one create wins");
+    assert_eq!(conflicts, 3 * spellings.len() - 1);
+    let found = okta_lookup(&gate, "race@example.com").await;
+    assert_eq!(found.body["totalResults"], 1);
+    assert_eq!(gate.get("/Users").await.expect(200).body["totalResults"], 1);
 }

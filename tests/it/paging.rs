@@ -1,8 +1,5 @@
 //! Paging with startIndex/count stays stable while other clients insert.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

@@ -1,9 +1,6 @@
 //! Every RFC 7644 §3.12 error the server produces, each with the Error schema, a
 //! string `status` and a `detail`.
 
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
-
 use reqwest::Method;
 use serde_json::json;
 
@@ -40,6 +37,21 @@ async fn invalid_json_is_400_invalid_syntax() {
             .body("[1,2"),
     )
     .await;
+    resp.expect_error(400, Some("invalidSyntax"));
+    // Well-formed JSON of the wrong shape, and an empty body.
+    for body in ["[]", "\"user\"", "42", ""] {
+        let resp = send(
+            gate.req(Method::POST, "/Users")
+                .header("content-type", SCIM_JSON)
+                .body(body),
+        )
+        .await;
+        resp.expect_error(400, Some("invalidSyntax"));
+    }
+    // A PATCH with no operations.
+    let resp = gate
+        .patch(&format!("/Users/{u}"), &patch_ops(json!([])))
+        .await;
     resp.expect_error(400, Some("invalidSyntax"));
     assert_eq!(gate.get("/Users").await.expect(200).body["totalResults"], 1);
 }
@@ -149,8 +161,21 @@ async fn patching_id_is_mutability() {
     gate.patch(&format!("/Users/{id}"), &body)
         .await
         .expect_error(400, Some("mutability"));
+    // The read-only `groups` and `meta` cannot be written either.
+    let gid = id_of(&gate.create_group("Readonly Groups", &[]).await);
+    let body = patch_ops(json!([{"op": "add", "path": "groups", "value": [{"value": gid}]}]));
+    gate.patch(&format!("/Users/{id}"), &body)
+        .await
+        .expect_error(400, Some("mutability"));
+    let body = patch_ops(
+        json!([{"op": "replace", "path": "meta.created", "value": "2001-01-01T00:00:00Z"}]),
+    );
+    gate.patch(&format!("/Users/{id}"), &body)
+        .await
+        .expect_error(400, Some("mutability"));
     let got = gate.get(&format!("/Users/{id}")).await.expect(200);
     assert_eq!(got.body["id"], id.as_str());
+    assert!(got.body.get("groups").is_none(), "{}", got.text);
     assert_eq!(support::version(&got.body), "W/\"1\"");
     gate.get("/Users/00000000-0000-0000-0000-000000000000")
         .await

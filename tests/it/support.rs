@@ -1,8 +1,6 @@
 //! Starting an in-process server on a temporary data directory, and a SCIM client.
 
 #![allow(dead_code)]
-// Tests fail by panicking: `expect` with a reason is the clearest way to say why.
-#![allow(clippy::expect_used)]
 
 use std::path::Path;
 
