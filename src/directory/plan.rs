@@ -112,19 +112,28 @@ fn group_record(
     }
 }
 
+/// Checks that `name` is free (or already `own`'s) under a case-insensitive index.
+fn claim(
+    existing: Option<u32>,
+    own: Option<u32>,
+    attribute: &'static str,
+    name: &str,
+) -> Result<(), DirectoryError> {
+    match existing {
+        Some(ord) if Some(ord) != own => Err(DirectoryError::Uniqueness {
+            attribute,
+            value: name.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn claim_user_name(
     dir: &Directory,
     name: &str,
     own: Option<u32>,
 ) -> Result<TouchKey, DirectoryError> {
-    if let Some(existing) = dir.user_by_name(name) {
-        if Some(existing.ord) != own {
-            return Err(DirectoryError::Uniqueness {
-                attribute: "userName",
-                value: name.to_owned(),
-            });
-        }
-    }
+    claim(dir.user_by_name(name).map(|u| u.ord), own, "userName", name)?;
     Ok(TouchKey::UserName(name.to_lowercase()))
 }
 
@@ -133,14 +142,12 @@ fn claim_group_name(
     name: &str,
     own: Option<u32>,
 ) -> Result<TouchKey, DirectoryError> {
-    if let Some(existing) = dir.group_by_name(name) {
-        if Some(existing.ord) != own {
-            return Err(DirectoryError::Uniqueness {
-                attribute: "displayName",
-                value: name.to_owned(),
-            });
-        }
-    }
+    claim(
+        dir.group_by_name(name).map(|g| g.ord),
+        own,
+        "displayName",
+        name,
+    )?;
     Ok(TouchKey::GroupName(name.to_lowercase()))
 }
 

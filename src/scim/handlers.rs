@@ -134,6 +134,60 @@ fn rejected(e: ScimError) -> DirectoryError {
     DirectoryError::Rejected(Box::new(e))
 }
 
+fn answer_list(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    p: &ListParams,
+) -> Result<Response, ScimError> {
+    let base = base_url(state, headers);
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        list(&ctx, &state.0.cfg, kind, p)?,
+    ))
+}
+
+async fn search_params(
+    state: &ScimState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<ListParams, ScimError> {
+    ListParams::from_search(&read_json(headers, body, state.0.cfg.max_body_bytes).await?)
+}
+
+/// A single resource, or 304 when `If-None-Match` names its version.
+fn answer_get(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    found: Option<Outcome>,
+    id: &str,
+    p: &ListParams,
+) -> Result<Response, ScimError> {
+    let outcome =
+        found.ok_or_else(|| ScimError::NotFound(format!("{} {id} not found", kind.name())))?;
+    let version = match &outcome {
+        Outcome::User(u) => u.version,
+        Outcome::Group(g) => g.version,
+        Outcome::Deleted => 0,
+    };
+    if not_modified(headers, version) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), version));
+    }
+    Ok(resource_response(
+        state,
+        headers,
+        kind,
+        StatusCode::OK,
+        &outcome,
+        p,
+    ))
+}
+
 // ---- Users ----
 
 pub(super) async fn list_users(
@@ -141,16 +195,7 @@ pub(super) async fn list_users(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    let p = params(&q)?;
-    let base = base_url(&state, &headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
-    };
-    Ok(scim_json(
-        StatusCode::OK,
-        list(&ctx, &state.0.cfg, ResourceKind::User, &p)?,
-    ))
+    answer_list(&state, &headers, ResourceKind::User, &params(&q)?)
 }
 
 pub(super) async fn search_users(
@@ -158,16 +203,8 @@ pub(super) async fn search_users(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
-    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
-    let base = base_url(&state, &headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
-    };
-    Ok(scim_json(
-        StatusCode::OK,
-        list(&ctx, &state.0.cfg, ResourceKind::User, &p)?,
-    ))
+    let p = search_params(&state, &headers, body).await?;
+    answer_list(&state, &headers, ResourceKind::User, &p)
 }
 
 pub(super) async fn get_user(
@@ -176,26 +213,15 @@ pub(super) async fn get_user(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    let p = params(&q)?;
-    let u = state
-        .0
-        .dir
-        .user_by_id(&id)
-        .ok_or_else(|| ScimError::NotFound(format!("User {id} not found")))?;
-    if not_modified(&headers, u.version) {
-        return Ok(with_etag(
-            StatusCode::NOT_MODIFIED.into_response(),
-            u.version,
-        ));
-    }
-    Ok(resource_response(
+    let found = state.0.dir.user_by_id(&id).map(Outcome::User);
+    answer_get(
         &state,
         &headers,
         ResourceKind::User,
-        StatusCode::OK,
-        &Outcome::User(u),
-        &p,
-    ))
+        found,
+        &id,
+        &params(&q)?,
+    )
 }
 
 pub(super) async fn create_user(
@@ -302,16 +328,7 @@ pub(super) async fn list_groups(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    let p = params(&q)?;
-    let base = base_url(&state, &headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
-    };
-    Ok(scim_json(
-        StatusCode::OK,
-        list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?,
-    ))
+    answer_list(&state, &headers, ResourceKind::Group, &params(&q)?)
 }
 
 pub(super) async fn search_groups(
@@ -319,16 +336,8 @@ pub(super) async fn search_groups(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
-    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
-    let base = base_url(&state, &headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
-    };
-    Ok(scim_json(
-        StatusCode::OK,
-        list(&ctx, &state.0.cfg, ResourceKind::Group, &p)?,
-    ))
+    let p = search_params(&state, &headers, body).await?;
+    answer_list(&state, &headers, ResourceKind::Group, &p)
 }
 
 /// `POST /.search`: Users then Groups, paged together.
@@ -352,26 +361,15 @@ pub(super) async fn get_group(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    let p = params(&q)?;
-    let g = state
-        .0
-        .dir
-        .group_by_id(&id)
-        .ok_or_else(|| ScimError::NotFound(format!("Group {id} not found")))?;
-    if not_modified(&headers, g.version) {
-        return Ok(with_etag(
-            StatusCode::NOT_MODIFIED.into_response(),
-            g.version,
-        ));
-    }
-    Ok(resource_response(
+    let found = state.0.dir.group_by_id(&id).map(Outcome::Group);
+    answer_get(
         &state,
         &headers,
         ResourceKind::Group,
-        StatusCode::OK,
-        &Outcome::Group(g),
-        &p,
-    ))
+        found,
+        &id,
+        &params(&q)?,
+    )
 }
 
 pub(super) async fn create_group(

@@ -72,8 +72,8 @@ impl ScimState {
     }
 }
 
-/// The `/scim/v2` routes (nest them under that prefix).
-pub fn router(state: ScimState) -> Router {
+/// The User and Group resource routes, shared by the SCIM and admin APIs.
+fn resource_routes() -> Router<ScimState> {
     Router::new()
         .route(
             "/Users",
@@ -86,7 +86,6 @@ pub fn router(state: ScimState) -> Router {
                 .patch(handlers::patch_user)
                 .delete(handlers::delete_user),
         )
-        .route("/Users/.search", post(handlers::search_users))
         .route(
             "/Groups",
             get(handlers::list_groups).post(handlers::create_group),
@@ -98,6 +97,24 @@ pub fn router(state: ScimState) -> Router {
                 .patch(handlers::patch_group)
                 .delete(handlers::delete_group),
         )
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+}
+
+/// Wraps routes with the token check for `scope` and gives them the state.
+fn guarded(routes: Router<ScimState>, state: ScimState, scope: TokenScope) -> Router {
+    routes
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), scope),
+            auth::require_token,
+        ))
+        .with_state(state)
+}
+
+/// The `/scim/v2` routes (nest them under that prefix).
+pub fn router(state: ScimState) -> Router {
+    let routes = resource_routes()
+        .route("/Users/.search", post(handlers::search_users))
         .route("/Groups/.search", post(handlers::search_groups))
         .route("/.search", post(handlers::search_all))
         .route(
@@ -109,47 +126,12 @@ pub fn router(state: ScimState) -> Router {
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema))
         .route("/Bulk", axum::routing::any(handlers::bulk))
-        .route("/Me", axum::routing::any(handlers::me))
-        .fallback(handlers::not_found)
-        .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), TokenScope::Scim),
-            auth::require_token,
-        ))
-        .with_state(state)
+        .route("/Me", axum::routing::any(handlers::me));
+    guarded(routes, state, TokenScope::Scim)
 }
 
 /// The admin API: manual directory changes (locked for SCIM-managed resources unless
 /// `scim.allow_manual_updates` is on). Takes admin-scoped tokens.
 pub fn admin_router(state: ScimState) -> Router {
-    Router::new()
-        .route(
-            "/Users",
-            get(handlers::list_users).post(handlers::create_user),
-        )
-        .route(
-            "/Users/{id}",
-            get(handlers::get_user)
-                .put(handlers::replace_user)
-                .patch(handlers::patch_user)
-                .delete(handlers::delete_user),
-        )
-        .route(
-            "/Groups",
-            get(handlers::list_groups).post(handlers::create_group),
-        )
-        .route(
-            "/Groups/{id}",
-            get(handlers::get_group)
-                .put(handlers::replace_group)
-                .patch(handlers::patch_group)
-                .delete(handlers::delete_group),
-        )
-        .fallback(handlers::not_found)
-        .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), TokenScope::Admin),
-            auth::require_token,
-        ))
-        .with_state(state)
+    guarded(resource_routes(), state, TokenScope::Admin)
 }
