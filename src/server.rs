@@ -129,8 +129,8 @@ async fn build(config: &Config) -> anyhow::Result<(Router, Arc<Directory>)> {
 /// Starts a server in the background on the current runtime (tests and benchmarks
 /// bind port 0 and read [`Running::addr`]).
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
-    let (app, directory) = build(&config).await?;
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let (app, directory) = build(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -149,8 +149,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
 
 /// Opens the store, loads the directory and serves until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (app, _dir) = build(&config).await?;
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let (app, _dir) = build(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -225,6 +225,16 @@ pub async fn serve(
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                // HTTP/2 carries the host as :authority; give handlers one place to look.
+                if !req.headers().contains_key(http::header::HOST) {
+                    if let Some(host) = req
+                        .uri()
+                        .authority()
+                        .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+                    {
+                        req.headers_mut().insert(http::header::HOST, host);
+                    }
+                }
                 app.clone().oneshot(req)
             });
             let builder = auto::Builder::new(TokioExecutor::new());

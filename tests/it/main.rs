@@ -15,3 +15,4 @@ mod nesting;
 mod okta;
 mod paging;
 mod rfc_errors;
+mod tls;

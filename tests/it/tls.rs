@@ -1,0 +1,99 @@
+//! The TLS listener: rustls with a configured certificate, HTTP/2 by ALPN, and a
+//! refused start when the key does not match.
+
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use scimgate::config::{Config, Overrides};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn write_cert(dir: &std::path::Path, name: &str) -> (String, String) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_path = dir.join(format!("{name}-cert.pem"));
+    let key_path = dir.join(format!("{name}-key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    )
+}
+
+fn config(dir: &std::path::Path, cert: &str, key: &str) -> Config {
+    let yaml = format!("tls:\n  cert: {cert}\n  key: {key}\n");
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.to_path_buf()),
+    };
+    Config::from_yaml("tls.yaml", &yaml, &overrides).unwrap()
+}
+
+#[tokio::test]
+async fn tls_listener_serves_http1_and_negotiates_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_cert(dir.path(), "server");
+    let running = scimgate::server::spawn(config(dir.path(), &cert, &key))
+        .await
+        .unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client_config = |alpn: Vec<Vec<u8>>| {
+        let mut c = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        c.alpn_protocols = alpn;
+        tokio_rustls::TlsConnector::from(Arc::new(c))
+    };
+    let name = ServerName::try_from("localhost").unwrap();
+
+    // HTTP/2 is chosen when offered.
+    let tcp = TcpStream::connect(running.addr).await.unwrap();
+    let tls = client_config(vec![b"h2".to_vec(), b"http/1.1".to_vec()])
+        .connect(name.clone(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+
+    // HTTP/1.1 over TLS answers.
+    let tcp = TcpStream::connect(running.addr).await.unwrap();
+    let mut tls = client_config(vec![b"http/1.1".to_vec()])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tls.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+
+    // Plain HTTP to the TLS port gets no answer.
+    let mut tcp = TcpStream::connect(running.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tcp.read_to_end(&mut buf).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn mismatched_key_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = write_cert(dir.path(), "a");
+    let (_, other_key) = write_cert(dir.path(), "b");
+    let err = scimgate::server::spawn(config(dir.path(), &cert, &other_key))
+        .await
+        .err()
+        .expect("a key that does not match the certificate is refused");
+    assert!(err.to_string().contains("do not match"), "{err:#}");
+}
