@@ -1,11 +1,16 @@
-//! A secondary index from a key to several ords (externalId, e-mail), sharded by dashmap.
+//! A secondary index from a key to several ords (externalId, e-mail), sharded by
+//! dashmap. Most keys name one record, so up to two ords are kept inline without a
+//! separate allocation.
 
 use dashmap::DashMap;
+use smallvec::SmallVec;
+
+type Ords = SmallVec<[u32; 2]>;
 
 /// Key → ords, for keys that several records may share.
 #[derive(Default)]
 pub(super) struct MultiIndex {
-    map: DashMap<Box<str>, Vec<u32>>,
+    map: DashMap<Box<str>, Ords>,
 }
 
 impl MultiIndex {
@@ -24,6 +29,6 @@ impl MultiIndex {
     }
 
     pub(super) fn get(&self, key: &str) -> Vec<u32> {
-        self.map.get(key).map(|v| v.clone()).unwrap_or_default()
+        self.map.get(key).map(|v| v.to_vec()).unwrap_or_default()
     }
 }

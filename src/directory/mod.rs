@@ -56,8 +56,11 @@ pub struct Directory {
     group_names: DashMap<Box<str>, u32>,
     group_external: MultiIndex,
     members: DashMap<u32, MemberSet>,
-    user_groups: DashMap<u32, Vec<u32>>,
+    /// Each user's direct groups, sorted (replaced whole on change: copy on write).
+    user_groups: DashMap<u32, Arc<[u32]>>,
     group_parents: DashMap<u32, Vec<u32>>,
+    /// Effective groups of the users for whom they differ from the direct ones
+    /// (some direct group is nested in another); everyone else reads `user_groups`.
     effective: DashMap<u32, Arc<[u32]>>,
     user_order: RwLock<BTreeSet<u32>>,
     group_order: RwLock<BTreeSet<u32>>,
@@ -80,12 +83,30 @@ impl Directory {
             next_group = next_group.max(g.ord + 1);
             dir.index_group(&Arc::new(g), None);
         }
+        let mut direct: Vec<Vec<u32>> = vec![Vec::new(); next_user as usize];
         for (group, member) in snap.memberships {
-            dir.link(group, member);
+            match member {
+                Member::User(u) => {
+                    dir.members.entry(group).or_default().users.insert(u);
+                    if let Some(gs) = direct.get_mut(u as usize) {
+                        gs.push(group);
+                    }
+                }
+                Member::Group(_) => dir.link(group, member),
+            }
         }
-        let users: Vec<u32> = dir.user_order.read().iter().copied().collect();
-        for u in users {
-            dir.recompute_user(u);
+        for (u, mut gs) in direct.into_iter().enumerate() {
+            if !gs.is_empty() {
+                gs.sort_unstable();
+                gs.dedup();
+                dir.user_groups.insert(u as u32, Arc::from(gs));
+            }
+        }
+        if !dir.group_parents.is_empty() {
+            let users: Vec<u32> = dir.user_order.read().iter().copied().collect();
+            for u in users {
+                dir.recompute_user(u);
+            }
         }
         dir.next_user.store(next_user, Ordering::Relaxed);
         dir.next_group.store(next_group, Ordering::Relaxed);
@@ -215,12 +236,12 @@ impl Directory {
         })
     }
 
-    /// The groups a user is directly in.
-    pub fn direct_groups(&self, user: u32) -> Vec<u32> {
+    /// The groups a user is directly in, sorted.
+    pub fn direct_groups(&self, user: u32) -> Arc<[u32]> {
         self.user_groups
             .get(&user)
             .map(|g| g.clone())
-            .unwrap_or_default()
+            .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
     /// The groups a group is directly in.
@@ -233,10 +254,10 @@ impl Directory {
 
     /// Every group a user is in, directly or through nesting, sorted.
     pub fn effective_groups(&self, user: u32) -> Arc<[u32]> {
-        self.effective
-            .get(&user)
-            .map(|g| g.clone())
-            .unwrap_or_else(|| Arc::from(Vec::new()))
+        match self.effective.get(&user) {
+            Some(g) => g.clone(),
+            None => self.direct_groups(user),
+        }
     }
 
     /// Whether `ancestor` is `group` or contains it, through any nesting.
@@ -287,8 +308,15 @@ impl Directory {
 
     fn recompute_user(&self, user: u32) {
         let direct = self.direct_groups(user);
-        let eff: Vec<u32> = self.ancestors(&direct).into_iter().collect();
-        self.effective.insert(user, Arc::from(eff));
+        let nested = direct
+            .iter()
+            .any(|g| self.group_parents.get(g).is_some_and(|p| !p.is_empty()));
+        if nested {
+            let eff: Vec<u32> = self.ancestors(&direct).into_iter().collect();
+            self.effective.insert(user, Arc::from(eff));
+        } else {
+            self.effective.remove(&user);
+        }
     }
 
     pub(crate) fn allocate_user_ord(&self) -> u32 {
@@ -350,9 +378,14 @@ impl Directory {
         match member {
             Member::User(u) => {
                 if set.users.insert(u) {
-                    let mut gs = self.user_groups.entry(u).or_default();
+                    let mut gs = self
+                        .user_groups
+                        .entry(u)
+                        .or_insert_with(|| Arc::from(Vec::new()));
                     if let Err(pos) = gs.binary_search(&group) {
-                        gs.insert(pos, group);
+                        let mut next = gs.to_vec();
+                        next.insert(pos, group);
+                        *gs = Arc::from(next);
                     }
                 }
             }
@@ -381,7 +414,8 @@ impl Directory {
         match member {
             Member::User(u) => {
                 if let Some(mut gs) = self.user_groups.get_mut(&u) {
-                    gs.retain(|g| *g != group);
+                    let next: Vec<u32> = gs.iter().copied().filter(|g| *g != group).collect();
+                    *gs = Arc::from(next);
                 }
             }
             Member::Group(h) => {
@@ -405,8 +439,8 @@ impl Directory {
                     }
                 }
                 StoreOp::DeleteUser { ord } => {
-                    for g in self.direct_groups(*ord) {
-                        self.unlink(g, Member::User(*ord));
+                    for g in self.direct_groups(*ord).iter() {
+                        self.unlink(*g, Member::User(*ord));
                     }
                     if let Some((_, u)) = self.users.remove(ord) {
                         self.unindex_user_keys(&u);

@@ -79,7 +79,7 @@ fn effective_groups_follow_nesting() {
     let d = fixture();
     assert_eq!(&*d.effective_groups(0), &[0, 1]);
     assert_eq!(&*d.effective_groups(1), &[1]);
-    assert_eq!(d.direct_groups(0), vec![0]);
+    assert_eq!(&*d.direct_groups(0), &[0]);
     assert!(d.group_contains(1, 0));
     assert!(!d.group_contains(0, 1));
 }
@@ -98,7 +98,7 @@ fn replacing_all_members_recomputes_old_and_new_members() {
     d.apply(&[members(1, vec![Member::User(0)], vec![], true)], 2);
     assert_eq!(&*d.effective_groups(1), &[] as &[u32]);
     assert_eq!(&*d.effective_groups(0), &[0, 1]);
-    assert_eq!(d.direct_groups(0), vec![0, 1]);
+    assert_eq!(&*d.direct_groups(0), &[0, 1]);
     assert_eq!(d.member_count(1), 1);
 }
 
