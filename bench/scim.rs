@@ -389,8 +389,14 @@ fn users_only(users: u32) -> Spec {
 
 async fn lookup(r: &Report) -> anyhow::Result<()> {
     let sizes: [u32; 2] = [1_000_000, 1_000];
-    let (big_dir, big_token) = seed::cached(&r.out, "users-1m-v1", || users_only(sizes[0]))?;
-    let (small_dir, small_token) = seed::cached(&r.out, "users-1k-v1", || users_only(sizes[1]))?;
+    let (big_dir, big_token) = seed::cached(&r.out, "users-1m-v2", || users_only(sizes[0]))?;
+    let (small_dir, small_token) = seed::cached(&r.out, "users-1k-v2", || users_only(sizes[1]))?;
+    r.figure(
+        "lookup",
+        "user_body_bytes",
+        seed::mean_body_bytes(1000)?,
+        "B",
+    )?;
     let t = Instant::now();
     let (big_srv, big_base) = load::spawn(&big_dir).await?;
     r.figure(
@@ -518,10 +524,16 @@ fn scale_spec() -> Spec {
 }
 
 async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
-    let (data, token) = seed::cached(&r.out, "scale-1m-10k-5m-v1", scale_spec)?;
+    let (data, token) = seed::cached(&r.out, "scale-1m-10k-5m-v2", scale_spec)?;
     let bin = load::release_binary(root)?;
     let log = r.out.join("scale-server.log");
     let db_bytes = std::fs::metadata(data.join("scimgate.db"))?.len();
+    r.figure(
+        "scale",
+        "user_body_bytes",
+        seed::mean_body_bytes(1000)?,
+        "B",
+    )?;
     r.figure("scale", "db_size", db_bytes as f64 / 1048576.0, "MiB")?;
 
     let since = Instant::now();
@@ -571,7 +583,10 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
         r.figure("scale", "server_reported_load", ms / 1000.0, "s")?;
     }
 
-    // Where start-up goes: the store read and the index build, timed apart.
+    // Where start-up goes: the store read and the index build, timed apart, with this
+    // process's resident memory after each.
+    let own = std::process::id();
+    let rss0 = load::proc_status_bytes(own, "VmRSS")?;
     let path = data.join("scimgate.db");
     let t = Instant::now();
     let snapshot = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -579,6 +594,13 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
     })
     .await??;
     r.figure("scale", "phase_store_load", t.elapsed().as_secs_f64(), "s")?;
+    let rss1 = load::proc_status_bytes(own, "VmRSS")?;
+    r.figure(
+        "scale",
+        "snapshot_rss",
+        gib(rss1.saturating_sub(rss0)),
+        "GiB",
+    )?;
     let t = Instant::now();
     let dir = Directory::from_snapshot(snapshot);
     r.figure(
@@ -586,6 +608,19 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
         "phase_directory_build",
         t.elapsed().as_secs_f64(),
         "s",
+    )?;
+    let rss2 = load::proc_status_bytes(own, "VmRSS")?;
+    r.figure(
+        "scale",
+        "directory_rss",
+        gib(rss2.saturating_sub(rss0)),
+        "GiB",
+    )?;
+    r.figure(
+        "scale",
+        "directory_bytes_per_user",
+        rss2.saturating_sub(rss0) as f64 / f64::from(SCALE_USERS),
+        "B (users, indexes, 5 memberships each)",
     )?;
     let t = Instant::now();
     let memberships = dir.membership_count();

@@ -56,20 +56,6 @@ const FAMILY: &[&str] = &[
     "Johnson",
     "Knuth",
 ];
-const DEPARTMENTS: &[&str] = &[
-    "Data Platform",
-    "Finance",
-    "Marketing",
-    "Sales",
-    "Engineering",
-];
-const TITLES: &[&str] = &[
-    "Analytics Engineer",
-    "Data Analyst",
-    "Staff Engineer",
-    "Finance Manager",
-    "Account Executive",
-];
 const LICENSES: &[&str] = &["developer", "analyst", "read_only", "it"];
 
 /// A fixed, well-mixed 64-bit hash (splitmix64).
@@ -108,7 +94,7 @@ pub fn user_name(n: u32) -> String {
     )
 }
 
-/// The User resource an IdP would POST for user `n` (300–500 bytes of JSON).
+/// The User resource an IdP would POST for user `n` (about 450 bytes of JSON).
 pub fn user_resource(n: u32) -> Value {
     let h = mix(u64::from(n));
     let (given, family) = (pick(GIVEN, h), pick(FAMILY, h >> 8));
@@ -116,24 +102,27 @@ pub fn user_resource(n: u32) -> Value {
     json!({
         "schemas": [
             "urn:ietf:params:scim:schemas:core:2.0:User",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
             "urn:ietf:params:scim:schemas:extension:dbtLabs:2.0:User"
         ],
         "userName": name,
         "externalId": format!("00u{:017x}", h >> 4),
-        "name": {"givenName": given, "familyName": family, "formatted": format!("{given} {family}")},
+        "name": {"givenName": given, "familyName": family},
         "displayName": format!("{given} {family}"),
-        "title": pick(TITLES, h >> 16),
         "emails": [{"value": name, "type": "work", "primary": true}],
         "active": true,
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
-            "employeeNumber": format!("{}", 100_000 + n),
-            "department": pick(DEPARTMENTS, h >> 24)
-        },
         "urn:ietf:params:scim:schemas:extension:dbtLabs:2.0:User": {
             "licenseType": pick(LICENSES, h >> 32)
         }
     })
+}
+
+/// The mean length of seeded users' stored bodies (a sample of the first `n`).
+pub fn mean_body_bytes(n: u32) -> anyhow::Result<f64> {
+    let mut total = 0usize;
+    for i in 0..n {
+        total += user_record(i)?.body.len();
+    }
+    Ok(total as f64 / f64::from(n))
 }
 
 fn opt_str(v: &Value, key: &str) -> Option<Box<str>> {
