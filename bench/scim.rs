@@ -351,7 +351,7 @@ async fn group_adds_via_writer(
                         GroupDraft {
                             display_name: cur.display_name.to_string(),
                             external_id: cur.external_id.as_deref().map(str::to_owned),
-                            body: cur.body.to_string(),
+                            body: cur.body.text().into_owned(),
                         },
                         MemberChange {
                             replace_all: false,

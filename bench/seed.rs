@@ -120,7 +120,7 @@ pub fn user_resource(n: u32) -> Value {
 pub fn mean_body_bytes(n: u32) -> anyhow::Result<f64> {
     let mut total = 0usize;
     for i in 0..n {
-        total += user_record(i)?.body.len();
+        total += user_record(i)?.body.text().len();
     }
     Ok(total as f64 / f64::from(n))
 }
@@ -153,7 +153,7 @@ pub fn user_record(n: u32) -> anyhow::Result<UserRecord> {
         emails,
         license,
         user_type: opt_str(&body, "userType"),
-        body: body.to_string().into_boxed_str(),
+        body: body.to_string().into(),
         created: CREATED,
         modified: CREATED,
         version: 1,
@@ -177,7 +177,7 @@ pub fn group_record(n: u32, display_name: &str) -> anyhow::Result<GroupRecord> {
         id: Arc::from(seeded_id(2, n)),
         display_name: display_name.into(),
         external_id: opt_str(&body, "externalId"),
-        body: body.to_string().into_boxed_str(),
+        body: body.to_string().into(),
         created: CREATED,
         modified: CREATED,
         version: 1,

@@ -3,6 +3,7 @@
 //! separate allocation.
 
 use dashmap::DashMap;
+use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
 type Ords = SmallVec<[u32; 2]>;
@@ -10,7 +11,7 @@ type Ords = SmallVec<[u32; 2]>;
 /// Key → ords, for keys that several records may share.
 #[derive(Default)]
 pub(super) struct MultiIndex {
-    map: DashMap<Box<str>, Ords>,
+    map: DashMap<Box<str>, Ords, RandomState>,
 }
 
 impl MultiIndex {

@@ -8,6 +8,7 @@
 //! through nesting) are kept as a sorted, shared slice so that policy checks read them
 //! without locks or allocation.
 
+pub mod body;
 pub mod error;
 mod index;
 pub mod model;
@@ -19,19 +20,27 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use foldhash::fast::RandomState;
 use parking_lot::RwLock;
 
+pub use body::Body;
 pub use error::DirectoryError;
 use index::MultiIndex;
 pub use model::{Actor, GroupDraft, GroupRecord, Member, MemberChange, UserDraft, UserRecord};
 
 use crate::store::{Snapshot, StoreOp};
 
+/// A hash map sharded for concurrent readers, with a fast seeded hasher (the keys are
+/// ords and names, so SipHash's strength buys nothing and costs start-up time).
+pub(crate) type Map<K, V> = DashMap<K, V, RandomState>;
+/// A set of ords.
+pub type OrdSet = HashSet<u32, RandomState>;
+
 /// A group's members.
 #[derive(Debug, Default, Clone)]
 pub struct MemberSet {
-    pub users: HashSet<u32>,
-    pub groups: HashSet<u32>,
+    pub users: OrdSet,
+    pub groups: OrdSet,
 }
 
 impl MemberSet {
@@ -47,21 +56,21 @@ impl MemberSet {
 /// The in-memory directory.
 #[derive(Default)]
 pub struct Directory {
-    users: DashMap<u32, Arc<UserRecord>>,
-    groups: DashMap<u32, Arc<GroupRecord>>,
-    ids: DashMap<Arc<str>, Member>,
-    user_names: DashMap<Box<str>, u32>,
+    users: Map<u32, Arc<UserRecord>>,
+    groups: Map<u32, Arc<GroupRecord>>,
+    ids: Map<Arc<str>, Member>,
+    user_names: Map<Box<str>, u32>,
     user_external: MultiIndex,
     user_emails: MultiIndex,
-    group_names: DashMap<Box<str>, u32>,
+    group_names: Map<Box<str>, u32>,
     group_external: MultiIndex,
-    members: DashMap<u32, MemberSet>,
+    members: Map<u32, MemberSet>,
     /// Each user's direct groups, sorted (replaced whole on change: copy on write).
-    user_groups: DashMap<u32, Arc<[u32]>>,
-    group_parents: DashMap<u32, Vec<u32>>,
+    user_groups: Map<u32, Arc<[u32]>>,
+    group_parents: Map<u32, Vec<u32>>,
     /// Effective groups of the users for whom they differ from the direct ones
     /// (some direct group is nested in another); everyone else reads `user_groups`.
-    effective: DashMap<u32, Arc<[u32]>>,
+    effective: Map<u32, Arc<[u32]>>,
     user_order: RwLock<BTreeSet<u32>>,
     group_order: RwLock<BTreeSet<u32>>,
     next_user: AtomicU32,

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use super::body::Body;
+
 /// A user in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -21,7 +23,7 @@ pub struct UserRecord {
     /// dbt license type (`developer`, `analyst`, `read_only`, `it`), if pushed.
     pub license: Option<Box<str>>,
     pub user_type: Option<Box<str>>,
-    pub body: Box<str>,
+    pub body: Body,
     pub created: i64,
     pub modified: i64,
     pub version: u64,
@@ -36,7 +38,7 @@ pub struct GroupRecord {
     pub id: Arc<str>,
     pub display_name: Box<str>,
     pub external_id: Option<Box<str>>,
-    pub body: Box<str>,
+    pub body: Body,
     pub created: i64,
     pub modified: i64,
     pub version: u64,

@@ -290,7 +290,7 @@ pub(super) fn plan(
                 cur.scim_managed || managed,
             ));
             let mut c = change(action, "User", id);
-            c.before = Some(cur.body.to_string());
+            c.before = Some(cur.body.text().into_owned());
             c.after = Some(draft.body.clone());
             c.ops.push(StoreOp::PutUser(rec.clone()));
             Ok(Planned {
@@ -307,7 +307,7 @@ pub(super) fn plan(
             etag_matches(cur.version, if_match.as_deref())?;
             check_lock(actor, cur.scim_managed, "User", id, settings)?;
             let mut c = change("user.delete", "User", id);
-            c.before = Some(cur.body.to_string());
+            c.before = Some(cur.body.text().into_owned());
             c.ops.push(StoreOp::DeleteUser { ord: cur.ord });
             Ok(Planned {
                 change: c,
@@ -386,7 +386,7 @@ pub(super) fn plan(
                 cur.scim_managed || managed,
             ));
             let mut c = change(action, "Group", id);
-            c.before = Some(cur.body.to_string());
+            c.before = Some(cur.body.text().into_owned());
             c.after = Some(
                 serde_json::json!({"resource": draft.body, "members": members_audit(&resolved)})
                     .to_string(),
@@ -416,7 +416,7 @@ pub(super) fn plan(
             etag_matches(cur.version, if_match.as_deref())?;
             check_lock(actor, cur.scim_managed, "Group", id, settings)?;
             let mut c = change("group.delete", "Group", id);
-            c.before = Some(cur.body.to_string());
+            c.before = Some(cur.body.text().into_owned());
             c.ops.push(StoreOp::DeleteGroup { ord: cur.ord });
             Ok(Planned {
                 change: c,

@@ -285,7 +285,7 @@ pub(super) async fn patch_user(
     let req =
         PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let mutate = Arc::new(move |cur: &crate::directory::UserRecord| {
-        let mut resource = stored_with_id(&cur.body, &cur.id)?;
+        let mut resource = stored_with_id(&cur.body.text(), &cur.id)?;
         apply_user_patch(&mut resource, &req).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
         strip_id(&mut resource);
         user_draft(&resource).map_err(rejected)
@@ -441,7 +441,7 @@ pub(super) async fn patch_group(
     let req =
         PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
     let mutate = Arc::new(move |cur: &crate::directory::GroupRecord| {
-        let mut resource = stored_with_id(&cur.body, &cur.id)?;
+        let mut resource = stored_with_id(&cur.body.text(), &cur.id)?;
         let mut delta = MemberDelta::default();
         apply_group_patch(&mut resource, &mut delta, &req)
             .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;

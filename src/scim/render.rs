@@ -47,7 +47,7 @@ fn ordered(id: &str, mut body: Map<String, Value>) -> Map<String, Value> {
 
 /// A user as SCIM returns it; `with_groups` adds the read-only `groups` attribute.
 pub(super) fn user_json(ctx: &Ctx<'_>, u: &UserRecord, with_groups: bool) -> Value {
-    let mut out = ordered(&u.id, body_map(&u.body));
+    let mut out = ordered(&u.id, body_map(&u.body.text()));
     if with_groups {
         let direct = ctx.dir.direct_groups(u.ord);
         let groups: Vec<Value> = ctx
@@ -88,7 +88,7 @@ pub(super) fn user_json(ctx: &Ctx<'_>, u: &UserRecord, with_groups: bool) -> Val
 
 /// A group as SCIM returns it; `with_members` adds its members.
 pub(super) fn group_json(ctx: &Ctx<'_>, g: &GroupRecord, with_members: bool) -> Value {
-    let mut out = ordered(&g.id, body_map(&g.body));
+    let mut out = ordered(&g.id, body_map(&g.body.text()));
     if with_members {
         let set = ctx.dir.members_of(g.ord);
         let mut users: Vec<u32> = set.users.into_iter().collect();
