@@ -21,11 +21,10 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
-use parking_lot::RwLock;
 
 pub use body::Body;
 pub use error::DirectoryError;
-use index::MultiIndex;
+use index::{MultiIndex, Order};
 pub use model::{Actor, GroupDraft, GroupRecord, Member, MemberChange, UserDraft, UserRecord};
 
 use crate::store::{Snapshot, StoreOp};
@@ -71,8 +70,8 @@ pub struct Directory {
     /// Effective groups of the users for whom they differ from the direct ones
     /// (some direct group is nested in another); everyone else reads `user_groups`.
     effective: Map<u32, Arc<[u32]>>,
-    user_order: RwLock<BTreeSet<u32>>,
-    group_order: RwLock<BTreeSet<u32>>,
+    user_order: Order,
+    group_order: Order,
     next_user: AtomicU32,
     next_group: AtomicU32,
     seq: AtomicU64,
@@ -112,7 +111,7 @@ impl Directory {
             }
         }
         if !dir.group_parents.is_empty() {
-            let users: Vec<u32> = dir.user_order.read().iter().copied().collect();
+            let users = dir.user_order.all();
             for u in users {
                 dir.recompute_user(u);
             }
@@ -194,30 +193,22 @@ impl Directory {
 
     /// One page of user ords in creation order (`skip`, then at most `take`), and the total.
     pub fn user_page(&self, skip: usize, take: usize) -> (usize, Vec<u32>) {
-        let order = self.user_order.read();
-        (
-            order.len(),
-            order.iter().skip(skip).take(take).copied().collect(),
-        )
+        self.user_order.page(skip, take)
     }
 
     /// One page of group ords in creation order, and the total.
     pub fn group_page(&self, skip: usize, take: usize) -> (usize, Vec<u32>) {
-        let order = self.group_order.read();
-        (
-            order.len(),
-            order.iter().skip(skip).take(take).copied().collect(),
-        )
+        self.group_order.page(skip, take)
     }
 
     /// User ords in creation order.
     pub fn user_ords(&self) -> Vec<u32> {
-        self.user_order.read().iter().copied().collect()
+        self.user_order.all()
     }
 
     /// Group ords in creation order.
     pub fn group_ords(&self) -> Vec<u32> {
-        self.group_order.read().iter().copied().collect()
+        self.group_order.all()
     }
 
     /// A group's members (a copy; for rendering).
@@ -350,7 +341,7 @@ impl Directory {
         }
         self.ids.insert(u.id.clone(), Member::User(u.ord));
         self.users.insert(u.ord, u.clone());
-        self.user_order.write().insert(u.ord);
+        self.user_order.insert(u.ord);
     }
 
     fn unindex_user_keys(&self, b: &UserRecord) {
@@ -379,7 +370,7 @@ impl Directory {
         }
         self.ids.insert(g.id.clone(), Member::Group(g.ord));
         self.groups.insert(g.ord, g.clone());
-        self.group_order.write().insert(g.ord);
+        self.group_order.insert(g.ord);
     }
 
     fn link(&self, group: u32, member: Member) {
@@ -457,7 +448,7 @@ impl Directory {
                     }
                     self.user_groups.remove(ord);
                     self.effective.remove(ord);
-                    self.user_order.write().remove(ord);
+                    self.user_order.remove(*ord);
                     recompute.remove(ord);
                 }
                 StoreOp::PutGroup(g) => {
@@ -486,7 +477,7 @@ impl Directory {
                         }
                         self.ids.remove(&g.id);
                     }
-                    self.group_order.write().remove(ord);
+                    self.group_order.remove(*ord);
                     recompute.extend(affected);
                 }
                 StoreOp::Members {
