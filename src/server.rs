@@ -14,7 +14,7 @@ use anyhow::Context;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls_pki_types::pem::PemObject;
@@ -33,6 +33,10 @@ use crate::scim::{self, ScimState};
 use crate::store::{SqliteStore, Store};
 
 const DRAIN: Duration = Duration::from_secs(10);
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to complete a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sets up logging as the configuration says (`RUST_LOG` wins when set).
 pub fn init_tracing(config: &Config) {
@@ -237,19 +241,29 @@ pub async fn serve(
                 }
                 app.clone().oneshot(req)
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A client that never finishes its headers is cut off (slow-loris).
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
             let result = match tls {
-                Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(stream) => {
-                        let conn =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                        watcher.watch(conn.into_owned()).await
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                        .await
+                        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+                    {
+                        Ok(stream) => {
+                            let conn =
+                                builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
                     }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
+                }
                 None => {
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc);
                     watcher.watch(conn.into_owned()).await
