@@ -28,6 +28,7 @@ use crate::directory::writer::Writer;
 use crate::directory::Directory;
 use crate::store::Store;
 use crate::tokens::TokenScope;
+use handlers::{Groups, Users};
 
 pub use error::ScimError;
 
@@ -77,25 +78,25 @@ fn resource_routes() -> Router<ScimState> {
     Router::new()
         .route(
             "/Users",
-            get(handlers::list_users).post(handlers::create_user),
+            get(handlers::list::<Users>).post(handlers::create_user),
         )
         .route(
             "/Users/{id}",
-            get(handlers::get_user)
+            get(handlers::get::<Users>)
                 .put(handlers::replace_user)
                 .patch(handlers::patch_user)
-                .delete(handlers::delete_user),
+                .delete(handlers::delete::<Users>),
         )
         .route(
             "/Groups",
-            get(handlers::list_groups).post(handlers::create_group),
+            get(handlers::list::<Groups>).post(handlers::create_group),
         )
         .route(
             "/Groups/{id}",
-            get(handlers::get_group)
+            get(handlers::get::<Groups>)
                 .put(handlers::replace_group)
                 .patch(handlers::patch_group)
-                .delete(handlers::delete_group),
+                .delete(handlers::delete::<Groups>),
         )
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
@@ -114,8 +115,8 @@ fn guarded(routes: Router<ScimState>, state: ScimState, scope: TokenScope) -> Ro
 /// The `/scim/v2` routes (nest them under that prefix).
 pub fn router(state: ScimState) -> Router {
     let routes = resource_routes()
-        .route("/Users/.search", post(handlers::search_users))
-        .route("/Groups/.search", post(handlers::search_groups))
+        .route("/Users/.search", post(handlers::search::<Users>))
+        .route("/Groups/.search", post(handlers::search::<Groups>))
         .route("/.search", post(handlers::search_all))
         .route(
             "/ServiceProviderConfig",

@@ -1,0 +1,300 @@
+//! The SCIM resource handlers: read, list, create, replace, patch and delete Users and
+//! Groups. Reads and deletes are shared (generic over [`Kind`]); writes live in
+//! `users.rs` and `groups.rs`. Changes go to the directory writer and are answered once
+//! durable.
+
+mod groups;
+mod users;
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::Value;
+
+pub(in crate::scim) use groups::{create_group, patch_group, replace_group};
+pub(in crate::scim) use users::{create_user, patch_user, replace_user};
+
+use super::body::read_json;
+use super::error::SCIM_CONTENT_TYPE;
+use super::query::{list as list_resources, list_all, ListParams};
+use super::render::{etag, group_json, user_json, Ctx};
+use super::schema::ResourceKind;
+use super::{ScimError, ScimState};
+use crate::directory::writer::{Command, Outcome};
+use crate::directory::{Actor, Directory, DirectoryError};
+
+/// A JSON response with the SCIM media type.
+pub(super) fn scim_json(status: StatusCode, body: Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    resp
+}
+
+/// The SCIM base URL for locations: configured, else from the request's Host.
+pub(super) fn base_url(state: &ScimState, headers: &HeaderMap) -> String {
+    if let Some(b) = &state.0.cfg.base_url {
+        return format!("{b}/scim/v2");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    let scheme = if state.0.tls { "https" } else { "http" };
+    format!("{scheme}://{host}/scim/v2")
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn with_etag(mut resp: Response, version: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn not_modified(headers: &HeaderMap, version: u64) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let tag = etag(version);
+            v.split(',').map(str::trim).any(|t| t == "*" || t == tag)
+        })
+}
+
+fn resource_response(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    status: StatusCode,
+    outcome: &Outcome,
+    params: &ListParams,
+) -> Response {
+    let base = base_url(state, headers);
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    let (body, version, location) = match outcome {
+        Outcome::User(u) => (
+            user_json(&ctx, u, params.wants("groups")),
+            u.version,
+            format!("{base}/Users/{}", u.id),
+        ),
+        Outcome::Group(g) => (
+            group_json(&ctx, g, params.wants("members")),
+            g.version,
+            format!("{base}/Groups/{}", g.id),
+        ),
+        Outcome::Deleted => return StatusCode::NO_CONTENT.into_response(),
+    };
+    let mut resp = with_etag(scim_json(status, params.project(kind, body)), version);
+    if status == StatusCode::CREATED {
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    resp
+}
+
+fn params(q: &HashMap<String, String>) -> Result<ListParams, ScimError> {
+    ListParams::from_query(q)
+}
+
+async fn submit(state: &ScimState, actor: Actor, cmd: Command) -> Result<Outcome, ScimError> {
+    Ok(state.0.writer.submit(actor, cmd).await?)
+}
+
+/// The stored body with its `id`, so PATCH can refuse an attempt to change the id.
+fn stored_with_id(body: &str, id: &str) -> Result<Value, DirectoryError> {
+    let mut resource: Value =
+        serde_json::from_str(body).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+    if let Some(obj) = resource.as_object_mut() {
+        obj.insert("id".into(), Value::from(id));
+    }
+    Ok(resource)
+}
+
+fn strip_id(resource: &mut Value) {
+    if let Some(obj) = resource.as_object_mut() {
+        obj.remove("id");
+        obj.remove("meta");
+    }
+}
+
+fn rejected(e: ScimError) -> DirectoryError {
+    DirectoryError::Rejected(Box::new(e))
+}
+
+fn answer_list(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    p: &ListParams,
+) -> Result<Response, ScimError> {
+    let base = base_url(state, headers);
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        list_resources(&ctx, &state.0.cfg, kind, p)?,
+    ))
+}
+
+async fn search_params(
+    state: &ScimState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<ListParams, ScimError> {
+    ListParams::from_search(&read_json(headers, body, state.0.cfg.max_body_bytes).await?)
+}
+
+/// A single resource, or 304 when `If-None-Match` names its version.
+fn answer_get(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    found: Option<Outcome>,
+    id: &str,
+    p: &ListParams,
+) -> Result<Response, ScimError> {
+    let outcome =
+        found.ok_or_else(|| ScimError::NotFound(format!("{} {id} not found", kind.name())))?;
+    let version = match &outcome {
+        Outcome::User(u) => u.version,
+        Outcome::Group(g) => g.version,
+        Outcome::Deleted => 0,
+    };
+    if not_modified(headers, version) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), version));
+    }
+    Ok(resource_response(
+        state,
+        headers,
+        kind,
+        StatusCode::OK,
+        &outcome,
+        p,
+    ))
+}
+
+/// What differs between Users and Groups for the handlers shared by both.
+pub(super) trait Kind: Send + Sync + 'static {
+    const KIND: ResourceKind;
+    fn find(dir: &Directory, id: &str) -> Option<Outcome>;
+    fn delete(id: String, if_match: Option<String>) -> Command;
+}
+
+/// `/Users`.
+pub(super) struct Users;
+/// `/Groups`.
+pub(super) struct Groups;
+
+impl Kind for Users {
+    const KIND: ResourceKind = ResourceKind::User;
+    fn find(dir: &Directory, id: &str) -> Option<Outcome> {
+        dir.user_by_id(id).map(Outcome::User)
+    }
+    fn delete(id: String, if_match: Option<String>) -> Command {
+        Command::DeleteUser { id, if_match }
+    }
+}
+
+impl Kind for Groups {
+    const KIND: ResourceKind = ResourceKind::Group;
+    fn find(dir: &Directory, id: &str) -> Option<Outcome> {
+        dir.group_by_id(id).map(Outcome::Group)
+    }
+    fn delete(id: String, if_match: Option<String>) -> Command {
+        Command::DeleteGroup { id, if_match }
+    }
+}
+
+/// `GET /Users`, `GET /Groups`.
+pub(super) async fn list<K: Kind>(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ScimError> {
+    answer_list(&state, &headers, K::KIND, &params(&q)?)
+}
+
+/// `POST /Users/.search`, `POST /Groups/.search`.
+pub(super) async fn search<K: Kind>(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = search_params(&state, &headers, body).await?;
+    answer_list(&state, &headers, K::KIND, &p)
+}
+
+/// `GET /Users/{id}`, `GET /Groups/{id}`.
+pub(super) async fn get<K: Kind>(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ScimError> {
+    let found = K::find(&state.0.dir, &id);
+    answer_get(&state, &headers, K::KIND, found, &id, &params(&q)?)
+}
+
+/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`: 204 once durable.
+pub(super) async fn delete<K: Kind>(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    submit(&state, actor, K::delete(id, if_match(&headers))).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /.search`: Users then Groups, paged together.
+pub(super) async fn search_all(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let base = base_url(&state, &headers);
+    let ctx = Ctx {
+        dir: &state.0.dir,
+        base: &base,
+    };
+    Ok(scim_json(StatusCode::OK, list_all(&ctx, &state.0.cfg, &p)?))
+}
+
+// ---- Other endpoints ----
+
+pub(super) async fn bulk() -> ScimError {
+    ScimError::NotImplemented("/Bulk")
+}
+
+pub(super) async fn me() -> ScimError {
+    ScimError::NotImplemented("/Me")
+}
+
+pub(super) async fn method_not_allowed() -> ScimError {
+    ScimError::MethodNotAllowed
+}
+
+pub(super) async fn not_found() -> ScimError {
+    ScimError::NotFound("no such SCIM endpoint".into())
+}
