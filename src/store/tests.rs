@@ -39,6 +39,18 @@ fn change(action: &'static str, ops: Vec<StoreOp>) -> Change {
     }
 }
 
+/// at, actor, action, target, before, after, prev_hash, hash.
+type AuditRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
 fn open() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
@@ -107,16 +119,7 @@ fn audit_records_form_a_hash_chain() {
     let mut stmt = conn
         .prepare("SELECT at, actor, action, target, before, after, prev_hash, hash FROM audit ORDER BY seq")
         .unwrap();
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-    )> = stmt
+    let rows: Vec<AuditRow> = stmt
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
