@@ -24,6 +24,8 @@ use crate::store::Store;
 const MAX_BATCH: usize = 512;
 /// Queued requests before submitters wait.
 const QUEUE: usize = 4096;
+/// Committed batches between two store maintenance runs (WAL checkpoints).
+const MAINTAIN_EVERY: u32 = 64;
 
 /// A change to a user, computed from its current state; may be called more than once.
 pub type UserMutation = Arc<dyn Fn(&UserRecord) -> Result<UserDraft, DirectoryError> + Send + Sync>;
@@ -127,6 +129,7 @@ async fn run(
     settings: WriterSettings,
 ) {
     let mut queue: VecDeque<Request> = VecDeque::new();
+    let mut since_maintenance: u32 = 0;
     loop {
         if queue.is_empty() {
             match rx.recv().await {
@@ -167,6 +170,16 @@ async fn run(
             continue;
         }
         commit_batch(&dir, &store, batch).await;
+        since_maintenance += 1;
+        if since_maintenance >= MAINTAIN_EVERY {
+            since_maintenance = 0;
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.maintain() {
+                    tracing::warn!(error = %e, "store maintenance failed");
+                }
+            });
+        }
     }
 }
 

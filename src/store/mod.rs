@@ -109,4 +109,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a token by name; `false` if there was none.
     fn token_revoke(&self, name: &str) -> Result<bool, StoreError>;
     fn token_touch(&self, name: &str, at: i64) -> Result<(), StoreError>;
+    /// Housekeeping the writer asks for between batches (SQLite: a WAL checkpoint on
+    /// its own connection, so commits never pay for it). Must not block commits.
+    fn maintain(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
