@@ -25,7 +25,7 @@ const MAX_BATCH: usize = 512;
 /// Queued requests before submitters wait.
 const QUEUE: usize = 4096;
 /// Committed batches between two store maintenance runs (WAL checkpoints).
-const MAINTAIN_EVERY: u32 = 64;
+const MAINTAIN_EVERY: u32 = 256;
 
 /// A change to a user, computed from its current state; may be called more than once.
 pub type UserMutation = Arc<dyn Fn(&UserRecord) -> Result<UserDraft, DirectoryError> + Send + Sync>;
