@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use super::{
-    if_match, params, rejected, resource_response, stored_with_id, strip_id, submit, with_etag,
+    body_json, if_match, params, rejected, resource_response, stored_with_id, strip_id, submit,
+    submit_and_render, with_etag,
 };
 use crate::directory::writer::{Command, Outcome};
-use crate::directory::{Actor, DirectoryError, GroupRecord, MemberChange};
-use crate::scim::body::read_json;
+use crate::directory::{Actor, GroupRecord, MemberChange};
 use crate::scim::draft::group_draft;
 use crate::scim::patch::{apply_group_patch, MemberDelta, PatchRequest};
 use crate::scim::schema::{normalize_resource, ResourceKind};
@@ -29,17 +29,18 @@ pub(in crate::scim) async fn create_group(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let json = body_json(&state, &headers, body).await?;
     let (draft, members) = group_draft(normalize_resource(ResourceKind::Group, json)?)?;
-    let out = submit(&state, actor, Command::CreateGroup { draft, members }).await?;
-    Ok(resource_response(
+    submit_and_render(
         &state,
         &headers,
+        actor,
+        Command::CreateGroup { draft, members },
         ResourceKind::Group,
         StatusCode::CREATED,
-        &out,
         &p,
-    ))
+    )
+    .await
 }
 
 pub(in crate::scim) async fn replace_group(
@@ -51,7 +52,7 @@ pub(in crate::scim) async fn replace_group(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let json = body_json(&state, &headers, body).await?;
     let (draft, members) = group_draft(normalize_resource(ResourceKind::Group, json)?)?;
     let change = MemberChange {
         replace_all: true,
@@ -64,15 +65,16 @@ pub(in crate::scim) async fn replace_group(
         mutate: Arc::new(move |_| Ok((draft.clone(), change.clone()))),
         action: "group.replace",
     };
-    let out = submit(&state, actor, cmd).await?;
-    Ok(resource_response(
+    submit_and_render(
         &state,
         &headers,
+        actor,
+        cmd,
         ResourceKind::Group,
         StatusCode::OK,
-        &out,
         &p,
-    ))
+    )
+    .await
 }
 
 /// Group PATCH answers 204 (Entra ID's preference; Okta accepts it), or 200 with the
@@ -87,13 +89,11 @@ pub(in crate::scim) async fn patch_group(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let req =
-        PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let req = PatchRequest::from_json(body_json(&state, &headers, body).await?)?;
     let mutate = Arc::new(move |cur: &GroupRecord| {
         let mut resource = stored_with_id(&cur.body.text(), &cur.id)?;
         let mut delta = MemberDelta::default();
-        apply_group_patch(&mut resource, &mut delta, &req)
-            .map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        apply_group_patch(&mut resource, &mut delta, &req).map_err(rejected)?;
         strip_id(&mut resource);
         let (draft, _) = group_draft(resource).map_err(rejected)?;
         let change = MemberChange {

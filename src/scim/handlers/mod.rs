@@ -118,10 +118,28 @@ async fn submit(state: &ScimState, actor: Actor, cmd: Command) -> Result<Outcome
     Ok(state.0.writer.submit(actor, cmd).await?)
 }
 
+/// Submits a change and answers with the resource it produced.
+async fn submit_and_render(
+    state: &ScimState,
+    headers: &HeaderMap,
+    actor: Actor,
+    cmd: Command,
+    kind: ResourceKind,
+    status: StatusCode,
+    p: &ListParams,
+) -> Result<Response, ScimError> {
+    let out = submit(state, actor, cmd).await?;
+    Ok(resource_response(state, headers, kind, status, &out, p))
+}
+
+/// Reads a JSON request body within the configured size cap.
+async fn body_json(state: &ScimState, headers: &HeaderMap, body: Body) -> Result<Value, ScimError> {
+    read_json(headers, body, state.0.cfg.max_body_bytes).await
+}
+
 /// The stored body with its `id`, so PATCH can refuse an attempt to change the id.
 fn stored_with_id(body: &str, id: &str) -> Result<Value, DirectoryError> {
-    let mut resource: Value =
-        serde_json::from_str(body).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+    let mut resource: Value = serde_json::from_str(body).map_err(rejected)?;
     if let Some(obj) = resource.as_object_mut() {
         obj.insert("id".into(), Value::from(id));
     }
@@ -135,7 +153,8 @@ fn strip_id(resource: &mut Value) {
     }
 }
 
-fn rejected(e: ScimError) -> DirectoryError {
+/// A change refused while being computed inside the writer (invalid PATCH, bad body).
+fn rejected(e: impl std::error::Error + Send + Sync + 'static) -> DirectoryError {
     DirectoryError::Rejected(Box::new(e))
 }
 
@@ -272,7 +291,7 @@ pub(super) async fn search_all(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScimError> {
-    let p = ListParams::from_search(&read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let p = ListParams::from_search(&body_json(&state, &headers, body).await?)?;
     let base = base_url(&state, &headers);
     let ctx = Ctx {
         dir: &state.0.dir,

@@ -9,10 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 
-use super::{if_match, params, rejected, resource_response, stored_with_id, strip_id, submit};
+use super::{body_json, if_match, params, rejected, stored_with_id, strip_id, submit_and_render};
 use crate::directory::writer::Command;
-use crate::directory::{Actor, DirectoryError, UserRecord};
-use crate::scim::body::read_json;
+use crate::directory::{Actor, UserRecord};
 use crate::scim::draft::user_draft;
 use crate::scim::patch::{apply_user_patch, PatchRequest};
 use crate::scim::schema::{normalize_resource, ResourceKind};
@@ -26,17 +25,18 @@ pub(in crate::scim) async fn create_user(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let json = body_json(&state, &headers, body).await?;
     let draft = user_draft(&normalize_resource(ResourceKind::User, json)?)?;
-    let out = submit(&state, actor, Command::CreateUser { draft }).await?;
-    Ok(resource_response(
+    submit_and_render(
         &state,
         &headers,
+        actor,
+        Command::CreateUser { draft },
         ResourceKind::User,
         StatusCode::CREATED,
-        &out,
         &p,
-    ))
+    )
+    .await
 }
 
 pub(in crate::scim) async fn replace_user(
@@ -48,7 +48,7 @@ pub(in crate::scim) async fn replace_user(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let json = read_json(&headers, body, state.0.cfg.max_body_bytes).await?;
+    let json = body_json(&state, &headers, body).await?;
     let draft = user_draft(&normalize_resource(ResourceKind::User, json)?)?;
     let cmd = Command::UpdateUser {
         id,
@@ -56,15 +56,16 @@ pub(in crate::scim) async fn replace_user(
         mutate: Arc::new(move |_| Ok(draft.clone())),
         action: "user.replace",
     };
-    let out = submit(&state, actor, cmd).await?;
-    Ok(resource_response(
+    submit_and_render(
         &state,
         &headers,
+        actor,
+        cmd,
         ResourceKind::User,
         StatusCode::OK,
-        &out,
         &p,
-    ))
+    )
+    .await
 }
 
 pub(in crate::scim) async fn patch_user(
@@ -76,11 +77,10 @@ pub(in crate::scim) async fn patch_user(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let req =
-        PatchRequest::from_json(read_json(&headers, body, state.0.cfg.max_body_bytes).await?)?;
+    let req = PatchRequest::from_json(body_json(&state, &headers, body).await?)?;
     let mutate = Arc::new(move |cur: &UserRecord| {
         let mut resource = stored_with_id(&cur.body.text(), &cur.id)?;
-        apply_user_patch(&mut resource, &req).map_err(|e| DirectoryError::Rejected(Box::new(e)))?;
+        apply_user_patch(&mut resource, &req).map_err(rejected)?;
         strip_id(&mut resource);
         user_draft(&resource).map_err(rejected)
     });
@@ -90,13 +90,14 @@ pub(in crate::scim) async fn patch_user(
         mutate,
         action: "user.patch",
     };
-    let out = submit(&state, actor, cmd).await?;
-    Ok(resource_response(
+    submit_and_render(
         &state,
         &headers,
+        actor,
+        cmd,
         ResourceKind::User,
         StatusCode::OK,
-        &out,
         &p,
-    ))
+    )
+    .await
 }
