@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::filter::{parse_filter, EqTarget, Filter};
+use super::filter::{parse_filter, AttrPath, EqTarget, Filter};
 use super::render::{group_json, user_json, Ctx};
 use super::schema::{self, ResourceKind};
 use super::scim_type::ScimType;
@@ -295,14 +295,17 @@ fn select(
             ResourceKind::Group => ctx.dir.group_page(skip, take),
         });
     }
-    // Rendering a group's members is costly: only when the filter or sort may need them.
-    let needs_full = |text: Option<&str>| {
-        text.is_some_and(|t| {
-            let t = t.to_ascii_lowercase();
-            t.contains("members") || t.contains("groups")
-        })
+    // Rendering a group's members (or a user's groups) is costly: only when the filter
+    // or the sort key tests them.
+    let heavy = match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
     };
-    let full_for_match = needs_full(p.filter.as_deref()) || needs_full(p.sort_by.as_deref());
+    let full_for_match = filter.as_ref().is_some_and(|f| f.references(heavy))
+        || p.sort_by
+            .as_deref()
+            .and_then(AttrPath::parse)
+            .is_some_and(|path| path.attr.eq_ignore_ascii_case(heavy));
     let mut matched: Vec<(u32, Option<Value>)> = Vec::new();
     for ord in candidates(ctx, kind, filter.as_ref()) {
         let Some(res) = render(ctx, kind, ord, full_for_match) else {

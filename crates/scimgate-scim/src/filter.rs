@@ -232,6 +232,19 @@ fn eq_string(test: &AttrTest) -> Option<&str> {
 }
 
 impl Filter {
+    /// Whether the filter tests the top-level attribute `attr` (case-insensitive, with or
+    /// without a schema URN): a caller may then skip rendering attributes it does not
+    /// test, such as a large group's `members`.
+    pub fn references(&self, attr: &str) -> bool {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(|f| f.references(attr)),
+            Filter::Not(inner) => inner.references(attr),
+            Filter::Attr { path, .. } | Filter::ValuePath { path, .. } => {
+                path.attr.eq_ignore_ascii_case(attr)
+            }
+        }
+    }
+
     /// Recognises exactly these top-level shapes: `userName eq "x"`,
     /// `externalId eq "x"`, `id eq "x"`, `displayName eq "x"`,
     /// `emails.value eq "x"`, `emails eq "x"`, `emails[value eq "x"]` and

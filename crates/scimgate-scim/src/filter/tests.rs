@@ -391,3 +391,23 @@ fn equality_recognition() {
     }
     assert!(EqTarget::Id.case_exact() && !EqTarget::UserName.case_exact());
 }
+
+#[test]
+fn references_names_top_level_attributes_only() {
+    let f = parse_filter(
+        r#"displayName eq "members" or not (members[value eq "x"])"#,
+        8,
+    )
+    .unwrap();
+    assert!(f.references("members"));
+    assert!(f.references("DISPLAYNAME"));
+    assert!(!f.references("value"));
+    let g = parse_filter(r#"displayName eq "members""#, 8).unwrap();
+    assert!(!g.references("members"));
+    let u = parse_filter(
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:groups.value eq "g""#,
+        8,
+    )
+    .unwrap();
+    assert!(u.references("groups"));
+}
