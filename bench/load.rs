@@ -41,6 +41,7 @@ pub async fn spawn(data: &Path) -> anyhow::Result<(Running, String)> {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(data.to_path_buf()),
+        ..Default::default()
     };
     let config = Config::from_yaml("bench.yaml", "", &overrides)?;
     let running = server::spawn(config).await?;

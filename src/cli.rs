@@ -89,6 +89,7 @@ fn load_config(common: &Common, listen: Option<String>) -> anyhow::Result<Config
     let overrides = Overrides {
         listen,
         data_dir: common.data.clone(),
+        policies_dir: None,
     };
     Ok(Config::load(common.config.as_deref(), &overrides)?)
 }

@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -16,6 +17,8 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
+/// The default policy directory.
+pub const DEFAULT_POLICIES_DIR: &str = "./policies";
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,58 @@ struct RawConfig {
     scim: RawScim,
     #[serde(default)]
     log: RawLog,
+    public_url: Option<String>,
+    policies: Option<PathBuf>,
+    trusted_proxies: Option<Vec<String>>,
+    oidc: Option<RawOidc>,
+    jwt: Option<RawJwt>,
+    #[serde(default)]
+    identity: RawIdentity,
+    #[serde(default)]
+    sessions: RawSessions,
+    #[serde(default)]
+    assertion: RawAssertion,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOidc {
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJwt {
+    issuer: Option<String>,
+    audiences: Option<Vec<String>>,
+    algorithms: Option<Vec<String>>,
+    jwks_url: Option<String>,
+    leeway_seconds: Option<u64>,
+    jwks_min_refresh_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    claim: Option<String>,
+    attribute: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSessions {
+    ttl_seconds: Option<u64>,
+    cookie_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssertion {
+    key_file: Option<PathBuf>,
+    issuer: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +170,86 @@ impl Default for ScimConfig {
     }
 }
 
+/// The browser login (OIDC authorization code flow with PKCE).
+#[derive(Clone)]
+pub struct OidcConfig {
+    /// Issuer URL; the provider is discovered from `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Resolved secret (from `${env:..}` / `${file:..}`); never logged.
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// Bearer JWTs from scripts and CI.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Accepted `aud` values (any one must be present).
+    pub audiences: Vec<String>,
+    /// Pinned algorithms (e.g. `RS256`, `ES256`); anything else is refused.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Where the keys are; discovered from the issuer when absent.
+    pub jwks_url: Option<String>,
+    /// Clock skew tolerated on `exp` / `nbf`.
+    pub leeway: Duration,
+    /// Least time between two key-set fetches triggered by an unknown `kid`.
+    pub jwks_min_refresh: Duration,
+}
+
+/// The directory attribute an identity claim is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityAttribute {
+    /// `userName` (case-insensitive).
+    UserName,
+    /// `externalId`.
+    ExternalId,
+    /// Any of the user's `emails` (case-insensitive).
+    Email,
+    /// The SCIM `id`.
+    Id,
+}
+
+/// How a token's claims map to a directory user.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// The claim read from the ID token or bearer JWT (e.g. `preferred_username`, `oid`, `email`).
+    pub claim: String,
+    pub attribute: IdentityAttribute,
+}
+
+/// Browser sessions.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub ttl: Duration,
+    /// Cookie name; under TLS it is sent as `__Host-{name}`.
+    pub cookie_name: String,
+}
+
+/// The signed identity assertion sent upstream.
+#[derive(Debug, Clone)]
+pub struct AssertionConfig {
+    /// ES256 private key (PKCS#8 PEM); created on first start when absent.
+    pub key_file: PathBuf,
+    /// `iss` of the assertion; defaults to the public URL, else `scimgate`.
+    pub issuer: String,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -131,6 +266,18 @@ pub struct Config {
     pub scim: ScimConfig,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The external base URL (`https://gate.example.com`), for login redirects; when
+    /// absent it is taken from the request's Host and the listener's scheme.
+    pub public_url: Option<String>,
+    /// Directory of policy files (`*.yaml`).
+    pub policies_dir: PathBuf,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub oidc: Option<OidcConfig>,
+    pub jwt: Option<JwtConfig>,
+    pub identity: IdentityConfig,
+    pub sessions: SessionConfig,
+    pub assertion: AssertionConfig,
 }
 
 /// Values from flags and environment that win over the file.
@@ -138,6 +285,7 @@ pub struct Config {
 pub struct Overrides {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub policies_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -278,7 +426,143 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
             ))
         }
     };
+    let public_url = match raw.public_url {
+        Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+            return Err(invalid(
+                "public_url",
+                format!("{u:?} is not an http(s) URL"),
+            ))
+        }
+        Some(u) => Some(u.trim_end_matches('/').to_owned()),
+        None => None,
+    };
+    let mut trusted_proxies = Vec::new();
+    for c in raw.trusted_proxies.unwrap_or_default() {
+        trusted_proxies.push(parse_net(&c).ok_or_else(|| {
+            invalid(
+                "trusted_proxies",
+                format!("{c:?} is not an address or CIDR"),
+            )
+        })?);
+    }
+    let oidc = match raw.oidc {
+        Some(o) => {
+            check_url(&o.issuer).map_err(|r| invalid("oidc.issuer", r))?;
+            let client_secret = o
+                .client_secret
+                .map(|s| crate::secret::expand(&s))
+                .transpose()
+                .map_err(|r| invalid("oidc.client_secret", r))?;
+            Some(OidcConfig {
+                issuer: o.issuer.trim_end_matches('/').to_owned(),
+                client_id: o.client_id,
+                client_secret,
+                scopes: o
+                    .scopes
+                    .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec()),
+            })
+        }
+        None => None,
+    };
+    let jwt = match raw.jwt {
+        Some(j) => {
+            let issuer = j
+                .issuer
+                .or_else(|| oidc.as_ref().map(|o| o.issuer.clone()))
+                .ok_or_else(|| invalid("jwt.issuer", "required (or set oidc.issuer)".into()))?;
+            check_url(&issuer).map_err(|r| invalid("jwt.issuer", r))?;
+            let audiences = j.audiences.unwrap_or_default();
+            if audiences.is_empty() {
+                return Err(invalid(
+                    "jwt.audiences",
+                    "name at least one audience".into(),
+                ));
+            }
+            let mut algorithms = Vec::new();
+            for a in j.algorithms.unwrap_or_else(|| vec!["RS256".to_owned()]) {
+                algorithms.push(parse_algorithm(&a).map_err(|r| invalid("jwt.algorithms", r))?);
+            }
+            if algorithms.is_empty() {
+                return Err(invalid(
+                    "jwt.algorithms",
+                    "name at least one algorithm".into(),
+                ));
+            }
+            if let Some(u) = &j.jwks_url {
+                check_url(u).map_err(|r| invalid("jwt.jwks_url", r))?;
+            }
+            Some(JwtConfig {
+                issuer: issuer.trim_end_matches('/').to_owned(),
+                audiences,
+                algorithms,
+                jwks_url: j.jwks_url,
+                leeway: Duration::from_secs(j.leeway_seconds.unwrap_or(30)),
+                jwks_min_refresh: Duration::from_secs(j.jwks_min_refresh_seconds.unwrap_or(10)),
+            })
+        }
+        None => None,
+    };
+    let identity = IdentityConfig {
+        claim: raw
+            .identity
+            .claim
+            .unwrap_or_else(|| "preferred_username".to_owned()),
+        attribute: match raw.identity.attribute.as_deref() {
+            None | Some("userName") => IdentityAttribute::UserName,
+            Some("externalId") => IdentityAttribute::ExternalId,
+            Some("emails") | Some("email") => IdentityAttribute::Email,
+            Some("id") => IdentityAttribute::Id,
+            Some(other) => {
+                return Err(invalid(
+                    "identity.attribute",
+                    format!("{other:?}: expected userName, externalId, emails or id"),
+                ))
+            }
+        },
+    };
+    let cookie_name = raw
+        .sessions
+        .cookie_name
+        .unwrap_or_else(|| "scimgate_session".to_owned());
+    if cookie_name.is_empty()
+        || !cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(invalid(
+            "sessions.cookie_name",
+            format!("{cookie_name:?}: use letters, digits, '_' and '-'"),
+        ));
+    }
+    let sessions = SessionConfig {
+        ttl: Duration::from_secs(raw.sessions.ttl_seconds.unwrap_or(12 * 3600).max(60)),
+        cookie_name,
+    };
+    let assertion = AssertionConfig {
+        key_file: raw
+            .assertion
+            .key_file
+            .unwrap_or_else(|| data_dir.join("assertion-key.pem")),
+        issuer: raw
+            .assertion
+            .issuer
+            .or_else(|| public_url.clone())
+            .unwrap_or_else(|| "scimgate".to_owned()),
+    };
+    let policies_dir = ov
+        .policies_dir
+        .clone()
+        .or(raw.policies)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICIES_DIR));
     Ok(Config {
+        public_url,
+        policies_dir,
+        trusted_proxies,
+        oidc,
+        jwt,
+        identity,
+        sessions,
+        assertion,
         listen,
         data_dir,
         tls: raw.tls.map(|t| TlsConfig {
@@ -288,6 +572,40 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         scim,
         log_format,
         log_level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
+    })
+}
+
+fn parse_net(c: &str) -> Option<IpNet> {
+    c.parse::<IpNet>()
+        .ok()
+        .or_else(|| c.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+fn check_url(u: &str) -> Result<(), String> {
+    if u.starts_with("https://") || u.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(format!("{u:?} is not an http(s) URL"))
+    }
+}
+
+fn parse_algorithm(a: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    use jsonwebtoken::Algorithm::*;
+    Ok(match a {
+        "RS256" => RS256,
+        "RS384" => RS384,
+        "RS512" => RS512,
+        "PS256" => PS256,
+        "PS384" => PS384,
+        "PS512" => PS512,
+        "ES256" => ES256,
+        "ES384" => ES384,
+        "EdDSA" => EdDSA,
+        other => {
+            return Err(format!(
+                "{other:?}: expected an asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"
+            ))
+        }
     })
 }
 
@@ -334,6 +652,7 @@ mod tests {
         let ov = Overrides {
             listen: Some("127.0.0.1:7000".into()),
             data_dir: None,
+            policies_dir: None,
         };
         let c = Config::from_yaml("f", text, &ov).unwrap();
         assert_eq!(c.listen.port(), 7000);

@@ -126,6 +126,7 @@ async fn spawn_on(dir: &Path, yaml: &str) -> Running {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
+        ..Default::default()
     };
     let config = Config::from_yaml("test.yaml", yaml, &overrides).expect("config");
     server::spawn(config).await.expect("server starts")

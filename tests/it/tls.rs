@@ -26,6 +26,7 @@ fn config(dir: &std::path::Path, cert: &str, key: &str) -> Config {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
+        ..Default::default()
     };
     Config::from_yaml("tls.yaml", &yaml, &overrides).unwrap()
 }
