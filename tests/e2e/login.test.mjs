@@ -1,0 +1,75 @@
+// Signing in through the IdP and what each kind of caller then gets:
+// an analyst sees the docs, a provisioned user without the group gets a
+// 403 page that explains, an API caller without credentials gets a 401.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { expectDocsRendered, provision, startStack } from './harness.mjs';
+import { navigatedThrough, openPage, screenshot, signIn } from './lib/browser.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack('login');
+  await provision(stack.scim, { users: ['alice', 'bob', 'mallory'], groups: { analysts: ['alice', 'mallory'] } });
+});
+after(async () => { await stack?.stop(); });
+
+test('alice, an analyst, signs in at the IdP and lands on the dbt docs', async () => {
+  const { gate, idp } = stack.urls;
+  const page = await openPage(stack.browser);
+  const status = await signIn(page, stack.urls, 'alice', {
+    onLoginForm: (p) => screenshot(p, stack.artifacts, 'login-1-idp-form'),
+  });
+  assert.equal(status, 200);
+  assert.equal(page.url(), `${gate}/`);
+  assert.ok(navigatedThrough(page, `${gate}/.scimgate/login?rd=`), 'went through the gate login');
+  assert.ok(navigatedThrough(page, `${idp}/auth`), 'went through the IdP');
+  assert.ok(navigatedThrough(page, `${gate}/.scimgate/callback?`), 'came back through the callback');
+
+  const cookie = (await page.context().cookies(gate)).find((c) => c.name === 'scimgate_session');
+  assert.ok(cookie, 'a scimgate_session cookie is set');
+  assert.equal(cookie.httpOnly, true);
+
+  await expectDocsRendered(page, gate);
+  await screenshot(page, stack.artifacts, 'login-2-alice-docs');
+
+  // The route exposes only the docs files, not the rest of dbt's target/.
+  const hidden = await page.evaluate(async () => (await fetch('/run_results.json')).status);
+  assert.equal(hidden, 403);
+  await page.context().close();
+});
+
+test('bob, provisioned but in no group, gets a 403 page naming the route and the group', async () => {
+  const page = await openPage(stack.browser);
+  const status = await signIn(page, stack.urls, 'bob');
+  assert.equal(status, 403);
+  const text = await page.locator('body').innerText();
+  await screenshot(page, stack.artifacts, 'login-3-bob-forbidden');
+  assert.match(text, /dbt-docs/);
+  assert.match(text, /analysts/);
+  for (const other of ['alice', 'mallory']) {
+    assert.ok(!text.includes(other), `the 403 page does not name ${other}`);
+  }
+  await page.context().close();
+});
+
+test('an API caller without credentials gets 401 with WWW-Authenticate', async () => {
+  for (const path of ['/manifest.json', '/live/hello']) {
+    const response = await fetch(`${stack.urls.gate}${path}`, {
+      headers: { accept: 'application/json' }, redirect: 'manual',
+    });
+    assert.equal(response.status, 401, path);
+    assert.ok(response.headers.get('www-authenticate'), `${path}: WWW-Authenticate is set`);
+  }
+});
+
+test('a browser without a session is sent to the gate login with its path', async () => {
+  const response = await fetch(`${stack.urls.gate}/index.html`, {
+    headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual',
+  });
+  assert.equal(response.status, 302);
+  const location = new URL(response.headers.get('location'), stack.urls.gate);
+  assert.equal(location.origin, stack.urls.gate);
+  assert.equal(location.pathname, '/.scimgate/login');
+  assert.equal(location.searchParams.get('rd'), '/index.html');
+});

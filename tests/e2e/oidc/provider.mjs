@@ -1,0 +1,94 @@
+// A real OpenID provider for the end-to-end tests (npm `oidc-provider`).
+//
+//   node provider.mjs IDP_PORT GATE_PORT     (or env IDP_PORT, GATE_PORT)
+//
+// Issuer http://127.0.0.1:IDP_PORT. Its development login form accepts any
+// username with any password; the username becomes the account id and the
+// `preferred_username` claim, which scimgate maps to the SCIM userName. One
+// confidential client, `scimgate`, redirecting to the gate's callback, with
+// PKCE required. Consent is granted up front so the flow never stops on a
+// consent page. Prints `ready ISSUER` on stdout once it listens.
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const idpPort = Number(process.argv[2] ?? process.env.IDP_PORT);
+const gatePort = Number(process.argv[3] ?? process.env.GATE_PORT);
+if (!idpPort || !gatePort) {
+  console.error('usage: provider.mjs IDP_PORT GATE_PORT');
+  process.exit(2);
+}
+
+const issuer = `http://127.0.0.1:${idpPort}`;
+const gate = `http://127.0.0.1:${gatePort}`;
+const GRANTED_SCOPES = 'openid profile email';
+
+// A fresh signing key per run: nothing to keep, nothing to leak.
+const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .privateKey.export({ format: 'jwk' });
+
+async function findAccount(_ctx, id) {
+  return {
+    accountId: id,
+    async claims() {
+      return {
+        sub: id,
+        preferred_username: id,
+        email: `${id}@example.com`,
+        email_verified: true,
+        name: id.charAt(0).toUpperCase() + id.slice(1),
+      };
+    },
+  };
+}
+
+// Reuse the session's grant for this client, or grant the standard scopes
+// at once: the tests exercise scimgate, not a consent screen.
+async function loadExistingGrant(ctx) {
+  const { provider, client, session } = ctx.oidc;
+  const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+  if (existing && existing.accountId === session.accountId) return existing;
+
+  const grant = new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+  grant.addOIDCScope(GRANTED_SCOPES);
+  await grant.save();
+  return grant;
+}
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: 'scimgate',
+    client_secret: 'e2e-secret',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [`${gate}/.scimgate/callback`],
+    post_logout_redirect_uris: [`${gate}/`],
+  }],
+  pkce: { required: () => true },
+  findAccount,
+  loadExistingGrant,
+  claims: {
+    openid: ['sub'],
+    profile: ['preferred_username', 'name'],
+    email: ['email', 'email_verified'],
+  },
+  // Put the scope's claims in the ID token too, so a relying party may
+  // read them there or from userinfo.
+  conformIdTokenClaims: false,
+  jwks: { keys: [signingKey] },
+  cookies: { keys: ['e2e-only-cookie-signing-key'] },
+  features: { devInteractions: { enabled: true } },
+});
+
+provider.on('server_error', (_ctx, err) => console.error('idp server_error:', err));
+
+const server = provider.listen(idpPort, '127.0.0.1', () => {
+  console.log(`ready ${issuer}`);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}

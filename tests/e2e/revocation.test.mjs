@@ -1,0 +1,65 @@
+// SCIM changes take effect on the very next request: a deactivated user's
+// session ends, a user removed from the group loses the route at once.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { expectDocsRendered, provision, startStack } from './harness.mjs';
+import { navigatedThrough, openPage, screenshot, signIn } from './lib/browser.mjs';
+
+let stack;
+let ids;
+before(async () => {
+  stack = await startStack('revocation');
+  ids = await provision(stack.scim, { users: ['alice', 'carol'], groups: { analysts: ['alice', 'carol'] } });
+});
+after(async () => { await stack?.stop(); });
+
+/** Status of a same-origin fetch from the page, redirects not followed (0 = a redirect). */
+function fetchStatus(page, path) {
+  return page.evaluate(async (p) => (await fetch(p, { redirect: 'manual' })).status, path);
+}
+
+test('alice deactivated by SCIM: her next request is denied and her session is gone', async () => {
+  const { gate } = stack.urls;
+  const page = await openPage(stack.browser);
+  assert.equal(await signIn(page, stack.urls, 'alice'), 200);
+  await expectDocsRendered(page, gate);
+  assert.equal(await fetchStatus(page, '/manifest.json'), 200);
+
+  await stack.scim.deactivate(ids.users.alice);
+
+  const next = await fetchStatus(page, '/manifest.json');
+  assert.ok(next === 401 || next === 403, `the next request is denied (got ${next})`);
+
+  // The session is gone: the next page load goes back to the login, and
+  // the IdP (still signed in) returns her to a page that refuses her.
+  const from = page.navigations.length;
+  const status = await signIn(page, stack.urls, 'alice');
+  assert.ok(navigatedThrough(page, `${gate}/.scimgate/login?rd=`, from), 'sent to the gate login');
+  assert.ok(navigatedThrough(page, `${gate}/.scimgate/callback?`, from), 'signed in again');
+  await screenshot(page, stack.artifacts, 'revocation-1-alice-deactivated');
+  assert.equal(status, 403);
+  const text = await page.locator('body').innerText();
+  assert.ok(!text.includes('Lifetime value per customer'), 'no docs shown');
+  assert.match(text, /provision|not active|inactive|deactivat|disabled/i);
+  await page.context().close();
+});
+
+test('carol removed from analysts by SCIM: her next request gets 403', async () => {
+  const { gate } = stack.urls;
+  const page = await openPage(stack.browser);
+  assert.equal(await signIn(page, stack.urls, 'carol'), 200);
+  await expectDocsRendered(page, gate);
+
+  await stack.scim.removeMember(ids.groups.analysts, ids.users.carol);
+
+  assert.equal(await fetchStatus(page, '/manifest.json'), 403);
+  const response = await page.goto(`${gate}/`);
+  assert.equal(response.status(), 403);
+  assert.equal(page.url(), `${gate}/`, 'still signed in: no trip to the login');
+  const text = await page.locator('body').innerText();
+  assert.match(text, /dbt-docs/);
+  assert.match(text, /analysts/);
+  await screenshot(page, stack.artifacts, 'revocation-2-carol-removed');
+  await page.context().close();
+});
