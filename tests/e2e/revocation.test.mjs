@@ -14,9 +14,12 @@ before(async () => {
 });
 after(async () => { await stack?.stop(); });
 
-/** Status of a same-origin fetch from the page, redirects not followed (0 = a redirect). */
+/**
+ * Status of a same-origin fetch from the page that reaches the gate (never
+ * the browser's cache), redirects not followed (0 = a redirect).
+ */
 function fetchStatus(page, path) {
-  return page.evaluate(async (p) => (await fetch(p, { redirect: 'manual' })).status, path);
+  return page.evaluate(async (p) => (await fetch(p, { redirect: 'manual', cache: 'no-store' })).status, path);
 }
 
 test('alice deactivated by SCIM: her next request is denied and her session is gone', async () => {
@@ -33,8 +36,9 @@ test('alice deactivated by SCIM: her next request is denied and her session is g
 
   // The session is gone: the next page load goes back to the login, and
   // the IdP (still signed in) returns her to a page that refuses her.
+  // (A query the browser has not cached, so the load reaches the gate.)
   const from = page.navigations.length;
-  const status = await signIn(page, stack.urls, 'alice');
+  const status = await signIn(page, stack.urls, 'alice', { path: '/?after=deactivation' });
   assert.ok(navigatedThrough(page, `${gate}/.scimgate/login?rd=`, from), 'sent to the gate login');
   assert.ok(navigatedThrough(page, `${gate}/.scimgate/callback?`, from), 'signed in again');
   await screenshot(page, stack.artifacts, 'revocation-1-alice-deactivated');
@@ -54,9 +58,9 @@ test('carol removed from analysts by SCIM: her next request gets 403', async () 
   await stack.scim.removeMember(ids.groups.analysts, ids.users.carol);
 
   assert.equal(await fetchStatus(page, '/manifest.json'), 403);
-  const response = await page.goto(`${gate}/`);
+  const response = await page.reload(); // revalidates: the request reaches the gate
   assert.equal(response.status(), 403);
-  assert.equal(page.url(), `${gate}/`, 'still signed in: no trip to the login');
+  assert.equal(new URL(page.url()).pathname, '/', 'still signed in: no trip to the login');
   const text = await page.locator('body').innerText();
   assert.match(text, /dbt-docs/);
   assert.match(text, /analysts/);

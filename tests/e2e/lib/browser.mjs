@@ -33,9 +33,10 @@ export async function openPage(browser) {
   return page;
 }
 
-/** The last main-frame document response for `url`, or undefined. */
+/** The last main-frame document response for `url` (fragment ignored), or undefined. */
 export function lastNavigation(page, url) {
-  return page.navigations.findLast((n) => n.url === url);
+  const bare = url.split('#')[0];
+  return page.navigations.findLast((n) => n.url === bare);
 }
 
 /** Whether any main-frame navigation since `from` (an index) hit `fragment`. */
@@ -61,6 +62,7 @@ export async function signIn(page, { gate, idp }, username, { path: pathname = '
     const text = (await page.locator('body').innerText()).slice(0, 300);
     throw new Error(`sign-in stopped at ${page.url()}: ${text}`);
   }
+  await page.waitForLoadState('domcontentloaded');
   return lastNavigation(page, page.url())?.status;
 }
 
