@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod policy;
+pub mod proxy;
 pub mod scim;
 pub mod secret;
 pub mod server;
