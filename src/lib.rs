@@ -11,6 +11,7 @@ pub mod config;
 pub mod directory;
 pub mod gate;
 pub mod policy;
+pub mod proxy;
 pub mod revoke;
 pub mod scim;
 pub mod secret;
