@@ -1,4 +1,4 @@
-//! The `scimgate` command: `serve`, and `token create|list|revoke`.
+//! The `scimgate` command: `serve`, `policy check|explain|test`, and `token create|list|revoke`.
 //!
 //! Token commands work on the data directory directly, and the running server sees a
 //! new or revoked token on the next request (it reads tokens from the store).
@@ -33,6 +33,9 @@ struct Common {
     /// Data directory (SQLite store); overrides the file.
     #[arg(long, env = "SCIMGATE_DATA", global = true)]
     data: Option<PathBuf>,
+    /// Policy directory; overrides the file.
+    #[arg(long, env = "SCIMGATE_POLICIES", global = true)]
+    policies: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +47,13 @@ enum Command {
         /// Listen address, e.g. 127.0.0.1:8080; overrides the file.
         #[arg(long, env = "SCIMGATE_LISTEN")]
         listen: Option<String>,
+    },
+    /// Check, explain and test policies.
+    Policy {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: PolicyAction,
     },
     /// Manage SCIM and admin bearer tokens.
     Token {
@@ -69,12 +79,41 @@ enum TokenAction {
     Revoke { name: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum PolicyAction {
+    /// Validate the policy files (errors with file, line and reason; warnings for
+    /// groups that do not exist or have no members in the directory).
+    Check {
+        /// Policy directory (default: the configured one).
+        dir: Option<PathBuf>,
+    },
+    /// Print the decision for one request and the rule that made it.
+    Explain {
+        /// The user's userName.
+        #[arg(long)]
+        user: String,
+        /// The HTTP method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The full URL (scheme, host, path, query).
+        url: String,
+    },
+    /// Run a YAML file of test cases (who, request, expected decision).
+    Test {
+        file: PathBuf,
+        /// Policy directory (default: the configured one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { common, listen } => serve(common, listen),
         Command::Token { common, action } => token(common, action),
+        Command::Policy { common, action } => policy(common, action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,7 +128,7 @@ fn load_config(common: &Common, listen: Option<String>) -> anyhow::Result<Config
     let overrides = Overrides {
         listen,
         data_dir: common.data.clone(),
-        policies_dir: None,
+        policies_dir: common.policies.clone(),
     };
     Ok(Config::load(common.config.as_deref(), &overrides)?)
 }
@@ -101,6 +140,64 @@ fn serve(common: Common, listen: Option<String>) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(crate::server::run(config))
+}
+
+/// The proxy's own path normaliser, for the policy commands.
+fn normalise_for_policy(path: &str) -> Result<String, String> {
+    let p = crate::proxy::path::normalise(path).map_err(|e| e.to_string())?;
+    match p.ambiguity {
+        Some(a) => Err(format!("ambiguous path ({a}): refused with 400 unless the route allows it")),
+        None => Ok(p.matching),
+    }
+}
+
+/// Loads the directory from the data directory, if there is a store there.
+fn load_directory(config: &Config) -> anyhow::Result<Option<Arc<crate::directory::Directory>>> {
+    if !config.sqlite_path().exists() {
+        return Ok(None);
+    }
+    let store = open_store(config)?;
+    Ok(Some(Arc::new(crate::directory::Directory::from_snapshot(
+        store.load()?,
+    ))))
+}
+
+fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
+    use crate::policy::{cli, PolicySet};
+    let config = load_config(&common, None)?;
+    let ok = match action {
+        PolicyAction::Check { dir } => {
+            let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
+            let directory = load_directory(&config)?;
+            cli::check(&dir, directory.as_deref())?
+        }
+        PolicyAction::Explain { user, method, url } => {
+            let set = PolicySet::load_dir(&config.policies_dir)?;
+            let directory = load_directory(&config)?.ok_or_else(|| {
+                anyhow::anyhow!("no directory in {}", config.data_dir.display())
+            })?;
+            print!(
+                "{}",
+                cli::explain(&set, &directory, &user, &method, &url, &normalise_for_policy)?
+            );
+            true
+        }
+        PolicyAction::Test { file, dir } => {
+            let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
+            let set = PolicySet::load_dir(&dir)?;
+            let (passed, failures) = cli::run_tests(&set, &file, &normalise_for_policy)?;
+            for f in &failures {
+                println!("FAIL {f}");
+            }
+            println!("{passed} passed, {} failed", failures.len());
+            failures.is_empty()
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        anyhow::bail!("policy check failed")
+    }
 }
 
 fn open_store(config: &Config) -> Result<SqliteStore, StoreError> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::writer::{Command, Outcome, WriterSettings};
+use super::writer::{Command, Outcome};
 use super::{
     Actor, Directory, DirectoryError, GroupDraft, GroupRecord, Member, MemberChange, UserDraft,
     UserRecord,
@@ -49,9 +49,9 @@ fn check_lock(
     managed: bool,
     kind: &'static str,
     id: &str,
-    settings: WriterSettings,
+    allow_manual_updates: bool,
 ) -> Result<(), DirectoryError> {
-    if !actor.is_scim() && managed && !settings.allow_manual_updates {
+    if !actor.is_scim() && managed && !allow_manual_updates {
         return Err(DirectoryError::ManualUpdateLocked {
             kind,
             id: id.to_owned(),
@@ -227,7 +227,7 @@ pub(super) fn plan(
     actor: &Actor,
     cmd: &Command,
     now: i64,
-    settings: WriterSettings,
+    allow_manual_updates: bool,
 ) -> Result<Planned, DirectoryError> {
     let managed = actor.is_scim();
     let change = |action: &'static str, rtype: &'static str, id: &str| Change {
@@ -273,7 +273,7 @@ pub(super) fn plan(
                 id: id.clone(),
             })?;
             etag_matches(cur.version, if_match.as_deref())?;
-            check_lock(actor, cur.scim_managed, "User", id, settings)?;
+            check_lock(actor, cur.scim_managed, "User", id, allow_manual_updates)?;
             let draft = mutate(&cur)?;
             let mut keys = vec![
                 TouchKey::Id(cur.id.clone()),
@@ -305,7 +305,7 @@ pub(super) fn plan(
                 id: id.clone(),
             })?;
             etag_matches(cur.version, if_match.as_deref())?;
-            check_lock(actor, cur.scim_managed, "User", id, settings)?;
+            check_lock(actor, cur.scim_managed, "User", id, allow_manual_updates)?;
             let mut c = change("user.delete", "User", id);
             c.before = Some(cur.body.text().into_owned());
             c.ops.push(StoreOp::DeleteUser { ord: cur.ord });
@@ -369,7 +369,7 @@ pub(super) fn plan(
                     id: id.clone(),
                 })?;
             etag_matches(cur.version, if_match.as_deref())?;
-            check_lock(actor, cur.scim_managed, "Group", id, settings)?;
+            check_lock(actor, cur.scim_managed, "Group", id, allow_manual_updates)?;
             let (draft, members) = mutate(&cur)?;
             let resolved = resolve_members(dir, cur.ord, id, &members)?;
             let mut keys = resolved.keys.clone();
@@ -414,7 +414,7 @@ pub(super) fn plan(
                     id: id.clone(),
                 })?;
             etag_matches(cur.version, if_match.as_deref())?;
-            check_lock(actor, cur.scim_managed, "Group", id, settings)?;
+            check_lock(actor, cur.scim_managed, "Group", id, allow_manual_updates)?;
             let mut c = change("group.delete", "Group", id);
             c.before = Some(cur.body.text().into_owned());
             c.ops.push(StoreOp::DeleteGroup { ord: cur.ord });

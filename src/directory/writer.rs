@@ -18,7 +18,7 @@ use super::{
     Actor, Directory, DirectoryError, GroupDraft, GroupRecord, MemberChange, UserDraft, UserRecord,
 };
 use crate::clock::{to_millis, SharedClock};
-use crate::store::Store;
+use crate::store::{Change, Store};
 
 /// Largest number of changes in one transaction.
 const MAX_BATCH: usize = 512;
@@ -74,10 +74,19 @@ pub enum Outcome {
     Deleted,
 }
 
+/// Runs after a batch is committed and applied to the cache, before its callers are
+/// answered: the revocation fan-out (sessions end, live streams are re-judged) happens
+/// here, so a caller that sees its change acknowledged knows access already follows it.
+pub trait CommitHook: Send + Sync {
+    fn after_commit(&self, changes: &[Change]);
+}
+
 /// Settings the writer enforces.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct WriterSettings {
     pub allow_manual_updates: bool,
+    /// Called after every committed batch.
+    pub hook: Option<Arc<dyn CommitHook>>,
 }
 
 struct Request {
@@ -148,7 +157,7 @@ async fn run(
         let mut keys: HashSet<TouchKey> = HashSet::new();
         while batch.len() < MAX_BATCH {
             let Some(req) = queue.pop_front() else { break };
-            match plan(&dir, &req.actor, &req.cmd, now, settings) {
+            match plan(&dir, &req.actor, &req.cmd, now, settings.allow_manual_updates) {
                 Ok(planned) => {
                     if planned.keys.iter().any(|k| keys.contains(k)) {
                         // Touches what this batch already changes: plan it again after commit.
@@ -169,7 +178,7 @@ async fn run(
         if batch.is_empty() {
             continue;
         }
-        commit_batch(&dir, &store, batch).await;
+        commit_batch(&dir, &store, &settings, batch).await;
         since_maintenance += 1;
         if since_maintenance >= MAINTAIN_EVERY {
             since_maintenance = 0;
@@ -183,7 +192,12 @@ async fn run(
     }
 }
 
-async fn commit_batch(dir: &Arc<Directory>, store: &Arc<dyn Store>, batch: Vec<Pending>) {
+async fn commit_batch(
+    dir: &Arc<Directory>,
+    store: &Arc<dyn Store>,
+    settings: &WriterSettings,
+    batch: Vec<Pending>,
+) {
     let changes: Vec<_> = batch.iter().map(|p| p.planned.change.clone()).collect();
     let store = store.clone();
     let result = tokio::task::spawn_blocking(move || {
@@ -195,6 +209,9 @@ async fn commit_batch(dir: &Arc<Directory>, store: &Arc<dyn Store>, batch: Vec<P
         Ok((changes, Ok(seqs))) => {
             for (change, seq) in changes.iter().zip(seqs) {
                 dir.apply(&change.ops, seq);
+            }
+            if let Some(hook) = &settings.hook {
+                hook.after_commit(&changes);
             }
             for p in batch {
                 let _ = p.reply.send(Ok(p.planned.outcome));

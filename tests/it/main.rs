@@ -2,17 +2,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
+mod issuer;
+mod proxy_env;
 mod support;
+mod upstream;
 
 mod atomic;
+mod bearer;
+mod bypass;
 mod crash;
 mod durability;
 mod entra;
 mod etag;
 mod filters;
+mod forward_auth;
 mod lock_and_acl;
 mod nesting;
 mod okta;
 mod paging;
+mod policy_reload;
+mod revocation;
 mod rfc_errors;
+mod streaming;
 mod tls;

@@ -123,10 +123,13 @@ pub fn revoke_token(data: &Path, name: &str) -> bool {
 }
 
 async fn spawn_on(dir: &Path, yaml: &str) -> Running {
+    // Each server reads its own policy directory (empty unless a test writes one).
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).expect("policy dir");
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
-        ..Default::default()
+        policies_dir: (!yaml.contains("policies:")).then_some(policies),
     };
     let config = Config::from_yaml("test.yaml", yaml, &overrides).expect("config");
     server::spawn(config).await.expect("server starts")
@@ -134,7 +137,17 @@ async fn spawn_on(dir: &Path, yaml: &str) -> Running {
 
 /// Starts a server; `yaml` is extra configuration (may be empty).
 pub async fn start(yaml: &str) -> Gate {
+    start_with_policies(yaml, &[]).await
+}
+
+/// Starts a server with these policy files (name, YAML) in its policy directory.
+pub async fn start_with_policies(yaml: &str, policies: &[(&str, &str)]) -> Gate {
     let dir = tempfile::tempdir().expect("tempdir");
+    let pdir = dir.path().join("policies");
+    std::fs::create_dir_all(&pdir).expect("policy dir");
+    for (name, text) in policies {
+        std::fs::write(pdir.join(name), text).expect("write policy");
+    }
     let token = create_token(dir.path(), "test-idp", TokenScope::Scim);
     let running = spawn_on(dir.path(), yaml).await;
     let base = format!("http://{}/scim/v2", running.addr);

@@ -98,3 +98,82 @@ async fn mismatched_key_is_refused_at_start() {
         .expect("a key that does not match the certificate is refused");
     assert!(err.to_string().contains("do not match"), "{err:#}");
 }
+
+/// The leaf certificate the server presents, trusting anything (the test compares DER).
+async fn presented_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
+    #[derive(Debug)]
+    struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: rustls_pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_cert(dir.path(), "server");
+    let running = scimgate::server::spawn(config(dir.path(), &cert, &key))
+        .await
+        .unwrap();
+    let first = presented_leaf(running.addr).await;
+
+    // A broken write (certificate without its key) is ignored: the old pair stays.
+    std::fs::write(&key, "not a key").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(presented_leaf(running.addr).await, first);
+
+    // The renewal lands: new certificate and key.
+    let next = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&key, next.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert, next.cert.pem()).unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        if presented_leaf(running.addr).await == next.cert.der().to_vec() {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 10, "the renewed certificate was not picked up");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    running.stop().await;
+}

@@ -1,36 +1,49 @@
 //! Listeners, TLS, the HTTP stack and graceful shutdown.
 //!
-//! One accept loop serves plain TCP or TLS (rustls, TLS 1.2+, HTTP/2 by ALPN) through
-//! hyper's auto (HTTP/1.1 + HTTP/2) connection builder. The peer address is put on each
-//! request as `ConnectInfo` for the SCIM IP allow-list. On SIGINT or SIGTERM the listener
+//! One accept loop serves plain TCP or TLS (rustls, TLS 1.2+, HTTP/2 by ALPN, the
+//! certificate reloaded when its files change) through hyper's auto (HTTP/1.1 + HTTP/2)
+//! connection builder. Each request goes to [`dispatch`]: scimgate's own paths (SCIM,
+//! login, forward-auth, health) to the control application, everything else to the gate.
+//! Policies reload on file change and on SIGHUP. On SIGINT or SIGTERM the listener
 //! closes, open connections drain for up to ten seconds, and the directory writer
 //! finishes the changes it has queued.
+
+mod dispatch;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::authn::http::HttpClient;
+use crate::authn::jwt::JwtVerifier;
+use crate::authn::oidc::OidcLogin;
+use crate::authn::routes::AuthnState;
+use crate::authn::session::Sessions;
 use crate::clock;
-use crate::config::{Config, LogFormat, TlsConfig};
+use crate::config::{Config, LogFormat};
 use crate::directory::writer::{Writer, WriterSettings};
 use crate::directory::Directory;
+use crate::gate::hook::RevocationHook;
+use crate::gate::{Gate, GateParts};
+use crate::policy::reload::PolicyHandle;
+use crate::proxy::assertion::AssertionSigner;
+use crate::revoke::Registry;
 use crate::scim::{self, ScimState};
 use crate::store::{SqliteStore, Store};
+pub use dispatch::Dispatch;
+pub use tls::ReloadingCert;
 
 const DRAIN: Duration = Duration::from_secs(10);
 /// How long a client may take to send its request headers.
@@ -51,33 +64,14 @@ pub fn init_tracing(config: &Config) {
     };
 }
 
-/// Builds the TLS acceptor from PEM files.
-pub fn tls_acceptor(tls: &TlsConfig) -> anyhow::Result<TlsAcceptor> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
-        .with_context(|| format!("{}: cannot read certificates", tls.cert.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("{}: bad certificate PEM", tls.cert.display()))?;
-    if certs.is_empty() {
-        anyhow::bail!("{}: no certificate found", tls.cert.display());
-    }
-    let key = PrivateKeyDer::from_pem_file(&tls.key)
-        .with_context(|| format!("{}: cannot read the private key", tls.key.display()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("certificate and key do not match")?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(cfg)))
-}
-
 /// A running server (see [`spawn`]).
 pub struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
     /// The directory it serves.
     pub directory: Arc<Directory>,
+    /// The gate (policies, sessions, live streams).
+    pub gate: Arc<Gate>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -92,9 +86,22 @@ impl Running {
     }
 }
 
-/// Opens the store, loads the directory and builds the application.
-async fn build(config: &Config) -> anyhow::Result<(Router, Arc<Directory>)> {
+/// What [`build`] puts together.
+struct Built {
+    dispatch: Arc<Dispatch>,
+    dir: Arc<Directory>,
+    gate: Arc<Gate>,
+    tls: Option<Arc<ReloadingCert>>,
+    /// File watchers (policies, certificate); they stop when dropped.
+    watchers: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+/// Opens the store, loads the directory and policies, and builds the application.
+async fn build(config: &Config) -> anyhow::Result<Built> {
     let started = std::time::Instant::now();
+    let tls = config.tls.as_ref().map(ReloadingCert::load).transpose()?;
+    let policy = PolicyHandle::load(config.policies_dir.clone())
+        .with_context(|| format!("loading policies from {}", config.policies_dir.display()))?;
     let path = config.sqlite_path();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await?
@@ -107,16 +114,45 @@ async fn build(config: &Config) -> anyhow::Result<(Router, Arc<Directory>)> {
         users = dir.user_count(),
         groups = dir.group_count(),
         seq = dir.seq(),
+        routes = policy.current().routes().len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "directory loaded"
+        "directory and policies loaded"
     );
     let clock = clock::system();
+    let sessions = Arc::new(Sessions::load(store.clone(), config.sessions.clone(), clock.clone())?);
+    let http = HttpClient::new()?;
+    let jwt = config
+        .jwt
+        .clone()
+        .map(|cfg| Arc::new(JwtVerifier::new(cfg, http.clone())));
+    let oidc = config
+        .oidc
+        .clone()
+        .map(|cfg| Arc::new(OidcLogin::new(cfg, http.clone())));
+    let signer = Arc::new(AssertionSigner::load_or_create(
+        &config.assertion.key_file,
+        config.assertion.issuer.clone(),
+    )?);
+    let registry = Registry::new();
+    let gate = Gate::new(GateParts {
+        dir: dir.clone(),
+        policy: policy.clone(),
+        sessions: sessions.clone(),
+        jwt,
+        login_enabled: oidc.is_some(),
+        identity: config.identity.clone(),
+        signer,
+        registry,
+        trusted_proxies: config.trusted_proxies.clone(),
+        tls: config.tls.is_some(),
+    });
     let (writer, _writer_task) = Writer::start(
         dir.clone(),
         store.clone(),
         clock.clone(),
         WriterSettings {
             allow_manual_updates: config.scim.allow_manual_updates,
+            hook: Some(Arc::new(RevocationHook(gate.clone()))),
         },
     );
     let state = ScimState::new(
@@ -127,25 +163,69 @@ async fn build(config: &Config) -> anyhow::Result<(Router, Arc<Directory>)> {
         config.scim.clone(),
         config.tls.is_some(),
     );
-    Ok((app(state), dir))
+    let authn = AuthnState {
+        oidc,
+        sessions,
+        directory: dir.clone(),
+        identity: config.identity.clone(),
+        public_url: config.public_url.clone(),
+        tls: config.tls.is_some(),
+    };
+    let control = app(state, authn, gate.clone());
+    let mut watchers: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+    match policy.watch() {
+        Ok(w) => watchers.push(Box::new(w)),
+        Err(e) => tracing::warn!(error = %e, "cannot watch the policy directory; reload with SIGHUP"),
+    }
+    // After a policy reload, live streams are judged again under the new rules.
+    let mut generations = policy.subscribe();
+    let g = gate.clone();
+    tokio::spawn(async move {
+        while generations.changed().await.is_ok() {
+            let cut = g.recheck_streams();
+            if cut > 0 {
+                tracing::info!(streams = cut, "live streams cut after a policy reload");
+            }
+        }
+    });
+    if let Some(cert) = &tls {
+        match cert.watch() {
+            Ok(w) => watchers.push(Box::new(w)),
+            Err(e) => tracing::warn!(error = %e, "cannot watch the TLS files; reload with SIGHUP"),
+        }
+    }
+    Ok(Built {
+        dispatch: Arc::new(Dispatch::new(control, gate.clone())),
+        dir,
+        gate,
+        tls,
+        watchers,
+    })
 }
 
 /// Starts a server in the background on the current runtime (tests and benchmarks
 /// bind port 0 and read [`Running::addr`]).
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
-    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-    let (app, directory) = build(&config).await?;
+    let built = build(&config).await?;
+    let acceptor = built.tls.clone().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, tls, app, async {
-        let _ = rx.await;
-    }));
+    let dispatch = built.dispatch.clone();
+    let watchers = built.watchers;
+    let task = tokio::spawn(async move {
+        serve(listener, acceptor, dispatch, async {
+            let _ = rx.await;
+        })
+        .await;
+        drop(watchers);
+    });
     Ok(Running {
         addr,
-        directory,
+        directory: built.dir,
+        gate: built.gate,
         shutdown: Some(tx),
         task,
     })
@@ -153,27 +233,73 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
 
 /// Opens the store, loads the directory and serves until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-    let (app, _dir) = build(&config).await?;
+    let built = build(&config).await?;
+    let acceptor = built.tls.clone().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(
         addr = %listener.local_addr()?,
-        tls = tls.is_some(),
+        tls = acceptor.is_some(),
         "scimgate listening"
     );
-    serve(listener, tls, app, shutdown_signal()).await;
+    spawn_sighup(built.gate.clone(), built.tls.clone());
+    serve(listener, acceptor, built.dispatch.clone(), shutdown_signal()).await;
+    drop(built.watchers);
     Ok(())
 }
 
-/// The whole HTTP application: every request gets an `x-request-id` (kept if the
+/// SIGHUP reloads the policies and the TLS certificate.
+fn spawn_sighup(gate: Arc<Gate>, tls: Option<Arc<ReloadingCert>>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading policies and certificate");
+            let _ = gate.policy.reload();
+            if let Some(cert) = &tls {
+                cert.reload();
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (gate, tls);
+}
+
+/// scimgate's own HTTP surfaces: SCIM, the admin API, login, forward-auth, the
+/// assertion key set and health. Every request gets an `x-request-id` (kept if the
 /// client sent one) and a tracing span that carries it.
-pub fn app(state: ScimState) -> Router {
+pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>) -> Router {
     let x_request_id = http::HeaderName::from_static("x-request-id");
+    let jwks = gate.signer.jwks_json().to_owned();
+    let own = Router::new()
+        .nest("/admin/v1", scim::admin_router(state.clone()))
+        .merge(crate::authn::routes::routes(authn))
+        .route(
+            "/auth",
+            axum::routing::any(crate::gate::forward_auth::handler).with_state(gate),
+        );
     Router::new()
-        .nest("/scim/v2", scim::router(state.clone()))
-        .nest("/.scimgate/admin/v1", scim::admin_router(state))
+        .nest("/scim/v2", scim::router(state))
+        .nest("/.scimgate", own)
+        .route(
+            "/.well-known/scimgate/jwks.json",
+            axum::routing::get(move || {
+                let jwks = jwks.clone();
+                async move {
+                    (
+                        [
+                            (http::header::CONTENT_TYPE, "application/jwk-set+json"),
+                            (http::header::CACHE_CONTROL, "public, max-age=300"),
+                        ],
+                        jwks,
+                    )
+                }
+            }),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .route("/readyz", axum::routing::get(|| async { "ready\n" }))
         .layer(
@@ -205,7 +331,7 @@ pub fn app(state: ScimState) -> Router {
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    app: Router,
+    dispatch: Arc<Dispatch>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -223,12 +349,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let app = app.clone();
+        let dispatch = dispatch.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
                 // HTTP/2 carries the host as :authority; give handlers one place to look.
                 if !req.headers().contains_key(http::header::HOST) {
                     if let Some(host) = req
@@ -239,7 +364,8 @@ pub async fn serve(
                         req.headers_mut().insert(http::header::HOST, host);
                     }
                 }
-                app.clone().oneshot(req)
+                let dispatch = dispatch.clone();
+                async move { Ok::<_, std::convert::Infallible>(dispatch.handle(req, peer).await) }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // A client that never finishes its headers is cut off (slow-loris).

@@ -1,0 +1,95 @@
+//! Who is calling: a bearer JWT (scripts, CI) or a session cookie (browsers), mapped to
+//! an active directory user. The directory is read on every request; nothing about the
+//! user (active, groups) is cached here.
+
+use std::sync::Arc;
+
+use http::{header, HeaderMap};
+
+use super::Gate;
+use crate::authn::error::AuthnError;
+use crate::authn::identity::resolve_user;
+use crate::directory::UserRecord;
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Bearer,
+    Session,
+}
+
+/// An authenticated caller who is an active directory user.
+pub struct Caller {
+    pub user: Arc<UserRecord>,
+    pub via: Via,
+}
+
+/// Why no caller could be established.
+pub enum NoCaller {
+    /// Nothing was presented.
+    Anonymous,
+    /// Credentials were presented and refused.
+    Refused(AuthnError),
+    /// The identity is fine but names no active directory user.
+    NotProvisioned,
+}
+
+/// The bearer token in `Authorization`, if the scheme is Bearer.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the request looks like a browser navigation (it gets pages and redirects).
+pub fn is_browser(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::AUTHORIZATION)
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+}
+
+impl Gate {
+    /// Authenticates the request: a bearer token when one is sent, else the session.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, NoCaller> {
+        if let Some(token) = bearer(headers) {
+            let Some(jwt) = &self.jwt else {
+                return Err(NoCaller::Refused(AuthnError::BadToken(
+                    "bearer tokens are not configured".into(),
+                )));
+            };
+            let claims = jwt.verify(token).await.map_err(NoCaller::Refused)?;
+            return match resolve_user(&self.dir, &self.identity, &claims) {
+                Ok(user) => Ok(Caller {
+                    user,
+                    via: Via::Bearer,
+                }),
+                Err(AuthnError::UnknownUser) | Err(AuthnError::InactiveUser) => {
+                    Err(NoCaller::NotProvisioned)
+                }
+                Err(e) => Err(NoCaller::Refused(e)),
+            };
+        }
+        let Some(token) = self.sessions.token_from(headers, self.tls) else {
+            return Err(NoCaller::Anonymous);
+        };
+        // An unknown or expired session is as good as none: sign in again.
+        let session = self.sessions.lookup(&token).ok_or(NoCaller::Anonymous)?;
+        match self.dir.user_by_id(&session.user_id) {
+            Some(user) if user.active => Ok(Caller {
+                user,
+                via: Via::Session,
+            }),
+            _ => {
+                // Deactivated or deleted since sign-in: the fan-out normally ended the
+                // session already; make sure.
+                self.sessions.end_user(&session.user_id);
+                Err(NoCaller::Anonymous)
+            }
+        }
+    }
+}

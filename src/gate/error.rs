@@ -1,0 +1,161 @@
+//! Every way the gate says no, and the one place those become HTTP responses.
+//!
+//! Browsers get pages (or a redirect to login), API callers get JSON and a
+//! `WWW-Authenticate` challenge. Bodies say what the caller needs to act (which route,
+//! which groups would allow it) and nothing about other users.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use super::pages;
+use crate::authn::error::AuthnError;
+use crate::policy::RuleRef;
+use crate::proxy::error::ProxyError;
+
+/// A refusal by the gate.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("bad request path: {0}")]
+    BadPath(String),
+    #[error("ambiguous request path ({0}); refused")]
+    AmbiguousPath(String),
+    #[error("no route for this host and path")]
+    NoRoute,
+    #[error("authentication required")]
+    Unauthenticated {
+        /// Send the browser to the login page, coming back to this path.
+        login_return_to: Option<String>,
+        /// Why presented credentials were refused (absent when none were sent).
+        reason: Option<AuthnError>,
+    },
+    #[error("identity is not an active user in the directory")]
+    NotProvisioned { browser: bool },
+    #[error("access denied by {}", by.rule)]
+    Forbidden(Box<Forbidden>),
+    #[error(transparent)]
+    Upstream(#[from] ProxyError),
+}
+
+/// What a 403 names.
+#[derive(Debug)]
+pub struct Forbidden {
+    pub browser: bool,
+    pub user_name: String,
+    pub method: String,
+    pub path: String,
+    pub by: RuleRef,
+    /// Groups whose members this route would let through for this request.
+    pub allowing_groups: Vec<Arc<str>>,
+}
+
+impl GateError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GateError::BadPath(_) | GateError::AmbiguousPath(_) => StatusCode::BAD_REQUEST,
+            GateError::NoRoute => StatusCode::NOT_FOUND,
+            GateError::Unauthenticated {
+                login_return_to: Some(_),
+                ..
+            } => StatusCode::FOUND,
+            GateError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            GateError::NotProvisioned { .. } | GateError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GateError::Upstream(e) => e.status(),
+        }
+    }
+
+    /// The response for this refusal.
+    pub fn into_response(self, wants_html: bool) -> Response<Body> {
+        let status = self.status();
+        match self {
+            GateError::Unauthenticated {
+                login_return_to: Some(rd),
+                ..
+            } => {
+                let location = format!("/.scimgate/login?rd={}", pages::url_encode(&rd));
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::FOUND;
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            GateError::Unauthenticated {
+                login_return_to: None,
+                reason,
+            } => {
+                let challenge = match &reason {
+                    Some(e) => format!(
+                        "Bearer realm=\"scimgate\", error=\"invalid_token\", error_description=\"{}\"",
+                        e.to_string().replace(['"', '\\'], "'")
+                    ),
+                    None => "Bearer realm=\"scimgate\"".to_owned(),
+                };
+                let detail = reason
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "sign in or send a bearer token".to_owned());
+                let mut r = json_or_page(status, wants_html, "unauthenticated", &detail);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                r
+            }
+            GateError::Forbidden(f) => {
+                if f.browser || wants_html {
+                    pages::html(status, pages::forbidden(&f))
+                } else {
+                    let body = serde_json::json!({
+                        "error": "forbidden",
+                        "detail": format!("{} {} is not allowed for {}", f.method, f.path, f.user_name),
+                        "route": &*f.by.route,
+                        "rule": &*f.by.rule,
+                        "allowed_groups": f.allowing_groups.iter().map(|g| &**g).collect::<Vec<_>>(),
+                    });
+                    json(status, &body)
+                }
+            }
+            GateError::NotProvisioned { browser } => json_or_page(
+                status,
+                browser || wants_html,
+                "not_provisioned",
+                "your identity is not an active user in scimgate's directory; ask your identity provider's administrators to assign you",
+            ),
+            GateError::Upstream(e) => {
+                tracing::warn!(error = %e, "upstream failure");
+                json_or_page(status, wants_html, "upstream", &e.to_string())
+            }
+            other => json_or_page(status, wants_html, code(&other), &other.to_string()),
+        }
+    }
+}
+
+fn code(e: &GateError) -> &'static str {
+    match e {
+        GateError::BadPath(_) | GateError::AmbiguousPath(_) => "bad_path",
+        GateError::NoRoute => "no_route",
+        _ => "error",
+    }
+}
+
+fn json_or_page(status: StatusCode, html: bool, code: &str, detail: &str) -> Response<Body> {
+    if html {
+        pages::html(status, pages::message(status, detail))
+    } else {
+        json(status, &serde_json::json!({ "error": code, "detail": detail }))
+    }
+}
+
+fn json(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(v.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

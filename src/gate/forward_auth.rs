@@ -1,0 +1,127 @@
+//! Forward-auth at `/.scimgate/auth`, for nginx `auth_request` and Traefik `forwardAuth`.
+//!
+//! The front proxy asks "may this request through?" and passes the original request as
+//! `X-Forwarded-Method`, `X-Forwarded-Uri` and `X-Forwarded-Host`. Those headers are
+//! believed only from `trusted_proxies`; any other peer is refused, since the answer
+//! would be about a request it could have made up. The answer is 200 with the identity
+//! headers and the signed assertion, 401 (no or bad credentials) or 403.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+
+use super::caller::{Caller, NoCaller};
+use super::error::{Forbidden, GateError};
+use super::Gate;
+use crate::policy::{DirectorySubject, RequestFacts};
+use crate::proxy::assertion::AssertionClaims;
+use crate::proxy::headers::{add_identity, IdentityHeaders};
+use crate::proxy::path::normalise;
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// `GET /.scimgate/auth` (any method is accepted; the judged one is X-Forwarded-Method).
+pub async fn handler(
+    State(gate): State<Arc<Gate>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    match judge(&gate, peer, &headers).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(false),
+    }
+}
+
+async fn judge(gate: &Arc<Gate>, peer: SocketAddr, h: &HeaderMap) -> Result<Response<Body>, GateError> {
+    if !gate.is_trusted_proxy(peer.ip()) {
+        tracing::warn!(%peer, "forward-auth request from a peer not in trusted_proxies");
+        let mut r = Response::new(Body::from(
+            "{\"error\":\"untrusted_peer\",\"detail\":\"forward-auth answers only proxies listed in trusted_proxies\"}",
+        ));
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return Ok(r);
+    }
+    let method = header(h, "x-forwarded-method")
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or(Method::GET);
+    let uri = header(h, "x-forwarded-uri").unwrap_or("/");
+    let host = header(h, "x-forwarded-host")
+        .or_else(|| header(h, "host"))
+        .unwrap_or("");
+    let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
+    let path = normalise(raw_path).map_err(|e| GateError::BadPath(e.to_string()))?;
+    let policy = gate.policy.current();
+    let m = policy
+        .match_route(host, &path.matching)
+        .ok_or(GateError::NoRoute)?;
+    if let Some(a) = &path.ambiguity {
+        if !m.route.settings.allow_ambiguous_paths {
+            return Err(GateError::AmbiguousPath(a.to_string()));
+        }
+    }
+    let caller: Caller = match gate.authenticate(h).await {
+        Ok(c) => c,
+        Err(NoCaller::Anonymous) => {
+            return Err(GateError::Unauthenticated {
+                login_return_to: None,
+                reason: None,
+            })
+        }
+        Err(NoCaller::Refused(e)) => {
+            return Err(GateError::Unauthenticated {
+                login_return_to: None,
+                reason: Some(e),
+            })
+        }
+        Err(NoCaller::NotProvisioned) => return Err(GateError::NotProvisioned { browser: false }),
+    };
+    let subject = DirectorySubject::new(&gate.dir, caller.user.clone());
+    let facts = RequestFacts {
+        method: &method,
+        path: &path.matching,
+    };
+    let decision = policy.decide(&m, facts, &subject);
+    if !decision.allow {
+        return Err(GateError::Forbidden(Box::new(Forbidden {
+            browser: false,
+            user_name: caller.user.user_name.to_string(),
+            method: method.to_string(),
+            path: path.forward.clone(),
+            allowing_groups: policy.allowing_groups(&m.route, facts),
+            by: decision.by,
+        })));
+    }
+    let user = &caller.user;
+    let groups = subject.group_names();
+    let email = user.emails.first().map(|e| e.to_string());
+    let assertion = gate.signer.sign(
+        &m.route.name,
+        &AssertionClaims {
+            sub: user.id.to_string(),
+            user_name: user.user_name.to_string(),
+            email: email.clone(),
+            groups: groups.clone(),
+            seq: gate.dir.seq(),
+        },
+    )?;
+    let mut r = Response::new(Body::empty());
+    add_identity(
+        r.headers_mut(),
+        &IdentityHeaders {
+            user: user.user_name.to_string(),
+            email,
+            groups,
+            assertion: Some(assertion.to_string()),
+        },
+    );
+    r.headers_mut().insert(
+        "x-scimgate-route",
+        HeaderValue::from_str(&m.route.name).unwrap_or(HeaderValue::from_static("-")),
+    );
+    Ok(r)
+}

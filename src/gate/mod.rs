@@ -1,0 +1,107 @@
+//! The gate: the request pipeline in front of every proxied route.
+//!
+//! For each request: the path is normalised once (by the dispatcher), a route is chosen
+//! by host and path, the caller is authenticated (session cookie or bearer JWT) and
+//! mapped to a directory user, the policy decides on the user's *current* directory
+//! groups, and an allowed request is forwarded with identity headers and a signed
+//! assertion, registered as a live stream so that revocation can cut it. Denials become
+//! responses in one place ([`error::GateError`]). The gate also serves forward-auth
+//! (`/.scimgate/auth`), the assertion key set, and the revocation fan-out after each
+//! directory commit ([`hook`]).
+
+pub mod caller;
+pub mod error;
+pub mod forward_auth;
+pub mod hook;
+pub mod pages;
+pub mod pipeline;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use ipnet::IpNet;
+
+use crate::authn::jwt::JwtVerifier;
+use crate::authn::session::Sessions;
+use crate::config::IdentityConfig;
+use crate::directory::Directory;
+use crate::policy::reload::PolicyHandle;
+use crate::policy::Route;
+use crate::proxy::assertion::AssertionSigner;
+use crate::proxy::client::UpstreamClient;
+use crate::proxy::error::ProxyError;
+use crate::revoke::Registry;
+
+/// Everything the pipeline reads; shared by every request.
+pub struct Gate {
+    pub dir: Arc<Directory>,
+    pub policy: Arc<PolicyHandle>,
+    pub sessions: Arc<Sessions>,
+    pub jwt: Option<Arc<JwtVerifier>>,
+    /// Whether browser login is configured (else browsers get 401 like API callers).
+    pub login_enabled: bool,
+    pub identity: IdentityConfig,
+    pub signer: Arc<AssertionSigner>,
+    pub registry: Arc<Registry>,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Whether the listener speaks TLS.
+    pub tls: bool,
+    /// Upstream clients by route name, with the policy digest they were built for.
+    clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
+}
+
+/// How the gate is put together (see `server::build`).
+pub struct GateParts {
+    pub dir: Arc<Directory>,
+    pub policy: Arc<PolicyHandle>,
+    pub sessions: Arc<Sessions>,
+    pub jwt: Option<Arc<JwtVerifier>>,
+    pub login_enabled: bool,
+    pub identity: IdentityConfig,
+    pub signer: Arc<AssertionSigner>,
+    pub registry: Arc<Registry>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub tls: bool,
+}
+
+impl Gate {
+    pub fn new(p: GateParts) -> Arc<Self> {
+        Arc::new(Gate {
+            dir: p.dir,
+            policy: p.policy,
+            sessions: p.sessions,
+            jwt: p.jwt,
+            login_enabled: p.login_enabled,
+            identity: p.identity,
+            signer: p.signer,
+            registry: p.registry,
+            trusted_proxies: p.trusted_proxies,
+            tls: p.tls,
+            clients: DashMap::new(),
+        })
+    }
+
+    /// Whether `peer` is a proxy whose `X-Forwarded-*` headers are believed.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        let peer = match peer {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
+            v4 => v4,
+        };
+        self.trusted_proxies.iter().any(|n| n.contains(&peer))
+    }
+
+    /// The upstream client of a route, built on first use and rebuilt after a policy
+    /// reload changed the route.
+    pub fn client_for(&self, route: &Route, digest: &str) -> Result<Arc<UpstreamClient>, ProxyError> {
+        if let Some(entry) = self.clients.get(&route.name) {
+            if entry.0 == digest {
+                return Ok(entry.1.clone());
+            }
+        }
+        let client = Arc::new(UpstreamClient::new(&route.settings)?);
+        self.clients
+            .insert(route.name.clone(), (digest.to_owned(), client.clone()));
+        Ok(client)
+    }
+}

@@ -1,0 +1,160 @@
+//! The upstream response body as the client receives it: streamed frame by frame,
+//! ended by revocation, and holding the route's concurrency permit until it finishes.
+//!
+//! When the cancellation token fires, the next poll yields an error; hyper then aborts
+//! the client connection (HTTP/1) or resets the stream (HTTP/2), and dropping the
+//! upstream body closes the upstream connection. The token's future is polled with the
+//! body's waker, so a cancel wakes a body that is waiting on the upstream at once.
+//! A client that has stopped reading (hyper waiting to write, not polling the body)
+//! sees the error when it reads again; to drop such a connection at once, the server
+//! has to race the connection itself against the token.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::BoxError;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// The error a cancelled body ends with.
+#[derive(Debug, thiserror::Error)]
+#[error("stream cancelled")]
+pub struct StreamCancelled;
+
+/// A body that stops when `cancel` fires and releases what it holds (the route's
+/// concurrency permit, the live-stream registration) when done.
+pub struct CancellableBody<B, H = OwnedSemaphorePermit> {
+    inner: B,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    permit: Option<H>,
+    finished: bool,
+}
+
+impl<B, H> CancellableBody<B, H> {
+    pub fn new(inner: B, cancel: CancellationToken, permit: Option<H>) -> Self {
+        Self {
+            inner,
+            cancelled: Box::pin(cancel.cancelled_owned()),
+            permit,
+            finished: false,
+        }
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.permit = None;
+    }
+}
+
+impl<B, H: Unpin> Body for CancellableBody<B, H>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        if this.cancelled.as_mut().poll(cx).is_ready() {
+            this.finish();
+            return Poll::Ready(Some(Err(Box::new(StreamCancelled))));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.finish();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.finish();
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.finished {
+            SizeHint::with_exact(0)
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use http_body_util::{BodyExt, Full, StreamBody};
+    use tokio::sync::{mpsc, Semaphore};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn passes_frames_and_releases_the_permit_at_the_end() {
+        let limit = Arc::new(Semaphore::new(1));
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let body = CancellableBody::new(
+            Full::new(Bytes::from_static(b"hello")),
+            CancellationToken::new(),
+            Some(permit),
+        );
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert_eq!(limit.available_permits(), 0);
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"hello");
+        assert_eq!(limit.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancel_wakes_a_waiting_body_with_an_error() {
+        let limit = Arc::new(Semaphore::new(1));
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let cancel = CancellationToken::new();
+        let mut body = CancellableBody::new(
+            StreamBody::new(Box::pin(stream)),
+            cancel.clone(),
+            Some(permit),
+        );
+        tx.send(Ok(Frame::data(Bytes::from_static(b"a"))))
+            .await
+            .unwrap();
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"a"));
+
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            cancel.cancel();
+        });
+        let started = std::time::Instant::now();
+        let next = tokio::time::timeout(Duration::from_secs(1), body.frame())
+            .await
+            .expect("cancel must wake the body");
+        assert!(next.unwrap().unwrap_err().is::<StreamCancelled>());
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert_eq!(limit.available_permits(), 1);
+        assert!(body.frame().await.is_none());
+        canceller.await.unwrap();
+        drop(tx);
+    }
+}

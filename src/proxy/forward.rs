@@ -1,0 +1,230 @@
+//! One forwarded exchange: build the upstream request, wait for a permit and the
+//! response head (both bounded by `response_timeout`), and hand back a streaming,
+//! cancellable response, or a 101 with a tunnel behind it for websockets.
+//!
+//! The caller has already normalised the path, run `headers::prepare_request` and
+//! `headers::add_identity`; this module only adds what the route itself decides (Host,
+//! injected credentials, `Connection: close` without keep-alive). It never buffers a
+//! body and never logs header values.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::BoxError;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONNECTION, HOST};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+
+use super::body::CancellableBody;
+use super::client::UpstreamClient;
+use super::error::ProxyError;
+use super::headers::{is_websocket_upgrade, prepare_response};
+use super::tunnel;
+use crate::policy::RouteSettings;
+
+/// Forwards `req` to the route's upstream at `forward_path` (the normalised path's
+/// `forward` form) with the request's query kept verbatim.
+///
+/// `req` must still carry its extensions: for a websocket upgrade, hyper's `OnUpgrade`
+/// lives there (and the server must serve connections with upgrades enabled).
+/// Cancelling `cancel` fails a request still waiting (503), ends a streaming response
+/// body with an error, and closes a websocket tunnel.
+pub async fn forward<B>(
+    client: &UpstreamClient,
+    settings: &RouteSettings,
+    mut req: Request<B>,
+    forward_path: &str,
+    cancel: CancellationToken,
+    keep: Option<Keep>,
+) -> Result<Response<Body>, ProxyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let upgrade = is_websocket_upgrade(req.version(), req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let uri = upstream_uri(client, forward_path, req.uri().query())?;
+
+    let (parts, body) = req.into_parts();
+    let mut headers = parts.headers;
+    set_host(&mut headers, settings, &parts.uri);
+    inject(&mut headers, settings);
+    if client.close_connections && !upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let mut upstream_req = Request::new(Body::new(body));
+    *upstream_req.method_mut() = parts.method;
+    *upstream_req.uri_mut() = uri;
+    *upstream_req.version_mut() = Version::HTTP_11;
+    *upstream_req.headers_mut() = headers;
+
+    let permit = Held {
+        _permit: acquire(client, settings.response_timeout, &cancel).await?,
+        _keep: keep,
+    };
+    let http = if upgrade {
+        &client.upgrade_http
+    } else {
+        &client.http
+    };
+    let exchange = tokio::time::timeout(settings.response_timeout, http.request(upstream_req));
+    let mut response = tokio::select! {
+        answered = exchange => match answered {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(classify(e)),
+            Err(_) => return Err(ProxyError::ResponseTimeout),
+        },
+        () = cancel.cancelled() => return Err(ProxyError::Cancelled),
+    };
+
+    if let Some(client_upgrade) = client_upgrade {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            let (mut parts, _) = response.into_parts();
+            prepare_response(&mut parts.headers, true);
+            parts.extensions = http::Extensions::new();
+            tunnel::spawn(client_upgrade, upstream_upgrade, cancel, permit);
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
+    }
+
+    let (mut parts, body) = response.into_parts();
+    prepare_response(&mut parts.headers, false);
+    parts.extensions = http::Extensions::new();
+    let body = CancellableBody::new(body, cancel, Some(permit));
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// Something the caller needs kept alive exactly as long as the exchange (its body or
+/// its websocket tunnel) lasts, e.g. its registration as a live stream.
+pub type Keep = Box<dyn std::any::Any + Send + Sync>;
+
+/// What an exchange holds until it ends: the route's concurrency permit and the
+/// caller's [`Keep`].
+pub(crate) struct Held {
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    _keep: Option<Keep>,
+}
+
+/// Upstream base path + `forward_path` without `strip_prefix` + the query.
+fn upstream_uri(
+    client: &UpstreamClient,
+    forward_path: &str,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    let path = match client.strip_prefix.as_deref() {
+        Some(prefix) => strip_segment_prefix(forward_path, prefix),
+        None => forward_path,
+    };
+    let mut path_and_query =
+        String::with_capacity(client.base_path.len() + path.len() + query.map_or(0, str::len) + 1);
+    path_and_query.push_str(&client.base_path);
+    path_and_query.push_str(path);
+    if let Some(query) = query {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    Uri::builder()
+        .scheme(client.scheme.clone())
+        .authority(client.authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(ProxyError::UpstreamUri)
+}
+
+/// `path` without `prefix` when the prefix ends at a segment boundary (`/fin` strips
+/// `/fin` and `/fin/x`, not `/finance`); what remains always starts with `/`.
+fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
+    match path.strip_prefix(prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+/// The upstream's authority as Host (hyper fills it in from the URI when absent), or
+/// with `preserve_host` the client's Host (its `:authority` for HTTP/2 clients).
+fn set_host(headers: &mut HeaderMap, settings: &RouteSettings, client_uri: &Uri) {
+    if !settings.preserve_host {
+        headers.remove(HOST);
+        return;
+    }
+    if !headers.contains_key(HOST) {
+        if let Some(value) = client_uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            headers.insert(HOST, value);
+        }
+    }
+}
+
+/// Sets the route's injected headers (sensitive; an injected `authorization` replaces
+/// the client's).
+fn inject(headers: &mut HeaderMap, settings: &RouteSettings) {
+    for (name, value) in &settings.inject {
+        if name == AUTHORIZATION {
+            headers.remove(AUTHORIZATION);
+        }
+        let mut value = value.clone();
+        value.set_sensitive(true);
+        headers.insert(name.clone(), value);
+    }
+}
+
+/// Waits up to `timeout` for a concurrency permit (none needed when unbounded).
+async fn acquire(
+    client: &UpstreamClient,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Option<OwnedSemaphorePermit>, ProxyError> {
+    let Some(limit) = &client.limit else {
+        return Ok(None);
+    };
+    tokio::select! {
+        waited = tokio::time::timeout(timeout, limit.clone().acquire_owned()) => match waited {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            // The semaphore is never closed; treat it as overload if it ever is.
+            Ok(Err(_)) | Err(_) => Err(ProxyError::Overloaded),
+        },
+        () = cancel.cancelled() => Err(ProxyError::Cancelled),
+    }
+}
+
+/// Connect errors (with timeouts apart) versus failures on an open connection.
+fn classify(error: hyper_util::client::legacy::Error) -> ProxyError {
+    if !error.is_connect() {
+        return ProxyError::Upstream(error);
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return ProxyError::UpstreamConnectTimeout(error);
+        }
+        source = cause.source();
+    }
+    ProxyError::UpstreamConnect(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_strip_only_at_segment_boundaries() {
+        assert_eq!(strip_segment_prefix("/finance/a/b", "/finance"), "/a/b");
+        assert_eq!(strip_segment_prefix("/finance/", "/finance"), "/");
+        assert_eq!(strip_segment_prefix("/finance", "/finance"), "/");
+        assert_eq!(
+            strip_segment_prefix("/financex/a", "/finance"),
+            "/financex/a"
+        );
+        assert_eq!(strip_segment_prefix("/other", "/finance"), "/other");
+    }
+}

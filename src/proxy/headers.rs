@@ -1,0 +1,317 @@
+//! Header hygiene between client, gate and upstream.
+//!
+//! Three jobs: drop hop-by-hop headers (they describe one connection, not the message);
+//! make sure no identity header the client sent reaches the upstream, in any spelling
+//! (`X_Auth_Request_User` reaches CGI-style upstreams as `HTTP_X_AUTH_REQUEST_USER`,
+//! exactly like `X-Auth-Request-User`); and set the `X-Forwarded-*` headers, trusting
+//! the client's own only when the peer is a configured proxy.
+//!
+//! Order matters: [`prepare_request`] runs first and strips, then [`add_identity`] adds
+//! ours, so a `Connection: x-auth-request-user` sent by a client removes only its own copy.
+
+use std::net::IpAddr;
+
+use http::header::{
+    CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+
+/// The identity headers the gate sets.
+pub const AUTH_REQUEST_USER: HeaderName = HeaderName::from_static("x-auth-request-user");
+pub const AUTH_REQUEST_EMAIL: HeaderName = HeaderName::from_static("x-auth-request-email");
+pub const AUTH_REQUEST_GROUPS: HeaderName = HeaderName::from_static("x-auth-request-groups");
+pub const SCIMGATE_ASSERTION: HeaderName = HeaderName::from_static("x-scimgate-assertion");
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Names (lower case, `-` form) no client may send upstream.
+const IDENTITY_NAMES: &[&str] = &[
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "remote-user",
+    "x-remote-user",
+    "x-user",
+    "x-email",
+];
+const IDENTITY_PREFIXES: &[&str] = &["x-auth-request-", "x-scimgate-"];
+
+/// Forwarding headers only a trusted proxy may send (besides every `x-forwarded-*`).
+const FORWARDING_NAMES: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+];
+
+/// Who the gate is talking to on the client side.
+#[derive(Debug, Clone)]
+pub struct ClientContext {
+    /// The TCP peer.
+    pub peer: IpAddr,
+    /// The peer is one of the configured trusted proxies.
+    pub trusted_proxy: bool,
+    /// The client connection is TLS.
+    pub tls: bool,
+    /// The Host (or `:authority`) as received.
+    pub host: String,
+}
+
+/// Who the gate says the caller is.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityHeaders {
+    pub user: String,
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+    /// The signed assertion (a JWT).
+    pub assertion: Option<String>,
+}
+
+/// What a trusted proxy says about the original request (for forward-auth).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forwarded {
+    pub method: Option<Method>,
+    /// The original request target (path and query).
+    pub uri: Option<String>,
+    pub host: Option<String>,
+}
+
+/// The header name in `-` form (names are already lower case in `http`).
+fn dashed(name: &HeaderName) -> std::borrow::Cow<'_, str> {
+    let s = name.as_str();
+    if s.contains('_') {
+        std::borrow::Cow::Owned(s.replace('_', "-"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Whether a header carries identity, in any case or `_`/`-` spelling.
+pub fn is_identity_header(name: &HeaderName) -> bool {
+    let name = dashed(name);
+    IDENTITY_NAMES.contains(&name.as_ref()) || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether a header describes the original request, which only trusted proxies may say.
+fn is_forwarding_header(name: &HeaderName) -> bool {
+    let name = dashed(name);
+    name.starts_with("x-forwarded-") || FORWARDING_NAMES.contains(&name.as_ref())
+}
+
+/// Removes every client-sent identity header.
+pub fn strip_identity_headers(headers: &mut HeaderMap) {
+    remove_matching(headers, is_identity_header);
+}
+
+fn remove_matching(headers: &mut HeaderMap, pred: impl Fn(&HeaderName) -> bool) {
+    let doomed: Vec<HeaderName> = headers.keys().filter(|n| pred(n)).cloned().collect();
+    for name in doomed {
+        headers.remove(&name);
+    }
+}
+
+/// Whether the message asks for a websocket upgrade (HTTP/1.1 `Connection: upgrade` and
+/// `Upgrade: websocket`).
+pub fn is_websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
+    version == Version::HTTP_11
+        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+        && headers
+            .get_all(UPGRADE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Removes hop-by-hop headers: the fixed set and every header `Connection` names. With
+/// `upgrade`, `Upgrade` stays and `Connection` becomes exactly `upgrade`.
+fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    let listed: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for name in listed {
+        if upgrade && name == UPGRADE {
+            continue;
+        }
+        headers.remove(&name);
+    }
+    for name in [
+        CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+    ] {
+        headers.remove(name);
+    }
+    if upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(UPGRADE);
+    }
+}
+
+/// Cleans a client request for the upstream: hop-by-hop headers, client identity
+/// headers, forwarding headers from untrusted peers (and `_` spellings from anyone),
+/// then sets `X-Forwarded-For`, `-Proto` and `-Host`.
+pub fn prepare_request(headers: &mut HeaderMap, ctx: &ClientContext, upgrade: bool) {
+    strip_hop_by_hop(headers, upgrade);
+    strip_identity_headers(headers);
+    remove_matching(headers, |name| {
+        // `_` spellings are never ours to pass on: CGI-style upstreams would read them
+        // as the real header next to the one we set.
+        is_forwarding_header(name) && (!ctx.trusted_proxy || name.as_str().contains('_'))
+    });
+
+    let peer = ctx.peer.to_string();
+    let for_list = if ctx.trusted_proxy {
+        let earlier: Vec<&str> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        if earlier.is_empty() {
+            peer
+        } else {
+            format!("{}, {peer}", earlier.join(", "))
+        }
+    } else {
+        peer
+    };
+    set_text(headers, X_FORWARDED_FOR, &for_list);
+
+    let proto = if ctx.tls { "https" } else { "http" };
+    if !(ctx.trusted_proxy && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    }
+    if !(ctx.trusted_proxy && headers.contains_key(&X_FORWARDED_HOST)) {
+        set_text(headers, X_FORWARDED_HOST, &ctx.host);
+    }
+}
+
+/// Sets a header from text; text that is not a valid header value is dropped (the
+/// header is then absent rather than wrong).
+fn set_text(headers: &mut HeaderMap, name: HeaderName, text: &str) {
+    match HeaderValue::from_str(text) {
+        Ok(value) => {
+            headers.insert(name, value);
+        }
+        Err(_) => {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Escapes `%`, bytes outside visible ASCII, and (for list items) `,`, so any
+/// name fits a header value and a comma-joined list splits back unambiguously.
+fn header_text(text: &str, escape_comma: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        let plain = (0x20..0x7F).contains(&b) && b != b'%' && !(escape_comma && b == b',');
+        if plain {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn sensitive(text: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Adds the gate's identity headers (replacing any of the same name).
+///
+/// `X-Auth-Request-User` and `-Email` are the values with `%` and bytes outside visible
+/// ASCII percent-encoded; `X-Auth-Request-Groups` joins group names with `,`, each with
+/// `,` and `%` (and non-ASCII) percent-encoded, so a group named `a,b` is sent as
+/// `a%2Cb` and never splits into two. `X-Scimgate-Assertion` is the signed JWT.
+pub fn add_identity(headers: &mut HeaderMap, id: &IdentityHeaders) {
+    let pairs = [
+        (AUTH_REQUEST_USER, Some(header_text(&id.user, false))),
+        (
+            AUTH_REQUEST_EMAIL,
+            id.email.as_deref().map(|e| header_text(e, false)),
+        ),
+        (
+            AUTH_REQUEST_GROUPS,
+            Some(
+                id.groups
+                    .iter()
+                    .map(|g| header_text(g, true))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ),
+        (SCIMGATE_ASSERTION, id.assertion.clone()),
+    ];
+    for (name, text) in pairs {
+        match text.as_deref().and_then(sensitive) {
+            Some(value) => {
+                headers.insert(name, value);
+            }
+            None => {
+                headers.remove(name);
+            }
+        }
+    }
+}
+
+/// Cleans an upstream response for the client: hop-by-hop headers go (with `upgrade`,
+/// for a 101, `Upgrade` stays with `Connection: upgrade`).
+pub fn prepare_response(headers: &mut HeaderMap, upgrade: bool) {
+    strip_hop_by_hop(headers, upgrade);
+}
+
+/// The original method, URI and host a trusted proxy reports (`X-Forwarded-Method`,
+/// `X-Forwarded-Uri` or nginx's `X-Original-URI`, `X-Forwarded-Host`). From an untrusted
+/// peer every field is `None`: those headers are the client's word only.
+pub fn forwarded_values(headers: &HeaderMap, ctx: &ClientContext) -> Forwarded {
+    if !ctx.trusted_proxy {
+        return Forwarded::default();
+    }
+    let text = |name: &HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Forwarded {
+        method: text(&X_FORWARDED_METHOD).and_then(|m| Method::from_bytes(m.as_bytes()).ok()),
+        uri: text(&X_FORWARDED_URI).or_else(|| text(&X_ORIGINAL_URI)),
+        host: text(&X_FORWARDED_HOST),
+    }
+}
+
+#[cfg(test)]
+mod tests;

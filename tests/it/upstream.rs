@@ -1,0 +1,190 @@
+//! A small fake upstream for the proxy tests: it echoes what reached it, streams large
+//! or endless bodies, and echoes websocket messages. Its own behaviour is not what is
+//! tested; what arrives at it is.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// What the upstream saw.
+#[derive(Default)]
+pub struct Seen {
+    /// Every request: the echo document.
+    pub requests: Mutex<Vec<Value>>,
+    /// Accepted TCP connections.
+    pub connections: std::sync::atomic::AtomicUsize,
+}
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Seen>,
+}
+
+impl Upstream {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Paths (with query) of every request seen.
+    pub fn paths(&self) -> Vec<String> {
+        self.seen
+            .requests
+            .lock()
+            .iter()
+            .map(|r| r["target"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+static ZEROS: [u8; 256 * 1024] = [0; 256 * 1024];
+
+fn full(status: u16, body: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    r
+}
+
+async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in req.headers() {
+        let entry = headers
+            .entry(name.as_str().to_owned())
+            .or_insert_with(|| Value::Array(vec![]));
+        if let Value::Array(a) = entry {
+            a.push(Value::String(value.to_str().unwrap_or("<bytes>").to_owned()));
+        }
+    }
+    let doc = json!({
+        "method": req.method().as_str(),
+        "target": target,
+        "headers": headers,
+    });
+    seen.requests.lock().push(doc.clone());
+
+    if path == "/ws" || path.ends_with("/ws") {
+        let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+            return Ok(full(400, "not a websocket request".into()));
+        };
+        let accept = derive_accept_key(key.as_bytes());
+        tokio::spawn(async move {
+            if let Ok(upgraded) = hyper::upgrade::on(req).await {
+                let mut ws =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                while let Some(Ok(msg)) = ws.next().await {
+                    if msg.is_text() || msg.is_binary() {
+                        if ws.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let mut r = Response::new(Full::new(Bytes::new()).boxed());
+        *r.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+        r.headers_mut()
+            .insert("upgrade", hyper::header::HeaderValue::from_static("websocket"));
+        r.headers_mut()
+            .insert("connection", hyper::header::HeaderValue::from_static("upgrade"));
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&accept) {
+            r.headers_mut().insert("sec-websocket-accept", v);
+        }
+        return Ok(r);
+    }
+    if path.ends_with("/big") {
+        let mib: usize = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("mib="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let chunks = mib * 4;
+        let stream = futures_util::stream::iter(
+            (0..chunks).map(|_| Ok::<_, Infallible>(Frame::data(Bytes::from_static(&ZEROS)))),
+        );
+        let mut r = Response::new(StreamBody::new(stream).boxed());
+        r.headers_mut().insert(
+            "content-length",
+            hyper::header::HeaderValue::from(chunks * ZEROS.len()),
+        );
+        return Ok(r);
+    }
+    if path.ends_with("/slow") {
+        let stream = futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((
+                Ok::<_, Infallible>(Frame::data(Bytes::from_static(&ZEROS[..1024]))),
+                (),
+            ))
+        });
+        return Ok(Response::new(StreamBody::new(stream).boxed()));
+    }
+    if path.ends_with("/sink") {
+        // Count the upload frame by frame, keeping nothing.
+        let mut body = req.into_body();
+        let mut received: u64 = 0;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => received += f.data_ref().map(|d| d.len() as u64).unwrap_or(0),
+                Err(_) => break,
+            }
+        }
+        return Ok(full(200, json!({ "received": received }).to_string()));
+    }
+    let _ = req.into_body().collect().await;
+    let mut r = full(200, doc.to_string());
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+/// Starts the upstream on a free loopback port.
+pub async fn start() -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Seen::default());
+    let s = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            s.connections
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let s = s.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| serve(s.clone(), req));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    Upstream { addr, seen }
+}
