@@ -14,6 +14,7 @@
 mod tests;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -47,6 +48,8 @@ pub struct JwtVerifier {
     /// `Validation` to be of the key's family, so each holds exactly one).
     validations: Vec<(Algorithm, Validation)>,
     cache: DashMap<[u8; 32], Arc<Claims>, RandomState>,
+    /// When a full cache was last swept of expired entries (Unix seconds).
+    last_sweep: AtomicI64,
     clock: SharedClock,
 }
 
@@ -54,6 +57,8 @@ pub struct JwtVerifier {
 struct RawHeader {
     alg: String,
     kid: Option<String>,
+    /// Extensions the token says must be understood: we understand none (RFC 7515 §4.1.11).
+    crit: Option<Value>,
 }
 
 impl JwtVerifier {
@@ -90,6 +95,7 @@ impl JwtVerifier {
             jwks,
             validations,
             cache: DashMap::with_hasher(RandomState::default()),
+            last_sweep: AtomicI64::new(i64::MIN),
             clock,
         }
     }
@@ -110,6 +116,11 @@ impl JwtVerifier {
             return Err(AuthnError::Expired);
         }
         let header = header(token)?;
+        if header.crit.is_some() {
+            return Err(AuthnError::BadToken(
+                "critical header extensions are not supported",
+            ));
+        }
         let (alg, validation) = self
             .validations
             .iter()
@@ -129,7 +140,7 @@ impl JwtVerifier {
             return Err(AuthnError::NotYetValid);
         }
         let claims = Arc::new(claims);
-        self.remember(hash, claims.clone(), now - leeway);
+        self.remember(hash, claims.clone(), now, leeway);
         Ok(claims)
     }
 
@@ -138,9 +149,19 @@ impl JwtVerifier {
         self.cache.len()
     }
 
-    fn remember(&self, hash: [u8; 32], claims: Arc<Claims>, expired_before: i64) {
+    /// Caches a verified token. A full cache is swept of expired entries at most once a
+    /// second; while it stays full, new tokens are simply not cached.
+    fn remember(&self, hash: [u8; 32], claims: Arc<Claims>, now: i64, leeway: i64) {
         if self.cache.len() >= CACHE_CAP {
-            self.cache.retain(|_, c| c.exp > expired_before);
+            let last = self.last_sweep.load(Ordering::Relaxed);
+            if now > last
+                && self
+                    .last_sweep
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.cache.retain(|_, c| c.exp.saturating_add(leeway) > now);
+            }
             if self.cache.len() >= CACHE_CAP {
                 return;
             }

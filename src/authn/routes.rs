@@ -38,6 +38,7 @@ pub const PREFIX: &str = "/.scimgate";
 /// The flow cookie's name (before the `__Host-` prefix under TLS).
 pub const FLOW_COOKIE: &str = "scimgate_flow";
 const LOGIN: &str = "/.scimgate/login";
+const CALLBACK: &str = "/.scimgate/callback";
 const SIGNED_OUT: &str = "/.scimgate/signed-out";
 
 /// What the login routes need.
@@ -49,7 +50,9 @@ pub struct AuthnState {
     pub identity: IdentityConfig,
     /// `https://gate.example.com`, when configured.
     pub public_url: Option<String>,
-    /// Whether the listener speaks TLS (cookie prefix and `Secure`, callback scheme).
+    /// Whether browsers reach scimgate over HTTPS: the listener's own TLS, or a
+    /// TLS-terminating proxy in front. It sets the cookies' `__Host-` prefix and
+    /// `Secure`, and the callback's scheme when no public URL is configured.
     pub tls: bool,
 }
 
@@ -84,10 +87,12 @@ async fn login(
     let Some(oidc) = &s.oidc else {
         return not_configured();
     };
+    // Returning into the login routes themselves would loop.
     let return_to = query
         .ok()
         .and_then(|Query(q)| q.rd)
         .and_then(|rd| safe_return_to(&rd))
+        .filter(|rd| !(rd.starts_with(LOGIN) || rd.starts_with(CALLBACK)))
         .unwrap_or_else(|| "/".to_owned());
     let Some(redirect_uri) = callback_url(&s, &headers, &uri) else {
         return bad_host();
@@ -284,7 +289,7 @@ fn callback_url(s: &AuthnState, headers: &HeaderMap, uri: &Uri) -> Option<String
             format!("{scheme}://{host}")
         }
     };
-    Some(format!("{base}{PREFIX}/callback"))
+    Some(format!("{base}{CALLBACK}"))
 }
 
 /// An IdP error code as safe text: RFC 6749 codes are `[\x20-\x7e]` minus `"` and `\`;

@@ -268,6 +268,16 @@ async fn a_tampered_token_is_refused() {
         f.refused(&String::from_utf8(sig).unwrap()).await,
         AuthnError::BadToken(_)
     ));
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("r1".into());
+    let mut raw = serde_json::to_value(&header).unwrap();
+    raw["crit"] = json!(["exp"]);
+    let body = token.split('.').nth(1).unwrap();
+    let crit = format!("{}.{body}.sig", b64(&raw));
+    assert!(matches!(
+        f.refused(&crit).await,
+        AuthnError::BadToken(why) if why.contains("critical")
+    ));
     for junk in [
         "",
         "a.b",
