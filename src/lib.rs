@@ -2,9 +2,11 @@
 //!
 //! The crate is laid out by concern (see the design's module map): `config` loads
 //! settings, `store` makes directory changes durable, `directory` is the in-memory
-//! cache every request reads, `scim` is the SCIM 2.0 HTTP API, `server` owns the
-//! listeners and TLS, and `cli` is the `scimgate` command.
+//! cache every request reads, `scim` is the SCIM 2.0 HTTP API, `authn` says who is
+//! calling (OIDC login, sessions, bearer JWTs), `server` owns the listeners and TLS,
+//! and `cli` is the `scimgate` command.
 
+pub mod authn;
 pub mod cli;
 pub mod clock;
 pub mod config;

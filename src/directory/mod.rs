@@ -187,6 +187,12 @@ impl Directory {
         self.group(ord)
     }
 
+    /// The ord of the group with this displayName, given already lower-cased (the
+    /// policy engine compiles names so; this lookup does not allocate).
+    pub fn group_ord_by_lower_name(&self, lower: &str) -> Option<u32> {
+        self.group_names.get(lower).map(|o| *o)
+    }
+
     pub fn groups_by_external_id(&self, external_id: &str) -> Vec<u32> {
         self.group_external.get(external_id)
     }

@@ -14,7 +14,9 @@ use super::Gate;
 use crate::policy::{DirectorySubject, RequestFacts};
 use crate::proxy::assertion::AssertionClaims;
 use crate::proxy::forward::forward;
-use crate::proxy::headers::{add_identity, prepare_request, ClientContext, IdentityHeaders};
+use crate::proxy::headers::{
+    add_identity, is_websocket_upgrade, prepare_request, ClientContext, IdentityHeaders,
+};
 use crate::proxy::path::NormalPath;
 use crate::revoke::NewStream;
 
@@ -126,7 +128,7 @@ async fn judge_and_forward(
         "access allowed"
     );
 
-    let upgrade = is_upgrade(&req);
+    let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let ctx = ClientContext {
         peer: peer.ip(),
         trusted_proxy: gate.is_trusted_proxy(peer.ip()),
@@ -168,16 +170,14 @@ async fn judge_and_forward(
         method,
         path: path.matching.as_str().into(),
     });
-    let resp = forward(&client, &route.settings, req, &path.forward, cancel, Box::new(guard)).await?;
+    let resp = forward(
+        &client,
+        &route.settings,
+        req,
+        &path.forward,
+        cancel,
+        Some(Box::new(guard)),
+    )
+    .await?;
     Ok(resp)
-}
-
-fn is_upgrade<B>(req: &Request<B>) -> bool {
-    req.headers().contains_key(header::UPGRADE)
-        && req
-            .headers()
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
 }

@@ -1,5 +1,47 @@
 //! The policy language: routes and rules from `policies/*.yaml`, compiled, decided, explained.
+//!
+//! Files are read in name order into raw structs that refuse unknown keys
+//! ([`raw`]), then compiled ([`route`], [`rule`], [`pattern`], [`host`]) into an
+//! immutable [`PolicySet`]; every problem is reported as `file:line:column: reason`.
+//! The set routes a request by host and path and decides it: a matching deny rule
+//! wins, else the first matching allow rule, else `default-deny`. [`reload`] keeps the
+//! live set (swapped whole, only when the new one is valid); [`directory_subject`]
+//! presents a directory user to the rules; [`cli`] holds `policy check|explain|test`.
+//! `policies/README.md` is the language reference.
 
+pub mod cli;
+pub mod directory_subject;
+mod error;
+pub mod host;
 pub mod model;
+pub mod pattern;
+mod raw;
+pub mod reload;
+pub mod request;
+pub mod route;
+mod rule;
+mod set;
+mod testfile;
+mod values;
+mod yaml;
 
+pub use directory_subject::DirectorySubject;
+pub use error::PolicyError;
 pub use model::{Decision, RequestFacts, RouteSettings, RuleRef, Subject};
+pub use reload::{PolicyHandle, ReloadStatus, WatchGuard};
+pub use route::Route;
+pub use set::{PolicySet, RouteMatch};
+
+/// The rule of a decision no rule made: nothing allowed the request.
+pub const DEFAULT_DENY: &str = "default-deny";
+/// The rule of a denial because the caller is not a directory user.
+pub const UNKNOWN_USER: &str = "unknown-user";
+/// The rule of a denial because the directory user is not active.
+pub const INACTIVE_USER: &str = "inactive-user";
+/// The rule of a denial because no route matches the host and path.
+pub const NO_ROUTE: &str = "no-route";
+/// The rule of a denial because the path cannot be normalised (the proxy answers 400).
+pub const BAD_PATH: &str = "bad-path";
+
+#[cfg(test)]
+mod tests;

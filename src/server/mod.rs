@@ -128,7 +128,12 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     let oidc = config
         .oidc
         .clone()
-        .map(|cfg| Arc::new(OidcLogin::new(cfg, http.clone())));
+        .map(|cfg| Arc::new(OidcLogin::new(cfg, http.clone()).with_identity(&config.identity)));
+    // Expired sessions leave memory and the store every ten minutes.
+    let _purger = sessions.spawn_purger(
+        Duration::from_secs(600),
+        tokio_util::sync::CancellationToken::new(),
+    );
     let signer = Arc::new(AssertionSigner::load_or_create(
         &config.assertion.key_file,
         config.assertion.issuer.clone(),

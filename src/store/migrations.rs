@@ -1,9 +1,13 @@
 //! Versioned schema migrations for the SQLite store, applied in order at open.
+//!
+//! v1: the directory, change log, audit chain and SCIM tokens. v2: browser sessions
+//! (only the SHA-256 of each session token is stored).
 
 /// (version, SQL). Append only: never edit a migration that has shipped.
-pub(super) const SQLITE: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub(super) const SQLITE: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE users (
     ord INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -67,4 +71,18 @@ CREATE TABLE tokens (
     last_used INTEGER
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires);
+"#,
+    ),
+];

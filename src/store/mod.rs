@@ -1,10 +1,12 @@
 //! Durability: the [`Store`] trait and what goes through it.
 //!
 //! A store keeps users, groups, memberships, the change log (one row per change, with
-//! a sequence number), the hash-chained audit record of each change, and SCIM tokens.
-//! [`Store::commit`] writes a batch of changes in one transaction: either all of the
-//! batch is durable when it returns `Ok`, or none of it is. Only this module speaks SQL.
-//! The calls block; async callers run them on a blocking thread.
+//! a sequence number), the hash-chained audit record of each change, SCIM tokens and
+//! browser sessions. [`Store::commit`] writes a batch of changes in one transaction:
+//! either all of the batch is durable when it returns `Ok`, or none of it is. A change
+//! that deletes or deactivates a user also deletes that user's sessions in the same
+//! transaction, so a deprovisioning ends sessions durably with the change. Only this
+//! module speaks SQL. The calls block; async callers run them on a blocking thread.
 
 mod migrations;
 pub mod sqlite;
@@ -96,6 +98,19 @@ pub struct TokenRow {
     pub last_used: Option<i64>,
 }
 
+/// A browser session as stored: never the session token itself, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// SHA-256 of the session token.
+    pub token_hash: Vec<u8>,
+    /// The SCIM `id` of the user.
+    pub user_id: String,
+    /// Unix milliseconds.
+    pub created: i64,
+    /// Unix milliseconds; the session is over from then on.
+    pub expires: i64,
+}
+
 /// A durable home for the directory.
 pub trait Store: Send + Sync + 'static {
     /// Reads the whole directory.
@@ -109,6 +124,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a token by name; `false` if there was none.
     fn token_revoke(&self, name: &str) -> Result<bool, StoreError>;
     fn token_touch(&self, name: &str, at: i64) -> Result<(), StoreError>;
+    /// Adds a session.
+    fn session_insert(&self, row: &SessionRow) -> Result<(), StoreError>;
+    /// Deletes a session by its token hash; `false` if there was none.
+    fn session_delete(&self, token_hash: &[u8]) -> Result<bool, StoreError>;
+    /// The sessions that have not expired at `now` (Unix milliseconds).
+    fn sessions_load(&self, now: i64) -> Result<Vec<SessionRow>, StoreError>;
+    /// Deletes the sessions expired at `now`; returns how many.
+    fn sessions_purge_expired(&self, now: i64) -> Result<usize, StoreError>;
     /// Housekeeping the writer asks for between batches (SQLite: a WAL checkpoint on
     /// its own connection, so commits never pay for it). Must not block commits.
     fn maintain(&self) -> Result<(), StoreError> {

@@ -1,7 +1,8 @@
 //! The embedded store: SQLite in WAL mode with `synchronous=FULL`, so a commit that
 //! returned is on disk. One connection writes (behind a mutex: the directory's writer
 //! is its only busy user), another reads (token checks), so reads never wait for a
-//! commit's fsync.
+//! commit's fsync. A commit that deletes or deactivates a user deletes that user's
+//! sessions inside the same transaction.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
-use super::{migrations, Change, Snapshot, Store, StoreError, StoreOp, TokenRow};
+use super::{migrations, Change, SessionRow, Snapshot, Store, StoreError, StoreOp, TokenRow};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
 /// The hash that starts the audit chain.
@@ -163,8 +164,16 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
                 u.version as i64,
                 u.scim_managed
             ])?;
+            if !u.active {
+                tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                    .execute(params![&*u.id])?;
+            }
         }
         StoreOp::DeleteUser { ord } => {
+            tx.prepare_cached(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE ord = ?1)",
+            )?
+            .execute(params![ord])?;
             tx.prepare_cached("DELETE FROM memberships WHERE member_kind = 0 AND member_ord = ?1")?
                 .execute(params![ord])?;
             tx.prepare_cached("DELETE FROM users WHERE ord = ?1")?
@@ -401,6 +410,47 @@ impl Store for SqliteStore {
         Ok(w.conn
             .execute("DELETE FROM tokens WHERE name = ?1", params![name])?
             > 0)
+    }
+
+    fn session_insert(&self, row: &SessionRow) -> Result<(), StoreError> {
+        let w = self.writer.lock();
+        w.conn
+            .prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![row.token_hash, row.user_id, row.created, row.expires])?;
+        Ok(())
+    }
+
+    fn session_delete(&self, token_hash: &[u8]) -> Result<bool, StoreError> {
+        let w = self.writer.lock();
+        let n = w
+            .conn
+            .prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+            .execute(params![token_hash])?;
+        Ok(n > 0)
+    }
+
+    fn sessions_load(&self, now: i64) -> Result<Vec<SessionRow>, StoreError> {
+        let conn = self.reader.lock();
+        let mut stmt = conn.prepare(
+            "SELECT token_hash, user_id, created, expires FROM sessions WHERE expires > ?1",
+        )?;
+        let rows = stmt.query_map(params![now], |r| {
+            Ok(SessionRow {
+                token_hash: r.get(0)?,
+                user_id: r.get(1)?,
+                created: r.get(2)?,
+                expires: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn sessions_purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        let w = self.writer.lock();
+        Ok(w.conn
+            .execute("DELETE FROM sessions WHERE expires <= ?1", params![now])?)
     }
 
     fn maintain(&self) -> Result<(), StoreError> {

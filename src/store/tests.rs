@@ -1,4 +1,5 @@
-//! Unit tests of the SQLite store: round trips, the audit chain, tokens, checkpoints.
+//! Unit tests of the SQLite store: round trips, the audit chain, tokens, checkpoints,
+//! sessions and the rule that deprovisioning a user deletes their sessions.
 
 use std::sync::Arc;
 
@@ -210,4 +211,156 @@ fn maintenance_checkpoints_the_wal() {
         .unwrap();
     assert_eq!(busy, 0);
     assert_eq!(log, done);
+}
+
+fn session(hash: u8, user: &str, expires: i64) -> SessionRow {
+    SessionRow {
+        token_hash: vec![hash; 32],
+        user_id: user.into(),
+        created: 10,
+        expires,
+    }
+}
+
+fn session_hashes(store: &SqliteStore, now: i64) -> Vec<u8> {
+    let mut v: Vec<u8> = store
+        .sessions_load(now)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.token_hash[0])
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn sessions_insert_load_delete_and_purge() {
+    let (_d, store) = open();
+    store.session_insert(&session(1, "u0", 1_000)).unwrap();
+    store.session_insert(&session(2, "u0", 2_000)).unwrap();
+    store.session_insert(&session(3, "u2", 3_000)).unwrap();
+    assert_eq!(
+        store.sessions_load(0).unwrap()[..1],
+        [session(1, "u0", 1_000)]
+    );
+    // Only unexpired sessions load: one expiring at `now` is over.
+    assert_eq!(session_hashes(&store, 1_000), vec![2, 3]);
+    assert!(store.session_delete(&[2; 32]).unwrap());
+    assert!(!store.session_delete(&[2; 32]).unwrap());
+    assert_eq!(session_hashes(&store, 0), vec![1, 3]);
+    assert_eq!(store.sessions_purge_expired(1_000).unwrap(), 1);
+    assert_eq!(store.sessions_purge_expired(1_000).unwrap(), 0);
+    assert_eq!(session_hashes(&store, 0), vec![3]);
+}
+
+#[test]
+fn sessions_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    SqliteStore::open(&path)
+        .unwrap()
+        .session_insert(&session(7, "u0", 5_000))
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.sessions_load(0).unwrap(),
+        vec![session(7, "u0", 5_000)]
+    );
+}
+
+#[test]
+fn deactivating_or_deleting_a_user_deletes_their_sessions_in_the_commit() {
+    let (_d, store) = open();
+    // user(0) and user(2) are active; user(4) too.
+    store
+        .commit(&[change(
+            "user.create",
+            vec![
+                StoreOp::PutUser(user(0)),
+                StoreOp::PutUser(user(2)),
+                StoreOp::PutUser(user(4)),
+            ],
+        )])
+        .unwrap();
+    store.session_insert(&session(1, "u0", 9_000)).unwrap();
+    store.session_insert(&session(2, "u0", 9_000)).unwrap();
+    store.session_insert(&session(3, "u2", 9_000)).unwrap();
+    store.session_insert(&session(4, "u4", 9_000)).unwrap();
+
+    // A profile update that keeps the user active leaves the sessions alone.
+    store
+        .commit(&[change("user.replace", vec![StoreOp::PutUser(user(0))])])
+        .unwrap();
+    assert_eq!(session_hashes(&store, 0), vec![1, 2, 3, 4]);
+
+    // Deactivation ends only that user's sessions.
+    let mut inactive = (*user(0)).clone();
+    inactive.active = false;
+    store
+        .commit(&[change(
+            "user.patch",
+            vec![StoreOp::PutUser(Arc::new(inactive))],
+        )])
+        .unwrap();
+    assert_eq!(session_hashes(&store, 0), vec![3, 4]);
+
+    // Deletion (by ord) ends that user's sessions too.
+    store
+        .commit(&[change("user.delete", vec![StoreOp::DeleteUser { ord: 2 }])])
+        .unwrap();
+    assert_eq!(session_hashes(&store, 0), vec![4]);
+}
+
+#[test]
+fn a_failed_commit_keeps_the_sessions() {
+    let (_d, store) = open();
+    store
+        .commit(&[change("user.create", vec![StoreOp::PutUser(user(0))])])
+        .unwrap();
+    store.session_insert(&session(1, "u0", 9_000)).unwrap();
+    let mut inactive = (*user(0)).clone();
+    inactive.active = false;
+    // The second op breaks a uniqueness constraint (same userName, other ord), so the
+    // whole transaction, session deletion included, rolls back.
+    let mut clash = (*user(0)).clone();
+    clash.ord = 9;
+    clash.id = Arc::from("u9");
+    let res = store.commit(&[change(
+        "user.patch",
+        vec![
+            StoreOp::PutUser(Arc::new(inactive)),
+            StoreOp::PutUser(Arc::new(clash)),
+        ],
+    )]);
+    assert!(res.is_err());
+    assert_eq!(session_hashes(&store, 0), vec![1]);
+}
+
+#[test]
+fn a_version_1_database_gains_the_sessions_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        conn.execute_batch(migrations::SQLITE[0].1).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    store.session_insert(&session(1, "u0", 9_000)).unwrap();
+    assert_eq!(session_hashes(&store, 0), vec![1]);
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, 2);
 }

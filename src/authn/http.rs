@@ -1,0 +1,198 @@
+//! The one outbound HTTP client, for talking to the identity provider (discovery, JWKS,
+//! token and userinfo endpoints).
+//!
+//! hyper-util's pooled client over hyper-rustls (aws-lc-rs, Mozilla's roots; `http` and
+//! `https`; HTTP/1.1 and HTTP/2 by ALPN). Every exchange, body included, must finish in
+//! [`TIMEOUT`] and a body may not exceed [`MAX_BODY`]. Redirects are never followed (a
+//! followed redirect would let a hostile response steer us at internal addresses). It
+//! implements openidconnect's [`AsyncHttpClient`], so the OIDC library uses it too.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use openidconnect::AsyncHttpClient;
+use serde::de::DeserializeOwned;
+
+/// Time allowed for one exchange, from connecting to the end of the body.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest response body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// Sent on every outbound request (some providers refuse requests without one).
+const USER_AGENT: &str = concat!("scimgate/", env!("CARGO_PKG_VERSION"));
+
+/// Why an outbound request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot set up TLS for outbound requests")]
+    Tls(#[source] rustls::Error),
+    #[error("{0:?} is not a valid http(s) URL")]
+    BadUrl(String),
+    #[error("cannot build the request")]
+    Request(#[source] http::Error),
+    #[error("the request failed")]
+    Send(#[source] hyper_util::client::legacy::Error),
+    #[error("no complete answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the response body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("reading the response body failed")]
+    Body(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the server answered {0}")]
+    Status(StatusCode),
+    #[error("the response is not the JSON expected")]
+    Json(#[source] serde_json::Error),
+}
+
+/// A cheap-to-clone handle on a pooled HTTP(S) client.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .finish()
+    }
+}
+
+impl HttpClient {
+    /// A client with the default limits.
+    pub fn new() -> Result<Self, HttpError> {
+        Self::with_limits(TIMEOUT, MAX_BODY)
+    }
+
+    /// A client with other limits (tests use short timeouts).
+    pub fn with_limits(timeout: Duration, max_body: usize) -> Result<Self, HttpError> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(HttpError::Tls)?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Self {
+            client,
+            timeout,
+            max_body,
+        })
+    }
+
+    /// Sends a request and reads the whole (capped) response, whatever its status.
+    pub async fn send(&self, req: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
+        let (mut parts, body) = req.into_parts();
+        parts
+            .headers
+            .entry(header::USER_AGENT)
+            .or_insert(HeaderValue::from_static(USER_AGENT));
+        let req = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(HttpError::Send)?;
+            let (parts, body) = resp.into_parts();
+            let bytes = Limited::new(body, self.max_body)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        HttpError::TooLarge(self.max_body)
+                    } else {
+                        HttpError::Body(e)
+                    }
+                })?
+                .to_bytes();
+            Ok(Response::from_parts(parts, bytes.to_vec()))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| HttpError::Timeout(self.timeout))?
+    }
+
+    /// GETs `url` and parses a 2xx JSON answer.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, HttpError> {
+        let uri = parse_url(url)?;
+        let req = Request::get(uri)
+            .header(header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(HttpError::Request)?;
+        let resp = self.send(req).await?;
+        if !resp.status().is_success() {
+            return Err(HttpError::Status(resp.status()));
+        }
+        serde_json::from_slice(resp.body()).map_err(HttpError::Json)
+    }
+}
+
+fn parse_url(url: &str) -> Result<Uri, HttpError> {
+    let uri: Uri = url.parse().map_err(|_| HttpError::BadUrl(url.to_owned()))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(HttpError::BadUrl(url.to_owned())),
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Vec<u8>>, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: Request<Vec<u8>>) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authn::testing::{serve, Reply};
+
+    #[tokio::test]
+    async fn gets_json_and_enforces_status_size_and_time() {
+        let server = serve(|path| match path {
+            "/ok" => Reply::json(r#"{"a":1}"#),
+            "/big" => Reply::json(format!("\"{}\"", "x".repeat(4096))),
+            "/slow" => Reply {
+                delay: Duration::from_secs(5),
+                ..Reply::json("{}")
+            },
+            _ => Reply::status(404),
+        })
+        .await;
+        let http = HttpClient::with_limits(Duration::from_millis(300), 1024).unwrap();
+        let v: serde_json::Value = http.get_json(&server.url("/ok")).await.unwrap();
+        assert_eq!(v["a"], 1);
+        assert!(matches!(
+            http.get_json::<serde_json::Value>(&server.url("/nope"))
+                .await,
+            Err(HttpError::Status(StatusCode::NOT_FOUND))
+        ));
+        assert!(matches!(
+            http.get_json::<serde_json::Value>(&server.url("/big"))
+                .await,
+            Err(HttpError::TooLarge(1024))
+        ));
+        assert!(matches!(
+            http.get_json::<serde_json::Value>(&server.url("/slow"))
+                .await,
+            Err(HttpError::Timeout(_))
+        ));
+        assert!(matches!(
+            http.get_json::<serde_json::Value>("ftp://x/y").await,
+            Err(HttpError::BadUrl(_))
+        ));
+    }
+}

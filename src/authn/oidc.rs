@@ -1,0 +1,367 @@
+//! The browser login: OpenID Connect authorization code flow with PKCE (S256), `state`
+//! and `nonce`, by the openidconnect crate over our own [`HttpClient`].
+//!
+//! `start` builds the IdP's authorize URL and remembers the flow (state, nonce, PKCE
+//! verifier, redirect URI, where to return) under a random flow id, which the caller
+//! puts in a short-lived cookie. `finish` takes the flow out (single use; unknown,
+//! expired, or a `state` that differs → refused), exchanges the code with the PKCE
+//! verifier, and verifies the ID token's signature (asymmetric algorithms only), `iss`,
+//! `aud`, `exp` and `nonce`. Userinfo is asked only when the ID token lacks the identity
+//! claim; its claims never replace the ID token's.
+//!
+//! Discovery is lazy (the IdP may start after scimgate), cached, and retried on the next
+//! login after a failure. When an ID token names a key the cached metadata lacks (the
+//! IdP rotated keys), discovery is redone, at most once a minute, and the check retried.
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse,
+    UserInfoClaims, UserInfoError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+use tokio::sync::Mutex;
+
+use super::flows::{Flows, PendingFlow, FLOW_CAP, FLOW_TTL};
+use super::http::{HttpClient, HttpError};
+use super::{random_token, AuthnError, Claims};
+use crate::clock::{self, to_millis, SharedClock};
+use crate::config::{IdentityAttribute, IdentityConfig, OidcConfig};
+
+/// Least time between two rediscoveries prompted by an unknown ID-token key.
+const REDISCOVER_AFTER_MS: i64 = 60_000;
+
+/// ID-token signature algorithms accepted: asymmetric only (a client secret is not a
+/// signing key we want to trust, and `none` is never acceptable).
+const ID_TOKEN_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// The client once discovery has set the authorization endpoint (token and userinfo
+/// endpoints are whatever the provider published).
+type LoginClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Every claim, standard or not, so the identity claim may be any of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+struct AllClaims(Map<String, Value>);
+
+impl AdditionalClaims for AllClaims {}
+
+type FullIdToken =
+    IdToken<AllClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+
+struct Provider {
+    metadata: CoreProviderMetadata,
+    fetched_ms: i64,
+}
+
+/// The browser login against one OpenID provider.
+pub struct OidcLogin {
+    cfg: OidcConfig,
+    http: HttpClient,
+    identity: IdentityConfig,
+    provider: ArcSwapOption<Provider>,
+    /// Serialises discovery.
+    discovering: Mutex<()>,
+    flows: Flows,
+    clock: SharedClock,
+}
+
+impl OidcLogin {
+    pub fn new(cfg: OidcConfig, http: HttpClient) -> Self {
+        Self {
+            cfg,
+            http,
+            identity: IdentityConfig {
+                claim: "preferred_username".into(),
+                attribute: IdentityAttribute::UserName,
+            },
+            provider: ArcSwapOption::empty(),
+            discovering: Mutex::new(()),
+            flows: Flows::new(FLOW_TTL, FLOW_CAP),
+            clock: clock::system(),
+        }
+    }
+
+    /// Which claim names the user (userinfo is asked when the ID token lacks it).
+    pub fn with_identity(mut self, identity: &IdentityConfig) -> Self {
+        self.identity = identity.clone();
+        self
+    }
+
+    /// Reads time (flow expiry, rediscovery rate) from `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Starts a login: the IdP's authorize URL, and the flow id to keep in a cookie.
+    pub async fn start(
+        &self,
+        redirect_uri: &str,
+        return_to: String,
+    ) -> Result<(String, String), AuthnError> {
+        let provider = self.provider().await?;
+        let client = self.client(&provider, redirect_uri)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
+        for scope in self.cfg.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        let flow_id = random_token();
+        self.flows.insert(
+            flow_id.clone(),
+            PendingFlow {
+                state: state.secret().clone(),
+                nonce: nonce.secret().clone(),
+                pkce_verifier: verifier.secret().clone(),
+                redirect_uri: redirect_uri.to_owned(),
+                return_to,
+                created_ms: self.now_ms(),
+            },
+        );
+        Ok((url.to_string(), flow_id))
+    }
+
+    /// Finishes a login: the verified claims (ID token, plus userinfo if needed) and
+    /// where to send the browser.
+    pub async fn finish(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        state: &str,
+        flow_id: &str,
+    ) -> Result<(Arc<Claims>, String), AuthnError> {
+        let flow = self.flows.take(flow_id, self.now_ms())?;
+        if !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Err(AuthnError::LoginFailed(
+                "the answer does not belong to this browser's sign-in attempt",
+            ));
+        }
+        if flow.redirect_uri != redirect_uri {
+            return Err(AuthnError::LoginFailed(
+                "the sign-in came back to another address than it started from",
+            ));
+        }
+        let mut provider = self.provider().await?;
+        let mut client = self.client(&provider, &flow.redirect_uri)?;
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|_| AuthnError::LoginFailed("the provider publishes no token endpoint"))?
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier))
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+        let id_token: FullIdToken = token
+            .id_token()
+            .ok_or(AuthnError::LoginFailed("the provider sent no ID token"))?
+            .to_string()
+            .parse()
+            .map_err(|_| AuthnError::BadToken("the ID token is malformed"))?;
+        let nonce = Nonce::new(flow.nonce);
+        let mut verified = verify_id_token(&client, &id_token, &nonce);
+        if matches!(
+            verified,
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            ))
+        ) {
+            if let Some(fresh) = self.rediscover(&provider).await {
+                provider = fresh;
+                client = self.client(&provider, &flow.redirect_uri)?;
+                verified = verify_id_token(&client, &id_token, &nonce);
+            }
+        }
+        let mut map = verified.map_err(id_token_error)?;
+        if !self.has_identity_claim(&map) && provider.metadata.userinfo_endpoint().is_some() {
+            let subject = map
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(|s| SubjectIdentifier::new(s.to_owned()));
+            let request = client
+                .user_info(token.access_token().clone(), subject)
+                .map_err(|_| AuthnError::LoginFailed("the provider publishes no userinfo"))?;
+            let info: UserInfoClaims<AllClaims, CoreGenderClaim> = request
+                .request_async(&self.http)
+                .await
+                .map_err(userinfo_error)?;
+            if let Ok(Value::Object(extra)) = serde_json::to_value(&info) {
+                for (k, v) in extra {
+                    map.entry(k).or_insert(v);
+                }
+            }
+        }
+        Ok((Arc::new(Claims::from_map(map)?), flow.return_to))
+    }
+
+    /// How many logins are pending.
+    pub fn pending(&self) -> usize {
+        self.flows.len()
+    }
+
+    fn has_identity_claim(&self, map: &Map<String, Value>) -> bool {
+        let has = |name: &str| map.get(name).and_then(Value::as_str).is_some();
+        has(&self.identity.claim)
+            || (self.identity.attribute == IdentityAttribute::Email && has("email"))
+    }
+
+    fn now_ms(&self) -> i64 {
+        to_millis(self.clock.now())
+    }
+
+    fn client(&self, provider: &Provider, redirect_uri: &str) -> Result<LoginClient, AuthnError> {
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|_| AuthnError::LoginFailed("the callback address is not a valid URL"))?;
+        Ok(CoreClient::from_provider_metadata(
+            provider.metadata.clone(),
+            ClientId::new(self.cfg.client_id.clone()),
+            self.cfg.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    /// The provider's metadata, discovering it on first use (or after a failure).
+    async fn provider(&self) -> Result<Arc<Provider>, AuthnError> {
+        if let Some(p) = self.provider.load_full() {
+            return Ok(p);
+        }
+        let _one_at_a_time = self.discovering.lock().await;
+        if let Some(p) = self.provider.load_full() {
+            return Ok(p);
+        }
+        self.discover().await
+    }
+
+    /// Fresh metadata after `seen` lacked a key, unless it is too recent to refetch.
+    async fn rediscover(&self, seen: &Arc<Provider>) -> Option<Arc<Provider>> {
+        let _one_at_a_time = self.discovering.lock().await;
+        if let Some(current) = self.provider.load_full() {
+            if !Arc::ptr_eq(&current, seen) {
+                return Some(current);
+            }
+        }
+        if self.now_ms() - seen.fetched_ms < REDISCOVER_AFTER_MS {
+            return None;
+        }
+        self.discover().await.ok()
+    }
+
+    async fn discover(&self) -> Result<Arc<Provider>, AuthnError> {
+        let mut issuer = self.cfg.issuer.clone();
+        let metadata = loop {
+            let url = IssuerUrl::new(issuer.clone())
+                .map_err(|_| AuthnError::LoginFailed("the issuer is not a valid URL"))?;
+            match CoreProviderMetadata::discover_async(url, &self.http).await {
+                Ok(m) => break m,
+                // The config drops a trailing slash some providers keep in `issuer`.
+                Err(DiscoveryError::Validation(_)) if !issuer.ends_with('/') => issuer.push('/'),
+                Err(error) => {
+                    tracing::warn!(issuer = %self.cfg.issuer, error = %error, source = ?std::error::Error::source(&error), "OpenID discovery failed");
+                    return Err(AuthnError::IdpUnavailable);
+                }
+            }
+        };
+        let provider = Arc::new(Provider {
+            metadata,
+            fetched_ms: self.now_ms(),
+        });
+        self.provider.store(Some(provider.clone()));
+        Ok(provider)
+    }
+}
+
+/// The ID token's verified claims, all of them, as a JSON map.
+fn verify_id_token(
+    client: &LoginClient,
+    id_token: &FullIdToken,
+    nonce: &Nonce,
+) -> Result<Map<String, Value>, ClaimsVerificationError> {
+    let verifier = client.id_token_verifier().set_allowed_algs(ID_TOKEN_ALGS);
+    let claims = id_token.claims(&verifier, nonce)?;
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(ClaimsVerificationError::Other(
+            "claims do not serialise".into(),
+        )),
+    }
+}
+
+fn id_token_error(e: ClaimsVerificationError) -> AuthnError {
+    tracing::info!(error = %e, "ID token refused");
+    match e {
+        ClaimsVerificationError::Expired(_) => AuthnError::Expired,
+        ClaimsVerificationError::InvalidAudience(_) => AuthnError::WrongAudience,
+        ClaimsVerificationError::InvalidIssuer(_) => AuthnError::WrongIssuer,
+        ClaimsVerificationError::InvalidNonce(_) => {
+            AuthnError::LoginFailed("the ID token does not answer this sign-in attempt")
+        }
+        ClaimsVerificationError::SignatureVerification(s) => match s {
+            SignatureVerificationError::NoMatchingKey => AuthnError::UnknownKey,
+            SignatureVerificationError::DisallowedAlg(_)
+            | SignatureVerificationError::UnsupportedAlg(_) => AuthnError::AlgorithmNotAllowed,
+            _ => AuthnError::BadToken("the ID token's signature does not verify"),
+        },
+        _ => AuthnError::BadToken("the ID token is not valid"),
+    }
+}
+
+fn token_error<T: openidconnect::ErrorResponse>(e: RequestTokenError<HttpError, T>) -> AuthnError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            tracing::info!(error = %r, "the provider refused the authorization code");
+            AuthnError::LoginFailed("the provider refused the authorization code")
+        }
+        RequestTokenError::Request(error) => {
+            tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "token request failed");
+            AuthnError::IdpUnavailable
+        }
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
+            AuthnError::LoginFailed("the provider's token response is not valid")
+        }
+    }
+}
+
+fn userinfo_error(e: UserInfoError<HttpError>) -> AuthnError {
+    tracing::info!(error = %e, "userinfo request failed");
+    match e {
+        UserInfoError::Request(_) => AuthnError::IdpUnavailable,
+        UserInfoError::ClaimsVerification(_) => {
+            AuthnError::LoginFailed("the provider's userinfo does not match the ID token")
+        }
+        _ => AuthnError::LoginFailed("the provider's userinfo answer is not valid"),
+    }
+}

@@ -1,0 +1,311 @@
+//! The login routes end to end against the fake provider: login → callback → session,
+//! the refusals, logout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::header::{COOKIE, SET_COOKIE};
+use http::Request;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use super::*;
+use crate::authn::testing::{query_param, FakeIdp};
+use crate::authn::HttpClient;
+use crate::clock;
+use crate::config::{IdentityAttribute, SessionConfig};
+use crate::directory::UserRecord;
+use crate::store::{SqliteStore, Store, StoreOp};
+
+fn user(ord: u32, name: &str, active: bool) -> StoreOp {
+    StoreOp::PutUser(Arc::new(UserRecord {
+        ord,
+        id: Arc::from(format!("id-{name}")),
+        user_name: name.into(),
+        external_id: None,
+        active,
+        emails: Box::new([]),
+        license: None,
+        user_type: None,
+        body: "{}".into(),
+        created: 0,
+        modified: 0,
+        version: 1,
+        scim_managed: true,
+    }))
+}
+
+struct App {
+    _dir: tempfile::TempDir,
+    idp: FakeIdp,
+    sessions: Arc<Sessions>,
+    router: Router,
+    tls: bool,
+}
+
+async fn app(tls: bool, public_url: Option<&str>, with_oidc: bool) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let sessions = Arc::new(
+        Sessions::load(
+            store,
+            SessionConfig {
+                ttl: Duration::from_secs(3600),
+                cookie_name: "scimgate_session".into(),
+            },
+            clock::system(),
+        )
+        .unwrap(),
+    );
+    let directory = Arc::new(Directory::default());
+    directory.apply(&[user(0, "ann", true), user(1, "bob", false)], 1);
+    let identity = IdentityConfig {
+        claim: "preferred_username".into(),
+        attribute: IdentityAttribute::UserName,
+    };
+    let idp = FakeIdp::start().await;
+    let oidc = with_oidc.then(|| {
+        Arc::new(OidcLogin::new(idp.config(), HttpClient::new().unwrap()).with_identity(&identity))
+    });
+    let router = routes(AuthnState {
+        oidc,
+        sessions: sessions.clone(),
+        directory,
+        identity,
+        public_url: public_url.map(String::from),
+        tls,
+    });
+    App {
+        _dir: dir,
+        idp,
+        sessions,
+        router,
+        tls,
+    }
+}
+
+impl App {
+    async fn get(&self, uri: &str, cookie: Option<&str>) -> Response {
+        let mut req = Request::get(uri).header(HOST, "gate.test");
+        if let Some(c) = cookie {
+            req = req.header(COOKIE, c);
+        }
+        self.router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// `/login?rd=..`, then the provider's answer at `/callback`; returns the callback's response.
+    async fn sign_in(&self, rd: &str, user: &str) -> Response {
+        let login = self.get(&format!("/login?rd={rd}"), None).await;
+        assert_eq!(login.status(), StatusCode::FOUND);
+        let authorize = location(&login);
+        let flow = set_cookies(&login)[0].clone();
+        let flow_pair = flow.split(';').next().unwrap().to_owned();
+        let state = query_param(&authorize, "state").unwrap();
+        {
+            let mut st = self.idp.state.lock();
+            st.nonce = query_param(&authorize, "nonce").unwrap();
+            st.id_claims = serde_json::json!({"sub": "s1", "preferred_username": user});
+        }
+        self.get(
+            &format!("/callback?code=c1&state={state}"),
+            Some(&flow_pair),
+        )
+        .await
+    }
+
+    fn session_cookie_name(&self) -> String {
+        self.sessions.cookie_name(self.tls)
+    }
+}
+
+fn location(r: &Response) -> String {
+    r.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+fn set_cookies(r: &Response) -> Vec<String> {
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn body(r: Response) -> String {
+    String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn login_then_callback_opens_a_session_and_returns_to_rd() {
+    let app = app(false, None, true).await;
+    let login = app.get("/login?rd=%2Fdocs%2Fx%3Fa%3D1", None).await;
+    assert_eq!(login.status(), StatusCode::FOUND);
+    let authorize = location(&login);
+    assert!(authorize.starts_with(&format!("{}/auth?", app.idp.issuer)));
+    assert_eq!(
+        query_param(&authorize, "redirect_uri").as_deref(),
+        Some("http://gate.test/.scimgate/callback")
+    );
+    let flow = &set_cookies(&login)[0];
+    assert!(flow.starts_with("scimgate_flow="), "{flow}");
+    assert!(
+        flow.ends_with("; Path=/; Max-Age=600; HttpOnly; SameSite=Lax"),
+        "{flow}"
+    );
+    assert_eq!(login.headers()["cache-control"], "no-store");
+
+    let done = app.sign_in("%2Fdocs%2Fx%3Fa%3D1", "ANN").await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert_eq!(location(&done), "/docs/x?a=1");
+    let cookies = set_cookies(&done);
+    assert_eq!(cookies.len(), 2);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("scimgate_session="))
+        .unwrap();
+    assert!(session.ends_with("; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"));
+    assert!(
+        cookies.contains(&"scimgate_flow=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned())
+    );
+    let token = session
+        .trim_start_matches("scimgate_session=")
+        .split(';')
+        .next()
+        .unwrap();
+    assert_eq!(&*app.sessions.lookup(token).unwrap().user_id, "id-ann");
+    assert_eq!(app.session_cookie_name(), "scimgate_session");
+}
+
+#[tokio::test]
+async fn an_unsafe_rd_returns_to_the_root() {
+    let app = app(false, None, true).await;
+    for rd in [
+        "%2F%2Fevil.com",
+        "https%3A%2F%2Fevil.com",
+        "%2F%5Cevil.com",
+        "%2F%2509%2Fevil",
+    ] {
+        let done = app.sign_in(rd, "ann").await;
+        assert_eq!(done.status(), StatusCode::FOUND, "{rd}");
+        assert_eq!(location(&done), "/", "{rd}");
+    }
+}
+
+#[tokio::test]
+async fn under_tls_cookies_are_host_prefixed_and_secure_and_the_public_url_is_used() {
+    let app = app(true, Some("https://gate.example.com/"), true).await;
+    let login = app.get("/login", None).await;
+    let flow = &set_cookies(&login)[0];
+    assert!(flow.starts_with("__Host-scimgate_flow="), "{flow}");
+    assert!(flow.ends_with("; HttpOnly; SameSite=Lax; Secure"), "{flow}");
+    assert_eq!(
+        query_param(&location(&login), "redirect_uri").as_deref(),
+        Some("https://gate.example.com/.scimgate/callback")
+    );
+    let done = app.sign_in("%2F", "ann").await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert!(set_cookies(&done)
+        .iter()
+        .any(|c| c.starts_with("__Host-scimgate_session=") && c.ends_with("; Secure")));
+}
+
+#[tokio::test]
+async fn an_unprovisioned_or_inactive_user_gets_a_403_page_and_no_session() {
+    let app = app(false, None, true).await;
+    for who in ["zed", "bob"] {
+        let done = app.sign_in("%2F", who).await;
+        assert_eq!(done.status(), StatusCode::FORBIDDEN, "{who}");
+        let cookies = set_cookies(&done);
+        assert!(
+            cookies.iter().all(|c| !c.starts_with("scimgate_session=")),
+            "{cookies:?}"
+        );
+        assert!(body(done)
+            .await
+            .contains("not provisioned in scimgate&#39;s directory"));
+    }
+    assert!(app.sessions.is_empty());
+}
+
+#[tokio::test]
+async fn an_idp_error_is_a_401_page_naming_the_code() {
+    let app = app(false, None, true).await;
+    let r = app
+        .get(
+            "/callback?error=access_denied%3Cscript%3E&error_description=nope",
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(set_cookies(&r).len(), 1, "the flow cookie is cleared");
+    let text = body(r).await;
+    assert!(text.contains("access_deniedscript"), "{text}");
+    assert!(!text.contains("<script>"));
+}
+
+#[tokio::test]
+async fn a_callback_without_the_flow_cookie_or_with_a_forged_state_is_a_401() {
+    let app = app(false, None, true).await;
+    let r = app.get("/callback?code=c&state=s", None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let login = app.get("/login", None).await;
+    let flow = set_cookies(&login)[0].split(';').next().unwrap().to_owned();
+    let r = app.get("/callback?code=c&state=forged", Some(&flow)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.idp.server.hits("/token"), 0);
+    assert!(app.sessions.is_empty());
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_clears_the_cookie() {
+    let app = app(false, None, true).await;
+    for method in ["GET", "POST"] {
+        let token = app.sessions.create("id-ann").await.unwrap();
+        let req = Request::builder()
+            .method(method)
+            .uri("/logout")
+            .header(COOKIE, format!("scimgate_session={token}"))
+            .body(Body::empty())
+            .unwrap();
+        let r = app.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(location(&r), "/.scimgate/signed-out");
+        assert_eq!(
+            set_cookies(&r),
+            vec!["scimgate_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned()]
+        );
+        assert!(app.sessions.lookup(&token).is_none());
+    }
+    let page = app.get("/signed-out", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(body(page).await.contains("/.scimgate/login"));
+}
+
+#[tokio::test]
+async fn without_a_provider_login_is_404_and_a_bad_host_is_400() {
+    let app = app(false, None, false).await;
+    assert_eq!(
+        app.get("/login", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let app = self::app(false, None, true).await;
+    let req = Request::get("/login")
+        .header(HOST, "evil.test/\"x")
+        .body(Body::empty())
+        .unwrap();
+    let r = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_502_page() {
+    let app = app(false, None, true).await;
+    app.idp.state.lock().discovery_status = 500;
+    let r = app.get("/login", None).await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(body(r).await.contains("cannot be reached"));
+}

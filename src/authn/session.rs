@@ -1,0 +1,250 @@
+//! Server-side browser sessions.
+//!
+//! The cookie carries a random 256-bit token; memory and the store keep only its
+//! SHA-256, so neither a database dump nor a heap dump yields a usable cookie. A session
+//! is written to the store before its cookie is handed out (so it survives a restart),
+//! and every lookup is answered from memory (the request path never waits on the
+//! store). Sessions are indexed by user too, so the revocation fan-out ends all of a
+//! user's sessions without scanning: [`Sessions::end_user`] is memory-only, because the
+//! store already deleted the rows in the same transaction as the deprovisioning.
+//!
+//! A session ends at its expiry (`sessions.ttl_seconds` after login, not sliding), at
+//! sign-out, or when its user is deactivated or deleted. Whether the user is still
+//! active and in which groups is read from the directory on every request by the
+//! caller, so a session never carries stale rights.
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use foldhash::fast::RandomState;
+use http::{HeaderMap, HeaderValue};
+use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
+use tokio_util::sync::CancellationToken;
+
+use super::{cookie, random_token, AuthnError};
+use crate::clock::{to_millis, SharedClock};
+use crate::config::SessionConfig;
+use crate::store::{SessionRow, Store, StoreError};
+
+/// Length of a session token (32 bytes, base64url).
+const TOKEN_LEN: usize = 43;
+
+/// One live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The SCIM `id` of the user.
+    pub user_id: Arc<str>,
+    /// Unix milliseconds.
+    pub expires_ms: i64,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+}
+
+type Hash = [u8; 32];
+
+/// All live sessions.
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    cfg: SessionConfig,
+    clock: SharedClock,
+    by_token: DashMap<Hash, Session, RandomState>,
+    by_user: DashMap<Arc<str>, SmallVec<[Hash; 2]>, RandomState>,
+}
+
+impl Sessions {
+    /// Loads the sessions that have not expired from the store.
+    pub fn load(
+        store: Arc<dyn Store>,
+        cfg: SessionConfig,
+        clock: SharedClock,
+    ) -> Result<Self, StoreError> {
+        let rows = store.sessions_load(to_millis(clock.now()))?;
+        let sessions = Self {
+            store,
+            cfg,
+            clock,
+            by_token: DashMap::with_hasher(RandomState::default()),
+            by_user: DashMap::with_hasher(RandomState::default()),
+        };
+        for row in rows {
+            let Ok(hash) = Hash::try_from(row.token_hash.as_slice()) else {
+                continue;
+            };
+            sessions.remember(
+                hash,
+                Session {
+                    user_id: Arc::from(row.user_id),
+                    expires_ms: row.expires,
+                    created_ms: row.created,
+                },
+            );
+        }
+        Ok(sessions)
+    }
+
+    /// Opens a session for `user_id`; returns the token for the cookie once the
+    /// session is durable.
+    pub async fn create(&self, user_id: &str) -> Result<String, AuthnError> {
+        let token = random_token();
+        let hash = hash(&token);
+        let now = to_millis(self.clock.now());
+        let ttl = i64::try_from(self.cfg.ttl.as_millis()).unwrap_or(i64::MAX);
+        let session = Session {
+            user_id: Arc::from(user_id),
+            created_ms: now,
+            expires_ms: now.saturating_add(ttl),
+        };
+        let row = SessionRow {
+            token_hash: hash.to_vec(),
+            user_id: user_id.to_owned(),
+            created: session.created_ms,
+            expires: session.expires_ms,
+        };
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.session_insert(&row)).await??;
+        self.remember(hash, session);
+        Ok(token)
+    }
+
+    /// The live session for a cookie's token (memory only; expired → `None`).
+    pub fn lookup(&self, token: &str) -> Option<Session> {
+        if token.len() != TOKEN_LEN {
+            return None;
+        }
+        let session = self.by_token.get(&hash(token))?.clone();
+        (session.expires_ms > to_millis(self.clock.now())).then_some(session)
+    }
+
+    /// Signs out: forgets the session in memory and deletes it from the store.
+    pub async fn end(&self, token: &str) {
+        if token.len() != TOKEN_LEN {
+            return;
+        }
+        let hash = hash(token);
+        self.forget(&hash);
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.session_delete(&hash)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "cannot delete a session from the store")
+            }
+            Err(error) => tracing::warn!(error = %error, "session deletion task failed"),
+        }
+    }
+
+    /// Ends every session of `user_id` in memory (the store deleted them with the
+    /// change that deprovisioned the user). Returns how many ended.
+    pub fn end_user(&self, user_id: &str) -> usize {
+        let Some((_, hashes)) = self.by_user.remove(user_id) else {
+            return 0;
+        };
+        hashes
+            .iter()
+            .filter(|h| self.by_token.remove(*h).is_some())
+            .count()
+    }
+
+    /// Drops expired sessions from memory and the store; returns how many left memory.
+    pub async fn purge_expired(&self) -> Result<usize, AuthnError> {
+        let now = to_millis(self.clock.now());
+        let mut expired: Vec<(Arc<str>, Hash)> = Vec::new();
+        self.by_token.retain(|h, s| {
+            let keep = s.expires_ms > now;
+            if !keep {
+                expired.push((s.user_id.clone(), *h));
+            }
+            keep
+        });
+        for (user, hash) in &expired {
+            self.unindex(user, hash);
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.sessions_purge_expired(now)).await??;
+        Ok(expired.len())
+    }
+
+    /// Purges expired sessions every `every` until `cancel` fires.
+    pub fn spawn_purger(
+        self: &Arc<Self>,
+        every: Duration,
+        cancel: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let sessions = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => {
+                        if let Err(error) = sessions.purge_expired().await {
+                            tracing::warn!(error = %error, "purging expired sessions failed");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// How many sessions are held in memory (expired ones until purged included).
+    pub fn len(&self) -> usize {
+        self.by_token.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_token.is_empty()
+    }
+
+    /// The session cookie's name: `__Host-{name}` under TLS, else `{name}`.
+    pub fn cookie_name(&self, tls: bool) -> String {
+        cookie::wire_name(&self.cfg.cookie_name, tls)
+    }
+
+    /// `Set-Cookie` for a new session (`Path=/; HttpOnly; SameSite=Lax`, `Secure` under
+    /// TLS, `Max-Age` the session's lifetime).
+    pub fn set_cookie(&self, token: &str, tls: bool) -> HeaderValue {
+        cookie::set(&self.cookie_name(tls), token, self.cfg.ttl, tls)
+    }
+
+    /// `Set-Cookie` that removes the session cookie.
+    pub fn clear_cookie(&self, tls: bool) -> HeaderValue {
+        cookie::clear(&self.cookie_name(tls), tls)
+    }
+
+    /// The session token from the request's `Cookie` headers, if any.
+    pub fn token_from(&self, headers: &HeaderMap, tls: bool) -> Option<String> {
+        cookie::find(headers, &self.cookie_name(tls))
+            .filter(|t| t.len() == TOKEN_LEN)
+            .map(str::to_owned)
+    }
+
+    fn remember(&self, hash: Hash, session: Session) {
+        // Holding the user's index entry while inserting the session keeps `end_user`
+        // from missing a session created at the same moment.
+        let mut entry = self.by_user.entry(session.user_id.clone()).or_default();
+        entry.push(hash);
+        self.by_token.insert(hash, session);
+    }
+
+    fn forget(&self, hash: &Hash) {
+        if let Some((_, session)) = self.by_token.remove(hash) {
+            self.unindex(&session.user_id, hash);
+        }
+    }
+
+    fn unindex(&self, user: &str, hash: &Hash) {
+        self.by_user.remove_if_mut(user, |_, hashes| {
+            hashes.retain(|h| h != hash);
+            hashes.is_empty()
+        });
+    }
+}
+
+fn hash(token: &str) -> Hash {
+    Sha256::digest(token.as_bytes()).into()
+}

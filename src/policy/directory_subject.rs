@@ -1,0 +1,100 @@
+//! The subject of a policy decision as the live directory sees them.
+//!
+//! Groups come from the directory (effective groups, through nesting), never from
+//! token claims. The user's effective groups are taken once, as a sorted shared
+//! slice; `in_group` resolves the rule's (already lower-cased) group name through the
+//! directory's displayName index and binary-searches that slice, without allocating.
+
+use std::sync::Arc;
+
+use super::model::Subject;
+use crate::directory::{Directory, UserRecord};
+
+/// A directory user, presented to the policy rules.
+pub struct DirectorySubject {
+    directory: Arc<Directory>,
+    user: Arc<UserRecord>,
+    /// Effective group ords, sorted.
+    groups: Arc<[u32]>,
+}
+
+impl DirectorySubject {
+    /// The user as the directory holds them now.
+    pub fn new(dir: &Arc<Directory>, user: Arc<UserRecord>) -> Self {
+        let groups = dir.effective_groups(user.ord);
+        DirectorySubject {
+            directory: dir.clone(),
+            user,
+            groups,
+        }
+    }
+
+    /// The user's record.
+    pub fn record(&self) -> &Arc<UserRecord> {
+        &self.user
+    }
+
+    /// displayNames of the user's effective groups, sorted (for explain and pages).
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .groups
+            .iter()
+            .filter_map(|g| self.directory.group(*g))
+            .map(|g| g.display_name.to_string())
+            .collect();
+        names.sort_by_key(|n| n.to_lowercase());
+        names
+    }
+}
+
+impl std::fmt::Debug for DirectorySubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectorySubject")
+            .field("user", &self.user.user_name)
+            .field("groups", &self.groups)
+            .finish()
+    }
+}
+
+impl Subject for DirectorySubject {
+    fn id(&self) -> &str {
+        &self.user.id
+    }
+
+    fn user_name(&self) -> &str {
+        &self.user.user_name
+    }
+
+    fn emails(&self) -> &[Box<str>] {
+        &self.user.emails
+    }
+
+    fn license(&self) -> Option<&str> {
+        self.user.license.as_deref()
+    }
+
+    fn user_type(&self) -> Option<&str> {
+        self.user.user_type.as_deref()
+    }
+
+    fn in_group(&self, display_name: &str) -> bool {
+        let ord = if is_lower_case(display_name) {
+            self.directory.group_ord_by_lower_name(display_name)
+        } else {
+            self.directory
+                .group_ord_by_lower_name(&display_name.to_lowercase())
+        };
+        ord.is_some_and(|o| self.groups.binary_search(&o).is_ok())
+    }
+}
+
+/// Whether lower-casing `s` would leave it unchanged (checked without allocating).
+fn is_lower_case(s: &str) -> bool {
+    if s.is_ascii() {
+        return !s.bytes().any(|b| b.is_ascii_uppercase());
+    }
+    s.chars().all(|c| {
+        let mut lower = c.to_lowercase();
+        lower.next() == Some(c) && lower.next().is_none()
+    })
+}

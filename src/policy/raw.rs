@@ -1,0 +1,97 @@
+//! The policy file as written: serde structs that refuse unknown keys and keep the
+//! position of every value a later check may need to point at.
+//!
+//! Nothing here is checked beyond its YAML type; [`super::compile`] turns these into
+//! routes and rules and reports what is wrong with them.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::yaml::Pairs;
+
+/// A list whose position (and each item's) is kept.
+pub(crate) type SpannedList = Spanned<Vec<Spanned<String>>>;
+
+/// One file: `routes: [...]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    #[serde(default)]
+    pub routes: Vec<Spanned<RawRoute>>,
+}
+
+/// One route as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub name: Spanned<String>,
+    #[serde(rename = "match", default)]
+    pub matcher: Option<Spanned<RawMatch>>,
+    pub upstream: Spanned<String>,
+    #[serde(default)]
+    pub strip_prefix: Option<Spanned<String>>,
+    #[serde(default)]
+    pub keep_alive: Option<bool>,
+    #[serde(default)]
+    pub max_concurrency: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub timeouts: Option<RawTimeouts>,
+    #[serde(default)]
+    pub preserve_host: Option<bool>,
+    #[serde(default)]
+    pub allow_ambiguous_paths: Option<bool>,
+    #[serde(default)]
+    pub upstream_h2c: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub upstream_ca_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub inject: Pairs<Spanned<String>>,
+    #[serde(default)]
+    pub allow: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    pub deny: Vec<Spanned<RawRule>>,
+}
+
+/// `match: { host, path }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMatch {
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+}
+
+/// `timeouts: { connect, response }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimeouts {
+    #[serde(default)]
+    pub connect: Option<Spanned<String>>,
+    #[serde(default)]
+    pub response: Option<Spanned<String>>,
+}
+
+/// One `allow` or `deny` rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub groups: Option<SpannedList>,
+    #[serde(default)]
+    pub users: Option<SpannedList>,
+    #[serde(default)]
+    pub licenses: Option<SpannedList>,
+    #[serde(default)]
+    pub user_types: Option<SpannedList>,
+    #[serde(default)]
+    pub everyone: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub methods: Option<SpannedList>,
+    #[serde(default)]
+    pub paths: Option<SpannedList>,
+    #[serde(default)]
+    pub params: Option<Spanned<Pairs<SpannedList>>>,
+}

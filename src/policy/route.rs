@@ -1,0 +1,240 @@
+//! A compiled route: where it matches, how it forwards, and its rules.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use super::error::{file_line, Problems};
+use super::host::HostPattern;
+use super::model::{Decision, RouteSettings, RuleRef};
+use super::pattern::PathPattern;
+use super::raw::RawRoute;
+use super::rule::{self, Rule, RuleContext, RuleKind};
+use super::values;
+use super::yaml::at;
+use super::DEFAULT_DENY;
+
+/// Default time to connect to an upstream.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time from request to response head.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One route of the policy set.
+#[derive(Debug)]
+pub struct Route {
+    pub name: Arc<str>,
+    pub settings: RouteSettings,
+    /// `file:line` of the route.
+    pub location: Arc<str>,
+    pub(crate) file: Arc<str>,
+    /// Line and column of the route in its file.
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) host: HostPattern,
+    pub(crate) path: PathPattern,
+    pub(crate) deny: Box<[Rule]>,
+    pub(crate) allow: Box<[Rule]>,
+    pub(crate) default_deny: RuleRef,
+}
+
+impl Route {
+    /// The `match.host` it answers.
+    pub fn host_pattern(&self) -> &HostPattern {
+        &self.host
+    }
+
+    /// The `match.path` it answers.
+    pub fn path_pattern(&self) -> &PathPattern {
+        &self.path
+    }
+
+    /// The file it was read from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// A denial on this route by a reason outside its rules (`unknown-user`,
+    /// `inactive-user`), located at the route.
+    pub fn deny_by(&self, reason: &str) -> Decision {
+        Decision {
+            allow: false,
+            by: RuleRef {
+                route: self.name.clone(),
+                rule: Arc::from(reason),
+                location: self.location.clone(),
+            },
+        }
+    }
+
+    /// Every rule: deny rules first, then allow rules.
+    pub(crate) fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.deny.iter().chain(self.allow.iter())
+    }
+}
+
+/// Compiles one route of `file`; problems go to `problems`.
+pub(crate) fn compile(
+    raw: &Spanned<RawRoute>,
+    file: &Arc<str>,
+    problems: &mut Problems<'_>,
+) -> Option<Route> {
+    let before = problems.list.len();
+    let r = &raw.value;
+    problems.check(at(&r.name), values::name("route name", &r.name.value));
+    let name: Arc<str> = Arc::from(r.name.value.as_str());
+    let matcher = r.matcher.as_ref().map(|m| &m.value);
+    let host = match matcher.and_then(|m| m.host.as_ref()) {
+        Some(h) => problems.check(at(h), HostPattern::parse(&h.value)),
+        None => Some(HostPattern::Any),
+    };
+    let path = match matcher.and_then(|m| m.path.as_ref()) {
+        Some(p) => problems.check(at(p), PathPattern::parse(&p.value, false)),
+        None => PathPattern::parse("/**", false).ok(),
+    };
+    let upstream = problems.check(at(&r.upstream), values::upstream(&r.upstream.value));
+    let https = upstream
+        .as_ref()
+        .is_some_and(|u| u.scheme_str() == Some("https"));
+    let strip_prefix = match (&r.strip_prefix, &path) {
+        (Some(s), Some(p)) => problems.check(at(s), strip_prefix(&s.value, p)),
+        _ => None,
+    };
+    let max_concurrency = match &r.max_concurrency {
+        Some(m) if m.value <= 0 => {
+            problems.at(at(m), "max_concurrency must be more than zero");
+            None
+        }
+        Some(m) => usize::try_from(m.value).ok(),
+        None => None,
+    };
+    let timeouts = r.timeouts.as_ref();
+    let connect_timeout = timeouts
+        .and_then(|t| t.connect.as_ref())
+        .map_or(Some(DEFAULT_CONNECT_TIMEOUT), |d| {
+            problems.check(at(d), values::duration(&d.value))
+        });
+    let response_timeout = timeouts
+        .and_then(|t| t.response.as_ref())
+        .map_or(Some(DEFAULT_RESPONSE_TIMEOUT), |d| {
+            problems.check(at(d), values::duration(&d.value))
+        });
+    let upstream_h2c = r.upstream_h2c.as_ref().is_some_and(|h| h.value);
+    if let Some(h) = &r.upstream_h2c {
+        if h.value && https {
+            problems.at(
+                at(h),
+                "upstream_h2c is for http:// upstreams (https negotiates HTTP/2 itself)",
+            );
+        }
+    }
+    if let Some(ca) = &r.upstream_ca_file {
+        if ca.value.trim().is_empty() {
+            problems.at(at(ca), "upstream_ca_file is empty");
+        } else if upstream.is_some() && !https {
+            problems.at(at(ca), "upstream_ca_file is for https:// upstreams");
+        }
+    }
+    let mut inject = Vec::new();
+    for (key, value) in &r.inject.0 {
+        let Some(header) = problems.check(at(key), values::header_name(&key.value)) else {
+            continue;
+        };
+        if inject.iter().any(|(h, _)| *h == header) {
+            problems.at(at(key), format!("inject: `{}` is given twice", key.value));
+            continue;
+        }
+        if let Some(v) = problems.check(
+            at(value),
+            values::header_value(header.as_str(), &value.value),
+        ) {
+            inject.push((header, v));
+        }
+    }
+    let path = path?;
+    let ctx = RuleContext {
+        route: &name,
+        route_path: &path,
+    };
+    let deny = compile_rules(&r.deny, RuleKind::Deny, &ctx, problems);
+    let allow = compile_rules(&r.allow, RuleKind::Allow, &ctx, problems);
+    let mut seen: Vec<(&Arc<str>, u64)> = Vec::new();
+    for (rule, rule_at) in deny.iter().chain(allow.iter()) {
+        match seen.iter().find(|(label, _)| **label == rule.by.rule) {
+            Some((_, first_line)) => {
+                let reason = format!(
+                    "rule name `{}` is used twice in route `{name}` (also at line {first_line})",
+                    rule.by.rule
+                );
+                problems.at(rule_at, reason);
+            }
+            None => seen.push((&rule.by.rule, rule_at.line())),
+        }
+    }
+    if problems.list.len() > before {
+        return None;
+    }
+    let location: Arc<str> = Arc::from(file_line(file, at(raw)));
+    Some(Route {
+        settings: RouteSettings {
+            upstream: upstream?,
+            strip_prefix,
+            inject,
+            keep_alive: r.keep_alive.unwrap_or(true),
+            max_concurrency,
+            connect_timeout: connect_timeout?,
+            response_timeout: response_timeout?,
+            preserve_host: r.preserve_host.unwrap_or(false),
+            allow_ambiguous_paths: r.allow_ambiguous_paths.unwrap_or(false),
+            upstream_h2c,
+            upstream_ca_file: r.upstream_ca_file.as_ref().map(|c| PathBuf::from(&c.value)),
+        },
+        default_deny: RuleRef {
+            route: name.clone(),
+            rule: Arc::from(DEFAULT_DENY),
+            location: location.clone(),
+        },
+        name,
+        location,
+        file: file.clone(),
+        line: at(raw).line(),
+        column: at(raw).column(),
+        host: host?,
+        path,
+        deny: deny.into_iter().map(|(r, _)| r).collect(),
+        allow: allow.into_iter().map(|(r, _)| r).collect(),
+    })
+}
+
+fn compile_rules(
+    raws: &[Spanned<super::raw::RawRule>],
+    kind: RuleKind,
+    ctx: &RuleContext<'_>,
+    problems: &mut Problems<'_>,
+) -> Vec<(Rule, serde_saphyr::Location)> {
+    raws.iter()
+        .enumerate()
+        .filter_map(|(i, raw)| Some((rule::compile(raw, kind, i, ctx, problems)?, *at(raw))))
+        .collect()
+}
+
+/// `strip_prefix` must be whole leading literal segments of `match.path`.
+fn strip_prefix(text: &str, path: &PathPattern) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "strip_prefix `{text}` must be a literal prefix of match.path `{}` (whole segments, e.g. `/finance` for `/finance/**`)",
+            path.as_str()
+        )
+    };
+    let body = text.strip_prefix('/').ok_or_else(bad)?;
+    if body.is_empty() || body.ends_with('/') {
+        return Err(bad());
+    }
+    let prefix = path.literal_prefix();
+    let segments: Vec<&str> = body.split('/').collect();
+    if segments.len() > prefix.len() || segments.iter().zip(&prefix).any(|(a, b)| a != b) {
+        return Err(bad());
+    }
+    Ok(text.to_owned())
+}

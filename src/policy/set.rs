@@ -1,0 +1,265 @@
+//! The compiled policy set: routing, decisions, and what `policy check` reports.
+//!
+//! A set is built whole from its source files and never changed; a reload builds a
+//! new one (see [`super::reload`]). Routing tries routes in precedence order, computed
+//! once: exact host before wildcard host before any host, then more literal path
+//! segments, then file order. Deciding reads only precompiled rules and the subject.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::error::{PolicyError, Problems};
+use super::model::{Decision, RequestFacts, Subject};
+use super::raw::RawFile;
+use super::route::{self, Route};
+use super::rule::Rule;
+use super::yaml;
+
+/// A compiled, immutable set of routes.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    routes: Vec<Arc<Route>>,
+    /// Indexes into `routes`, most specific first.
+    precedence: Vec<usize>,
+    files: Vec<Arc<str>>,
+    digest: String,
+}
+
+/// A route chosen for a request, with the parameters its `match.path` captured.
+#[derive(Debug)]
+pub struct RouteMatch<'a> {
+    pub route: &'a Arc<Route>,
+    pub params: Vec<(Arc<str>, String)>,
+}
+
+impl PolicySet {
+    /// Loads every `*.yaml` / `*.yml` file of `dir` (not its subdirectories), in file
+    /// name order. A missing directory is an error; an empty one is an empty set,
+    /// under which every request is denied.
+    pub fn load_dir(dir: &Path) -> Result<PolicySet, PolicyError> {
+        let read_err = |source| PolicyError::Read {
+            path: dir.display().to_string(),
+            source,
+        };
+        let mut names: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(read_err)? {
+            let entry = entry.map_err(read_err)?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let policy_file = (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && !name.starts_with('.')
+                && entry.path().is_file();
+            if policy_file {
+                names.push(name);
+            }
+        }
+        names.sort();
+        let mut sources = Vec::with_capacity(names.len());
+        for name in names {
+            let path = dir.join(&name);
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            sources.push((shown, text));
+        }
+        PolicySet::from_sources(&sources)
+    }
+
+    /// Compiles `(file name, text)` pairs, in the order given.
+    pub fn from_sources(files: &[(String, String)]) -> Result<PolicySet, PolicyError> {
+        let mut all_problems: Vec<PolicyError> = Vec::new();
+        let mut routes: Vec<Arc<Route>> = Vec::new();
+        let mut hasher = Sha256::new();
+        for (name, text) in files {
+            // The file's own name, not its directory: replicas reading the same
+            // policies from different places report the same digest.
+            let base = Path::new(name)
+                .file_name()
+                .map_or(name.as_str(), |b| b.to_str().unwrap_or(name));
+            hasher.update((base.len() as u64).to_be_bytes());
+            hasher.update(base.as_bytes());
+            hasher.update((text.len() as u64).to_be_bytes());
+            hasher.update(text.as_bytes());
+            let file: Arc<str> = Arc::from(name.as_str());
+            let raw = match yaml::parse::<RawFile>(name, text) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    all_problems.push(e);
+                    continue;
+                }
+            };
+            let mut problems = Problems::new(name);
+            for raw_route in raw.iter().flat_map(|f| &f.routes) {
+                if let Some(r) = route::compile(raw_route, &file, &mut problems) {
+                    routes.push(Arc::new(r));
+                }
+            }
+            all_problems.extend(problems.list);
+        }
+        all_problems.extend(duplicates(&routes));
+        PolicyError::from_list(all_problems)?;
+        let mut precedence: Vec<usize> = (0..routes.len()).collect();
+        precedence.sort_by_key(|&i| {
+            let r = &routes[i];
+            (r.host.rank(), std::cmp::Reverse(r.path.literal_count()), i)
+        });
+        Ok(PolicySet {
+            routes,
+            precedence,
+            files: files.iter().map(|(n, _)| Arc::from(n.as_str())).collect(),
+            digest: hex::encode(hasher.finalize()),
+        })
+    }
+
+    /// Every route, in file order.
+    pub fn routes(&self) -> &[Arc<Route>] {
+        &self.routes
+    }
+
+    /// The route with this name.
+    pub fn route(&self, name: &str) -> Option<&Arc<Route>> {
+        self.routes.iter().find(|r| &*r.name == name)
+    }
+
+    /// The files the set was read from, in order.
+    pub fn files(&self) -> &[Arc<str>] {
+        &self.files
+    }
+
+    /// The route for a request's Host (any case, maybe with `:port`) and normalised path.
+    pub fn match_route(&self, host: &str, path: &str) -> Option<RouteMatch<'_>> {
+        let route = self
+            .precedence
+            .iter()
+            .map(|&i| &self.routes[i])
+            .find(|r| r.host.matches(host) && r.path.matches(path))?;
+        let params = route.path.captures(path).unwrap_or_default();
+        Some(RouteMatch { route, params })
+    }
+
+    /// Decides a request on a matched route: a matching deny rule wins; else the first
+    /// matching allow rule; else `default-deny`. The subject must already be known to
+    /// be an active user.
+    pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
+        decide_on(m.route, req, who)
+    }
+
+    /// Groups named by allow rules whose method, path and parameter conditions hold
+    /// for this request: who could be let in (for the 403 page). Never user names.
+    /// Empty when a deny rule refuses this request to everyone.
+    pub fn allowing_groups(&self, route: &Route, req: RequestFacts<'_>) -> Vec<Arc<str>> {
+        let denied_to_all = route
+            .deny
+            .iter()
+            .any(|r| !r.names_who() && r.request_matches(&route.path, req));
+        if denied_to_all {
+            return Vec::new();
+        }
+        let mut out: Vec<Arc<str>> = Vec::new();
+        for rule in route
+            .allow
+            .iter()
+            .filter(|r| r.request_matches(&route.path, req))
+        {
+            for g in rule.group_names.iter() {
+                if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
+                    out.push(g.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every group any rule names (as first written), sorted, without duplicates.
+    pub fn referenced_groups(&self) -> Vec<Arc<str>> {
+        let mut out: Vec<Arc<str>> = self
+            .group_references()
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        out.sort_by_key(|g| g.to_lowercase());
+        out
+    }
+
+    /// Every group any rule names, with the `file:line` of its first mention.
+    pub fn group_references(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        let mut out: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        for rule in self.routes.iter().flat_map(|r| r.rules()) {
+            for g in rule.group_names.iter() {
+                if !out
+                    .iter()
+                    .any(|(o, _)| o.to_lowercase() == g.to_lowercase())
+                {
+                    out.push((g.clone(), rule.by.location.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// SHA-256 (hex) of the source files (base names and texts, in order), for status
+    /// and audit.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+/// The decision on `route` (deny rules, then allow rules, then default deny).
+pub(crate) fn decide_on(route: &Route, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
+    let by = |rule: &Rule, allow: bool| Decision {
+        allow,
+        by: rule.by.clone(),
+    };
+    if let Some(rule) = route.deny.iter().find(|r| r.matches(&route.path, req, who)) {
+        return by(rule, false);
+    }
+    if let Some(rule) = route
+        .allow
+        .iter()
+        .find(|r| r.matches(&route.path, req, who))
+    {
+        return by(rule, true);
+    }
+    Decision {
+        allow: false,
+        by: route.default_deny.clone(),
+    }
+}
+
+/// Two routes with one name, or with one host and path pattern.
+fn duplicates(routes: &[Arc<Route>]) -> Vec<PolicyError> {
+    let mut out = Vec::new();
+    for (i, later) in routes.iter().enumerate() {
+        let at = |reason: String| PolicyError::At {
+            file: later.file.to_string(),
+            line: later.line,
+            column: later.column,
+            reason,
+        };
+        if let Some(first) = routes[..i].iter().find(|r| r.name == later.name) {
+            out.push(at(format!(
+                "duplicate route name `{}` (also at {})",
+                later.name, first.location
+            )));
+        }
+        if let Some(first) = routes[..i]
+            .iter()
+            .find(|r| r.host == later.host && r.path == later.path)
+        {
+            out.push(at(format!(
+                "routes `{}` ({}) and `{}` match the same host `{}` and path `{}`",
+                first.name,
+                first.location,
+                later.name,
+                later.host,
+                later.path.as_str()
+            )));
+        }
+    }
+    out
+}

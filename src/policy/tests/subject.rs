@@ -1,0 +1,108 @@
+//! The directory subject over a real `Directory`, and decisions through it.
+
+use std::sync::Arc;
+
+use http::Method;
+
+use super::super::model::{RequestFacts, Subject};
+use super::super::DirectorySubject;
+use super::set;
+use crate::directory::{Body, Directory, GroupRecord, Member, UserRecord};
+use crate::store::Snapshot;
+
+fn user(ord: u32, name: &str, active: bool) -> UserRecord {
+    UserRecord {
+        ord,
+        id: Arc::from(format!("u-{ord}")),
+        user_name: name.into(),
+        external_id: None,
+        active,
+        emails: vec![format!("{name}@example.com").into_boxed_str()].into(),
+        license: Some("analyst".into()),
+        user_type: Some("Employee".into()),
+        body: Body::new("{}"),
+        created: 0,
+        modified: 0,
+        version: 1,
+        scim_managed: true,
+    }
+}
+
+fn group(ord: u32, name: &str) -> GroupRecord {
+    GroupRecord {
+        ord,
+        id: Arc::from(format!("g-{ord}")),
+        display_name: name.into(),
+        external_id: None,
+        body: Body::new("{}"),
+        created: 0,
+        modified: 0,
+        version: 1,
+        scim_managed: true,
+    }
+}
+
+/// alice in Finance-Analysts (nested in Data-Platform); bob in nothing; carol inactive;
+/// an empty group.
+pub(super) fn directory() -> Arc<Directory> {
+    Arc::new(Directory::from_snapshot(Snapshot {
+        users: vec![
+            user(0, "alice", true),
+            user(1, "bob", true),
+            user(2, "carol", false),
+        ],
+        groups: vec![
+            group(0, "Finance-Analysts"),
+            group(1, "Data-Platform"),
+            group(2, "Empty-Group"),
+            group(3, "Ünïcode-Team"),
+        ],
+        memberships: vec![
+            (0, Member::User(0)),
+            (1, Member::Group(0)),
+            (3, Member::User(0)),
+            (0, Member::User(2)),
+        ],
+        last_seq: 1,
+    }))
+}
+
+#[test]
+fn groups_come_from_the_directory_through_nesting() {
+    let dir = directory();
+    let alice = DirectorySubject::new(&dir, dir.user_by_name("alice").unwrap());
+    assert!(alice.in_group("finance-analysts"));
+    assert!(alice.in_group("data-platform"), "nested group");
+    assert!(alice.in_group("DATA-Platform"));
+    assert!(alice.in_group("ünïcode-team"));
+    assert!(alice.in_group("ÜNÏCODE-TEAM"));
+    assert!(!alice.in_group("empty-group"));
+    assert!(!alice.in_group("no-such-group"));
+    assert_eq!(
+        alice.group_names(),
+        vec!["Data-Platform", "Finance-Analysts", "Ünïcode-Team"]
+    );
+    assert_eq!(alice.user_name(), "alice");
+    assert_eq!(alice.id(), "u-0");
+    assert_eq!(alice.license(), Some("analyst"));
+    assert_eq!(alice.user_type(), Some("Employee"));
+    assert_eq!(alice.emails().len(), 1);
+    assert_eq!(alice.record().ord, 0);
+    let bob = DirectorySubject::new(&dir, dir.user_by_name("bob").unwrap());
+    assert!(!bob.in_group("finance-analysts"));
+    assert!(bob.group_names().is_empty());
+}
+
+#[test]
+fn decisions_through_the_directory() {
+    let dir = directory();
+    let s = set("routes:\n  - name: r\n    upstream: http://h\n    allow:\n      - { name: platform, groups: [Data-Platform] }\n      - { name: unicode, groups: [ÜNÏCODE-team], methods: [POST] }\n");
+    let m = s.match_route("h", "/x").unwrap();
+    let facts = |method: &'static Method| RequestFacts { method, path: "/x" };
+    let alice = DirectorySubject::new(&dir, dir.user_by_name("alice").unwrap());
+    let d = s.decide(&m, facts(&Method::GET), &alice);
+    assert!(d.allow);
+    assert_eq!(&*d.by.rule, "platform");
+    let bob = DirectorySubject::new(&dir, dir.user_by_name("bob").unwrap());
+    assert!(!s.decide(&m, facts(&Method::GET), &bob).allow);
+}
