@@ -37,7 +37,11 @@ pub async fn handler(
     }
 }
 
-async fn judge(gate: &Arc<Gate>, peer: SocketAddr, h: &HeaderMap) -> Result<Response<Body>, GateError> {
+async fn judge(
+    gate: &Arc<Gate>,
+    peer: SocketAddr,
+    h: &HeaderMap,
+) -> Result<Response<Body>, GateError> {
     if !gate.is_trusted_proxy(peer.ip()) {
         tracing::warn!(%peer, "forward-auth request from a peer not in trusted_proxies");
         let mut r = Response::new(Body::from(

@@ -93,7 +93,11 @@ impl Gate {
 
     /// The upstream client of a route, built on first use and rebuilt after a policy
     /// reload changed the route.
-    pub fn client_for(&self, route: &Route, digest: &str) -> Result<Arc<UpstreamClient>, ProxyError> {
+    pub fn client_for(
+        &self,
+        route: &Route,
+        digest: &str,
+    ) -> Result<Arc<UpstreamClient>, ProxyError> {
         if let Some(entry) = self.clients.get(&route.name) {
             if entry.0 == digest {
                 return Ok(entry.1.clone());

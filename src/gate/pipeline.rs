@@ -78,12 +78,11 @@ async fn judge_and_forward(
     let caller: Caller = match gate.authenticate(req.headers()).await {
         Ok(c) => c,
         Err(NoCaller::Anonymous) => {
-            let login_return_to = (browser && gate.login_enabled).then(|| {
-                match req.uri().query() {
+            let login_return_to =
+                (browser && gate.login_enabled).then(|| match req.uri().query() {
                     Some(q) => format!("{}?{q}", path.forward),
                     None => path.forward.clone(),
-                }
-            });
+                });
             return Err(GateError::Unauthenticated {
                 login_return_to,
                 reason: None,

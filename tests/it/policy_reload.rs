@@ -38,10 +38,17 @@ async fn a_changed_file_takes_effect_and_a_bad_one_keeps_the_last_good_set() {
         env.up.url()
     );
     std::fs::write(&file, &open).unwrap();
-    assert!(wait_for(&env, "olga", "/private/a", 200).await, "the new policy took effect");
+    assert!(
+        wait_for(&env, "olga", "/private/a", 200).await,
+        "the new policy took effect"
+    );
 
     // A broken file: refused, and the last good set stays.
-    std::fs::write(&file, "routes:\n  - name: app\n    upstream: [not, a, url]\n").unwrap();
+    std::fs::write(
+        &file,
+        "routes:\n  - name: app\n    upstream: [not, a, url]\n",
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(status(&env, "olga", "/private/a").await, 200);
     let st = env.gate.running.gate.policy.status();
@@ -69,7 +76,11 @@ fn policy_check_names_file_line_and_reason() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("bad.yaml:5"), "{text}");
 }
 
@@ -83,15 +94,30 @@ fn shipped_policies_check_and_pass_their_tests() {
         .arg(data.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = scimgate()
-        .args(["policy", "test", &format!("{root}/policies/tests/docs.test.yaml"), "--dir", &format!("{root}/policies")])
+        .args([
+            "policy",
+            "test",
+            &format!("{root}/policies/tests/docs.test.yaml"),
+            "--dir",
+            &format!("{root}/policies"),
+        ])
         .arg("--data")
         .arg(data.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains(" passed, 0 failed"), "{text}");
 }
 
