@@ -96,7 +96,7 @@ async fn judge(
             user_name: caller.user.user_name.to_string(),
             method: method.to_string(),
             path: path.forward.clone(),
-            allowing_groups: policy.allowing_groups(&m.route, facts),
+            allowing_groups: policy.allowing_groups(m.route, facts),
             by: decision.by,
         })));
     }
