@@ -144,3 +144,67 @@ async fn policy_explain_names_the_deciding_rule() {
     assert!(deny.to_lowercase().contains("deny"), "{deny}");
     assert!(deny.contains("no-secrets"), "{deny}");
 }
+
+/// Starts the real binary; returns the child and a channel of its log lines.
+fn serve_binary(
+    data: &std::path::Path,
+    policies: &std::path::Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = scimgate()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(data)
+        .arg("--policies")
+        .arg(policies)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Option<String> {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn sighup_reloads_the_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let (mut child, rx) = serve_binary(&dir.path().join("data"), &policies);
+    assert!(
+        wait_line(&rx, "scimgate listening").is_some(),
+        "server started"
+    );
+    let pid = child.id().to_string();
+    // A bad file arrives: the signal's reload refuses it and says why.
+    std::fs::write(policies.join("bad.yaml"), "routes: [ {name: x} ]\n").unwrap();
+    let _ = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(wait_line(&rx, "SIGHUP").is_some(), "SIGHUP was handled");
+    let refused = wait_line(&rx, "policy reload refused").expect("the bad file was refused");
+    assert!(refused.contains("bad.yaml"), "{refused}");
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = child.wait();
+}
