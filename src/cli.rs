@@ -146,7 +146,9 @@ fn serve(common: Common, listen: Option<String>) -> anyhow::Result<()> {
 fn normalise_for_policy(path: &str) -> Result<String, String> {
     let p = crate::proxy::path::normalise(path).map_err(|e| e.to_string())?;
     match p.ambiguity {
-        Some(a) => Err(format!("ambiguous path ({a}): refused with 400 unless the route allows it")),
+        Some(a) => Err(format!(
+            "ambiguous path ({a}): refused with 400 unless the route allows it"
+        )),
         None => Ok(p.matching),
     }
 }
@@ -173,12 +175,18 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
         }
         PolicyAction::Explain { user, method, url } => {
             let set = PolicySet::load_dir(&config.policies_dir)?;
-            let directory = load_directory(&config)?.ok_or_else(|| {
-                anyhow::anyhow!("no directory in {}", config.data_dir.display())
-            })?;
+            let directory = load_directory(&config)?
+                .ok_or_else(|| anyhow::anyhow!("no directory in {}", config.data_dir.display()))?;
             print!(
                 "{}",
-                cli::explain(&set, &directory, &user, &method, &url, &normalise_for_policy)?
+                cli::explain(
+                    &set,
+                    &directory,
+                    &user,
+                    &method,
+                    &url,
+                    &normalise_for_policy
+                )?
             );
             true
         }

@@ -157,7 +157,13 @@ async fn run(
         let mut keys: HashSet<TouchKey> = HashSet::new();
         while batch.len() < MAX_BATCH {
             let Some(req) = queue.pop_front() else { break };
-            match plan(&dir, &req.actor, &req.cmd, now, settings.allow_manual_updates) {
+            match plan(
+                &dir,
+                &req.actor,
+                &req.cmd,
+                now,
+                settings.allow_manual_updates,
+            ) {
                 Ok(planned) => {
                     if planned.keys.iter().any(|k| keys.contains(k)) {
                         // Touches what this batch already changes: plan it again after commit.

@@ -59,7 +59,7 @@ impl Gate {
         if let Some(token) = bearer(headers) {
             let Some(jwt) = &self.jwt else {
                 return Err(NoCaller::Refused(AuthnError::BadToken(
-                    "bearer tokens are not configured".into(),
+                    "bearer tokens are not configured",
                 )));
             };
             let claims = jwt.verify(token).await.map_err(NoCaller::Refused)?;

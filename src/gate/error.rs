@@ -32,7 +32,7 @@ pub enum GateError {
     },
     #[error("identity is not an active user in the directory")]
     NotProvisioned { browser: bool },
-    #[error("access denied by {}", by.rule)]
+    #[error("access denied by {}", .0.by.rule)]
     Forbidden(Box<Forbidden>),
     #[error(transparent)]
     Upstream(#[from] ProxyError),
@@ -144,7 +144,10 @@ fn json_or_page(status: StatusCode, html: bool, code: &str, detail: &str) -> Res
     if html {
         pages::html(status, pages::message(status, detail))
     } else {
-        json(status, &serde_json::json!({ "error": code, "detail": detail }))
+        json(
+            status,
+            &serde_json::json!({ "error": code, "detail": detail }),
+        )
     }
 }
 

@@ -17,8 +17,6 @@ use super::caller::{Caller, NoCaller};
 use super::error::{Forbidden, GateError};
 use super::Gate;
 use crate::policy::{DirectorySubject, RequestFacts};
-use crate::proxy::assertion::AssertionClaims;
-use crate::proxy::headers::{add_identity, IdentityHeaders};
 use crate::proxy::path::normalise;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -37,7 +35,11 @@ pub async fn handler(
     }
 }
 
-async fn judge(gate: &Arc<Gate>, peer: SocketAddr, h: &HeaderMap) -> Result<Response<Body>, GateError> {
+async fn judge(
+    gate: &Arc<Gate>,
+    peer: SocketAddr,
+    h: &HeaderMap,
+) -> Result<Response<Body>, GateError> {
     if !gate.is_trusted_proxy(peer.ip()) {
         tracing::warn!(%peer, "forward-auth request from a peer not in trusted_proxies");
         let mut r = Response::new(Body::from(
@@ -92,33 +94,13 @@ async fn judge(gate: &Arc<Gate>, peer: SocketAddr, h: &HeaderMap) -> Result<Resp
             user_name: caller.user.user_name.to_string(),
             method: method.to_string(),
             path: path.forward.clone(),
-            allowing_groups: policy.allowing_groups(&m.route, facts),
+            allowing_groups: policy.allowing_groups(m.route, facts),
             by: decision.by,
         })));
     }
-    let user = &caller.user;
-    let groups = subject.group_names();
-    let email = user.emails.first().map(|e| e.to_string());
-    let assertion = gate.signer.sign(
-        &m.route.name,
-        &AssertionClaims {
-            sub: user.id.to_string(),
-            user_name: user.user_name.to_string(),
-            email: email.clone(),
-            groups: groups.clone(),
-            seq: gate.dir.seq(),
-        },
-    )?;
+    let identity = gate.identity_headers(&subject, &m.route.name)?;
     let mut r = Response::new(Body::empty());
-    add_identity(
-        r.headers_mut(),
-        &IdentityHeaders {
-            user: user.user_name.to_string(),
-            email,
-            groups,
-            assertion: Some(assertion.to_string()),
-        },
-    );
+    r.headers_mut().extend(identity);
     r.headers_mut().insert(
         "x-scimgate-route",
         HeaderValue::from_str(&m.route.name).unwrap_or(HeaderValue::from_static("-")),

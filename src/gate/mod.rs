@@ -13,6 +13,7 @@ pub mod caller;
 pub mod error;
 pub mod forward_auth;
 pub mod hook;
+pub mod identity;
 pub mod pages;
 pub mod pipeline;
 
@@ -49,6 +50,8 @@ pub struct Gate {
     pub tls: bool,
     /// Upstream clients by route name, with the policy digest they were built for.
     clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
+    /// Identity headers per (user, route), valid for one directory sequence.
+    identities: identity::IdentityCache,
 }
 
 /// How the gate is put together (see `server::build`).
@@ -79,6 +82,7 @@ impl Gate {
             trusted_proxies: p.trusted_proxies,
             tls: p.tls,
             clients: DashMap::new(),
+            identities: identity::IdentityCache::default(),
         })
     }
 
@@ -93,7 +97,11 @@ impl Gate {
 
     /// The upstream client of a route, built on first use and rebuilt after a policy
     /// reload changed the route.
-    pub fn client_for(&self, route: &Route, digest: &str) -> Result<Arc<UpstreamClient>, ProxyError> {
+    pub fn client_for(
+        &self,
+        route: &Route,
+        digest: &str,
+    ) -> Result<Arc<UpstreamClient>, ProxyError> {
         if let Some(entry) = self.clients.get(&route.name) {
             if entry.0 == digest {
                 return Ok(entry.1.clone());

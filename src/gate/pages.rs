@@ -103,11 +103,7 @@ pub fn forbidden(f: &Forbidden) -> String {
 /// A short page with one message.
 pub fn message(status: StatusCode, detail: &str) -> String {
     let title = status.canonical_reason().unwrap_or("Error");
-    let main = format!(
-        "<h1>{}</h1><p>{}</p>",
-        escape(title),
-        escape(detail)
-    );
+    let main = format!("<h1>{}</h1><p>{}</p>", escape(title), escape(detail));
     layout(title, &main)
 }
 
@@ -117,6 +113,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -12,11 +12,8 @@ use super::caller::{is_browser, Caller, NoCaller};
 use super::error::{Forbidden, GateError};
 use super::Gate;
 use crate::policy::{DirectorySubject, RequestFacts};
-use crate::proxy::assertion::AssertionClaims;
 use crate::proxy::forward::forward;
-use crate::proxy::headers::{
-    add_identity, is_websocket_upgrade, prepare_request, ClientContext, IdentityHeaders,
-};
+use crate::proxy::headers::{is_websocket_upgrade, prepare_request, ClientContext};
 use crate::proxy::path::NormalPath;
 use crate::revoke::NewStream;
 
@@ -78,12 +75,11 @@ async fn judge_and_forward(
     let caller: Caller = match gate.authenticate(req.headers()).await {
         Ok(c) => c,
         Err(NoCaller::Anonymous) => {
-            let login_return_to = (browser && gate.login_enabled).then(|| {
-                match req.uri().query() {
+            let login_return_to =
+                (browser && gate.login_enabled).then(|| match req.uri().query() {
                     Some(q) => format!("{}?{q}", path.forward),
                     None => path.forward.clone(),
-                }
-            });
+                });
             return Err(GateError::Unauthenticated {
                 login_return_to,
                 reason: None,
@@ -136,30 +132,13 @@ async fn judge_and_forward(
         host: host.clone(),
     };
     let user = &caller.user;
-    let groups = subject.group_names();
-    let email = user.emails.first().map(|e| e.to_string());
-    let assertion = gate.signer.sign(
-        &route.name,
-        &AssertionClaims {
-            sub: user.id.to_string(),
-            user_name: user.user_name.to_string(),
-            email: email.clone(),
-            groups: groups.clone(),
-            seq: gate.dir.seq(),
-        },
-    )?;
+    let identity = gate.identity_headers(&subject, &route.name)?;
     {
         let headers = req.headers_mut();
         prepare_request(headers, &ctx, upgrade);
-        add_identity(
-            headers,
-            &IdentityHeaders {
-                user: user.user_name.to_string(),
-                email,
-                groups,
-                assertion: Some(assertion.to_string()),
-            },
-        );
+        for (name, value) in &identity {
+            headers.insert(name.clone(), value.clone());
+        }
         headers.insert("x-request-id", request_id.clone());
     }
     let client = gate.client_for(&route, policy.digest())?;

@@ -64,7 +64,12 @@ impl Rule {
     }
 
     /// Whether method, path and parameter conditions hold for this request.
-    pub fn request_matches(&self, route_path: &PathPattern, req: RequestFacts<'_>) -> bool {
+    /// `route_params` are what the route's `match.path` captured from this path.
+    pub fn request_matches(
+        &self,
+        route_params: &[(Arc<str>, String)],
+        req: RequestFacts<'_>,
+    ) -> bool {
         if !self.methods.is_empty() && !self.methods.iter().any(|m| m == req.method) {
             return false;
         }
@@ -79,7 +84,12 @@ impl Rule {
             let value = matched
                 .filter(|p| p.declares(name))
                 .and_then(|p| p.capture(req.path, name))
-                .or_else(|| route_path.capture(req.path, name));
+                .or_else(|| {
+                    route_params
+                        .iter()
+                        .find(|(n, _)| **n == **name)
+                        .map(|(_, v)| v.as_str())
+                });
             value.is_some_and(|v| {
                 allowed.iter().any(|a| {
                     if self.fold_case {
@@ -122,11 +132,11 @@ impl Rule {
     /// Whether the rule matches this request by this user.
     pub fn matches(
         &self,
-        route_path: &PathPattern,
+        route_params: &[(Arc<str>, String)],
         req: RequestFacts<'_>,
         who: &dyn Subject,
     ) -> bool {
-        self.request_matches(route_path, req) && self.who_matches(who)
+        self.request_matches(route_params, req) && self.who_matches(who)
     }
 }
 

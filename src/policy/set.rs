@@ -143,20 +143,21 @@ impl PolicySet {
     }
 
     /// Decides a request on a matched route: a matching deny rule wins; else the first
-    /// matching allow rule; else `default-deny`. The subject must already be known to
-    /// be an active user.
+    /// matching allow rule; else `default-deny`. Route parameters are read from
+    /// `m.params`. The subject must already be known to be an active user.
     pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
-        decide_on(m.route, req, who)
+        decide_on(m.route, &m.params, req, who)
     }
 
     /// Groups named by allow rules whose method, path and parameter conditions hold
     /// for this request: who could be let in (for the 403 page). Never user names.
     /// Empty when a deny rule refuses this request to everyone.
     pub fn allowing_groups(&self, route: &Route, req: RequestFacts<'_>) -> Vec<Arc<str>> {
+        let params = route.path.captures(req.path).unwrap_or_default();
         let denied_to_all = route
             .deny
             .iter()
-            .any(|r| !r.names_who() && r.request_matches(&route.path, req));
+            .any(|r| !r.names_who() && r.request_matches(&params, req));
         if denied_to_all {
             return Vec::new();
         }
@@ -164,7 +165,7 @@ impl PolicySet {
         for rule in route
             .allow
             .iter()
-            .filter(|r| r.request_matches(&route.path, req))
+            .filter(|r| r.request_matches(&params, req))
         {
             for g in rule.group_names.iter() {
                 if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
@@ -210,18 +211,27 @@ impl PolicySet {
 }
 
 /// The decision on `route` (deny rules, then allow rules, then default deny).
-pub(crate) fn decide_on(route: &Route, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
+fn decide_on(
+    route: &Route,
+    route_params: &[(Arc<str>, String)],
+    req: RequestFacts<'_>,
+    who: &dyn Subject,
+) -> Decision {
     let by = |rule: &Rule, allow: bool| Decision {
         allow,
         by: rule.by.clone(),
     };
-    if let Some(rule) = route.deny.iter().find(|r| r.matches(&route.path, req, who)) {
+    if let Some(rule) = route
+        .deny
+        .iter()
+        .find(|r| r.matches(route_params, req, who))
+    {
         return by(rule, false);
     }
     if let Some(rule) = route
         .allow
         .iter()
-        .find(|r| r.matches(&route.path, req, who))
+        .find(|r| r.matches(route_params, req, who))
     {
         return by(rule, true);
     }

@@ -41,9 +41,7 @@ pub fn is_control_path(p: &str) -> bool {
 fn request_id(req: &Request<Incoming>) -> HeaderValue {
     req.headers()
         .get("x-request-id")
-        .filter(|v| {
-            v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
-        })
+        .filter(|v| v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
         .unwrap_or_else(|| {
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
@@ -105,10 +103,23 @@ mod tests {
 
     #[test]
     fn control_paths() {
-        for p in ["/healthz", "/scim/v2", "/scim/v2/Users", "/.scimgate/login", "/.well-known/scimgate/jwks.json"] {
+        for p in [
+            "/healthz",
+            "/scim/v2",
+            "/scim/v2/Users",
+            "/.scimgate/login",
+            "/.well-known/scimgate/jwks.json",
+        ] {
             assert!(is_control_path(p), "{p}");
         }
-        for p in ["/", "/scim/v2x", "/scim", "/.scimgatex", "/healthz/x", "/docs/scim/v2"] {
+        for p in [
+            "/",
+            "/scim/v2x",
+            "/scim",
+            "/.scimgatex",
+            "/healthz/x",
+            "/docs/scim/v2",
+        ] {
             assert!(!is_control_path(p), "{p}");
         }
     }

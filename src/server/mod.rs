@@ -119,7 +119,11 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         "directory and policies loaded"
     );
     let clock = clock::system();
-    let sessions = Arc::new(Sessions::load(store.clone(), config.sessions.clone(), clock.clone())?);
+    let sessions = Arc::new(Sessions::load(
+        store.clone(),
+        config.sessions.clone(),
+        clock.clone(),
+    )?);
     let http = HttpClient::new()?;
     let jwt = config
         .jwt
@@ -180,7 +184,9 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     let mut watchers: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     match policy.watch() {
         Ok(w) => watchers.push(Box::new(w)),
-        Err(e) => tracing::warn!(error = %e, "cannot watch the policy directory; reload with SIGHUP"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the policy directory; reload with SIGHUP")
+        }
     }
     // After a policy reload, live streams are judged again under the new rules.
     let mut generations = policy.subscribe();
@@ -249,7 +255,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "scimgate listening"
     );
     spawn_sighup(built.gate.clone(), built.tls.clone());
-    serve(listener, acceptor, built.dispatch.clone(), shutdown_signal()).await;
+    serve(
+        listener,
+        acceptor,
+        built.dispatch.clone(),
+        shutdown_signal(),
+    )
+    .await;
     drop(built.watchers);
     Ok(())
 }

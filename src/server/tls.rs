@@ -107,7 +107,11 @@ impl ReloadingCert {
         })?;
         let mut dirs: Vec<&Path> = [&self.files.cert, &self.files.key]
             .iter()
-            .map(|p| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+            .map(|p| {
+                p.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+            })
             .collect();
         dirs.dedup();
         for d in dirs {

@@ -70,7 +70,10 @@ async fn not_yet_valid_token_is_refused() {
     let env = env().await;
     let mut c = env.iss.claims("alice");
     c["nbf"] = json!(now() + 300);
-    assert_401(status_with(&env, &env.iss.sign(&c)).await, "nbf in the future");
+    assert_401(
+        status_with(&env, &env.iss.sign(&c)).await,
+        "nbf in the future",
+    );
 }
 
 #[tokio::test]
@@ -115,7 +118,10 @@ async fn unknown_kid_is_refused_and_refetches_are_bounded() {
         assert_401(status_with(&env, &t).await, "unknown kid");
     }
     let fetches = env.iss.hits.load(Ordering::SeqCst) - before;
-    assert!(fetches <= 1, "20 unknown-kid tokens caused {fetches} key-set fetches");
+    assert!(
+        fetches <= 1,
+        "20 unknown-kid tokens caused {fetches} key-set fetches"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +150,10 @@ async fn tampered_signature_is_refused() {
     let other = env.iss.token("bob");
     let c2 = other.split('.').nth(1).unwrap();
     let (_, s) = t.rsplit_once('.').unwrap();
-    assert_401(status_with(&env, &format!("{h}.{c2}.{s}")).await, "swapped claims");
+    assert_401(
+        status_with(&env, &format!("{h}.{c2}.{s}")).await,
+        "swapped claims",
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,13 @@ use serde_json::Value;
 
 use crate::proxy_env::{reader, Env};
 
-async fn ask(env: &Env, user: Option<&str>, method: &str, uri: &str, host: &str) -> reqwest::Response {
+async fn ask(
+    env: &Env,
+    user: Option<&str>,
+    method: &str,
+    uri: &str,
+    host: &str,
+) -> reqwest::Response {
     let mut r = env
         .gate
         .http
@@ -30,11 +36,48 @@ async fn trusted_proxy_gets_allow_with_identity_headers_or_a_clear_no() {
     assert_eq!(r.headers()["x-auth-request-groups"], "readers");
     assert!(r.headers().contains_key("x-scimgate-assertion"));
     // Not allowed: 403; not signed in: 401; a path trick is judged in its normal form.
-    assert_eq!(ask(&env, Some("kim"), "GET", "/private/a", "app.test").await.status(), 403);
-    assert_eq!(ask(&env, Some("kim"), "GET", "/public/../private/a", "app.test").await.status(), 403);
-    assert_eq!(ask(&env, Some("kim"), "DELETE", "/public/secret.json", "app.test").await.status(), 403);
-    assert_eq!(ask(&env, None, "GET", "/public/a", "app.test").await.status(), 401);
-    assert_eq!(ask(&env, Some("kim"), "GET", "/public%2f..%2fprivate", "app.test").await.status(), 400);
+    assert_eq!(
+        ask(&env, Some("kim"), "GET", "/private/a", "app.test")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        ask(&env, Some("kim"), "GET", "/public/../private/a", "app.test")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        ask(
+            &env,
+            Some("kim"),
+            "DELETE",
+            "/public/secret.json",
+            "app.test"
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        ask(&env, None, "GET", "/public/a", "app.test")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        ask(
+            &env,
+            Some("kim"),
+            "GET",
+            "/public%2f..%2fprivate",
+            "app.test"
+        )
+        .await
+        .status(),
+        400
+    );
     assert!(env.up.paths().is_empty(), "forward-auth never forwards");
 }
 
@@ -51,7 +94,11 @@ async fn forwarded_headers_from_an_untrusted_peer_are_not_believed() {
 async fn the_assertion_verifies_against_the_published_jwks() {
     let env = Env::start("").await;
     let (id, _) = reader(&env, "mia").await;
-    let r = env.get("app.test", "/public/a", Some("mia")).send().await.unwrap();
+    let r = env
+        .get("app.test", "/public/a", Some("mia"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let seen = env.seen();
     let token = seen.last().unwrap()["headers"]["x-scimgate-assertion"][0]
@@ -61,7 +108,10 @@ async fn the_assertion_verifies_against_the_published_jwks() {
     let jwks: Value = env
         .gate
         .http
-        .get(format!("http://{}/.well-known/scimgate/jwks.json", env.addr()))
+        .get(format!(
+            "http://{}/.well-known/scimgate/jwks.json",
+            env.addr()
+        ))
         .send()
         .await
         .unwrap()
@@ -74,7 +124,9 @@ async fn the_assertion_verifies_against_the_published_jwks() {
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.alg, Algorithm::ES256);
     assert_eq!(header.kid.as_deref(), key["kid"].as_str());
-    let dk = DecodingKey::from_ec_components(key["x"].as_str().unwrap(), key["y"].as_str().unwrap()).unwrap();
+    let dk =
+        DecodingKey::from_ec_components(key["x"].as_str().unwrap(), key["y"].as_str().unwrap())
+            .unwrap();
     let mut v = Validation::new(Algorithm::ES256);
     v.set_audience(&["app"]);
     let data = decode::<Value>(&token, &dk, &v).unwrap();

@@ -25,3 +25,4 @@ mod revocation;
 mod rfc_errors;
 mod streaming;
 mod tls;
+mod upstream_tls;

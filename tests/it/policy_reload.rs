@@ -38,10 +38,17 @@ async fn a_changed_file_takes_effect_and_a_bad_one_keeps_the_last_good_set() {
         env.up.url()
     );
     std::fs::write(&file, &open).unwrap();
-    assert!(wait_for(&env, "olga", "/private/a", 200).await, "the new policy took effect");
+    assert!(
+        wait_for(&env, "olga", "/private/a", 200).await,
+        "the new policy took effect"
+    );
 
     // A broken file: refused, and the last good set stays.
-    std::fs::write(&file, "routes:\n  - name: app\n    upstream: [not, a, url]\n").unwrap();
+    std::fs::write(
+        &file,
+        "routes:\n  - name: app\n    upstream: [not, a, url]\n",
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(status(&env, "olga", "/private/a").await, 200);
     let st = env.gate.running.gate.policy.status();
@@ -69,7 +76,11 @@ fn policy_check_names_file_line_and_reason() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("bad.yaml:5"), "{text}");
 }
 
@@ -83,15 +94,30 @@ fn shipped_policies_check_and_pass_their_tests() {
         .arg(data.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = scimgate()
-        .args(["policy", "test", &format!("{root}/policies/tests/docs.test.yaml"), "--dir", &format!("{root}/policies")])
+        .args([
+            "policy",
+            "test",
+            &format!("{root}/policies/tests/docs.test.yaml"),
+            "--dir",
+            &format!("{root}/policies"),
+        ])
         .arg("--data")
         .arg(data.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains(" passed, 0 failed"), "{text}");
 }
 
@@ -117,4 +143,68 @@ async fn policy_explain_names_the_deciding_rule() {
     let deny = run("http://app.test/public/secret.json");
     assert!(deny.to_lowercase().contains("deny"), "{deny}");
     assert!(deny.contains("no-secrets"), "{deny}");
+}
+
+/// Starts the real binary; returns the child and a channel of its log lines.
+fn serve_binary(
+    data: &std::path::Path,
+    policies: &std::path::Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = scimgate()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(data)
+        .arg("--policies")
+        .arg(policies)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Option<String> {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn sighup_reloads_the_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let (mut child, rx) = serve_binary(&dir.path().join("data"), &policies);
+    assert!(
+        wait_line(&rx, "scimgate listening").is_some(),
+        "server started"
+    );
+    let pid = child.id().to_string();
+    // A bad file arrives: the signal's reload refuses it and says why.
+    std::fs::write(policies.join("bad.yaml"), "routes: [ {name: x} ]\n").unwrap();
+    let _ = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(wait_line(&rx, "SIGHUP").is_some(), "SIGHUP was handled");
+    let refused = wait_line(&rx, "policy reload refused").expect("the bad file was refused");
+    assert!(refused.contains("bad.yaml"), "{refused}");
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = child.wait();
 }

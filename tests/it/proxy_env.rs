@@ -170,7 +170,11 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
     tcp.write_all(request).await.expect("write");
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read_to_end(&mut buf)).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut buf),
+    )
+    .await;
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -179,7 +183,10 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     // Undo chunked framing well enough for JSON bodies in one chunk.
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body.split("\r\n").nth(1).unwrap_or_default().to_owned()
     } else {
         body.to_owned()

@@ -94,7 +94,10 @@ async fn an_open_download_is_cut_on_deactivation() {
         .expect("the download was not cut")
         .unwrap();
     assert!(cut, "the download ended with an error, not a clean end");
-    eprintln!("download cut {} ms after the SCIM request was sent", t0.elapsed().as_millis());
+    eprintln!(
+        "download cut {} ms after the SCIM request was sent",
+        t0.elapsed().as_millis()
+    );
 }
 
 #[tokio::test]
@@ -103,7 +106,11 @@ async fn an_open_download_on_an_unaffected_route_keeps_flowing() {
     let (id, _) = reader(&env, "fred").await;
     let admin = env.user("root").await;
     env.group("admins", &[&admin]).await;
-    let mut resp = env.get("app.test", "/public/slow", Some("root")).send().await.unwrap();
+    let mut resp = env
+        .get("app.test", "/public/slow", Some("root"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     env.deactivate(&id).await;
     // root's stream is judged again and still allowed: it keeps flowing.
@@ -119,7 +126,8 @@ async fn an_open_websocket_is_closed_on_group_removal() {
     let mut req = format!("ws://{}/public/ws", env.addr())
         .into_client_request()
         .unwrap();
-    req.headers_mut().insert("host", "app.test".parse().unwrap());
+    req.headers_mut()
+        .insert("host", "app.test".parse().unwrap());
     req.headers_mut().insert(
         "authorization",
         format!("Bearer {}", env.iss.token("gina")).parse().unwrap(),
@@ -143,12 +151,16 @@ async fn an_open_websocket_is_closed_on_group_removal() {
     })
     .await;
     assert!(closed.is_ok(), "the websocket stayed open");
-    eprintln!("websocket closed {} ms after the SCIM request was sent", t0.elapsed().as_millis());
+    eprintln!(
+        "websocket closed {} ms after the SCIM request was sent",
+        t0.elapsed().as_millis()
+    );
     // And a new upgrade is refused.
     let mut req = format!("ws://{}/public/ws", env.addr())
         .into_client_request()
         .unwrap();
-    req.headers_mut().insert("host", "app.test".parse().unwrap());
+    req.headers_mut()
+        .insert("host", "app.test".parse().unwrap());
     req.headers_mut().insert(
         "authorization",
         format!("Bearer {}", env.iss.token("gina")).parse().unwrap(),
@@ -160,7 +172,11 @@ async fn an_open_websocket_is_closed_on_group_removal() {
 async fn a_policy_reload_that_removes_access_cuts_open_streams() {
     let env = Env::start("").await;
     reader(&env, "hana").await;
-    let resp = env.get("app.test", "/public/slow", Some("hana")).send().await.unwrap();
+    let resp = env
+        .get("app.test", "/public/slow", Some("hana"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let reader_task = tokio::spawn(drain(resp));
     // Readers lose /public: only admins remain.

@@ -20,7 +20,11 @@ async fn a_200_mib_download_streams_with_flat_memory() {
     let env = Env::start("").await;
     reader(&env, "ivan").await;
     // Warm up allocators and connection pools.
-    let mut r = env.get("app.test", "/public/big?mib=4", Some("ivan")).send().await.unwrap();
+    let mut r = env
+        .get("app.test", "/public/big?mib=4", Some("ivan"))
+        .send()
+        .await
+        .unwrap();
     while r.chunk().await.unwrap().is_some() {}
     let before = rss_bytes();
     let mut r = env
@@ -40,7 +44,12 @@ async fn a_200_mib_download_streams_with_flat_memory() {
     peak = peak.max(rss_bytes());
     assert_eq!(total, 200 << 20);
     let growth = peak.saturating_sub(before);
-    eprintln!("200 MiB streamed; RSS {} MiB -> peak {} MiB (+{} MiB)", before >> 20, peak >> 20, growth >> 20);
+    eprintln!(
+        "200 MiB streamed; RSS {} MiB -> peak {} MiB (+{} MiB)",
+        before >> 20,
+        peak >> 20,
+        growth >> 20
+    );
     assert!(before > 0, "RSS readable");
     assert!(growth < 50 << 20, "RSS grew by {} MiB", growth >> 20);
 }

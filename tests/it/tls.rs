@@ -120,7 +120,12 @@ async fn presented_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
             c: &CertificateDer<'_>,
             d: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
         }
         fn verify_tls13_signature(
             &self,
@@ -128,7 +133,12 @@ async fn presented_leaf(addr: std::net::SocketAddr) -> Vec<u8> {
             c: &CertificateDer<'_>,
             d: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
         }
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
@@ -172,7 +182,10 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         if presented_leaf(running.addr).await == next.cert.der().to_vec() {
             break;
         }
-        assert!(t0.elapsed().as_secs() < 10, "the renewed certificate was not picked up");
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "the renewed certificate was not picked up"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     running.stop().await;

@@ -75,7 +75,9 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
             .entry(name.as_str().to_owned())
             .or_insert_with(|| Value::Array(vec![]));
         if let Value::Array(a) = entry {
-            a.push(Value::String(value.to_str().unwrap_or("<bytes>").to_owned()));
+            a.push(Value::String(
+                value.to_str().unwrap_or("<bytes>").to_owned(),
+            ));
         }
     }
     let doc = json!({
@@ -96,20 +98,22 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
                         .await;
                 while let Some(Ok(msg)) = ws.next().await {
-                    if msg.is_text() || msg.is_binary() {
-                        if ws.send(msg).await.is_err() {
-                            break;
-                        }
+                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                        break;
                     }
                 }
             }
         });
         let mut r = Response::new(Full::new(Bytes::new()).boxed());
         *r.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
-        r.headers_mut()
-            .insert("upgrade", hyper::header::HeaderValue::from_static("websocket"));
-        r.headers_mut()
-            .insert("connection", hyper::header::HeaderValue::from_static("upgrade"));
+        r.headers_mut().insert(
+            "upgrade",
+            hyper::header::HeaderValue::from_static("websocket"),
+        );
+        r.headers_mut().insert(
+            "connection",
+            hyper::header::HeaderValue::from_static("upgrade"),
+        );
         if let Ok(v) = hyper::header::HeaderValue::from_str(&accept) {
             r.headers_mut().insert("sec-websocket-accept", v);
         }
@@ -126,7 +130,7 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
         let stream = futures_util::stream::iter(
             (0..chunks).map(|_| Ok::<_, Infallible>(Frame::data(Bytes::from_static(&ZEROS)))),
         );
-        let mut r = Response::new(StreamBody::new(stream).boxed());
+        let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
         r.headers_mut().insert(
             "content-length",
             hyper::header::HeaderValue::from(chunks * ZEROS.len()),
@@ -141,7 +145,7 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
                 (),
             ))
         });
-        return Ok(Response::new(StreamBody::new(stream).boxed()));
+        return Ok(Response::new(BodyExt::boxed(StreamBody::new(stream))));
     }
     if path.ends_with("/sink") {
         // Count the upload frame by frame, keeping nothing.
@@ -166,7 +170,9 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
 
 /// Starts the upstream on a free loopback port.
 pub async fn start() -> Upstream {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Seen::default());
     let s = seen.clone();
