@@ -10,7 +10,7 @@ let stack;
 let ids;
 before(async () => {
   stack = await startStack('revocation');
-  ids = await provision(stack.scim, { users: ['alice', 'carol'], groups: { analysts: ['alice', 'carol'] } });
+  ids = await provision(stack.scim, { users: ['alice', 'carol', 'frank'], groups: { analysts: ['alice', 'carol', 'frank'] } });
 });
 after(async () => { await stack?.stop(); });
 
@@ -66,4 +66,24 @@ test('carol removed from analysts by SCIM: her next request gets 403', async () 
   assert.match(text, /analysts/);
   await screenshot(page, stack.artifacts, 'revocation-2-carol-removed');
   await page.context().close();
+});
+
+// The docs files carry Last-Modified and no Cache-Control, so a browser may
+// keep serving them from its cache, without asking the gate, after access
+// ended. Marked todo until the gate marks the responses it authorised
+// (e.g. `Cache-Control: private, no-cache`, so they are revalidated).
+test('frank deactivated: his browser does not serve docs files from its cache', {
+  todo: 'the gate adds no Cache-Control to authorised responses yet',
+}, async () => {
+  const page = await openPage(stack.browser);
+  assert.equal(await signIn(page, stack.urls, 'frank'), 200);
+  await expectDocsRendered(page, stack.urls.gate);
+  const ordinaryFetch = () => page.evaluate(async () => (await fetch('/manifest.json', { redirect: 'manual' })).status);
+  assert.equal(await ordinaryFetch(), 200);
+
+  await stack.scim.deactivate(ids.users.frank);
+
+  const next = await ordinaryFetch();
+  await page.context().close();
+  assert.ok(next !== 200, `manifest.json still served (from the browser cache) after deactivation (got ${next})`);
 });
