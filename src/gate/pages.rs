@@ -95,9 +95,14 @@ pub fn forbidden(f: &Forbidden) -> String {
         method = escape(&f.method),
         path = escape(&f.path),
         rule = escape(&f.by.rule),
-        location = escape(&f.by.location),
+        location = escape(public_location(&f.by.location)),
     );
     layout("Access denied", &main)
+}
+
+/// A rule's `file:line` without the server's directories (users see the file name).
+pub fn public_location(location: &str) -> &str {
+    location.rsplit('/').next().unwrap_or(location)
 }
 
 /// A short page with one message.

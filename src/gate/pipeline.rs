@@ -158,5 +158,14 @@ async fn judge_and_forward(
         Some(Box::new(guard)),
     )
     .await?;
+    let mut resp = resp;
+    // What the gate let through must come back through the gate: a browser may keep
+    // it, but must ask again before each use, so a revocation also ends cached access.
+    if !resp.headers().contains_key(header::CACHE_CONTROL) {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+    }
     Ok(resp)
 }

@@ -68,13 +68,11 @@ test('carol removed from analysts by SCIM: her next request gets 403', async () 
   await page.context().close();
 });
 
-// The docs files carry Last-Modified and no Cache-Control, so a browser may
-// keep serving them from its cache, without asking the gate, after access
-// ended. Marked todo until the gate marks the responses it authorised
-// (e.g. `Cache-Control: private, no-cache`, so they are revalidated).
-test('frank deactivated: his browser does not serve docs files from its cache', {
-  todo: 'the gate adds no Cache-Control to authorised responses yet',
-}, async () => {
+// The docs files carry Last-Modified and no Cache-Control of their own, so a
+// browser could keep serving them from its cache, without asking the gate,
+// after access ended. The gate marks what it authorised `private, no-cache`:
+// the browser revalidates every use through the gate.
+test('frank deactivated: his browser does not serve docs files from its cache', async () => {
   const page = await openPage(stack.browser);
   assert.equal(await signIn(page, stack.urls, 'frank'), 200);
   await expectDocsRendered(page, stack.urls.gate);
