@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Reads the wrk outputs of one `bench/proxy/run` and prints the summary (Markdown).
+
+For each target and body: the median over runs of requests/s, p50 and p99 latency
+(each median taken on its own), MiB/s for the 20 MiB body, and the count of non-2xx
+answers and socket errors over all runs. Then the targets from the issue, each said to
+be met or not met.
+
+usage: summarize.py OUT_DIR
+"""
+
+import glob
+import os
+import re
+import statistics
+import sys
+
+TARGETS = ["direct", "nginx", "nginx-auth", "scimgate"]
+BODIES = [("small.txt", "256 B"), ("64k.bin", "64 KiB"), ("20m.bin", "20 MiB")]
+BODY_BYTES = {"small.txt": 256, "64k.bin": 64 * 1024, "20m.bin": 20 * 1024 * 1024}
+UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def to_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not m:
+        raise ValueError(f"latency {text!r}")
+    return float(m.group(1)) * UNIT_MS[m.group(2)]
+
+
+def parse(path: str) -> dict:
+    text = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(x) for x in sock.groups()) if sock else 0
+    )
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
+
+
+def fmt_ms(v: float) -> str:
+    return f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def main() -> None:
+    out = sys.argv[1]
+    med = {}
+    rows = []
+    for body, label in BODIES:
+        for target in TARGETS:
+            runs = [
+                parse(p)
+                for p in sorted(glob.glob(os.path.join(out, f"wrk-{target}-{body}-*.txt")))
+            ]
+            if not runs:
+                continue
+            m = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+            m["errors"] = sum(r["errors"] for r in runs)
+            m["mibs"] = m["rps"] * BODY_BYTES[body] / (1024 * 1024)
+            m["runs"] = len(runs)
+            m["all_rps"] = [r["rps"] for r in runs]
+            med[(target, body)] = m
+            rows.append((label, target, m))
+
+    print("| body | target | requests/s (median) | runs | p50 | p99 | MiB/s | errors |")
+    print("|---|---|---:|---|---:|---:|---:|---:|")
+    for label, target, m in rows:
+        runs = " / ".join(f"{x:,.0f}" for x in m["all_rps"])
+        print(
+            f"| {label} | {target} | {m['rps']:,.0f} | {runs} | {fmt_ms(m['p50'])} | "
+            f"{fmt_ms(m['p99'])} | {m['mibs']:,.0f} | {m['errors']} |"
+        )
+    print()
+
+    def get(t, b):
+        return med.get((t, b))
+
+    print("| target | figure | value | verdict |")
+    print("|---|---|---|---|")
+    for body, label in BODIES[:2]:
+        g, n, a = get("scimgate", body), get("nginx", body), get("nginx-auth", body)
+        if not (g and n and a):
+            continue
+        r = g["rps"] / n["rps"]
+        print(
+            f"| ≥ 1.0× nginx proxy_pass, {label} | scimgate / nginx requests/s | "
+            f"{r:.2f}× | {verdict(r >= 1.0)} |"
+        )
+        print(
+            f"| p99 no worse than nginx, {label} | scimgate / nginx p99 | "
+            f"{fmt_ms(g['p99'])} vs {fmt_ms(n['p99'])} | {verdict(g['p99'] <= n['p99'])} |"
+        )
+        r = g["rps"] / a["rps"]
+        print(
+            f"| ≥ 1.6× nginx + auth_request, {label} | scimgate / nginx-auth requests/s | "
+            f"{r:.2f}× | {verdict(r >= 1.6)} |"
+        )
+    g, n = get("scimgate", "20m.bin"), get("nginx", "20m.bin")
+    if g and n:
+        r = g["mibs"] / n["mibs"]
+        print(
+            f"| ≥ 1.5× nginx throughput, 20 MiB | scimgate / nginx MiB/s | "
+            f"{g['mibs']:,.0f} vs {n['mibs']:,.0f} MiB/s = {r:.2f}× | {verdict(r >= 1.5)} |"
+        )
+    bad = [f"{t} {b}" for (t, b), m in med.items() if m["errors"]]
+    if bad:
+        print()
+        print(f"WARNING: non-2xx answers or socket errors in: {', '.join(bad)}")
+
+
+if __name__ == "__main__":
+    main()
