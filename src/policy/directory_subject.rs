@@ -42,7 +42,7 @@ impl DirectorySubject {
             .filter_map(|g| self.directory.group(*g))
             .map(|g| g.display_name.to_string())
             .collect();
-        names.sort_by_key(|n| n.to_lowercase());
+        names.sort_by_cached_key(|n| n.to_lowercase());
         names
     }
 }
