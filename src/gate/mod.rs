@@ -48,44 +48,15 @@ pub struct Gate {
     pub trusted_proxies: Vec<IpNet>,
     /// Whether the listener speaks TLS.
     pub tls: bool,
-    /// Upstream clients by route name, with the policy digest they were built for.
-    clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
-    /// Identity headers per (user, route), valid for one directory sequence.
-    identities: identity::IdentityCache,
-}
-
-/// How the gate is put together (see `server::build`).
-pub struct GateParts {
-    pub dir: Arc<Directory>,
-    pub policy: Arc<PolicyHandle>,
-    pub sessions: Arc<Sessions>,
-    pub jwt: Option<Arc<JwtVerifier>>,
-    pub login_enabled: bool,
-    pub identity: IdentityConfig,
-    pub signer: Arc<AssertionSigner>,
-    pub registry: Arc<Registry>,
-    pub trusted_proxies: Vec<IpNet>,
-    pub tls: bool,
+    /// Upstream clients by route name, with the policy digest they were built for
+    /// (start empty: `Default::default()`).
+    pub(crate) clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
+    /// Identity headers per (user, route), valid for one directory sequence (start
+    /// empty).
+    pub(crate) identities: identity::IdentityCache,
 }
 
 impl Gate {
-    pub fn new(p: GateParts) -> Arc<Self> {
-        Arc::new(Gate {
-            dir: p.dir,
-            policy: p.policy,
-            sessions: p.sessions,
-            jwt: p.jwt,
-            login_enabled: p.login_enabled,
-            identity: p.identity,
-            signer: p.signer,
-            registry: p.registry,
-            trusted_proxies: p.trusted_proxies,
-            tls: p.tls,
-            clients: DashMap::new(),
-            identities: identity::IdentityCache::default(),
-        })
-    }
-
     /// Whether `peer` is a proxy whose `X-Forwarded-*` headers are believed.
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         let peer = match peer {

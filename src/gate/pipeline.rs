@@ -42,7 +42,7 @@ pub async fn handle(
         path = %path.forward,
     );
     let wants_html = is_browser(req.headers());
-    let mut resp = match judge_and_forward(&gate, req, peer, &path, &request_id)
+    let mut resp = match judge_and_forward(&gate, req, peer, &path, &request_id, wants_html)
         .instrument(span)
         .await
     {
@@ -59,6 +59,7 @@ async fn judge_and_forward(
     peer: SocketAddr,
     path: &NormalPath,
     request_id: &HeaderValue,
+    browser: bool,
 ) -> Result<Response<Body>, GateError> {
     let policy = gate.policy.current();
     let host = request_host(&req).to_owned();
@@ -71,7 +72,6 @@ async fn judge_and_forward(
             return Err(GateError::AmbiguousPath(a.to_string()));
         }
     }
-    let browser = is_browser(req.headers());
     let caller: Caller = match gate.authenticate(req.headers()).await {
         Ok(c) => c,
         Err(NoCaller::Anonymous) => {

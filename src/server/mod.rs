@@ -36,7 +36,7 @@ use crate::config::{Config, LogFormat};
 use crate::directory::writer::{Writer, WriterSettings};
 use crate::directory::Directory;
 use crate::gate::hook::RevocationHook;
-use crate::gate::{Gate, GateParts};
+use crate::gate::Gate;
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
 use crate::revoke::Registry;
@@ -143,7 +143,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         config.assertion.issuer.clone(),
     )?);
     let registry = Registry::new();
-    let gate = Gate::new(GateParts {
+    let gate = Arc::new(Gate {
         dir: dir.clone(),
         policy: policy.clone(),
         sessions: sessions.clone(),
@@ -154,6 +154,8 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         registry,
         trusted_proxies: config.trusted_proxies.clone(),
         tls: config.tls.is_some(),
+        clients: Default::default(),
+        identities: Default::default(),
     });
     let (writer, _writer_task) = Writer::start(
         dir.clone(),
