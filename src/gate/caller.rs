@@ -8,7 +8,8 @@ use http::{header, HeaderMap};
 
 use super::Gate;
 use crate::authn::error::AuthnError;
-use crate::authn::identity::resolve_user;
+use crate::authn::identity::{resolve_user, session_user};
+use crate::authn::jwt::bearer_token;
 use crate::directory::UserRecord;
 
 /// How the caller proved who they are.
@@ -34,16 +35,6 @@ pub enum NoCaller {
     NotProvisioned,
 }
 
-/// The bearer token in `Authorization`, if the scheme is Bearer.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 /// Whether the request looks like a browser navigation (it gets pages and redirects).
 pub fn is_browser(headers: &HeaderMap) -> bool {
     !headers.contains_key(header::AUTHORIZATION)
@@ -56,7 +47,7 @@ pub fn is_browser(headers: &HeaderMap) -> bool {
 impl Gate {
     /// Authenticates the request: a bearer token when one is sent, else the session.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, NoCaller> {
-        if let Some(token) = bearer(headers) {
+        if let Some(token) = bearer_token(headers) {
             let Some(jwt) = &self.jwt else {
                 return Err(NoCaller::Refused(AuthnError::BadToken(
                     "bearer tokens are not configured",
@@ -79,12 +70,12 @@ impl Gate {
         };
         // An unknown or expired session is as good as none: sign in again.
         let session = self.sessions.lookup(&token).ok_or(NoCaller::Anonymous)?;
-        match self.dir.user_by_id(&session.user_id) {
-            Some(user) if user.active => Ok(Caller {
+        match session_user(&self.dir, &session) {
+            Ok(user) => Ok(Caller {
                 user,
                 via: Via::Session,
             }),
-            _ => {
+            Err(_) => {
                 // Deactivated or deleted since sign-in: the fan-out normally ended the
                 // session already; make sure.
                 self.sessions.end_user(&session.user_id);

@@ -11,6 +11,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 use super::pages;
 use crate::authn::error::AuthnError;
+use crate::authn::redirect::login_url;
 use crate::policy::RuleRef;
 use crate::proxy::error::ProxyError;
 
@@ -73,7 +74,7 @@ impl GateError {
                 login_return_to: Some(rd),
                 ..
             } => {
-                let location = format!("/.scimgate/login?rd={}", pages::url_encode(&rd));
+                let location = login_url(&rd);
                 let mut r = Response::new(Body::empty());
                 *r.status_mut() = StatusCode::FOUND;
                 if let Ok(v) = HeaderValue::from_str(&location) {

@@ -13,10 +13,9 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
-use super::caller::{Caller, NoCaller};
-use super::error::{Forbidden, GateError};
+use super::error::GateError;
+use super::judge::{Allowed, Ask};
 use super::Gate;
-use crate::policy::{DirectorySubject, RequestFacts};
 use crate::proxy::path::normalise;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -58,52 +57,25 @@ async fn judge(
     let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
     let path = normalise(raw_path).map_err(|e| GateError::BadPath(e.to_string()))?;
     let policy = gate.policy.current();
-    let m = policy
-        .match_route(host, &path.matching)
-        .ok_or(GateError::NoRoute)?;
-    if let Some(a) = &path.ambiguity {
-        if !m.route.settings.allow_ambiguous_paths {
-            return Err(GateError::AmbiguousPath(a.to_string()));
-        }
-    }
-    let caller: Caller = match gate.authenticate(h).await {
-        Ok(c) => c,
-        Err(NoCaller::Anonymous) => {
-            return Err(GateError::Unauthenticated {
+    let Allowed { route, subject } = gate
+        .judge(
+            &policy,
+            Ask {
+                host,
+                method: &method,
+                path: &path,
+                headers: h,
+                browser: false,
                 login_return_to: None,
-                reason: None,
-            })
-        }
-        Err(NoCaller::Refused(e)) => {
-            return Err(GateError::Unauthenticated {
-                login_return_to: None,
-                reason: Some(e),
-            })
-        }
-        Err(NoCaller::NotProvisioned) => return Err(GateError::NotProvisioned { browser: false }),
-    };
-    let subject = DirectorySubject::new(&gate.dir, caller.user.clone());
-    let facts = RequestFacts {
-        method: &method,
-        path: &path.matching,
-    };
-    let decision = policy.decide(&m, facts, &subject);
-    if !decision.allow {
-        return Err(GateError::Forbidden(Box::new(Forbidden {
-            browser: false,
-            user_name: caller.user.user_name.to_string(),
-            method: method.to_string(),
-            path: path.forward.clone(),
-            allowing_groups: policy.allowing_groups(m.route, facts),
-            by: decision.by,
-        })));
-    }
-    let identity = gate.identity_headers(&subject, &m.route.name)?;
+            },
+        )
+        .await?;
+    let identity = gate.identity_headers(&subject, &route.name)?;
     let mut r = Response::new(Body::empty());
     r.headers_mut().extend(identity);
     r.headers_mut().insert(
         "x-scimgate-route",
-        HeaderValue::from_str(&m.route.name).unwrap_or(HeaderValue::from_static("-")),
+        HeaderValue::from_str(&route.name).unwrap_or(HeaderValue::from_static("-")),
     );
     Ok(r)
 }

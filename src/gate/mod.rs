@@ -14,6 +14,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod hook;
 pub mod identity;
+pub mod judge;
 pub mod pages;
 pub mod pipeline;
 

@@ -5,29 +5,9 @@ use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
 use super::error::Forbidden;
+use crate::authn::escape;
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Percent-encodes a value for a query string.
-pub fn url_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
 
 /// A complete HTML response.
 pub fn html(status: StatusCode, body: String) -> Response<Body> {
@@ -110,17 +90,4 @@ pub fn message(status: StatusCode, detail: &str) -> String {
     let title = status.canonical_reason().unwrap_or("Error");
     let main = format!("<h1>{}</h1><p>{}</p>", escape(title), escape(detail));
     layout(title, &main)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-    }
 }

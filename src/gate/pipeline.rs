@@ -8,10 +8,10 @@ use http::{header, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-use super::caller::{is_browser, Caller, NoCaller};
-use super::error::{Forbidden, GateError};
+use super::caller::is_browser;
+use super::error::GateError;
+use super::judge::{Allowed, Ask};
 use super::Gate;
-use crate::policy::{DirectorySubject, RequestFacts};
 use crate::proxy::forward::forward;
 use crate::proxy::headers::{is_websocket_upgrade, prepare_request, ClientContext};
 use crate::proxy::path::NormalPath;
@@ -63,66 +63,24 @@ async fn judge_and_forward(
 ) -> Result<Response<Body>, GateError> {
     let policy = gate.policy.current();
     let host = request_host(&req).to_owned();
-    let m = policy
-        .match_route(&host, &path.matching)
-        .ok_or(GateError::NoRoute)?;
-    let route = m.route.clone();
-    if let Some(a) = &path.ambiguity {
-        if !route.settings.allow_ambiguous_paths {
-            return Err(GateError::AmbiguousPath(a.to_string()));
-        }
-    }
-    let caller: Caller = match gate.authenticate(req.headers()).await {
-        Ok(c) => c,
-        Err(NoCaller::Anonymous) => {
-            let login_return_to =
-                (browser && gate.login_enabled).then(|| match req.uri().query() {
-                    Some(q) => format!("{}?{q}", path.forward),
-                    None => path.forward.clone(),
-                });
-            return Err(GateError::Unauthenticated {
-                login_return_to,
-                reason: None,
-            });
-        }
-        Err(NoCaller::Refused(e)) => {
-            tracing::info!(error = %e, "credentials refused");
-            return Err(GateError::Unauthenticated {
-                login_return_to: None,
-                reason: Some(e),
-            });
-        }
-        Err(NoCaller::NotProvisioned) => return Err(GateError::NotProvisioned { browser }),
-    };
-    let subject = DirectorySubject::new(&gate.dir, caller.user.clone());
+    let login_return_to = browser.then(|| match req.uri().query() {
+        Some(q) => format!("{}?{q}", path.forward),
+        None => path.forward.clone(),
+    });
     let method = req.method().clone();
-    let facts = RequestFacts {
-        method: &method,
-        path: &path.matching,
-    };
-    let decision = policy.decide(&m, facts, &subject);
-    if !decision.allow {
-        tracing::info!(
-            user = %caller.user.user_name,
-            route = %route.name,
-            rule = %decision.by.rule,
-            "access denied"
-        );
-        return Err(GateError::Forbidden(Box::new(Forbidden {
-            browser,
-            user_name: caller.user.user_name.to_string(),
-            method: method.to_string(),
-            path: path.forward.clone(),
-            allowing_groups: policy.allowing_groups(&route, facts),
-            by: decision.by,
-        })));
-    }
-    tracing::debug!(
-        user = %caller.user.user_name,
-        route = %route.name,
-        rule = %decision.by.rule,
-        "access allowed"
-    );
+    let Allowed { route, subject } = gate
+        .judge(
+            &policy,
+            Ask {
+                host: &host,
+                method: &method,
+                path,
+                headers: req.headers(),
+                browser,
+                login_return_to,
+            },
+        )
+        .await?;
 
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let ctx = ClientContext {
@@ -131,7 +89,7 @@ async fn judge_and_forward(
         tls: gate.tls,
         host: host.clone(),
     };
-    let user = &caller.user;
+    let user = subject.record().clone();
     let identity = gate.identity_headers(&subject, &route.name)?;
     {
         let headers = req.headers_mut();

@@ -119,10 +119,8 @@ async fn an_open_download_on_an_unaffected_route_keeps_flowing() {
     }
 }
 
-#[tokio::test]
-async fn an_open_websocket_is_closed_on_group_removal() {
-    let env = Env::start("").await;
-    let (id, gid) = reader(&env, "gina").await;
+/// A websocket upgrade to `/public/ws` on `app.test` with a bearer token for `user`.
+fn ws_request(env: &Env, user: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let mut req = format!("ws://{}/public/ws", env.addr())
         .into_client_request()
         .unwrap();
@@ -130,9 +128,18 @@ async fn an_open_websocket_is_closed_on_group_removal() {
         .insert("host", "app.test".parse().unwrap());
     req.headers_mut().insert(
         "authorization",
-        format!("Bearer {}", env.iss.token("gina")).parse().unwrap(),
+        format!("Bearer {}", env.iss.token(user)).parse().unwrap(),
     );
-    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    req
+}
+
+#[tokio::test]
+async fn an_open_websocket_is_closed_on_group_removal() {
+    let env = Env::start("").await;
+    let (id, gid) = reader(&env, "gina").await;
+    let (mut ws, resp) = tokio_tungstenite::connect_async(ws_request(&env, "gina"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 101);
     ws.send(Message::text("ping")).await.unwrap();
     let echoed = ws.next().await.unwrap().unwrap();
@@ -156,16 +163,9 @@ async fn an_open_websocket_is_closed_on_group_removal() {
         t0.elapsed().as_millis()
     );
     // And a new upgrade is refused.
-    let mut req = format!("ws://{}/public/ws", env.addr())
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("host", "app.test".parse().unwrap());
-    req.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", env.iss.token("gina")).parse().unwrap(),
-    );
-    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+    assert!(tokio_tungstenite::connect_async(ws_request(&env, "gina"))
+        .await
+        .is_err());
 }
 
 #[tokio::test]
