@@ -25,6 +25,8 @@ pub(crate) struct RawFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRoute {
     pub name: Spanned<String>,
+    #[serde(default)]
+    pub preset: Option<Spanned<String>>,
     #[serde(rename = "match", default)]
     pub matcher: Option<Spanned<RawMatch>>,
     pub upstream: Spanned<String>,

@@ -10,6 +10,7 @@ use super::error::{file_line, Problems};
 use super::host::HostPattern;
 use super::model::{Decision, RouteSettings, RuleRef};
 use super::pattern::PathPattern;
+use super::preset::Preset;
 use super::raw::RawRoute;
 use super::rule::{self, Rule, RuleContext, RuleKind};
 use super::values;
@@ -25,6 +26,8 @@ pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Route {
     pub name: Arc<str>,
+    /// What the route fronts, when it says (`preset:`).
+    pub preset: Option<Preset>,
     pub settings: RouteSettings,
     /// `file:line` of the route.
     pub location: Arc<str>,
@@ -84,6 +87,10 @@ pub(crate) fn compile(
     let r = &raw.value;
     problems.check(at(&r.name), values::name("route name", &r.name.value));
     let name: Arc<str> = Arc::from(r.name.value.as_str());
+    let preset = match &r.preset {
+        Some(p) => Some(problems.check(at(p), Preset::parse(&p.value))),
+        None => None,
+    };
     let matcher = r.matcher.as_ref().map(|m| &m.value);
     let host = match matcher.and_then(|m| m.host.as_ref()) {
         Some(h) => problems.check(at(h), HostPattern::parse(&h.value)),
@@ -177,6 +184,7 @@ pub(crate) fn compile(
     }
     let location: Arc<str> = Arc::from(file_line(file, at(raw)));
     Some(Route {
+        preset: preset.flatten(),
         settings: RouteSettings {
             upstream: upstream?,
             strip_prefix,
