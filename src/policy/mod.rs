@@ -9,7 +9,9 @@
 //! presents a directory user to the rules; [`cli`] holds `policy check|explain|test`.
 //! `policies/README.md` is the language reference.
 
+pub mod agents;
 pub mod cli;
+pub mod dbt;
 pub mod directory_subject;
 mod error;
 pub mod host;

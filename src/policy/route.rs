@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
+use super::dbt::{self, DbtPlatformPolicy};
 use super::error::{file_line, Problems};
 use super::host::HostPattern;
 use super::model::{Decision, RouteSettings, RuleRef};
@@ -40,6 +41,8 @@ pub struct Route {
     pub(crate) deny: Box<[Rule]>,
     pub(crate) allow: Box<[Rule]>,
     pub(crate) default_deny: RuleRef,
+    /// Grants and default license of a `preset: dbt-platform` route.
+    pub(crate) dbt: Option<DbtPlatformPolicy>,
 }
 
 impl Route {
@@ -71,6 +74,23 @@ impl Route {
         }
     }
 
+    /// The dbt-platform grants, on a `preset: dbt-platform` route.
+    pub fn dbt_platform(&self) -> Option<&DbtPlatformPolicy> {
+        self.dbt.as_ref()
+    }
+
+    /// The path a preset classifies: the normalised path less `strip_prefix`.
+    pub fn preset_path<'p>(&self, path: &'p str) -> &'p str {
+        let Some(prefix) = self.settings.strip_prefix.as_deref() else {
+            return path;
+        };
+        match path.strip_prefix(prefix) {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => path,
+        }
+    }
+
     /// Every rule: deny rules first, then allow rules.
     pub(crate) fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.deny.iter().chain(self.allow.iter())
@@ -90,6 +110,28 @@ pub(crate) fn compile(
     let preset = match &r.preset {
         Some(p) => Some(problems.check(at(p), Preset::parse(&p.value))),
         None => None,
+    };
+    let dbt_platform = matches!(preset, Some(Some(Preset::DbtPlatform)));
+    if !dbt_platform {
+        if let Some(g) = &r.grants {
+            problems.at(at(g), "`grants` are for routes with `preset: dbt-platform`");
+        }
+        if let Some(d) = &r.default_license {
+            problems.at(
+                at(d),
+                "`default_license` is for routes with `preset: dbt-platform`",
+            );
+        }
+    }
+    let dbt = if dbt_platform {
+        dbt::grant::compile(
+            &name,
+            r.grants.as_ref(),
+            r.default_license.as_ref(),
+            problems,
+        )
+    } else {
+        None
     };
     let matcher = r.matcher.as_ref().map(|m| &m.value);
     let host = match matcher.and_then(|m| m.host.as_ref()) {
@@ -184,6 +226,7 @@ pub(crate) fn compile(
     }
     let location: Arc<str> = Arc::from(file_line(file, at(raw)));
     Some(Route {
+        dbt,
         preset: preset.flatten(),
         settings: RouteSettings {
             upstream: upstream?,
