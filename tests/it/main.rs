@@ -11,6 +11,7 @@ mod atomic;
 mod bearer;
 mod bypass;
 mod crash;
+mod dbt_platform;
 mod durability;
 mod entra;
 mod etag;
