@@ -323,3 +323,35 @@ fn every_set_allows_and_denies_as_documented() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The permission set × area table as `policies/README.md` shows it.
+fn reference_table() -> String {
+    use super::super::dbt::Area;
+    let mut out = String::from("| set |");
+    for a in Area::ALL {
+        out.push_str(&format!(" {} |", a.name()));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Area::COUNT));
+    out.push('\n');
+    for s in PermissionSet::ALL {
+        let levels = s.levels();
+        out.push_str(&format!("| `{}` |", s.name()));
+        for a in Area::ALL {
+            out.push_str(&format!(" {} |", levels[a.index()].letter()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_readme_table_is_the_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("policies/README.md")).unwrap();
+    let table = reference_table();
+    assert!(
+        readme.contains(&table),
+        "policies/README.md should hold this table:\n{table}"
+    );
+}
