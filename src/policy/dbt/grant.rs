@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
-use super::area::{Area, Level};
+use super::area::{Access, Area, Level};
 use super::license::License;
 use super::matcher::Matched;
 use super::permission_set::PermissionSet;
@@ -40,12 +40,15 @@ pub struct Grant {
 impl Grant {
     /// Whether the grant covers an operation with this project id in its path.
     pub fn covers(&self, project_id: Option<&str>) -> bool {
-        let Some(projects) = &self.projects else {
-            return true;
-        };
-        project_id
-            .and_then(|p| p.parse::<u64>().ok())
-            .is_some_and(|p| projects.contains(&p))
+        self.covers_project(Project::of(project_id))
+    }
+
+    fn covers_project(&self, project: Project) -> bool {
+        match (&self.projects, project) {
+            (None, _) => true,
+            (Some(ids), Project::Id(id)) => ids.contains(&id),
+            (Some(_), Project::Account | Project::Unreadable) => false,
+        }
     }
 
     /// The set's level on `area`.
@@ -64,26 +67,58 @@ impl Grant {
     }
 }
 
+/// The project of an operation, read once per decision.
+#[derive(Debug, Clone, Copy)]
+enum Project {
+    /// The path names no project: an account-level operation.
+    Account,
+    Id(u64),
+    /// The path's project segment is not a project id: only account-wide grants.
+    Unreadable,
+}
+
+impl Project {
+    fn of(project_id: Option<&str>) -> Project {
+        match project_id {
+            None => Project::Account,
+            Some(p) => p.parse().map_or(Project::Unreadable, Project::Id),
+        }
+    }
+}
+
 /// A `preset: dbt-platform` route's grants and default license.
 #[derive(Debug)]
 pub struct DbtPlatformPolicy {
     pub grants: Box<[Grant]>,
     pub default_license: License,
+    /// Per area and access (`area * 2 + access`), the indexes of the grants whose set
+    /// holds that level, in file order: a decision looks only at these.
+    candidates: Box<[Box<[u16]>]>,
+}
+
+fn slot(area: Area, access: Access) -> usize {
+    area.index() * 2 + usize::from(access == Access::Write)
 }
 
 impl DbtPlatformPolicy {
     /// The grant that lets `who` do the operation, if one does (licenses capping).
+    ///
+    /// Caps are monotone (identity, at most read, or nothing), so a grant's capped
+    /// level suffices exactly when its own level does and the license lets the
+    /// access through at all: the license is checked once, then only the grants
+    /// whose set holds the level are looked at.
     pub fn granting(&self, m: &Matched<'_>, who: &dyn Subject) -> Option<&Grant> {
         let license = License::of_user(who.license(), self.default_license);
-        let needs = m.op.access.needs();
-        if license.cap(m.op.area, Level::Write) < needs {
+        let (area, access) = (m.op.area, m.op.access);
+        if license.cap(area, Level::Write) < access.needs() {
             return None;
         }
-        self.grants.iter().find(|g| {
-            g.covers(m.project_id)
-                && license.cap(m.op.area, g.level(m.op.area)) >= needs
-                && g.holds(who)
-        })
+        let project = Project::of(m.project_id);
+        self.candidates
+            .get(slot(area, access))?
+            .iter()
+            .filter_map(|&i| self.grants.get(usize::from(i)))
+            .find(|g| g.covers_project(project) && g.holds(who))
     }
 
     /// Group names of grants that would allow the operation to a developer-licensed
@@ -172,11 +207,26 @@ pub(crate) fn compile(
             levels: set.levels(),
         });
     }
+    if let Some(g) = grants.filter(|g| g.value.len() > usize::from(u16::MAX)) {
+        problems.at(at(g), "more than 65535 grants on one route");
+    }
     if problems.list.len() > before {
         return None;
+    }
+    let mut candidates = vec![Vec::new(); Area::COUNT * 2];
+    for (i, g) in out.iter().enumerate() {
+        let Ok(i) = u16::try_from(i) else { continue };
+        for &area in Area::ALL {
+            for access in [Access::Read, Access::Write] {
+                if g.level(area) >= access.needs() {
+                    candidates[slot(area, access)].push(i);
+                }
+            }
+        }
     }
     Some(DbtPlatformPolicy {
         grants: out.into(),
         default_license,
+        candidates: candidates.into_iter().map(Vec::into_boxed_slice).collect(),
     })
 }

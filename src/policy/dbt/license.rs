@@ -46,10 +46,9 @@ impl License {
     /// The license of a user: theirs when known, `read_only` when unknown, `default`
     /// when they have none.
     pub fn of_user(license: Option<&str>, default: License) -> License {
-        match license {
-            None => default,
-            Some(text) if text.trim().is_empty() => default,
-            Some(text) => License::parse(text.trim()).unwrap_or(License::ReadOnly),
+        match license.map(str::trim) {
+            None | Some("") => default,
+            Some(text) => License::parse(text).unwrap_or(License::ReadOnly),
         }
     }
 

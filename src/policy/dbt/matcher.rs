@@ -1,12 +1,16 @@
 //! From a request's method and normalised path to the operation it is.
 //!
 //! The catalogue's templates are compiled once into a segment tree: a node has its
-//! literal children (sorted, searched by binary search), at most one `{param}` child
+//! literal children (in a hash map: one hash per path segment), at most one `{param}` child
 //! and at most one `{remainder}` tail, and per verb the operation ending there. Matching
 //! walks the path's segments, trying the literal child before the parameter child, so
 //! `environment-variables/bulk/` wins over `environment-variables/{id}/`. A trailing
 //! slash is optional. Where the template names them, the account and project ids are
 //! read from the path (`{account_id}`; `{project_id}`, or `{id}` right after `projects`).
+
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 
 use super::catalogue::{Operation, Verb};
 
@@ -28,7 +32,10 @@ struct Leaf {
 
 #[derive(Debug, Default)]
 struct Node {
-    literals: Vec<(&'static str, usize)>,
+    literals: HashMap<&'static str, usize, RandomState>,
+    /// Whether a literal child starts with a digit (ids never match one otherwise, so
+    /// a numeric segment skips the hash lookup).
+    digit_literal: bool,
     param: Option<usize>,
     remainder: [Option<Leaf>; Verb::ALL.len()],
     ends: [Option<Leaf>; Verb::ALL.len()],
@@ -59,9 +66,6 @@ impl OperationTree {
         };
         for op in ops {
             tree.insert(op)?;
-        }
-        for node in &mut tree.nodes {
-            node.literals.sort_unstable_by_key(|(s, _)| *s);
         }
         Ok(tree)
     }
@@ -98,12 +102,13 @@ impl OperationTree {
                     }
                 };
             } else {
-                let found = self.nodes[at].literals.iter().find(|(s, _)| s == seg);
-                at = match found {
-                    Some(&(_, next)) => next,
+                at = match self.nodes[at].literals.get(seg) {
+                    Some(&next) => next,
                     None => {
                         let next = self.push();
-                        self.nodes[at].literals.push((seg, next));
+                        self.nodes[at].literals.insert(seg, next);
+                        self.nodes[at].digit_literal |=
+                            seg.starts_with(|c: char| c.is_ascii_digit());
                         next
                     }
                 };
@@ -146,8 +151,14 @@ impl OperationTree {
         let Some(seg) = parts.get(depth) else {
             return here.ends[verb.index()];
         };
-        if let Ok(i) = here.literals.binary_search_by(|(s, _)| (*s).cmp(seg)) {
-            if let Some(leaf) = self.walk(here.literals[i].1, parts, depth + 1, verb) {
+        let numeric = seg.as_bytes().first().is_some_and(u8::is_ascii_digit);
+        let literal = if numeric && !here.digit_literal {
+            None
+        } else {
+            here.literals.get(seg)
+        };
+        if let Some(&next) = literal {
+            if let Some(leaf) = self.walk(next, parts, depth + 1, verb) {
                 return Some(leaf);
             }
         }
@@ -176,7 +187,22 @@ fn place(slot: &mut Option<Leaf>, leaf: Leaf) -> Result<(), DuplicateOperation> 
 
 /// The non-empty segments of a path (so a trailing slash does not count).
 fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
+    let mut rest = path;
+    std::iter::from_fn(move || loop {
+        let trimmed = rest.trim_start_matches('/');
+        if trimmed.is_empty() {
+            return None;
+        }
+        let end = trimmed
+            .bytes()
+            .position(|b| b == b'/')
+            .unwrap_or(trimmed.len());
+        let (seg, tail) = trimmed.split_at(end);
+        rest = tail;
+        if !seg.is_empty() {
+            return Some(seg);
+        }
+    })
 }
 
 #[cfg(test)]

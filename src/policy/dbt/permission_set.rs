@@ -1,11 +1,12 @@
 //! The dbt platform's permission sets, each as a table of area → none/read/write.
 //!
 //! Account-level sets (account_admin, account_viewer, security_admin, billing_admin,
-//! project_creator) cover the account's own surfaces and, for admin and viewer, every
-//! project; project-level sets cover project surfaces. The rows follow the dbt
+//! project_creator) cover the account's own surfaces (account settings, groups, users,
+//! licenses, invites, tokens, audit log, security, billing) and, for admin and viewer,
+//! every project; project-level sets cover only project surfaces. The rows follow the dbt
 //! platform's permission documentation; where it is silent or ambiguous the choice is
-//! written in `policies/README.md` (developers read jobs but do not edit them; a
-//! project admin reads groups and users but does not manage them; billing has no
+//! written in `policies/README.md` (developers read jobs but do not edit them; a team
+//! admin's team management has no project-scoped API surface; billing has no
 //! Admin API operation, so billing_admin reaches only the account's settings).
 
 use std::fmt;
@@ -102,40 +103,36 @@ impl PermissionSet {
                 (Projects, W), (Environments, W), (EnvironmentVariables, W), (Connections, W),
                 (Credentials, W), (Repositories, W), (Jobs, W), (Runs, W), (Webhooks, W),
                 (Notifications, W), (SemanticLayerConfig, W), (Metadata, R), (SemanticLayer, R),
-                (Groups, R), (Users, R), (AccountSettings, R),
             ],
             PermissionSet::Developer => &[
                 (Projects, W), (Environments, R), (EnvironmentVariables, W), (Connections, R),
                 (Credentials, W), (Repositories, R), (Jobs, R), (Runs, W), (Webhooks, W),
                 (Notifications, W), (SemanticLayerConfig, R), (Metadata, R), (SemanticLayer, R),
-                (Groups, R), (AccountSettings, R),
             ],
             PermissionSet::Analyst => &[
                 (Projects, W), (Environments, R), (EnvironmentVariables, W), (Connections, R),
                 (Credentials, W), (Jobs, R), (Runs, W), (Notifications, W),
-                (SemanticLayerConfig, R), (Metadata, R), (SemanticLayer, R), (AccountSettings, R),
+                (SemanticLayerConfig, R), (Metadata, R), (SemanticLayer, R),
             ],
             PermissionSet::DatabaseAdmin => &[
                 (Projects, W), (Environments, R), (EnvironmentVariables, W), (Connections, W),
                 (Credentials, W), (Repositories, R), (Jobs, R), (Runs, W),
-                (SemanticLayerConfig, W), (Metadata, R), (SemanticLayer, R), (Groups, R),
-                (AccountSettings, R),
+                (SemanticLayerConfig, W), (Metadata, R), (SemanticLayer, R),
             ],
             PermissionSet::GitAdmin => &[
                 (Projects, W), (Environments, R), (EnvironmentVariables, W), (Connections, R),
                 (Credentials, R), (Repositories, W), (Jobs, R), (Runs, R),
-                (SemanticLayerConfig, R), (Metadata, R), (Groups, R), (AccountSettings, R),
+                (SemanticLayerConfig, R), (Metadata, R),
             ],
             PermissionSet::TeamAdmin => &[
                 (Projects, W), (Environments, R), (EnvironmentVariables, W), (Connections, R),
                 (Credentials, R), (Repositories, R), (Jobs, R), (Runs, R),
-                (SemanticLayerConfig, R), (Metadata, R), (Groups, W), (Users, R), (Invites, W),
-                (Licenses, R), (AccountSettings, R),
+                (SemanticLayerConfig, R), (Metadata, R),
             ],
             PermissionSet::JobAdmin => &[
                 (Projects, R), (Environments, W), (EnvironmentVariables, W), (Connections, R),
                 (Credentials, R), (Jobs, W), (Runs, W), (Webhooks, W), (Notifications, W),
-                (SemanticLayerConfig, R), (Metadata, R), (AccountSettings, R),
+                (SemanticLayerConfig, R), (Metadata, R),
             ],
             PermissionSet::JobRunner => &[(Jobs, R), (Runs, W)],
             PermissionSet::JobViewer => &[
@@ -162,7 +159,7 @@ impl PermissionSet {
                 (Users, W), (Licenses, W), (Invites, W),
             ],
             PermissionSet::ReadOnly => &[
-                (AccountSettings, R), (Projects, R), (Environments, R), (EnvironmentVariables, R),
+                (Projects, R), (Environments, R), (EnvironmentVariables, R),
                 (Connections, R), (Repositories, R), (Jobs, R), (Runs, R),
                 (SemanticLayerConfig, R), (Metadata, R), (SemanticLayer, R),
             ],

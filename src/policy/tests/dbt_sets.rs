@@ -118,14 +118,15 @@ const CASES: &[Case] = &[
             REPO_EDIT,
             HOOK_CREATE,
             DISCOVERY,
-            GROUPS_READ,
         ],
         &[
+            GROUPS_READ,
             GROUPS_EDIT,
             USER_EDIT,
             IP_EDIT,
             AUDIT,
             TOKEN_CREATE,
+            ACCOUNT_READ,
             ACCOUNT_EDIT,
         ],
     ),
@@ -185,8 +186,17 @@ const CASES: &[Case] = &[
     ),
     (
         "team_admin",
-        &[GROUPS_EDIT, INVITE, GROUPS_READ, JOB_READ],
-        &[JOB_EDIT, JOB_TRIGGER, USER_EDIT, IP_EDIT, CRED_EDIT],
+        &[JOB_READ, ENV_READ, PROJECT_READ, CRED_READ],
+        &[
+            GROUPS_EDIT,
+            INVITE,
+            GROUPS_READ,
+            JOB_EDIT,
+            JOB_TRIGGER,
+            USER_EDIT,
+            IP_EDIT,
+            CRED_EDIT,
+        ],
     ),
     (
         "job_admin",
@@ -277,7 +287,6 @@ const CASES: &[Case] = &[
             PROJECT_READ,
             DISCOVERY,
             SEMANTIC_LAYER,
-            ACCOUNT_READ,
         ],
         &[
             JOB_EDIT,
@@ -286,6 +295,7 @@ const CASES: &[Case] = &[
             CRED_EDIT,
             AUDIT,
             GROUPS_READ,
+            ACCOUNT_READ,
         ],
     ),
 ];
