@@ -184,9 +184,20 @@ impl PolicySet {
     }
 
     /// Groups named by allow rules whose method, path and parameter conditions hold
-    /// for this request: who could be let in (for the 403 page). Never user names.
-    /// Empty when a deny rule refuses this request to everyone.
+    /// for this request, then groups of dbt-platform grants that cover the operation:
+    /// who could be let in (for the 403 page). Never user names. Empty when a deny
+    /// rule refuses this request to everyone, or the preset does not know it.
     pub fn allowing_groups(&self, route: &Route, req: RequestFacts<'_>) -> Vec<Arc<str>> {
+        let preset = route.dbt_platform().map(|policy| {
+            (
+                policy,
+                dbt::classify(req.method, route.preset_path(req.path)),
+            )
+        });
+        if let Some((_, None)) = preset {
+            // An operation the preset does not know is refused to everyone.
+            return Vec::new();
+        }
         let params = route.path.captures(req.path).unwrap_or_default();
         let denied_to_all = route
             .deny
@@ -207,10 +218,7 @@ impl PolicySet {
                 }
             }
         }
-        let preset = route
-            .dbt_platform()
-            .zip(dbt::classify(req.method, route.preset_path(req.path)));
-        if let Some((policy, m)) = preset {
+        if let Some((policy, Some(m))) = preset {
             for g in policy.allowing_groups(&m) {
                 if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
                     out.push(g.clone());

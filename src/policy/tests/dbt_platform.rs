@@ -289,6 +289,11 @@ fn the_403_page_names_grant_groups_that_would_allow() {
         groups(Method::POST, "/api/v3/accounts/1/ip-restrictions/"),
         ["platform", "security"]
     );
+    assert!(groups(Method::PUT, "/api/v2/accounts/1/jobs/5/").is_empty());
+    assert_eq!(
+        groups(Method::GET, "/api/v3/accounts/1/audit-logs/"),
+        ["ops", "platform", "security"]
+    );
     let referenced = s.referenced_groups();
     assert!(
         referenced.iter().any(|g| &**g == "schedulers"),
