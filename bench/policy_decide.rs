@@ -9,7 +9,8 @@
 //! concrete path); the plain route has 10 rules (groups, methods, paths) and is asked a
 //! mix of allowed and denied paths. The same user, in 50 groups, asks both. Criterion
 //! reports each policy's mean; then 200,000 individual decisions of each are timed one by
-//! one for p50/p99, and the ratio of the preset to the plain route is printed. Only
+//! one, alternating between the two so both see the same machine load, for p50/p99,
+//! and the ratio of the preset to the plain route is printed. Only
 //! `PolicySet::decide` is timed (the route is matched beforehand).
 
 use std::collections::HashSet;
@@ -165,23 +166,36 @@ fn decide_all(set: &PolicySet, matches: &[(RouteMatch<'_>, &Method, &str)], who:
     allowed
 }
 
-/// p50 and p99 of `n` individually timed decisions, in nanoseconds.
+type Matches<'a> = [(RouteMatch<'a>, &'a Method, &'a str)];
+
+/// Times one decision, in nanoseconds.
+fn time_one(set: &PolicySet, matches: &Matches<'_>, i: usize, who: &Member) -> u128 {
+    let (m, method, path) = &matches[i % matches.len()];
+    let start = Instant::now();
+    let d = set.decide(m, RequestFacts { method, path }, who);
+    black_box(d);
+    start.elapsed().as_nanos()
+}
+
+/// p50 and p99, in nanoseconds, of `n` individually timed decisions of each policy,
+/// taken alternately so that both see the same machine load.
 fn percentiles(
-    set: &PolicySet,
-    matches: &[(RouteMatch<'_>, &Method, &str)],
+    a: (&PolicySet, &Matches<'_>),
+    b: (&PolicySet, &Matches<'_>),
     who: &Member,
     n: usize,
-) -> (u128, u128) {
-    let mut times = Vec::with_capacity(n);
+) -> ((u128, u128), (u128, u128)) {
+    let mut ta = Vec::with_capacity(n);
+    let mut tb = Vec::with_capacity(n);
     for i in 0..n {
-        let (m, method, path) = &matches[i % matches.len()];
-        let start = Instant::now();
-        let d = set.decide(m, RequestFacts { method, path }, who);
-        black_box(d);
-        times.push(start.elapsed().as_nanos());
+        ta.push(time_one(a.0, a.1, i, who));
+        tb.push(time_one(b.0, b.1, i, who));
     }
-    times.sort_unstable();
-    (times[n / 2], times[n * 99 / 100])
+    let cut = |mut t: Vec<u128>| {
+        t.sort_unstable();
+        (t[n / 2], t[n * 99 / 100])
+    };
+    (cut(ta), cut(tb))
 }
 
 fn main() {
@@ -218,11 +232,10 @@ fn main() {
     c.final_summary();
 
     let n = 200_000;
-    // Warm both, then sample each.
-    percentiles(&preset.set, &preset_matches, &who, 20_000);
-    percentiles(&plain.set, &plain_matches, &who, 20_000);
-    let (pp50, pp99) = percentiles(&preset.set, &preset_matches, &who, n);
-    let (lp50, lp99) = percentiles(&plain.set, &plain_matches, &who, n);
+    let preset_side = (&preset.set, preset_matches.as_slice());
+    let plain_side = (&plain.set, plain_matches.as_slice());
+    percentiles(preset_side, plain_side, &who, 20_000);
+    let ((pp50, pp99), (lp50, lp99)) = percentiles(preset_side, plain_side, &who, n);
     println!("policy_decide dbt-platform p50 {pp50} ns p99 {pp99} ns");
     println!("policy_decide plain-10-rules p50 {lp50} ns p99 {lp99} ns");
     println!(

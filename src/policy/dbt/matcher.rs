@@ -1,7 +1,8 @@
 //! From a request's method and normalised path to the operation it is.
 //!
 //! The catalogue's templates are compiled once into a segment tree: a node has its
-//! literal children (in a hash map: one hash per path segment), at most one `{param}` child
+//! literal children (compared in turn when there are a few, else in a hash map), at
+//! most one `{param}` child
 //! and at most one `{remainder}` tail, and per verb the operation ending there. Matching
 //! walks the path's segments, trying the literal child before the parameter child, so
 //! `environment-variables/bulk/` wins over `environment-variables/{id}/`. A trailing
@@ -30,9 +31,14 @@ struct Leaf {
     project_at: Option<u8>,
 }
 
+/// Above this many literal children a node looks them up by hash.
+const LINEAR_LITERALS: usize = 4;
+
 #[derive(Debug, Default)]
 struct Node {
-    literals: HashMap<&'static str, usize, RandomState>,
+    literals: Vec<(&'static str, usize)>,
+    /// The same, hashed, when there are more than [`LINEAR_LITERALS`].
+    hashed: Option<HashMap<&'static str, usize, RandomState>>,
     /// Whether a literal child starts with a digit (ids never match one otherwise, so
     /// a numeric segment skips the hash lookup).
     digit_literal: bool,
@@ -66,6 +72,11 @@ impl OperationTree {
         };
         for op in ops {
             tree.insert(op)?;
+        }
+        for node in &mut tree.nodes {
+            if node.literals.len() > LINEAR_LITERALS {
+                node.hashed = Some(node.literals.iter().copied().collect());
+            }
         }
         Ok(tree)
     }
@@ -102,11 +113,12 @@ impl OperationTree {
                     }
                 };
             } else {
-                at = match self.nodes[at].literals.get(seg) {
-                    Some(&next) => next,
+                let found = self.nodes[at].literals.iter().find(|(s, _)| s == seg);
+                at = match found {
+                    Some(&(_, next)) => next,
                     None => {
                         let next = self.push();
-                        self.nodes[at].literals.insert(seg, next);
+                        self.nodes[at].literals.push((seg, next));
                         self.nodes[at].digit_literal |=
                             seg.starts_with(|c: char| c.is_ascii_digit());
                         next
@@ -154,10 +166,15 @@ impl OperationTree {
         let numeric = seg.as_bytes().first().is_some_and(u8::is_ascii_digit);
         let literal = if numeric && !here.digit_literal {
             None
+        } else if let Some(hashed) = &here.hashed {
+            hashed.get(seg).copied()
         } else {
-            here.literals.get(seg)
+            here.literals
+                .iter()
+                .find(|(s, _)| *s == *seg)
+                .map(|&(_, next)| next)
         };
-        if let Some(&next) = literal {
+        if let Some(next) = literal {
             if let Some(leaf) = self.walk(next, parts, depth + 1, verb) {
                 return Some(leaf);
             }
