@@ -191,6 +191,37 @@ async fn the_preset_allows_grants_injects_the_token_and_denied_calls_never_arriv
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
+    // The 403 names the rule and the groups whose grants would allow the operation.
+    let url = format!("http://{}{env_123}", env.addr());
+    let denied: Value = env
+        .gate
+        .http
+        .post(url)
+        .header("host", "dbt.test")
+        .bearer_auth(env.iss.token("dev"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(denied["rule"], "default-deny", "{denied}");
+    assert_eq!(denied["allowed_groups"], json!(["schedulers"]), "{denied}");
+    let url = format!("http://{}/api/v2/accounts/1/jobs/5/run/", env.addr());
+    let capped: Value = env
+        .gate
+        .http
+        .post(url)
+        .header("host", "dbt.test")
+        .bearer_auth(env.iss.token("bot"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(capped["rule"], "agent-cap:read-only", "{capped}");
+
     let seen = recorded(&env);
     let reached: Vec<(String, String)> = seen
         .iter()
