@@ -87,10 +87,10 @@ pub(crate) fn compile(
     let r = &raw.value;
     problems.check(at(&r.name), values::name("route name", &r.name.value));
     let name: Arc<str> = Arc::from(r.name.value.as_str());
-    let preset = match &r.preset {
-        Some(p) => Some(problems.check(at(p), Preset::parse(&p.value))),
-        None => None,
-    };
+    let preset = r
+        .preset
+        .as_ref()
+        .map(|p| problems.check(at(p), Preset::parse(&p.value)));
     let matcher = r.matcher.as_ref().map(|m| &m.value);
     let host = match matcher.and_then(|m| m.host.as_ref()) {
         Some(h) => problems.check(at(h), HostPattern::parse(&h.value)),

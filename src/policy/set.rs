@@ -11,6 +11,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::error::{PolicyError, Problems};
+use super::groups::{GroupTable, Membership};
 use super::model::{Decision, RequestFacts, Subject};
 use super::raw::RawFile;
 use super::route::{self, Route};
@@ -25,6 +26,8 @@ pub struct PolicySet {
     precedence: Vec<usize>,
     files: Vec<Arc<str>>,
     digest: String,
+    /// Every group name the rules mention, resolved to directory ords per state.
+    groups: GroupTable,
 }
 
 /// A route chosen for a request, with the parameters its `match.path` captured.
@@ -75,6 +78,7 @@ impl PolicySet {
         let mut all_problems: Vec<PolicyError> = Vec::new();
         let mut routes: Vec<Arc<Route>> = Vec::new();
         let mut hasher = Sha256::new();
+        let mut groups = GroupTable::default();
         for (name, text) in files {
             // The file's own name, not its directory: replicas reading the same
             // policies from different places report the same digest.
@@ -95,7 +99,10 @@ impl PolicySet {
             };
             let mut problems = Problems::new(name);
             for raw_route in raw.iter().flat_map(|f| &f.routes) {
-                if let Some(r) = route::compile(raw_route, &file, &mut problems) {
+                if let Some(mut r) = route::compile(raw_route, &file, &mut problems) {
+                    for rule in r.deny.iter_mut().chain(r.allow.iter_mut()) {
+                        rule.intern_groups(&mut groups);
+                    }
                     routes.push(Arc::new(r));
                 }
             }
@@ -113,6 +120,7 @@ impl PolicySet {
             precedence,
             files: files.iter().map(|(n, _)| Arc::from(n.as_str())).collect(),
             digest: hex::encode(hasher.finalize()),
+            groups,
         })
     }
 
@@ -146,7 +154,7 @@ impl PolicySet {
     /// matching allow rule; else `default-deny`. Route parameters are read from
     /// `m.params`. The subject must already be known to be an active user.
     pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
-        decide_on(m.route, &m.params, req, who)
+        decide_on(m.route, &m.params, req, who, &self.groups.membership(who))
     }
 
     /// Groups named by allow rules whose method, path and parameter conditions hold
@@ -216,6 +224,7 @@ fn decide_on(
     route_params: &[(Arc<str>, String)],
     req: RequestFacts<'_>,
     who: &dyn Subject,
+    groups: &Membership<'_>,
 ) -> Decision {
     let by = |rule: &Rule, allow: bool| Decision {
         allow,
@@ -224,14 +233,14 @@ fn decide_on(
     if let Some(rule) = route
         .deny
         .iter()
-        .find(|r| r.matches(route_params, req, who))
+        .find(|r| r.matches(route_params, req, who, groups))
     {
         return by(rule, false);
     }
     if let Some(rule) = route
         .allow
         .iter()
-        .find(|r| r.matches(route_params, req, who))
+        .find(|r| r.matches(route_params, req, who, groups))
     {
         return by(rule, true);
     }
