@@ -39,6 +39,9 @@ pub struct RouteSettings {
     pub upstream_h2c: bool,
     /// Extra PEM file of CA certificates trusted for an `https://` upstream.
     pub upstream_ca_file: Option<std::path::PathBuf>,
+    /// Pass the caller's bearer JWT upstream (by default it is removed, like the
+    /// session cookie: the upstream gets the identity headers and the assertion).
+    pub forward_bearer_token: bool,
 }
 
 impl std::fmt::Debug for RouteSettings {
@@ -61,6 +64,7 @@ impl std::fmt::Debug for RouteSettings {
             .field("preserve_host", &self.preserve_host)
             .field("allow_ambiguous_paths", &self.allow_ambiguous_paths)
             .field("upstream_h2c", &self.upstream_h2c)
+            .field("forward_bearer_token", &self.forward_bearer_token)
             .finish()
     }
 }
