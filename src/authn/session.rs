@@ -200,6 +200,11 @@ impl Sessions {
         self.by_token.is_empty()
     }
 
+    /// The session cookie's configured name, without the `__Host-` prefix.
+    pub fn cookie_base(&self) -> &str {
+        &self.cfg.cookie_name
+    }
+
     /// The session cookie's name: `__Host-{name}` under TLS, else `{name}`.
     pub fn cookie_name(&self, tls: bool) -> String {
         cookie::wire_name(&self.cfg.cookie_name, tls)

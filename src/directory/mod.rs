@@ -16,7 +16,7 @@ mod plan;
 pub mod writer;
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -75,6 +75,10 @@ pub struct Directory {
     next_user: AtomicU32,
     next_group: AtomicU32,
     seq: AtomicU64,
+    /// Odd while [`Directory::apply`] is changing the maps, even between changes: a
+    /// reader that sees the same even value before and after its reads saw one
+    /// consistent state (see [`Directory::epoch`]).
+    epoch: AtomicU64,
 }
 
 impl Directory {
@@ -125,6 +129,20 @@ impl Directory {
     /// The sequence number of the last change applied.
     pub fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)
+    }
+
+    /// The change epoch, read before a group of reads: odd while a change is being
+    /// applied. Reads bracketed by two equal even epochs ([`Directory::epoch_after`])
+    /// saw one state, with no change half applied.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether no change was applied, or begun, since `before` (from
+    /// [`Directory::epoch`]) was read, and none was in progress then.
+    pub fn epoch_after(&self, before: u64) -> bool {
+        fence(Ordering::Acquire);
+        before % 2 == 0 && self.epoch.load(Ordering::Relaxed) == before
     }
 
     pub fn user_count(&self) -> usize {
@@ -434,6 +452,8 @@ impl Directory {
 
     /// Applies committed store operations and advances the sequence number.
     pub(crate) fn apply(&self, ops: &[StoreOp], seq: u64) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        fence(Ordering::Release);
         let mut recompute: BTreeSet<u32> = BTreeSet::new();
         for op in ops {
             match op {
@@ -532,6 +552,7 @@ impl Directory {
             }
         }
         self.seq.fetch_max(seq, Ordering::AcqRel);
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 }
 

@@ -12,6 +12,8 @@ use super::caller::is_browser;
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
+use crate::authn::routes::FLOW_COOKIE;
+use crate::proxy::credentials::strip_own_credentials;
 use crate::proxy::forward::forward;
 use crate::proxy::headers::{is_websocket_upgrade, prepare_request, ClientContext};
 use crate::proxy::path::NormalPath;
@@ -94,6 +96,11 @@ async fn judge_and_forward(
     {
         let headers = req.headers_mut();
         prepare_request(headers, &ctx, upgrade);
+        strip_own_credentials(
+            headers,
+            &[gate.sessions.cookie_base(), FLOW_COOKIE],
+            route.settings.forward_bearer_token,
+        );
         for (name, value) in &identity {
             headers.insert(name.clone(), value.clone());
         }

@@ -4,10 +4,12 @@
 //! token claims. The user's effective groups are taken once, as a sorted shared
 //! slice; `in_group` resolves the rule's (already lower-cased) group name through the
 //! directory's displayName index and binary-searches that slice, without allocating.
+//! A policy set resolves its group names once per directory state instead
+//! (`super::groups`), using the state the groups were read on.
 
 use std::sync::Arc;
 
-use super::model::Subject;
+use super::model::{DirectoryGroups, Subject};
 use crate::directory::{Directory, UserRecord};
 
 /// A directory user, presented to the policy rules.
@@ -16,16 +18,22 @@ pub struct DirectorySubject {
     user: Arc<UserRecord>,
     /// Effective group ords, sorted.
     groups: Arc<[u32]>,
+    /// The directory's change epoch `groups` were read at, if no change was being
+    /// applied meanwhile.
+    epoch: Option<u64>,
 }
 
 impl DirectorySubject {
     /// The user as the directory holds them now.
     pub fn new(dir: &Arc<Directory>, user: Arc<UserRecord>) -> Self {
+        let before = dir.epoch();
         let groups = dir.effective_groups(user.ord);
+        let epoch = dir.epoch_after(before).then_some(before);
         DirectorySubject {
             directory: dir.clone(),
             user,
             groups,
+            epoch,
         }
     }
 
@@ -85,6 +93,14 @@ impl Subject for DirectorySubject {
                 .group_ord_by_lower_name(&display_name.to_lowercase())
         };
         ord.is_some_and(|o| self.groups.binary_search(&o).is_ok())
+    }
+
+    fn directory_groups(&self) -> Option<DirectoryGroups<'_>> {
+        Some(DirectoryGroups {
+            directory: &self.directory,
+            epoch: self.epoch?,
+            ords: &self.groups,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod dbt;
 pub mod directory_subject;
 mod error;
+mod groups;
 pub mod host;
 pub mod model;
 pub mod pattern;
@@ -32,7 +33,7 @@ mod yaml;
 
 pub use directory_subject::DirectorySubject;
 pub use error::PolicyError;
-pub use model::{Decision, RequestFacts, RouteSettings, RuleRef, Subject};
+pub use model::{Decision, DirectoryGroups, RequestFacts, RouteSettings, RuleRef, Subject};
 pub use preset::Preset;
 pub use reload::{PolicyHandle, ReloadStatus, WatchGuard};
 pub use route::Route;

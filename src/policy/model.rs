@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method, Uri};
 
+use crate::directory::Directory;
+
 /// How a route forwards (everything but who may use it).
 #[derive(Clone)]
 pub struct RouteSettings {
@@ -37,6 +39,9 @@ pub struct RouteSettings {
     pub upstream_h2c: bool,
     /// Extra PEM file of CA certificates trusted for an `https://` upstream.
     pub upstream_ca_file: Option<std::path::PathBuf>,
+    /// Pass the caller's bearer JWT upstream (by default it is removed, like the
+    /// session cookie: the upstream gets the identity headers and the assertion).
+    pub forward_bearer_token: bool,
 }
 
 impl std::fmt::Debug for RouteSettings {
@@ -59,6 +64,7 @@ impl std::fmt::Debug for RouteSettings {
             .field("preserve_host", &self.preserve_host)
             .field("allow_ambiguous_paths", &self.allow_ambiguous_paths)
             .field("upstream_h2c", &self.upstream_h2c)
+            .field("forward_bearer_token", &self.forward_bearer_token)
             .finish()
     }
 }
@@ -79,6 +85,23 @@ pub trait Subject {
     /// Whether the user is (directly or through nesting) in the group with this
     /// displayName (case-insensitive).
     fn in_group(&self, display_name: &str) -> bool;
+
+    /// The directory state the user's groups were read from, when the subject comes
+    /// from the live directory and was read between changes: lets a decision resolve
+    /// the policy's group names once per state instead of once per rule. `None` (the
+    /// default) makes every group check go through [`Subject::in_group`].
+    fn directory_groups(&self) -> Option<DirectoryGroups<'_>> {
+        None
+    }
+}
+
+/// A subject's effective groups as one directory state holds them.
+pub struct DirectoryGroups<'a> {
+    pub directory: &'a Directory,
+    /// The directory's change epoch the groups were read at (even).
+    pub epoch: u64,
+    /// Effective group ords, sorted.
+    pub ords: &'a [u32],
 }
 
 /// What is being asked for: the method and the normalised path (never the query).

@@ -70,6 +70,8 @@ pub(crate) struct RawRoute {
     #[serde(default)]
     pub upstream_ca_file: Option<Spanned<String>>,
     #[serde(default)]
+    pub forward_bearer_token: Option<bool>,
+    #[serde(default)]
     pub inject: Pairs<Spanned<String>>,
     #[serde(default)]
     pub allow: Vec<Spanned<RawRule>>,

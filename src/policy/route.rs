@@ -240,6 +240,7 @@ pub(crate) fn compile(
             allow_ambiguous_paths: r.allow_ambiguous_paths.unwrap_or(false),
             upstream_h2c,
             upstream_ca_file: r.upstream_ca_file.as_ref().map(|c| PathBuf::from(&c.value)),
+            forward_bearer_token: r.forward_bearer_token.unwrap_or(false),
         },
         default_deny: RuleRef {
             route: name.clone(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use http::Method;
 
 use super::error::Problems;
+use super::groups::{GroupTable, Membership};
 use super::model::{RequestFacts, RuleRef, Subject};
 use super::pattern::PathPattern;
 use super::raw::{RawRule, SpannedList};
@@ -43,6 +44,8 @@ pub struct Rule {
     pub group_names: Box<[Arc<str>]>,
     /// The same, lower-cased (for matching).
     groups_lower: Box<[Box<str>]>,
+    /// Their ids in the policy set's group table (filled by [`Rule::intern_groups`]).
+    group_ids: Box<[u32]>,
     users: Box<[Box<str>]>,
     licenses: Box<[Box<str>]>,
     user_types: Box<[Box<str>]>,
@@ -102,8 +105,14 @@ impl Rule {
         })
     }
 
-    /// Whether every *who* condition holds for `who`.
-    pub fn who_matches(&self, who: &dyn Subject) -> bool {
+    /// Records the ids of the rule's group names in the set's table.
+    pub(crate) fn intern_groups(&mut self, table: &mut GroupTable) {
+        self.group_ids = self.groups_lower.iter().map(|g| table.intern(g)).collect();
+    }
+
+    /// Whether every *who* condition holds for `who`; group conditions are checked
+    /// through `groups` (the set's resolved table, or by name).
+    pub(crate) fn who_matches(&self, who: &dyn Subject, groups: &Membership<'_>) -> bool {
         if self.everyone {
             return true;
         }
@@ -126,17 +135,28 @@ impl Rule {
                 return false;
             }
         }
-        self.groups_lower.is_empty() || self.groups_lower.iter().any(|g| who.in_group(g))
+        if self.groups_lower.is_empty() {
+            return true;
+        }
+        if self.group_ids.len() == self.groups_lower.len() {
+            return self
+                .group_ids
+                .iter()
+                .zip(self.groups_lower.iter())
+                .any(|(id, g)| groups.contains(*id, g));
+        }
+        self.groups_lower.iter().any(|g| who.in_group(g))
     }
 
     /// Whether the rule matches this request by this user.
-    pub fn matches(
+    pub(crate) fn matches(
         &self,
         route_params: &[(Arc<str>, String)],
         req: RequestFacts<'_>,
         who: &dyn Subject,
+        groups: &Membership<'_>,
     ) -> bool {
-        self.request_matches(route_params, req) && self.who_matches(who)
+        self.request_matches(route_params, req) && self.who_matches(who, groups)
     }
 }
 
@@ -273,6 +293,7 @@ pub(crate) fn compile(
         },
         group_names: groups.iter().map(|g| Arc::from(g.as_str())).collect(),
         groups_lower: lower_all(&groups),
+        group_ids: Box::default(),
         users: lower_all(&users),
         licenses: lower_all(&licenses),
         user_types: lower_all(&user_types),

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::agents::{self, AgentCap};
 use super::dbt;
 use super::error::{at_location, PolicyError, Problems};
+use super::groups::{GroupTable, Membership};
 use super::model::RuleRef;
 use super::model::{Decision, RequestFacts, Subject};
 use super::raw::RawFile;
@@ -29,6 +30,8 @@ pub struct PolicySet {
     digest: String,
     /// The `agents:` cap, from whichever file gives it (one at most).
     agents: Option<AgentCap>,
+    /// Every group name the rules mention, resolved to directory ords per state.
+    groups: GroupTable,
 }
 
 /// A route chosen for a request, with the parameters its `match.path` captured.
@@ -80,6 +83,7 @@ impl PolicySet {
         let mut routes: Vec<Arc<Route>> = Vec::new();
         let mut hasher = Sha256::new();
         let mut agents: Option<(AgentCap, agents::RouteNames, &str)> = None;
+        let mut groups = GroupTable::default();
         for (name, text) in files {
             // The file's own name, not its directory: replicas reading the same
             // policies from different places report the same digest.
@@ -112,7 +116,13 @@ impl PolicySet {
                 }
             }
             for raw_route in raw.iter().flat_map(|f| &f.routes) {
-                if let Some(r) = route::compile(raw_route, &file, &mut problems) {
+                if let Some(mut r) = route::compile(raw_route, &file, &mut problems) {
+                    for rule in r.deny.iter_mut().chain(r.allow.iter_mut()) {
+                        rule.intern_groups(&mut groups);
+                    }
+                    if let Some(dbt) = r.dbt.as_mut() {
+                        dbt.intern_groups(&mut groups);
+                    }
                     routes.push(Arc::new(r));
                 }
             }
@@ -142,6 +152,7 @@ impl PolicySet {
             files: files.iter().map(|(n, _)| Arc::from(n.as_str())).collect(),
             digest: hex::encode(hasher.finalize()),
             agents: agents.map(|(cap, _, _)| cap),
+            groups,
         })
     }
 
@@ -175,7 +186,14 @@ impl PolicySet {
     /// matching allow rule; else `default-deny`. Route parameters are read from
     /// `m.params`. The subject must already be known to be an active user.
     pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
-        decide_on(m.route, &m.params, req, who, self.agents.as_ref())
+        decide_on(
+            m.route,
+            &m.params,
+            req,
+            who,
+            self.agents.as_ref(),
+            &self.groups.membership(who),
+        )
     }
 
     /// The `agents:` cap, if a file gives one.
@@ -278,6 +296,7 @@ fn decide_on(
     req: RequestFacts<'_>,
     who: &dyn Subject,
     agents: Option<&AgentCap>,
+    groups: &Membership<'_>,
 ) -> Decision {
     let decision = |allow: bool, by: &RuleRef| Decision {
         allow,
@@ -286,7 +305,7 @@ fn decide_on(
     if let Some(rule) = route
         .deny
         .iter()
-        .find(|r| r.matches(route_params, req, who))
+        .find(|r| r.matches(route_params, req, who, groups))
     {
         return decision(false, &rule.by);
     }
@@ -318,11 +337,11 @@ fn decide_on(
     if let Some(rule) = route
         .allow
         .iter()
-        .find(|r| r.matches(route_params, req, who))
+        .find(|r| r.matches(route_params, req, who, groups))
     {
         return decision(true, &rule.by);
     }
-    if let Some(grant) = preset.and_then(|(policy, m)| policy.granting(&m, who)) {
+    if let Some(grant) = preset.and_then(|(policy, m)| policy.granting_in(&m, who, groups)) {
         return decision(true, &grant.by);
     }
     decision(false, &route.default_deny)

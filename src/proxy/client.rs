@@ -195,6 +195,7 @@ mod tests {
             allow_ambiguous_paths: false,
             upstream_h2c: false,
             upstream_ca_file: None,
+            forward_bearer_token: false,
         }
     }
 

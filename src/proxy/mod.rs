@@ -11,6 +11,7 @@
 pub mod assertion;
 pub mod body;
 pub mod client;
+pub mod credentials;
 pub mod error;
 pub mod forward;
 pub mod headers;

@@ -121,6 +121,7 @@ fn settings(upstream: &str) -> RouteSettings {
         allow_ambiguous_paths: false,
         upstream_h2c: false,
         upstream_ca_file: None,
+        forward_bearer_token: false,
     }
 }
 

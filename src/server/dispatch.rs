@@ -44,7 +44,10 @@ fn request_id(req: &Request<Incoming>) -> HeaderValue {
         .filter(|v| v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            // From the thread's CSPRNG rather than one `getrandom` call per request.
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes())
                 .unwrap_or(HeaderValue::from_static("-"))
         })
 }

@@ -377,3 +377,31 @@ mod open_redirects {
         );
     }
 }
+
+#[tokio::test]
+async fn the_callers_own_credentials_never_reach_the_upstream() {
+    let env = env().await;
+    let cookies = "Cookie: theme=dark; scimgate_session=stolen-session; __Host-scimgate_session=x\r\nCookie: scimgate_flow=f; lang=en\r\n";
+    let r = env
+        .raw(&env.raw_get("app.test", "/public/a", "alice", cookies))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = env.seen();
+    let h = &seen.last().unwrap()["headers"];
+    assert!(
+        h.get("authorization").is_none(),
+        "bearer JWT forwarded: {h}"
+    );
+    assert_eq!(
+        h["cookie"],
+        serde_json::json!(["theme=dark; lang=en"]),
+        "{h}"
+    );
+    // A route that fronts an API checking the same IdP's tokens may keep the bearer.
+    let r = env.raw(&env.raw_get("loose.test", "/a", "alice", "")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = env.seen();
+    let h = &seen.last().unwrap()["headers"];
+    let auth = h["authorization"][0].as_str().unwrap_or_default();
+    assert!(auth.starts_with("Bearer "), "{h}");
+}

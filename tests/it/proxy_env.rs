@@ -37,6 +37,7 @@ pub fn standard_policy(upstream: &str) -> String {
     match: {{ host: loose.test, path: /** }}
     upstream: {upstream}
     allow_ambiguous_paths: true
+    forward_bearer_token: true
     allow:
       - {{ groups: [readers] }}
 "#

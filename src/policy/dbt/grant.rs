@@ -19,6 +19,7 @@ use super::license::License;
 use super::matcher::Matched;
 use super::permission_set::PermissionSet;
 use crate::policy::error::{file_line, Problems};
+use crate::policy::groups::{GroupTable, Membership};
 use crate::policy::model::{RuleRef, Subject};
 use crate::policy::raw::RawGrant;
 use crate::policy::yaml::at;
@@ -31,6 +32,8 @@ pub struct Grant {
     /// The group's displayName as written.
     pub group: Arc<str>,
     group_lower: Box<str>,
+    /// The group's id in the policy set's group table (see [`DbtPlatformPolicy::intern_groups`]).
+    group_id: Option<u32>,
     pub set: PermissionSet,
     /// `None`: every project and the account's own surfaces.
     projects: Option<Box<[u64]>>,
@@ -64,6 +67,14 @@ impl Grant {
     /// Whether `who` is in the grant's group.
     pub fn holds(&self, who: &dyn Subject) -> bool {
         who.in_group(&self.group_lower)
+    }
+
+    /// The same, through one decision's membership checks.
+    fn held_in(&self, who: &dyn Subject, groups: &Membership<'_>) -> bool {
+        match self.group_id {
+            Some(id) => groups.contains(id, &self.group_lower),
+            None => who.in_group(&self.group_lower),
+        }
     }
 }
 
@@ -108,6 +119,17 @@ impl DbtPlatformPolicy {
     /// access through at all: the license is checked once, then only the grants
     /// whose set holds the level are looked at.
     pub fn granting(&self, m: &Matched<'_>, who: &dyn Subject) -> Option<&Grant> {
+        self.granting_in(m, who, &Membership::ByName(who))
+    }
+
+    /// [`DbtPlatformPolicy::granting`] with the decision's membership checks (group
+    /// names resolved once per directory state).
+    pub(crate) fn granting_in(
+        &self,
+        m: &Matched<'_>,
+        who: &dyn Subject,
+        groups: &Membership<'_>,
+    ) -> Option<&Grant> {
         let license = License::of_user(who.license(), self.default_license);
         let (area, access) = (m.op.area, m.op.access);
         if license.cap(area, Level::Write) < access.needs() {
@@ -118,7 +140,14 @@ impl DbtPlatformPolicy {
             .get(slot(area, access))?
             .iter()
             .filter_map(|&i| self.grants.get(usize::from(i)))
-            .find(|g| g.covers_project(project) && g.holds(who))
+            .find(|g| g.covers_project(project) && g.held_in(who, groups))
+    }
+
+    /// Records the ids of the grants' group names in the set's table.
+    pub(crate) fn intern_groups(&mut self, table: &mut GroupTable) {
+        for g in self.grants.iter_mut() {
+            g.group_id = Some(table.intern(&g.group_lower));
+        }
     }
 
     /// Group names of grants that would allow the operation to a developer-licensed
@@ -201,6 +230,7 @@ pub(crate) fn compile(
                 location: Arc::from(file_line(problems.file, at(raw))),
             },
             group_lower: g.group.value.to_lowercase().into(),
+            group_id: None,
             group,
             set,
             projects,

@@ -106,3 +106,107 @@ fn decisions_through_the_directory() {
     let bob = DirectorySubject::new(&dir, dir.user_by_name("bob").unwrap());
     assert!(!s.decide(&m, facts(&Method::GET), &bob).allow);
 }
+
+#[test]
+fn resolved_group_names_follow_every_directory_change() {
+    let dir = directory();
+    let s = set("routes:\n  - name: r\n    upstream: http://h\n    allow:\n      - { name: platform, groups: [Data-Platform] }\n      - { name: renamed, groups: [Platform-Team] }\n");
+    let m = s.match_route("h", "/x").unwrap();
+    let get = RequestFacts {
+        method: &Method::GET,
+        path: "/x",
+    };
+    let decide = |name: &str| {
+        let who = DirectorySubject::new(&dir, dir.user_by_name(name).unwrap());
+        assert!(who.directory_groups().is_some(), "read between changes");
+        let d = s.decide(&m, get, &who);
+        d.allow.then(|| d.by.rule.to_string())
+    };
+    // Twice: the second decision reads the table the first one resolved.
+    assert_eq!(decide("alice").as_deref(), Some("platform"));
+    assert_eq!(decide("alice").as_deref(), Some("platform"));
+    assert_eq!(decide("bob"), None);
+
+    // Renamed: the old name grants nothing, the new one does, at once.
+    dir.apply(
+        &[crate::store::StoreOp::PutGroup(Arc::new(group(
+            1,
+            "Platform-Team",
+        )))],
+        2,
+    );
+    assert_eq!(decide("alice").as_deref(), Some("renamed"));
+
+    // bob joins the (renamed) group directly.
+    dir.apply(
+        &[crate::store::StoreOp::Members {
+            group: 1,
+            replace_all: false,
+            add: vec![Member::User(1)],
+            remove: vec![],
+        }],
+        3,
+    );
+    assert_eq!(decide("bob").as_deref(), Some("renamed"));
+
+    // Deleted, then a new group takes the old name: only its own members get in.
+    dir.apply(&[crate::store::StoreOp::DeleteGroup { ord: 1 }], 4);
+    assert_eq!(decide("alice"), None);
+    assert_eq!(decide("bob"), None);
+    dir.apply(
+        &[
+            crate::store::StoreOp::PutGroup(Arc::new(group(7, "Data-Platform"))),
+            crate::store::StoreOp::Members {
+                group: 7,
+                replace_all: false,
+                add: vec![Member::User(1)],
+                remove: vec![],
+            },
+        ],
+        5,
+    );
+    assert_eq!(decide("alice"), None);
+    assert_eq!(decide("bob").as_deref(), Some("platform"));
+}
+
+#[test]
+fn dbt_platform_grants_use_the_resolved_group_table() {
+    let dir = directory();
+    let s = set("routes:\n  - name: dbt\n    preset: dbt-platform\n    upstream: https://h\n    allow:\n      - { name: ghosts, groups: [Ghosts], methods: [PATCH] }\n    grants:\n      - { group: Data-Platform, permission_set: job_admin }\n      - { group: ÜNÏCODE-team, permission_set: stakeholder }\n");
+    let path = "/api/v2/accounts/1/jobs/5/";
+    let m = s.match_route("h", path).unwrap();
+    let decide = |name: &str, method: &'static Method| {
+        let who = DirectorySubject::new(&dir, dir.user_by_name(name).unwrap());
+        assert!(who.directory_groups().is_some(), "read between changes");
+        let d = s.decide(&m, RequestFacts { method, path }, &who);
+        format!("{} {}", d.allow, d.by.rule)
+    };
+    // alice is in Data-Platform through nesting, and in Ünïcode-Team directly.
+    assert_eq!(
+        decide("alice", &Method::POST),
+        "true grant[0]:Data-Platform:job_admin"
+    );
+    assert_eq!(
+        decide("alice", &Method::POST),
+        "true grant[0]:Data-Platform:job_admin"
+    );
+    assert_eq!(
+        decide("alice", &Method::GET),
+        "true grant[0]:Data-Platform:job_admin"
+    );
+    assert_eq!(decide("bob", &Method::GET), "false default-deny");
+    dir.apply(
+        &[crate::store::StoreOp::Members {
+            group: 3,
+            replace_all: false,
+            add: vec![Member::User(1)],
+            remove: vec![],
+        }],
+        2,
+    );
+    assert_eq!(
+        decide("bob", &Method::GET),
+        "true grant[1]:ÜNÏCODE-team:stakeholder"
+    );
+    assert_eq!(decide("bob", &Method::POST), "false default-deny");
+}
