@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::{header, HeaderValue, Request, Response};
+use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -82,6 +82,9 @@ async fn judge_and_forward(
         )
         .await?;
 
+    if let Some(location) = route.docs_redirect(&path.matching, &path.forward, req.uri().query()) {
+        return Ok(slash_redirect(&location));
+    }
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let ctx = ClientContext {
         peer: peer.ip(),
@@ -126,4 +129,14 @@ async fn judge_and_forward(
         );
     }
     Ok(resp)
+}
+
+/// A permanent redirect to `location` (a path of this host).
+fn slash_redirect(location: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, value);
+    }
+    resp
 }

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod directory_subject;
+pub mod docs_preset;
 mod error;
 pub mod host;
 pub mod model;
