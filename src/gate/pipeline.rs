@@ -12,9 +12,11 @@ use super::caller::is_browser;
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
+use crate::proxy::compress;
 use crate::proxy::forward::forward;
 use crate::proxy::headers::{is_websocket_upgrade, prepare_request, ClientContext};
 use crate::proxy::path::NormalPath;
+use crate::proxy::validators::strengthen_if_none_match;
 use crate::revoke::NewStream;
 
 /// The Host the client asked for (HTTP/2's `:authority` is copied into `Host` by the
@@ -102,6 +104,13 @@ async fn judge_and_forward(
         }
         headers.insert("x-request-id", request_id.clone());
     }
+    let compress = route.settings.compress;
+    let coding = if compress {
+        strengthen_if_none_match(req.headers_mut());
+        compress::for_request(&method, req.headers())
+    } else {
+        None
+    };
     let client = gate.client_for(&route, policy.digest())?;
     let (cancel, guard) = gate.registry.register(NewStream {
         user_id: user.id.clone(),
@@ -119,7 +128,11 @@ async fn judge_and_forward(
         Some(Box::new(guard)),
     )
     .await?;
-    let mut resp = resp;
+    let mut resp = if compress {
+        compress::compress_response(resp, coding)
+    } else {
+        resp
+    };
     // What the gate let through must come back through the gate: a browser may keep
     // it, but must ask again before each use, so a revocation also ends cached access.
     if !resp.headers().contains_key(header::CACHE_CONTROL) {
