@@ -177,3 +177,15 @@ fn the_documented_example_compiles_and_passes_its_cases() {
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(passed >= 15, "{passed}");
 }
+
+#[test]
+fn the_readme_preset_example_compiles() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("policies/README.md")).unwrap();
+    let section = &readme[readme.find("## Presets: dbt-docs").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let end = start + section[start..].find("```").unwrap();
+    let s = set(&section[start..end]);
+    let route = s.route("finance-docs").unwrap();
+    assert!(route.settings.compress && !route.settings.keep_alive);
+}
