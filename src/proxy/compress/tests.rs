@@ -280,3 +280,44 @@ fn vary_is_added_once() {
     add_vary(&mut star);
     assert_eq!(star.get_all(VARY).iter().count(), 1);
 }
+
+#[tokio::test]
+async fn a_cancelled_stream_ends_the_compressed_body_with_an_error() {
+    use crate::proxy::body::CancellableBody;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+    use tokio_util::sync::CancellationToken;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<bytes::Bytes>, io::Error>>(1);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let cancel = CancellationToken::new();
+    let upstream =
+        CancellableBody::<_, ()>::new(StreamBody::new(Box::pin(stream)), cancel.clone(), None);
+    let resp = response(StatusCode::OK, &[("content-type", JSON)], Vec::new());
+    let (parts, _) = resp.into_parts();
+    let resp = Response::from_parts(parts, Body::new(upstream));
+    let mut body = compress_response(resp, Some(Coding::Gzip)).into_body();
+    tx.send(Ok(Frame::data(bytes::Bytes::from(sample(200_000)))))
+        .await
+        .unwrap();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        cancel.cancel();
+    });
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match body.frame().await {
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => return true,
+                None => return false,
+            }
+        }
+    })
+    .await
+    .expect("a cancel must wake the compressed body");
+    assert!(ended, "the body ends with an error, not as if complete");
+    canceller.await.unwrap();
+    drop(tx);
+}
