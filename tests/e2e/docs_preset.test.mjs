@@ -65,6 +65,7 @@ test('the docs render under a prefix with manifest and catalog compressed', asyn
   assert.equal(new URL(page.url()).pathname, '/finance/');
   await expectDocsRendered(page, `${gate}/finance`);
   await screenshot(page, stack.artifacts, 'docs-preset-1-model');
+  console.log(`encodings: manifest ${seen['manifest.json']?.encoding}, catalog ${seen['catalog.json']?.encoding}`);
   for (const name of ['manifest.json', 'catalog.json']) {
     assert.equal(seen[name]?.status, 200, name);
     assert.match(seen[name].encoding ?? 'none', /^(br|gzip)$/, `${name} is compressed`);
