@@ -2,7 +2,11 @@
 // through scimgate and straight from `dbt docs serve`, RUNS times each,
 // alternating, and report times and bytes on the wire.
 //
-//   node bench/docs/load.mjs SITE_DIR RUNS OUT_DIR
+//   node bench/docs/load.mjs SITE_DIR RUNS OUT_DIR [LINK_MBIT]
+//
+// With LINK_MBIT, every page's network is throttled to that many Mbit/s
+// each way (Chromium's network emulation, 2 ms latency), as for a user
+// away from the docs server; without it, loopback speed.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -10,8 +14,9 @@ import { ROOT, expectDocsRendered, provision, startStack } from '../../tests/e2e
 import { openPage, signIn } from '../../tests/e2e/lib/browser.mjs';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../../tests/e2e/lib/processes.mjs';
 
-const [site, runsArg, out] = process.argv.slice(2);
+const [site, runsArg, out, linkArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 5);
+const linkMbit = Number(linkArg ?? 0);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,6 +54,13 @@ try {
       });
       context.setDefaultTimeout(180000);
       const page = await context.newPage();
+      if (linkMbit > 0) {
+        const cdp = await context.newCDPSession(page);
+        const bytesPerSecond = (linkMbit * 1e6) / 8;
+        await cdp.send('Network.emulateNetworkConditions', {
+          offline: false, latency: 2, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond,
+        });
+      }
       const manifest = new Promise((resolve) => {
         page.on('requestfinished', async (request) => {
           if (!new URL(request.url()).pathname.endsWith('/manifest.json')) return;
@@ -79,8 +91,9 @@ try {
     return `| ${name} | ${median(r.map((x) => x.renderedMs))} | ${median(r.map((x) => x.fetchMs))} | `
       + `${(median(r.map((x) => x.wireBytes)) / 1048576).toFixed(1)} | ${r[0].encoding} |`;
   };
+  const link = linkMbit > 0 ? `a ${linkMbit} Mbit/s link` : 'loopback';
   const summary = [
-    `${runs} runs each after a warm-up, medians:`,
+    `${link}, ${runs} runs each after a warm-up, medians:`,
     '',
     '| served | page ready (ms) | manifest fetch (ms) | manifest on the wire (MiB) | encoding |',
     '|---|---|---|---|---|',
@@ -89,8 +102,9 @@ try {
     '',
   ].join('\n');
   console.log(`\n${summary}`);
-  writeFileSync(path.join(out, 'runs.json'), JSON.stringify(results, null, 2));
-  writeFileSync(path.join(out, 'summary.md'), summary);
+  const suffix = linkMbit > 0 ? `-${linkMbit}mbit` : '';
+  writeFileSync(path.join(out, `runs${suffix}.json`), JSON.stringify(results, null, 2));
+  writeFileSync(path.join(out, `summary${suffix}.md`), summary);
 } finally {
   await stopProcess(docs);
   await stack.stop();
