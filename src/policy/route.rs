@@ -170,6 +170,7 @@ pub(crate) fn compile(
     }
     let docs = preset == Some(Some(Preset::DbtDocs));
     if let (true, Some(p), Some(raw_preset)) = (docs, &path, &r.preset) {
+        // A strip_prefix that was itself refused is reported once, above.
         if strip_prefix.is_some() || r.strip_prefix.is_none() {
             problems.check(
                 at(raw_preset),
@@ -225,12 +226,9 @@ pub(crate) fn compile(
         )),
         _ => None,
     };
-    let max_concurrency = match (max_concurrency, &docs) {
-        (None, Some(_)) if r.max_concurrency.is_none() => {
-            Some(docs_preset::DEFAULT_MAX_CONCURRENCY)
-        }
-        (m, _) => m,
-    };
+    // (An invalid `max_concurrency` was reported above, so `None` here means unset.)
+    let max_concurrency =
+        max_concurrency.or_else(|| docs.as_ref().map(|_| docs_preset::DEFAULT_MAX_CONCURRENCY));
     Some(Route {
         preset: preset.flatten(),
         settings: RouteSettings {
