@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod directory_subject;
+pub mod docs_preset;
 mod error;
 mod groups;
 pub mod host;

@@ -162,10 +162,11 @@ impl PolicySet {
     /// Empty when a deny rule refuses this request to everyone.
     pub fn allowing_groups(&self, route: &Route, req: RequestFacts<'_>) -> Vec<Arc<str>> {
         let params = route.path.captures(req.path).unwrap_or_default();
-        let denied_to_all = route
-            .deny
-            .iter()
-            .any(|r| !r.names_who() && r.request_matches(&params, req));
+        let denied_to_all = route.preset_refusal(req).is_some()
+            || route
+                .deny
+                .iter()
+                .any(|r| !r.names_who() && r.request_matches(&params, req));
         if denied_to_all {
             return Vec::new();
         }
@@ -218,7 +219,8 @@ impl PolicySet {
     }
 }
 
-/// The decision on `route` (deny rules, then allow rules, then default deny).
+/// The decision on `route` (its preset's refusals, deny rules, then allow rules, then
+/// default deny).
 fn decide_on(
     route: &Route,
     route_params: &[(Arc<str>, String)],
@@ -230,6 +232,12 @@ fn decide_on(
         allow,
         by: rule.by.clone(),
     };
+    if let Some(refusal) = route.preset_refusal(req) {
+        return Decision {
+            allow: false,
+            by: refusal.clone(),
+        };
+    }
     if let Some(rule) = route
         .deny
         .iter()

@@ -5,6 +5,7 @@
 
 mod cli;
 mod decide;
+mod docs_preset;
 mod parse;
 mod reload;
 mod routing;
