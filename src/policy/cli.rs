@@ -116,6 +116,24 @@ pub fn explain(
     for (name, value) in &m.params {
         writeln!(s, "param:    {name} = {value}")?;
     }
+    if route.dbt_platform().is_some() {
+        match super::dbt::classify(&method, route.preset_path(&path)) {
+            Some(op) => {
+                let project = op
+                    .project_id
+                    .map_or_else(|| "account-level".to_owned(), |p| format!("project {p}"));
+                writeln!(
+                    s,
+                    "operation: {} {} ({} {}, {project})",
+                    op.op.verb.name(),
+                    op.op.path,
+                    op.op.area,
+                    op.op.access
+                )?;
+            }
+            None => writeln!(s, "operation: unknown to the dbt-platform preset")?,
+        }
+    }
     let req = RequestFacts {
         method: &method,
         path: &path,

@@ -12,12 +12,35 @@ use super::yaml::Pairs;
 /// A list whose position (and each item's) is kept.
 pub(crate) type SpannedList = Spanned<Vec<Spanned<String>>>;
 
-/// One file: `routes: [...]`.
+/// One file: `routes: [...]`, maybe `agents: {...}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFile {
     #[serde(default)]
     pub routes: Vec<Spanned<RawRoute>>,
+    #[serde(default)]
+    pub agents: Option<Spanned<RawAgents>>,
+}
+
+/// `agents: { user_types, access, routes }`: the cap on agent and service accounts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAgents {
+    pub user_types: SpannedList,
+    #[serde(default)]
+    pub access: Option<Spanned<String>>,
+    #[serde(default)]
+    pub routes: Option<SpannedList>,
+}
+
+/// One `grants` entry of a `preset: dbt-platform` route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGrant {
+    pub group: Spanned<String>,
+    pub permission_set: Spanned<String>,
+    #[serde(default)]
+    pub projects: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 /// One route as written.
@@ -56,6 +79,10 @@ pub(crate) struct RawRoute {
     pub allow: Vec<Spanned<RawRule>>,
     #[serde(default)]
     pub deny: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    pub grants: Option<Spanned<Vec<Spanned<RawGrant>>>>,
+    #[serde(default)]
+    pub default_license: Option<Spanned<String>>,
 }
 
 /// `match: { host, path }`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
+use super::dbt::{self, DbtPlatformPolicy};
 use super::docs_preset::{self, DocsPaths};
 use super::error::{file_line, Problems};
 use super::host::HostPattern;
@@ -43,6 +44,8 @@ pub struct Route {
     pub(crate) default_deny: RuleRef,
     /// With `preset: dbt-docs`, the only requests the route may pass.
     pub(crate) docs: Option<DocsPaths>,
+    /// Grants and default license of a `preset: dbt-platform` route.
+    pub(crate) dbt: Option<DbtPlatformPolicy>,
 }
 
 impl Route {
@@ -96,6 +99,23 @@ impl Route {
         )
     }
 
+    /// The dbt-platform grants, on a `preset: dbt-platform` route.
+    pub fn dbt_platform(&self) -> Option<&DbtPlatformPolicy> {
+        self.dbt.as_ref()
+    }
+
+    /// The path a preset classifies: the normalised path less `strip_prefix`.
+    pub fn preset_path<'p>(&self, path: &'p str) -> &'p str {
+        let Some(prefix) = self.settings.strip_prefix.as_deref() else {
+            return path;
+        };
+        match path.strip_prefix(prefix) {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => path,
+        }
+    }
+
     /// Every rule: deny rules first, then allow rules.
     pub(crate) fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.deny.iter().chain(self.allow.iter())
@@ -116,6 +136,28 @@ pub(crate) fn compile(
         .preset
         .as_ref()
         .map(|p| problems.check(at(p), Preset::parse(&p.value)));
+    let dbt_platform = matches!(preset, Some(Some(Preset::DbtPlatform)));
+    if !dbt_platform {
+        if let Some(g) = &r.grants {
+            problems.at(at(g), "`grants` are for routes with `preset: dbt-platform`");
+        }
+        if let Some(d) = &r.default_license {
+            problems.at(
+                at(d),
+                "`default_license` is for routes with `preset: dbt-platform`",
+            );
+        }
+    }
+    let dbt = if dbt_platform {
+        dbt::grant::compile(
+            &name,
+            r.grants.as_ref(),
+            r.default_license.as_ref(),
+            problems,
+        )
+    } else {
+        None
+    };
     let matcher = r.matcher.as_ref().map(|m| &m.value);
     let host = match matcher.and_then(|m| m.host.as_ref()) {
         Some(h) => problems.check(at(h), HostPattern::parse(&h.value)),
@@ -230,6 +272,7 @@ pub(crate) fn compile(
     let max_concurrency =
         max_concurrency.or_else(|| docs.as_ref().map(|_| docs_preset::DEFAULT_MAX_CONCURRENCY));
     Some(Route {
+        dbt,
         preset: preset.flatten(),
         settings: RouteSettings {
             upstream: upstream?,

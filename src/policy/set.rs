@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::error::{PolicyError, Problems};
+use super::agents::{self, AgentCap};
+use super::dbt;
+use super::error::{at_location, PolicyError, Problems};
 use super::groups::{GroupTable, Membership};
+use super::model::RuleRef;
 use super::model::{Decision, RequestFacts, Subject};
 use super::raw::RawFile;
 use super::route::{self, Route};
-use super::rule::Rule;
 use super::yaml;
 
 /// A compiled, immutable set of routes.
@@ -28,6 +30,8 @@ pub struct PolicySet {
     digest: String,
     /// Every group name the rules mention, resolved to directory ords per state.
     groups: GroupTable,
+    /// The `agents:` cap, from whichever file gives it (one at most).
+    agents: Option<AgentCap>,
 }
 
 /// A route chosen for a request, with the parameters its `match.path` captured.
@@ -79,6 +83,7 @@ impl PolicySet {
         let mut routes: Vec<Arc<Route>> = Vec::new();
         let mut hasher = Sha256::new();
         let mut groups = GroupTable::default();
+        let mut agents: Option<(AgentCap, agents::RouteNames, &str)> = None;
         for (name, text) in files {
             // The file's own name, not its directory: replicas reading the same
             // policies from different places report the same digest.
@@ -98,6 +103,18 @@ impl PolicySet {
                 }
             };
             let mut problems = Problems::new(name);
+            if let Some(raw_agents) = raw.as_ref().and_then(|f| f.agents.as_ref()) {
+                match &agents {
+                    Some((first, _, _)) => problems.at(
+                        yaml::at(raw_agents),
+                        format!("`agents` is given twice (also at {})", first.location),
+                    ),
+                    None => {
+                        agents = agents::compile(raw_agents, &mut problems)
+                            .map(|(cap, names)| (cap, names, name.as_str()));
+                    }
+                }
+            }
             for raw_route in raw.iter().flat_map(|f| &f.routes) {
                 if let Some(mut r) = route::compile(raw_route, &file, &mut problems) {
                     for rule in r.deny.iter_mut().chain(r.allow.iter_mut()) {
@@ -109,6 +126,17 @@ impl PolicySet {
             all_problems.extend(problems.list);
         }
         all_problems.extend(duplicates(&routes));
+        if let Some((_, names, file)) = &agents {
+            for (route, at) in names {
+                if !routes.iter().any(|r| &*r.name == route) {
+                    all_problems.push(at_location(
+                        file,
+                        at,
+                        format!("agents.routes: no route is named `{route}`"),
+                    ));
+                }
+            }
+        }
         PolicyError::from_list(all_problems)?;
         let mut precedence: Vec<usize> = (0..routes.len()).collect();
         precedence.sort_by_key(|&i| {
@@ -121,6 +149,7 @@ impl PolicySet {
             files: files.iter().map(|(n, _)| Arc::from(n.as_str())).collect(),
             digest: hex::encode(hasher.finalize()),
             groups,
+            agents: agents.map(|(cap, _, _)| cap),
         })
     }
 
@@ -154,13 +183,30 @@ impl PolicySet {
     /// matching allow rule; else `default-deny`. Route parameters are read from
     /// `m.params`. The subject must already be known to be an active user.
     pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
-        decide_on(m.route, &m.params, req, who, &self.groups.membership(who))
+        let groups = self.groups.membership(who);
+        decide_on(m.route, &m.params, req, who, &groups, self.agents.as_ref())
+    }
+
+    /// The `agents:` cap, if a file gives one.
+    pub fn agent_cap(&self) -> Option<&AgentCap> {
+        self.agents.as_ref()
     }
 
     /// Groups named by allow rules whose method, path and parameter conditions hold
-    /// for this request: who could be let in (for the 403 page). Never user names.
-    /// Empty when a deny rule refuses this request to everyone.
+    /// for this request, then groups of dbt-platform grants that cover the operation:
+    /// who could be let in (for the 403 page). Never user names. Empty when a deny
+    /// rule refuses this request to everyone, or the preset does not know it.
     pub fn allowing_groups(&self, route: &Route, req: RequestFacts<'_>) -> Vec<Arc<str>> {
+        let preset = route.dbt_platform().map(|policy| {
+            (
+                policy,
+                dbt::classify(req.method, route.preset_path(req.path)),
+            )
+        });
+        if let Some((_, None)) = preset {
+            // An operation the preset does not know is refused to everyone.
+            return Vec::new();
+        }
         let params = route.path.captures(req.path).unwrap_or_default();
         let denied_to_all = route.preset_refusal(req).is_some()
             || route
@@ -177,6 +223,13 @@ impl PolicySet {
             .filter(|r| r.request_matches(&params, req))
         {
             for g in rule.group_names.iter() {
+                if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
+                    out.push(g.clone());
+                }
+            }
+        }
+        if let Some((policy, Some(m))) = preset {
+            for g in policy.allowing_groups(&m) {
                 if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
                     out.push(g.clone());
                 }
@@ -199,14 +252,22 @@ impl PolicySet {
     /// Every group any rule names, with the `file:line` of its first mention.
     pub fn group_references(&self) -> Vec<(Arc<str>, Arc<str>)> {
         let mut out: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-        for rule in self.routes.iter().flat_map(|r| r.rules()) {
-            for g in rule.group_names.iter() {
-                if !out
-                    .iter()
-                    .any(|(o, _)| o.to_lowercase() == g.to_lowercase())
-                {
-                    out.push((g.clone(), rule.by.location.clone()));
-                }
+        let rules = self
+            .routes
+            .iter()
+            .flat_map(|r| r.rules())
+            .flat_map(|rule| rule.group_names.iter().map(|g| (g, &rule.by.location)));
+        let grants = self
+            .routes
+            .iter()
+            .filter_map(|r| r.dbt_platform())
+            .flat_map(|d| d.grants.iter().map(|g| (&g.group, &g.by.location)));
+        for (g, location) in rules.chain(grants) {
+            if !out
+                .iter()
+                .any(|(o, _)| o.to_lowercase() == g.to_lowercase())
+            {
+                out.push((g.clone(), location.clone()));
             }
         }
         out
@@ -219,18 +280,20 @@ impl PolicySet {
     }
 }
 
-/// The decision on `route` (its preset's refusals, deny rules, then allow rules, then
-/// default deny).
+/// The decision on `route`: a dbt-docs route's refusal of paths outside the docs UI;
+/// deny rules; on a dbt-platform route an unknown operation; the agent cap; allow
+/// rules; on a dbt-platform route the grants; else default deny.
 fn decide_on(
     route: &Route,
     route_params: &[(Arc<str>, String)],
     req: RequestFacts<'_>,
     who: &dyn Subject,
     groups: &Membership<'_>,
+    agents: Option<&AgentCap>,
 ) -> Decision {
-    let by = |rule: &Rule, allow: bool| Decision {
+    let decision = |allow: bool, by: &RuleRef| Decision {
         allow,
-        by: rule.by.clone(),
+        by: by.clone(),
     };
     if let Some(refusal) = route.preset_refusal(req) {
         return Decision {
@@ -243,19 +306,44 @@ fn decide_on(
         .iter()
         .find(|r| r.matches(route_params, req, who, groups))
     {
-        return by(rule, false);
+        return decision(false, &rule.by);
+    }
+    let preset = match route.dbt_platform() {
+        None => None,
+        Some(policy) => {
+            let path = route.preset_path(req.path);
+            let Some(m) = dbt::classify(req.method, path) else {
+                tracing::warn!(
+                    route = %route.name,
+                    method = %req.method,
+                    path,
+                    "dbt-platform: unknown operation denied"
+                );
+                return route.deny_by(dbt::UNKNOWN_OPERATION);
+            };
+            Some((policy, m))
+        }
+    };
+    if let Some(cap) = agents {
+        let read = match &preset {
+            Some((_, m)) => m.op.access == dbt::Access::Read,
+            None => matches!(*req.method, http::Method::GET | http::Method::HEAD),
+        };
+        if let Some(rule) = cap.refuses(&route.name, read, who) {
+            return decision(false, &cap.rule_ref(&route.name, rule));
+        }
     }
     if let Some(rule) = route
         .allow
         .iter()
         .find(|r| r.matches(route_params, req, who, groups))
     {
-        return by(rule, true);
+        return decision(true, &rule.by);
     }
-    Decision {
-        allow: false,
-        by: route.default_deny.clone(),
+    if let Some(grant) = preset.and_then(|(policy, m)| policy.granting(&m, who)) {
+        return decision(true, &grant.by);
     }
+    decision(false, &route.default_deny)
 }
 
 /// Two routes with one name, or with one host and path pattern.

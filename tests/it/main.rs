@@ -12,6 +12,7 @@ mod atomic;
 mod bearer;
 mod bypass;
 mod crash;
+mod dbt_platform;
 mod docs;
 mod durability;
 mod entra;

@@ -282,3 +282,62 @@ fn the_readme_example_compiles() {
     let route = set.route("finance-docs").unwrap();
     assert_eq!(route.settings.strip_prefix.as_deref(), Some("/finance"));
 }
+
+#[test]
+fn the_dbt_platform_example_loads_and_passes_its_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::set_var("DBT_SERVICE_TOKEN", "dbtc_example");
+    let set = PolicySet::load_dir(&root.join("policies/examples")).unwrap();
+    let route = set.route("dbt-platform-api").unwrap();
+    assert_eq!(route.dbt_platform().unwrap().grants.len(), 5);
+    assert!(set.agent_cap().is_some());
+    let (passed, failures) = run_tests(
+        &set,
+        &root.join("policies/examples/tests/dbt-platform.test.yaml"),
+        &simple_normalise,
+    )
+    .unwrap();
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(passed, 13);
+}
+
+#[test]
+fn explain_shows_the_operation_and_the_deciding_grant() {
+    std::env::set_var("DBT_SERVICE_TOKEN", "dbtc_example");
+    let set = super::set(
+        "routes:\n  - name: dbt\n    preset: dbt-platform\n    upstream: https://h\n    grants:\n      - { group: finance-analysts, permission_set: job_admin, projects: [123] }\n",
+    );
+    let dir = directory();
+    let out = explain(
+        &set,
+        &dir,
+        "alice",
+        "POST",
+        "https://h/api/v3/accounts/1/projects/123/environments/4/",
+        &simple_normalise,
+    )
+    .unwrap();
+    assert!(
+        out.contains("operation: POST /api/v3/accounts/{account_id}/projects/{project_id}/environments/{id}/ (environments write, project 123)\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "decision: allow by grant[0]:finance-analysts:job_admin (policies/t.yaml:6)\n"
+        ),
+        "{out}"
+    );
+    let out = explain(
+        &set,
+        &dir,
+        "bob",
+        "POST",
+        "https://h/api/v3/accounts/1/projects/123/environments/4/",
+        &simple_normalise,
+    )
+    .unwrap();
+    assert!(
+        out.ends_with("allowed:  members of finance-analysts\n"),
+        "{out}"
+    );
+}

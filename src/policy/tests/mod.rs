@@ -4,6 +4,8 @@
 //! their code.)
 
 mod cli;
+mod dbt_platform;
+mod dbt_sets;
 mod decide;
 mod docs_preset;
 mod parse;

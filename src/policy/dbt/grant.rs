@@ -1,0 +1,232 @@
+//! Grants (`grants: [{ group, permission_set, projects }]`) and the per-route state of
+//! the dbt-platform preset: compiled grants, the default license, and the decision
+//! a grant makes.
+//!
+//! A grant applies to an operation when its projects cover the operation's project:
+//! a grant without `projects` covers every project and the account's own surfaces; a
+//! grant with `projects` covers only operations whose path names one of them (an
+//! account-level operation, whose path names no project, is governed by account-wide
+//! grants alone). Of the grants whose group the user is in, the most permissive wins:
+//! the request is allowed when any one of them, capped by the user's license, holds
+//! the level the operation needs.
+
+use std::sync::Arc;
+
+use serde_saphyr::Spanned;
+
+use super::area::{Access, Area, Level};
+use super::license::License;
+use super::matcher::Matched;
+use super::permission_set::PermissionSet;
+use crate::policy::error::{file_line, Problems};
+use crate::policy::model::{RuleRef, Subject};
+use crate::policy::raw::RawGrant;
+use crate::policy::yaml::at;
+
+/// One compiled grant.
+#[derive(Debug)]
+pub struct Grant {
+    /// What a decision by this grant reports (`grant[0]:<group>:<set>`).
+    pub by: RuleRef,
+    /// The group's displayName as written.
+    pub group: Arc<str>,
+    group_lower: Box<str>,
+    pub set: PermissionSet,
+    /// `None`: every project and the account's own surfaces.
+    projects: Option<Box<[u64]>>,
+    levels: [Level; Area::COUNT],
+}
+
+impl Grant {
+    /// Whether the grant covers an operation with this project id in its path.
+    pub fn covers(&self, project_id: Option<&str>) -> bool {
+        self.covers_project(Project::of(project_id))
+    }
+
+    fn covers_project(&self, project: Project) -> bool {
+        match (&self.projects, project) {
+            (None, _) => true,
+            (Some(ids), Project::Id(id)) => ids.contains(&id),
+            (Some(_), Project::Account | Project::Unreadable) => false,
+        }
+    }
+
+    /// The set's level on `area`.
+    pub fn level(&self, area: Area) -> Level {
+        self.levels[area.index()]
+    }
+
+    /// Whether this grant (before any license cap) allows the operation.
+    pub fn allows(&self, m: &Matched<'_>) -> bool {
+        self.covers(m.project_id) && self.level(m.op.area) >= m.op.access.needs()
+    }
+
+    /// Whether `who` is in the grant's group.
+    pub fn holds(&self, who: &dyn Subject) -> bool {
+        who.in_group(&self.group_lower)
+    }
+}
+
+/// The project of an operation, read once per decision.
+#[derive(Debug, Clone, Copy)]
+enum Project {
+    /// The path names no project: an account-level operation.
+    Account,
+    Id(u64),
+    /// The path's project segment is not a project id: only account-wide grants.
+    Unreadable,
+}
+
+impl Project {
+    fn of(project_id: Option<&str>) -> Project {
+        match project_id {
+            None => Project::Account,
+            Some(p) => p.parse().map_or(Project::Unreadable, Project::Id),
+        }
+    }
+}
+
+/// A `preset: dbt-platform` route's grants and default license.
+#[derive(Debug)]
+pub struct DbtPlatformPolicy {
+    pub grants: Box<[Grant]>,
+    pub default_license: License,
+    /// Per area and access (`area * 2 + access`), the indexes of the grants whose set
+    /// holds that level, in file order: a decision looks only at these.
+    candidates: Box<[Box<[u16]>]>,
+}
+
+fn slot(area: Area, access: Access) -> usize {
+    area.index() * 2 + usize::from(access == Access::Write)
+}
+
+impl DbtPlatformPolicy {
+    /// The grant that lets `who` do the operation, if one does (licenses capping).
+    ///
+    /// Caps are monotone (identity, at most read, or nothing), so a grant's capped
+    /// level suffices exactly when its own level does and the license lets the
+    /// access through at all: the license is checked once, then only the grants
+    /// whose set holds the level are looked at.
+    pub fn granting(&self, m: &Matched<'_>, who: &dyn Subject) -> Option<&Grant> {
+        let license = License::of_user(who.license(), self.default_license);
+        let (area, access) = (m.op.area, m.op.access);
+        if license.cap(area, Level::Write) < access.needs() {
+            return None;
+        }
+        let project = Project::of(m.project_id);
+        self.candidates
+            .get(slot(area, access))?
+            .iter()
+            .filter_map(|&i| self.grants.get(usize::from(i)))
+            .find(|g| g.covers_project(project) && g.holds(who))
+    }
+
+    /// Group names of grants that would allow the operation to a developer-licensed
+    /// member (for the 403 page).
+    pub fn allowing_groups(&self, m: &Matched<'_>) -> Vec<&Arc<str>> {
+        self.grants
+            .iter()
+            .filter(|g| g.allows(m))
+            .map(|g| &g.group)
+            .collect()
+    }
+}
+
+/// Compiles a route's `grants` and `default_license`.
+pub(crate) fn compile(
+    route: &Arc<str>,
+    grants: Option<&Spanned<Vec<Spanned<RawGrant>>>>,
+    default_license: Option<&Spanned<String>>,
+    problems: &mut Problems<'_>,
+) -> Option<DbtPlatformPolicy> {
+    let before = problems.list.len();
+    let default_license = match default_license {
+        None => License::Developer,
+        Some(d) => {
+            let parsed = License::parse(&d.value).filter(|_| d.value == d.value.to_lowercase());
+            problems
+                .check(
+                    at(d),
+                    parsed.ok_or_else(|| {
+                        format!(
+                            "unknown default_license `{}` (one of developer, analyst, read_only, it)",
+                            d.value
+                        )
+                    }),
+                )
+                .unwrap_or(License::Developer)
+        }
+    };
+    let mut out = Vec::new();
+    for (i, raw) in grants
+        .map(|g| g.value.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let g = &raw.value;
+        if g.group.value.trim().is_empty() {
+            problems.at(at(&g.group), "grant group is empty");
+        }
+        let set = problems.check(
+            at(&g.permission_set),
+            PermissionSet::parse(&g.permission_set.value),
+        );
+        let mut projects = None;
+        if let Some(list) = &g.projects {
+            if list.value.is_empty() {
+                problems.at(
+                    at(list),
+                    "`projects: []` covers no project; list project ids or remove the key (all projects)",
+                );
+            }
+            let mut ids = Vec::new();
+            for p in &list.value {
+                match u64::try_from(p.value) {
+                    Ok(id) if id > 0 => ids.push(id),
+                    _ => problems.at(
+                        at(p),
+                        format!("project id `{}` is not a positive integer", p.value),
+                    ),
+                }
+            }
+            projects = Some(ids.into_boxed_slice());
+        }
+        let Some(set) = set else { continue };
+        let group: Arc<str> = Arc::from(g.group.value.as_str());
+        out.push(Grant {
+            by: RuleRef {
+                route: route.clone(),
+                rule: Arc::from(format!("grant[{i}]:{}:{}", g.group.value, set.name())),
+                location: Arc::from(file_line(problems.file, at(raw))),
+            },
+            group_lower: g.group.value.to_lowercase().into(),
+            group,
+            set,
+            projects,
+            levels: set.levels(),
+        });
+    }
+    if let Some(g) = grants.filter(|g| g.value.len() > usize::from(u16::MAX)) {
+        problems.at(at(g), "more than 65535 grants on one route");
+    }
+    if problems.list.len() > before {
+        return None;
+    }
+    let mut candidates = vec![Vec::new(); Area::COUNT * 2];
+    for (i, g) in out.iter().enumerate() {
+        let Ok(i) = u16::try_from(i) else { continue };
+        for &area in Area::ALL {
+            for access in [Access::Read, Access::Write] {
+                if g.level(area) >= access.needs() {
+                    candidates[slot(area, access)].push(i);
+                }
+            }
+        }
+    }
+    Some(DbtPlatformPolicy {
+        grants: out.into(),
+        default_license,
+        candidates: candidates.into_iter().map(Vec::into_boxed_slice).collect(),
+    })
+}
