@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::{header, HeaderValue, Request, Response};
+use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -13,10 +13,12 @@ use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
 use crate::authn::routes::FLOW_COOKIE;
+use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
 use crate::proxy::forward::forward;
 use crate::proxy::headers::{is_websocket_upgrade, prepare_request, ClientContext};
 use crate::proxy::path::NormalPath;
+use crate::proxy::validators::strengthen_if_none_match;
 use crate::revoke::NewStream;
 
 /// The Host the client asked for (HTTP/2's `:authority` is copied into `Host` by the
@@ -84,6 +86,9 @@ async fn judge_and_forward(
         )
         .await?;
 
+    if let Some(location) = route.docs_redirect(&path.matching, &path.forward, req.uri().query()) {
+        return Ok(slash_redirect(&location));
+    }
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let ctx = ClientContext {
         peer: peer.ip(),
@@ -106,6 +111,13 @@ async fn judge_and_forward(
         }
         headers.insert("x-request-id", request_id.clone());
     }
+    let compress = route.settings.compress;
+    let coding = if compress {
+        strengthen_if_none_match(req.headers_mut());
+        compress::for_request(&method, req.headers())
+    } else {
+        None
+    };
     let client = gate.client_for(&route, policy.digest())?;
     let (cancel, guard) = gate.registry.register(NewStream {
         user_id: user.id.clone(),
@@ -123,7 +135,11 @@ async fn judge_and_forward(
         Some(Box::new(guard)),
     )
     .await?;
-    let mut resp = resp;
+    let mut resp = if compress {
+        compress::compress_response(resp, coding)
+    } else {
+        resp
+    };
     // What the gate let through must come back through the gate: a browser may keep
     // it, but must ask again before each use, so a revocation also ends cached access.
     if !resp.headers().contains_key(header::CACHE_CONTROL) {
@@ -133,4 +149,14 @@ async fn judge_and_forward(
         );
     }
     Ok(resp)
+}
+
+/// A permanent redirect to `location` (a path of this host).
+fn slash_redirect(location: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, value);
+    }
+    resp
 }

@@ -15,6 +15,7 @@ pub mod agents;
 pub mod cli;
 pub mod dbt;
 pub mod directory_subject;
+pub mod docs_preset;
 mod error;
 mod groups;
 pub mod host;

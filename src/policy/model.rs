@@ -31,6 +31,9 @@ pub struct RouteSettings {
     pub connect_timeout: Duration,
     /// Time from sending the request to receiving the response head.
     pub response_timeout: Duration,
+    /// Compress eligible responses (br or gzip) for clients that accept it
+    /// (`compress:`; on by default for `preset: dbt-docs`).
+    pub compress: bool,
     /// Send the client's Host upstream instead of the upstream's authority.
     pub preserve_host: bool,
     /// Let ambiguous paths (encoded `/` or `\`, NUL, `%23`, `;`) through instead of 400.
@@ -61,6 +64,7 @@ impl std::fmt::Debug for RouteSettings {
             .field("max_concurrency", &self.max_concurrency)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("compress", &self.compress)
             .field("preserve_host", &self.preserve_host)
             .field("allow_ambiguous_paths", &self.allow_ambiguous_paths)
             .field("upstream_h2c", &self.upstream_h2c)

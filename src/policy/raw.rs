@@ -62,6 +62,8 @@ pub(crate) struct RawRoute {
     #[serde(default)]
     pub timeouts: Option<RawTimeouts>,
     #[serde(default)]
+    pub compress: Option<bool>,
+    #[serde(default)]
     pub preserve_host: Option<bool>,
     #[serde(default)]
     pub allow_ambiguous_paths: Option<bool>,

@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::dbt::{self, DbtPlatformPolicy};
+use super::docs_preset::{self, DocsPaths};
 use super::error::{file_line, Problems};
 use super::host::HostPattern;
-use super::model::{Decision, RouteSettings, RuleRef};
+use super::model::{Decision, RequestFacts, RouteSettings, RuleRef};
 use super::pattern::PathPattern;
 use super::preset::Preset;
 use super::raw::RawRoute;
@@ -41,6 +42,8 @@ pub struct Route {
     pub(crate) deny: Box<[Rule]>,
     pub(crate) allow: Box<[Rule]>,
     pub(crate) default_deny: RuleRef,
+    /// With `preset: dbt-docs`, the only requests the route may pass.
+    pub(crate) docs: Option<DocsPaths>,
     /// Grants and default license of a `preset: dbt-platform` route.
     pub(crate) dbt: Option<DbtPlatformPolicy>,
 }
@@ -72,6 +75,28 @@ impl Route {
                 location: self.location.clone(),
             },
         }
+    }
+
+    /// The preset's refusal of this request to everyone, if it refuses it.
+    pub(crate) fn preset_refusal(&self, req: RequestFacts<'_>) -> Option<&RuleRef> {
+        self.docs.as_ref().filter(|d| d.refuses(req)).map(|d| &d.by)
+    }
+
+    /// With `preset: dbt-docs`, where a request for the bare `strip_prefix` should be
+    /// redirected (`/finance` to `/finance/`, the query kept).
+    pub fn docs_redirect(
+        &self,
+        matching: &str,
+        forward: &str,
+        query: Option<&str>,
+    ) -> Option<String> {
+        self.docs.as_ref()?;
+        docs_preset::slash_redirect(
+            self.settings.strip_prefix.as_deref(),
+            matching,
+            forward,
+            query,
+        )
     }
 
     /// The dbt-platform grants, on a `preset: dbt-platform` route.
@@ -185,6 +210,16 @@ pub(crate) fn compile(
             problems.at(at(ca), "upstream_ca_file is for https:// upstreams");
         }
     }
+    let docs = preset == Some(Some(Preset::DbtDocs));
+    if let (true, Some(p), Some(raw_preset)) = (docs, &path, &r.preset) {
+        // A strip_prefix that was itself refused is reported once, above.
+        if strip_prefix.is_some() || r.strip_prefix.is_none() {
+            problems.check(
+                at(raw_preset),
+                docs_preset::check_shape(p, strip_prefix.as_deref()),
+            );
+        }
+    }
     let mut inject = Vec::new();
     for (key, value) in &r.inject.0 {
         let Some(header) = problems.check(at(key), values::header_name(&key.value)) else {
@@ -225,6 +260,17 @@ pub(crate) fn compile(
         return None;
     }
     let location: Arc<str> = Arc::from(file_line(file, at(raw)));
+    let docs = match (&r.preset, docs) {
+        (Some(p), true) => Some(DocsPaths::new(
+            name.clone(),
+            Arc::from(file_line(file, at(p))),
+            strip_prefix.as_deref(),
+        )),
+        _ => None,
+    };
+    // (An invalid `max_concurrency` was reported above, so `None` here means unset.)
+    let max_concurrency =
+        max_concurrency.or_else(|| docs.as_ref().map(|_| docs_preset::DEFAULT_MAX_CONCURRENCY));
     Some(Route {
         dbt,
         preset: preset.flatten(),
@@ -232,10 +278,11 @@ pub(crate) fn compile(
             upstream: upstream?,
             strip_prefix,
             inject,
-            keep_alive: r.keep_alive.unwrap_or(true),
+            keep_alive: r.keep_alive.unwrap_or(docs.is_none()),
             max_concurrency,
             connect_timeout: connect_timeout?,
             response_timeout: response_timeout?,
+            compress: r.compress.unwrap_or(docs.is_some()),
             preserve_host: r.preserve_host.unwrap_or(false),
             allow_ambiguous_paths: r.allow_ambiguous_paths.unwrap_or(false),
             upstream_h2c,
@@ -256,6 +303,7 @@ pub(crate) fn compile(
         path,
         deny: deny.into_iter().map(|(r, _)| r).collect(),
         allow: allow.into_iter().map(|(r, _)| r).collect(),
+        docs,
     })
 }
 

@@ -28,10 +28,10 @@ pub struct PolicySet {
     precedence: Vec<usize>,
     files: Vec<Arc<str>>,
     digest: String,
-    /// The `agents:` cap, from whichever file gives it (one at most).
-    agents: Option<AgentCap>,
     /// Every group name the rules mention, resolved to directory ords per state.
     groups: GroupTable,
+    /// The `agents:` cap, from whichever file gives it (one at most).
+    agents: Option<AgentCap>,
 }
 
 /// A route chosen for a request, with the parameters its `match.path` captured.
@@ -82,8 +82,8 @@ impl PolicySet {
         let mut all_problems: Vec<PolicyError> = Vec::new();
         let mut routes: Vec<Arc<Route>> = Vec::new();
         let mut hasher = Sha256::new();
-        let mut agents: Option<(AgentCap, agents::RouteNames, &str)> = None;
         let mut groups = GroupTable::default();
+        let mut agents: Option<(AgentCap, agents::RouteNames, &str)> = None;
         for (name, text) in files {
             // The file's own name, not its directory: replicas reading the same
             // policies from different places report the same digest.
@@ -151,8 +151,8 @@ impl PolicySet {
             precedence,
             files: files.iter().map(|(n, _)| Arc::from(n.as_str())).collect(),
             digest: hex::encode(hasher.finalize()),
-            agents: agents.map(|(cap, _, _)| cap),
             groups,
+            agents: agents.map(|(cap, _, _)| cap),
         })
     }
 
@@ -186,14 +186,8 @@ impl PolicySet {
     /// matching allow rule; else `default-deny`. Route parameters are read from
     /// `m.params`. The subject must already be known to be an active user.
     pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
-        decide_on(
-            m.route,
-            &m.params,
-            req,
-            who,
-            self.agents.as_ref(),
-            &self.groups.membership(who),
-        )
+        let groups = self.groups.membership(who);
+        decide_on(m.route, &m.params, req, who, &groups, self.agents.as_ref())
     }
 
     /// The `agents:` cap, if a file gives one.
@@ -217,10 +211,11 @@ impl PolicySet {
             return Vec::new();
         }
         let params = route.path.captures(req.path).unwrap_or_default();
-        let denied_to_all = route
-            .deny
-            .iter()
-            .any(|r| !r.names_who() && r.request_matches(&params, req));
+        let denied_to_all = route.preset_refusal(req).is_some()
+            || route
+                .deny
+                .iter()
+                .any(|r| !r.names_who() && r.request_matches(&params, req));
         if denied_to_all {
             return Vec::new();
         }
@@ -288,20 +283,27 @@ impl PolicySet {
     }
 }
 
-/// The decision on `route`: deny rules; on a dbt-platform route an unknown operation;
-/// the agent cap; allow rules; on a dbt-platform route the grants; else default deny.
+/// The decision on `route`: a dbt-docs route's refusal of paths outside the docs UI;
+/// deny rules; on a dbt-platform route an unknown operation; the agent cap; allow
+/// rules; on a dbt-platform route the grants; else default deny.
 fn decide_on(
     route: &Route,
     route_params: &[(Arc<str>, String)],
     req: RequestFacts<'_>,
     who: &dyn Subject,
-    agents: Option<&AgentCap>,
     groups: &Membership<'_>,
+    agents: Option<&AgentCap>,
 ) -> Decision {
     let decision = |allow: bool, by: &RuleRef| Decision {
         allow,
         by: by.clone(),
     };
+    if let Some(refusal) = route.preset_refusal(req) {
+        return Decision {
+            allow: false,
+            by: refusal.clone(),
+        };
+    }
     if let Some(rule) = route
         .deny
         .iter()

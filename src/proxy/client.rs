@@ -191,6 +191,7 @@ mod tests {
             max_concurrency: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(5),
+            compress: false,
             preserve_host: false,
             allow_ambiguous_paths: false,
             upstream_h2c: false,

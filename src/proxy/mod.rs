@@ -11,12 +11,14 @@
 pub mod assertion;
 pub mod body;
 pub mod client;
+pub mod compress;
 pub mod credentials;
 pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod path;
 mod tunnel;
+pub mod validators;
 
 #[cfg(test)]
 mod tests;

@@ -117,6 +117,7 @@ fn settings(upstream: &str) -> RouteSettings {
         max_concurrency: None,
         connect_timeout: Duration::from_secs(2),
         response_timeout: Duration::from_secs(10),
+        compress: false,
         preserve_host: false,
         allow_ambiguous_paths: false,
         upstream_h2c: false,

@@ -14,7 +14,7 @@ import { ScimClient } from './lib/scim.mjs';
 export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(E2E_DIR, '../..');
 export const ARTIFACTS = path.join(E2E_DIR, 'artifacts');
-const DOCS_DIR = path.join(E2E_DIR, '.cache', 'docs');
+export const DOCS_DIR = path.join(E2E_DIR, '.cache', 'docs');
 const DOCS_SITE = path.join(ROOT, 'scripts', 'dbt-docs-site');
 const SCIMGATE = process.env.SCIMGATE_BIN
   ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target'), 'release', 'scimgate');
@@ -65,12 +65,12 @@ async function startComponents(ports, logDir) {
   return processes;
 }
 
-async function startGate(ports, tmp, logDir) {
+async function startGate(ports, tmp, logDir, policy = gatePolicy) {
   mkdirSync(path.join(tmp, 'data'), { recursive: true });
   mkdirSync(path.join(tmp, 'policies'), { recursive: true });
   const config = path.join(tmp, 'config.yaml');
   writeFileSync(config, gateConfig({ ports, tmp }));
-  writeFileSync(path.join(tmp, 'policies', 'e2e.yaml'), gatePolicy({ ports }));
+  writeFileSync(path.join(tmp, 'policies', 'e2e.yaml'), policy({ ports }));
 
   const created = await runCommand(SCIMGATE, ['token', 'create', 'e2e', '--data', path.join(tmp, 'data')]);
   const token = created.trim().split('\n').at(-1).trim();
@@ -90,9 +90,10 @@ async function startGate(ports, tmp, logDir) {
 
 /**
  * Start everything for the test file `name` (logs go to
- * artifacts/logs/NAME/). With `gate: false`, only the components.
+ * artifacts/logs/NAME/). With `gate: false`, only the components;
+ * `policy({ ports })` gives scimgate's policy file instead of the default.
  */
-export async function startStack(name, { gate: withGate = true } = {}) {
+export async function startStack(name, { gate: withGate = true, policy } = {}) {
   const ports = { gate: await freePort(), idp: await freePort(), docs: await freePort(), fake: await freePort() };
   const urls = Object.fromEntries(Object.entries(ports).map(([k, port]) => [k, `http://127.0.0.1:${port}`]));
   const logDir = path.join(ARTIFACTS, 'logs', name);
@@ -115,7 +116,7 @@ export async function startStack(name, { gate: withGate = true } = {}) {
   try {
     processes.push(...await startComponents(ports, logDir));
     if (withGate) {
-      const { gate, token } = await startGate(ports, tmp, logDir);
+      const { gate, token } = await startGate(ports, tmp, logDir, policy);
       processes.push(gate);
       stack.scim = new ScimClient(`${urls.gate}/scim/v2`, token);
     }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
+mod docs_upstream;
 mod issuer;
 mod proxy_env;
 mod support;
@@ -12,6 +13,7 @@ mod bearer;
 mod bypass;
 mod crash;
 mod dbt_platform;
+mod docs;
 mod durability;
 mod entra;
 mod etag;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::proxy_env::{reader, Env};
 
-fn rss_bytes() -> u64 {
+/// The test process's resident memory (the proxy runs in it).
+pub fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

@@ -7,6 +7,7 @@ mod cli;
 mod dbt_platform;
 mod dbt_sets;
 mod decide;
+mod docs_preset;
 mod parse;
 mod reload;
 mod routing;

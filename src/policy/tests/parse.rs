@@ -20,6 +20,7 @@ routes:
     keep_alive: false
     max_concurrency: 4
     timeouts: { connect: 500ms, response: 2m }
+    compress: true
     preserve_host: true
     allow_ambiguous_paths: true
     upstream_h2c: true
@@ -67,6 +68,7 @@ fn every_route_key_is_compiled() {
     assert_eq!(st.max_concurrency, Some(4));
     assert_eq!(st.connect_timeout, Duration::from_millis(500));
     assert_eq!(st.response_timeout, Duration::from_secs(120));
+    assert!(st.compress);
     assert!(st.preserve_host);
     assert!(st.allow_ambiguous_paths);
     assert!(st.upstream_h2c);
@@ -111,6 +113,7 @@ fn defaults_apply_when_keys_are_absent() {
     assert_eq!(st.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
     assert_eq!(st.response_timeout, DEFAULT_RESPONSE_TIMEOUT);
     assert!(!st.preserve_host && !st.allow_ambiguous_paths && !st.upstream_h2c);
+    assert!(!st.compress);
     assert!(st.strip_prefix.is_none() && st.inject.is_empty());
 }
 
