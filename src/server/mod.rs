@@ -251,12 +251,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // The handler is in place before the listener is announced: a SIGHUP sent as soon
+    // as the server says it is up reloads instead of ending the process.
+    spawn_sighup(built.gate.clone(), built.tls.clone());
     tracing::info!(
         addr = %listener.local_addr()?,
         tls = acceptor.is_some(),
         "scimgate listening"
     );
-    spawn_sighup(built.gate.clone(), built.tls.clone());
     serve(
         listener,
         acceptor,
@@ -268,22 +270,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGHUP reloads the policies and the TLS certificate.
+/// SIGHUP reloads the policies and the TLS certificate. The signal is registered
+/// before this returns (the default action of an unhandled SIGHUP ends the process).
 fn spawn_sighup(gate: Arc<Gate>, tls: Option<Arc<ReloadingCert>>) {
     #[cfg(unix)]
-    tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading policies and certificate");
-            let _ = gate.policy.reload();
-            if let Some(cert) = &tls {
-                cert.reload();
+    {
+        let hangup = tokio::signal::unix::SignalKind::hangup();
+        let mut hup = match tokio::signal::unix::signal(hangup) {
+            Ok(hup) => hup,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP; policies reload on file change only");
+                return;
             }
-        }
-    });
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading policies and certificate");
+                let _ = gate.policy.reload();
+                if let Some(cert) = &tls {
+                    cert.reload();
+                }
+            }
+        });
+    }
     #[cfg(not(unix))]
     let _ = (gate, tls);
 }
