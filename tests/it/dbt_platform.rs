@@ -78,6 +78,22 @@ async fn user(env: &Env, name: &str, license: Option<&str>, user_type: Option<&s
     env.gate.post("/Users", &body).await.expect(201).id()
 }
 
+/// The JSON body of `who`'s refused `POST path` on the dbt route.
+async fn denial(env: &Env, path: &str, who: &str) -> Value {
+    let url = format!("http://{}{path}", env.addr());
+    env.gate
+        .http
+        .post(url)
+        .header("host", "dbt.test")
+        .bearer_auth(env.iss.token(who))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn call(env: &Env, host: &str, method: Method, path: &str, who: &str) -> u16 {
     let url = format!("http://{}{path}", env.addr());
     env.gate
@@ -192,34 +208,10 @@ async fn the_preset_allows_grants_injects_the_token_and_denied_calls_never_arriv
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
     // The 403 names the rule and the groups whose grants would allow the operation.
-    let url = format!("http://{}{env_123}", env.addr());
-    let denied: Value = env
-        .gate
-        .http
-        .post(url)
-        .header("host", "dbt.test")
-        .bearer_auth(env.iss.token("dev"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let denied = denial(&env, env_123, "dev").await;
     assert_eq!(denied["rule"], "default-deny", "{denied}");
     assert_eq!(denied["allowed_groups"], json!(["schedulers"]), "{denied}");
-    let url = format!("http://{}/api/v2/accounts/1/jobs/5/run/", env.addr());
-    let capped: Value = env
-        .gate
-        .http
-        .post(url)
-        .header("host", "dbt.test")
-        .bearer_auth(env.iss.token("bot"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let capped = denial(&env, "/api/v2/accounts/1/jobs/5/run/", "bot").await;
     assert_eq!(capped["rule"], "agent-cap:read-only", "{capped}");
 
     let seen = recorded(&env);

@@ -4,8 +4,7 @@
 
 use http::Method;
 
-use super::super::model::RequestFacts;
-use super::{decide, refused, set, verdict, Who};
+use super::{allowing, decide, refused, set, verdict, Who};
 
 const DBT: &str = r#"routes:
   - name: dbt
@@ -270,19 +269,7 @@ fn unknown_operations_are_denied_before_anything_allows() {
 #[test]
 fn the_403_page_names_grant_groups_that_would_allow() {
     let s = set(DBT);
-    let route = s.route("dbt").unwrap();
-    let groups = |method: Method, path: &str| -> Vec<String> {
-        s.allowing_groups(
-            route,
-            RequestFacts {
-                method: &method,
-                path,
-            },
-        )
-        .iter()
-        .map(|g| g.to_string())
-        .collect()
-    };
+    let groups = |method: Method, path: &str| allowing(&s, "dbt", method, path);
     assert_eq!(groups(Method::POST, ENV_123), ["schedulers", "platform"]);
     assert_eq!(groups(Method::POST, ENV_456), ["platform"]);
     assert_eq!(

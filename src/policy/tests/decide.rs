@@ -3,8 +3,7 @@
 
 use http::Method;
 
-use super::super::model::RequestFacts;
-use super::{decide, set, verdict, Who};
+use super::{allowing, decide, set, verdict, Who};
 
 const DOCS: &str = r#"routes:
   - name: docs
@@ -198,19 +197,7 @@ fn licenses_and_user_types_need_a_value() {
 #[test]
 fn allowing_groups_names_groups_whose_rules_fit_the_request() {
     let s = set(DOCS);
-    let route = s.route("docs").unwrap();
-    let groups = |method: Method, path: &str| -> Vec<String> {
-        s.allowing_groups(
-            route,
-            RequestFacts {
-                method: &method,
-                path,
-            },
-        )
-        .iter()
-        .map(|g| g.to_string())
-        .collect()
-    };
+    let groups = |method: Method, path: &str| allowing(&s, "docs", method, path);
     assert_eq!(
         groups(Method::GET, "/p/123/x"),
         vec!["Analysts", "finance", "project-team"]

@@ -99,6 +99,21 @@ pub(super) fn decide(
     ))
 }
 
+/// The groups the 403 page would name for `method path` on the route called `route`.
+pub(super) fn allowing(set: &PolicySet, route: &str, method: Method, path: &str) -> Vec<String> {
+    let route = set.route(route).expect("route");
+    set.allowing_groups(
+        route,
+        RequestFacts {
+            method: &method,
+            path,
+        },
+    )
+    .iter()
+    .map(|g| g.to_string())
+    .collect()
+}
+
 /// `"allow by <rule>"` / `"deny by <rule>"`, or `"no route"`.
 pub(super) fn verdict(
     set: &PolicySet,
