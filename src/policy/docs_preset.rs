@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use http::Method;
 
-use super::model::{RequestFacts, RuleRef};
+use super::model::RuleRef;
 use super::pattern::PathPattern;
 
 /// The rule a preset refusal reports.
@@ -32,37 +32,28 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 pub struct DocsPaths {
     /// What a refusal reports (located at the route's `preset` key).
     pub by: RuleRef,
-    /// The route's `strip_prefix`, in the matching form.
-    prefix: Option<Box<str>>,
 }
 
 impl DocsPaths {
-    pub fn new(route: Arc<str>, location: Arc<str>, prefix: Option<&str>) -> Self {
+    pub fn new(route: Arc<str>, location: Arc<str>) -> Self {
         DocsPaths {
             by: RuleRef {
                 route,
                 rule: Arc::from(PATHS_RULE),
                 location,
             },
-            prefix: prefix.map(Box::from),
         }
     }
 
     /// Whether the preset refuses this request to everyone: a method other than GET
-    /// or HEAD, or a path other than the UI's four.
-    pub fn refuses(&self, req: RequestFacts<'_>) -> bool {
-        if *req.method != Method::GET && *req.method != Method::HEAD {
+    /// or HEAD, or a path (`relative` to the route, see
+    /// [`super::route::relative_path`]; `None`: outside the route's prefix) other than
+    /// the UI's four.
+    pub fn refuses(&self, method: &Method, relative: Option<&str>) -> bool {
+        if *method != Method::GET && *method != Method::HEAD {
             return true;
         }
-        let relative = match self.prefix.as_deref() {
-            Some(prefix) => match req.path.strip_prefix(prefix) {
-                Some("") => "/",
-                Some(rest) if rest.starts_with('/') => rest,
-                _ => return true,
-            },
-            None => req.path,
-        };
-        !UI_PATHS.contains(&relative)
+        relative.is_none_or(|path| !UI_PATHS.contains(&path))
     }
 }
 
@@ -106,15 +97,23 @@ pub fn slash_redirect(
 
 #[cfg(test)]
 mod tests {
+    use super::super::route::relative_path;
     use super::*;
 
-    fn refuses(paths: &DocsPaths, method: &Method, path: &str) -> bool {
-        paths.refuses(RequestFacts { method, path })
+    /// The preset's allow-list and the route's `strip_prefix`.
+    type Docs = (DocsPaths, Option<&'static str>);
+
+    fn docs(prefix: Option<&'static str>) -> Docs {
+        (DocsPaths::new("docs".into(), "f:1".into()), prefix)
+    }
+
+    fn refuses((paths, prefix): &Docs, method: &Method, path: &str) -> bool {
+        paths.refuses(method, relative_path(*prefix, path))
     }
 
     #[test]
     fn only_the_four_ui_files_by_get_or_head() {
-        let p = DocsPaths::new("docs".into(), "f:1".into(), None);
+        let p = docs(None);
         for path in UI_PATHS {
             assert!(!refuses(&p, &Method::GET, path), "{path}");
             assert!(!refuses(&p, &Method::HEAD, path), "{path}");
@@ -141,7 +140,7 @@ mod tests {
 
     #[test]
     fn paths_are_relative_to_the_stripped_prefix() {
-        let p = DocsPaths::new("docs".into(), "f:1".into(), Some("/finance"));
+        let p = docs(Some("/finance"));
         for path in [
             "/finance",
             "/finance/",

@@ -79,7 +79,11 @@ impl Route {
 
     /// The preset's refusal of this request to everyone, if it refuses it.
     pub(crate) fn preset_refusal(&self, req: RequestFacts<'_>) -> Option<&RuleRef> {
-        self.docs.as_ref().filter(|d| d.refuses(req)).map(|d| &d.by)
+        let relative = || relative_path(self.settings.strip_prefix.as_deref(), req.path);
+        self.docs
+            .as_ref()
+            .filter(|d| d.refuses(req.method, relative()))
+            .map(|d| &d.by)
     }
 
     /// With `preset: dbt-docs`, where a request for the bare `strip_prefix` should be
@@ -106,19 +110,25 @@ impl Route {
 
     /// The path a preset classifies: the normalised path less `strip_prefix`.
     pub fn preset_path<'p>(&self, path: &'p str) -> &'p str {
-        let Some(prefix) = self.settings.strip_prefix.as_deref() else {
-            return path;
-        };
-        match path.strip_prefix(prefix) {
-            Some("") => "/",
-            Some(rest) if rest.starts_with('/') => rest,
-            _ => path,
-        }
+        relative_path(self.settings.strip_prefix.as_deref(), path).unwrap_or(path)
     }
 
     /// Every rule: deny rules first, then allow rules.
     pub(crate) fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.deny.iter().chain(self.allow.iter())
+    }
+}
+
+/// `path` less `prefix` (`/` for the bare prefix); `None` when `path` is not under
+/// `prefix` (whole segments). Without a prefix, `path` itself.
+pub(crate) fn relative_path<'p>(prefix: Option<&str>, path: &'p str) -> Option<&'p str> {
+    let Some(prefix) = prefix else {
+        return Some(path);
+    };
+    match path.strip_prefix(prefix)? {
+        "" => Some("/"),
+        rest if rest.starts_with('/') => Some(rest),
+        _ => None,
     }
 }
 
@@ -264,7 +274,6 @@ pub(crate) fn compile(
         (Some(p), true) => Some(DocsPaths::new(
             name.clone(),
             Arc::from(file_line(file, at(p))),
-            strip_prefix.as_deref(),
         )),
         _ => None,
     };

@@ -343,7 +343,7 @@ fn decide_on(
     {
         return decision(true, &rule.by);
     }
-    if let Some(grant) = preset.and_then(|(policy, m)| policy.granting_in(&m, who, groups)) {
+    if let Some(grant) = preset.and_then(|(policy, m)| policy.granting(&m, who, groups)) {
         return decision(true, &grant.by);
     }
     decision(false, &route.default_deny)

@@ -31,10 +31,14 @@ pub fn weaken_etag(headers: &mut HeaderMap) {
 
 /// Removes the `W/` of every entity tag in `If-None-Match` (`*` and strong tags stay).
 pub fn strengthen_if_none_match(headers: &mut HeaderMap) {
-    let values: Vec<HeaderValue> = headers.get_all(IF_NONE_MATCH).iter().cloned().collect();
-    if !values.iter().any(|v| contains_weak(v.as_bytes())) {
+    let weak = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .any(|v| contains_weak(v.as_bytes()));
+    if !weak {
         return;
     }
+    let values: Vec<HeaderValue> = headers.get_all(IF_NONE_MATCH).iter().cloned().collect();
     headers.remove(IF_NONE_MATCH);
     for value in values {
         let text = String::from_utf8_lossy(value.as_bytes());

@@ -64,12 +64,7 @@ impl Grant {
         self.covers(m.project_id) && self.level(m.op.area) >= m.op.access.needs()
     }
 
-    /// Whether `who` is in the grant's group.
-    pub fn holds(&self, who: &dyn Subject) -> bool {
-        who.in_group(&self.group_lower)
-    }
-
-    /// The same, through one decision's membership checks.
+    /// Whether `who` is in the grant's group, through one decision's membership checks.
     fn held_in(&self, who: &dyn Subject, groups: &Membership<'_>) -> bool {
         match self.group_id {
             Some(id) => groups.contains(id, &self.group_lower),
@@ -112,19 +107,15 @@ fn slot(area: Area, access: Access) -> usize {
 }
 
 impl DbtPlatformPolicy {
-    /// The grant that lets `who` do the operation, if one does (licenses capping).
+    /// The grant that lets `who` do the operation, if one does (licenses capping);
+    /// group membership is checked through the decision's `groups` (names resolved
+    /// once per directory state).
     ///
     /// Caps are monotone (identity, at most read, or nothing), so a grant's capped
     /// level suffices exactly when its own level does and the license lets the
     /// access through at all: the license is checked once, then only the grants
     /// whose set holds the level are looked at.
-    pub fn granting(&self, m: &Matched<'_>, who: &dyn Subject) -> Option<&Grant> {
-        self.granting_in(m, who, &Membership::ByName(who))
-    }
-
-    /// [`DbtPlatformPolicy::granting`] with the decision's membership checks (group
-    /// names resolved once per directory state).
-    pub(crate) fn granting_in(
+    pub(crate) fn granting(
         &self,
         m: &Matched<'_>,
         who: &dyn Subject,
