@@ -65,6 +65,14 @@ struct RawConfig {
     sessions: RawSessions,
     #[serde(default)]
     assertion: RawAssertion,
+    #[serde(default)]
+    store: crate::store::config::RawStoreConfig,
+    #[serde(default)]
+    audit: crate::audit::config::RawAuditConfig,
+    #[serde(default)]
+    ops: crate::ops::config::RawOpsConfig,
+    #[serde(default)]
+    admin: crate::admin::config::RawAdminConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +286,14 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub sessions: SessionConfig,
     pub assertion: AssertionConfig,
+    /// Which durable store (`store:`).
+    pub store: crate::store::config::StoreConfig,
+    /// Audit queue and sinks (`audit:`).
+    pub audit: crate::audit::config::AuditConfig,
+    /// The operations listener (`ops:`).
+    pub ops: crate::ops::config::OpsConfig,
+    /// The admin UI (`admin:`).
+    pub admin: crate::admin::config::AdminConfig,
 }
 
 /// Values from flags and environment that win over the file.
@@ -555,6 +571,10 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         .or(raw.policies)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICIES_DIR));
     Ok(Config {
+        store: raw.store.validate(name)?,
+        audit: raw.audit.validate(name)?,
+        ops: raw.ops.validate(name)?,
+        admin: raw.admin.validate(name)?,
         public_url,
         policies_dir,
         trusted_proxies,

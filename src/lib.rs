@@ -6,12 +6,15 @@
 //! calling (OIDC login, sessions, bearer JWTs), `server` owns the listeners and TLS,
 //! and `cli` is the `scimgate` command.
 
+pub mod admin;
+pub mod audit;
 pub mod authn;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod gate;
+pub mod ops;
 pub mod policy;
 pub mod proxy;
 pub mod revoke;

@@ -1,7 +1,8 @@
 //! Versioned schema migrations for the SQLite store, applied in order at open.
 //!
 //! v1: the directory, change log, audit chain and SCIM tokens. v2: browser sessions
-//! (only the SHA-256 of each session token is stored).
+//! (only the SHA-256 of each session token is stored). v3: audit records carry a
+//! `detail` object (decisions) and are indexed for search by time, actor and target.
 
 /// (version, SQL). Append only: never edit a migration that has shipped.
 pub(super) const SQLITE: &[(i64, &str)] = &[
@@ -83,6 +84,15 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires);
+"#,
+    ),
+    (
+        3,
+        r#"
+ALTER TABLE audit ADD COLUMN detail TEXT;
+CREATE INDEX audit_by_at ON audit (at);
+CREATE INDEX audit_by_actor ON audit (actor);
+CREATE INDEX audit_by_target ON audit (target);
 "#,
     ),
 ];

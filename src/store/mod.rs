@@ -8,6 +8,7 @@
 //! transaction, so a deprovisioning ends sessions durably with the change. Only this
 //! module speaks SQL. The calls block; async callers run them on a blocking thread.
 
+pub mod config;
 mod migrations;
 pub mod sqlite;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 
 use std::sync::Arc;
 
+use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
 pub use sqlite::SqliteStore;
@@ -74,6 +76,21 @@ pub struct Change {
     pub ops: Vec<StoreOp>,
 }
 
+impl Change {
+    /// The audit record of this change (written in the change's transaction).
+    pub fn audit_entry(&self) -> AuditEntry {
+        AuditEntry {
+            at: self.at,
+            actor: self.actor.clone(),
+            action: self.action.to_owned(),
+            target: format!("{}/{}", self.resource_type, self.resource_id),
+            before: self.before.clone(),
+            after: self.after.clone(),
+            detail: None,
+        }
+    }
+}
+
 /// Everything needed to rebuild the directory at start.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -117,6 +134,11 @@ pub trait Store: Send + Sync + 'static {
     fn load(&self) -> Result<Snapshot, StoreError>;
     /// Makes a batch of changes durable in one transaction; returns their sequence numbers.
     fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError>;
+    /// Appends records to the audit chain in one transaction (decisions, token and
+    /// policy events, admin actions); returns their sequence numbers.
+    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError>;
+    /// Reads stored audit records.
+    fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
     /// Adds a token; `Conflict` if the name is taken.
     fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError>;
     fn token_list(&self) -> Result<Vec<TokenRow>, StoreError>;

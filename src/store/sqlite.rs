@@ -9,13 +9,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use sha2::{Digest, Sha256};
 
 use super::{migrations, Change, SessionRow, Snapshot, Store, StoreError, StoreOp, TokenRow};
+use crate::audit::chain::{record_hash, GENESIS_HASH};
+use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
-
-/// The hash that starts the audit chain.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -103,30 +101,14 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The audit chain's hash of one record: SHA-256 over the previous hash and the fields.
-pub fn audit_hash(
-    prev: &str,
-    at: i64,
-    actor: &str,
-    action: &str,
-    target: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        prev,
-        &at.to_string(),
-        actor,
-        action,
-        target,
-        before.unwrap_or(""),
-        after.unwrap_or(""),
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
+/// Appends one record to the chain inside `tx`; returns its hash.
+fn append_audit(tx: &Transaction<'_>, prev: &str, e: &AuditEntry) -> Result<String, StoreError> {
+    let hash = record_hash(prev, e);
+    tx.prepare_cached(
+        "INSERT INTO audit (at, actor, action, target, before, after, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![e.at, e.actor, e.action, e.target, e.before, e.after, e.detail, prev, hash])?;
+    Ok(hash)
 }
 
 fn member_cols(m: Member) -> (i64, i64) {
@@ -338,34 +320,92 @@ impl Store for SqliteStore {
                 change.resource_id
             ])?;
             seqs.push(tx.last_insert_rowid() as u64);
-            let target = format!("{}/{}", change.resource_type, change.resource_id);
-            let next = audit_hash(
-                &hash,
-                change.at,
-                &change.actor,
-                change.action,
-                &target,
-                change.before.as_deref(),
-                change.after.as_deref(),
-            );
-            tx.prepare_cached(
-                "INSERT INTO audit (at, actor, action, target, before, after, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                change.at,
-                change.actor,
-                change.action,
-                target,
-                change.before,
-                change.after,
-                hash,
-                next
-            ])?;
-            hash = next;
+            hash = append_audit(&tx, &hash, &change.audit_entry())?;
         }
         tx.commit()?;
         *last_audit_hash = hash;
         Ok(seqs)
+    }
+
+    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+        let mut w = self.writer.lock();
+        let Writer {
+            conn,
+            last_audit_hash,
+        } = &mut *w;
+        let tx = conn.transaction()?;
+        let mut hash = last_audit_hash.clone();
+        let mut seqs = Vec::with_capacity(entries.len());
+        for e in entries {
+            hash = append_audit(&tx, &hash, e)?;
+            seqs.push(tx.last_insert_rowid() as u64);
+        }
+        tx.commit()?;
+        *last_audit_hash = hash;
+        Ok(seqs)
+    }
+
+    fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let conn = self.reader.lock();
+        let mut sql = String::from(
+            "SELECT seq, at, actor, action, target, before, after, detail, prev_hash, hash FROM audit WHERE 1=1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(s) = q.after_seq {
+            arg(&mut sql, " AND seq > ?", (s as i64).into());
+        }
+        if let Some(s) = q.before_seq {
+            arg(&mut sql, " AND seq < ?", (s as i64).into());
+        }
+        if let Some(t) = q.since {
+            arg(&mut sql, " AND at >= ?", t.into());
+        }
+        if let Some(t) = q.until {
+            arg(&mut sql, " AND at < ?", t.into());
+        }
+        if let Some(u) = &q.user {
+            let body = format!("\"userName\":{}", serde_json::Value::from(u.as_str()));
+            arg(&mut sql, " AND (actor = ?", format!("user:{u}").into());
+            arg(&mut sql, " OR target = ?", format!("User/{u}").into());
+            arg(&mut sql, " OR instr(before, ?) > 0", body.clone().into());
+            arg(&mut sql, " OR instr(after, ?) > 0)", body.into());
+        }
+        if let Some(r) = &q.route {
+            arg(&mut sql, " AND target = ?", format!("route:{r}").into());
+        }
+        if let Some(a) = &q.action_prefix {
+            arg(&mut sql, " AND instr(action, ?) = 1", a.clone().into());
+        }
+        sql.push_str(if q.newest_first {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY seq"
+        });
+        if q.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", q.limit));
+        }
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(AuditRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                entry: AuditEntry {
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    before: r.get(5)?,
+                    after: r.get(6)?,
+                    detail: r.get(7)?,
+                },
+                prev_hash: r.get(8)?,
+                hash: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError> {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::sqlite::{audit_hash, GENESIS_HASH};
 use super::*;
+use crate::audit::chain::{record_hash, GENESIS_HASH};
+use crate::audit::{AuditEntry, AuditQuery};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
 fn user(ord: u32) -> Arc<UserRecord> {
@@ -39,18 +40,6 @@ fn change(action: &'static str, ops: Vec<StoreOp>) -> Change {
         ops,
     }
 }
-
-/// at, actor, action, target, before, after, prev_hash, hash.
-type AuditRow = (
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
 
 fn open() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -116,42 +105,43 @@ fn audit_records_form_a_hash_chain() {
     store
         .commit(&[change("user.create", vec![StoreOp::PutUser(user(2))])])
         .unwrap();
-    let conn = Connection::open(&path).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT at, actor, action, target, before, after, prev_hash, hash FROM audit ORDER BY seq")
+    store
+        .audit_append(&[AuditEntry {
+            at: 9,
+            actor: "user:alice".into(),
+            action: "access.deny".into(),
+            target: "route:docs".into(),
+            before: None,
+            after: None,
+            detail: Some(r#"{"method":"GET"}"#.into()),
+        }])
         .unwrap();
-    let rows: Vec<AuditRow> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(rows.len(), 2);
+    let rows = store.audit_query(&AuditQuery::default()).unwrap();
+    assert_eq!(rows.len(), 3);
     let mut prev = GENESIS_HASH.to_owned();
-    for (at, actor, action, target, before, after, prev_hash, hash) in rows {
-        assert_eq!(prev_hash, prev);
-        let want = audit_hash(
-            &prev,
-            at,
-            &actor,
-            &action,
-            &target,
-            before.as_deref(),
-            after.as_deref(),
-        );
-        assert_eq!(hash, want);
-        prev = hash;
+    for row in &rows {
+        assert_eq!(row.prev_hash, prev);
+        assert_eq!(row.hash, record_hash(&prev, &row.entry));
+        prev = row.hash.clone();
     }
+    let by_alice = AuditQuery {
+        user: Some("alice".into()),
+        route: Some("docs".into()),
+        action_prefix: Some("access.".into()),
+        ..AuditQuery::default()
+    };
+    let found = store.audit_query(&by_alice).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].entry.detail.as_deref(),
+        Some(r#"{"method":"GET"}"#)
+    );
+    let newest = AuditQuery {
+        newest_first: true,
+        limit: 1,
+        ..AuditQuery::default()
+    };
+    assert_eq!(store.audit_query(&newest).unwrap()[0].seq, rows[2].seq);
 }
 
 #[test]
@@ -337,7 +327,7 @@ fn a_failed_commit_keeps_the_sessions() {
 }
 
 #[test]
-fn a_version_1_database_gains_the_sessions_table() {
+fn a_version_1_database_gains_the_later_tables() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     {
@@ -362,5 +352,10 @@ fn a_version_1_database_gains_the_sessions_table() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, migrations::SQLITE.len() as i64);
+    // v3: records gain a detail, and the old ones keep their hashes.
+    assert!(store
+        .audit_query(&AuditQuery::default())
+        .unwrap()
+        .is_empty());
 }

@@ -1,0 +1,3 @@
+//! The pages people see: `/.scimgate/me` and the admin UI.
+
+pub mod config;

@@ -1,0 +1,3 @@
+//! Operations surfaces: the admin listener with `/metrics`, `/healthz` and `/readyz`.
+
+pub mod config;
