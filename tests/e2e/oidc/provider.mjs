@@ -2,7 +2,10 @@
 //
 //   node provider.mjs IDP_PORT GATE_PORT     (or env IDP_PORT, GATE_PORT)
 //
-// Issuer http://127.0.0.1:IDP_PORT. Its development login form accepts any
+// Issuer http://127.0.0.1:IDP_PORT, or OIDC_ISSUER; the gate at
+// http://127.0.0.1:GATE_PORT, or the comma-separated origins in OIDC_GATES
+// (the docker-compose demo has two replicas); it listens on 127.0.0.1, or
+// OIDC_LISTEN_HOST. Its development login form accepts any
 // username with any password; the username becomes the account id and the
 // `preferred_username` claim, which scimgate maps to the SCIM userName. One
 // confidential client, `scimgate`, redirecting to the gate's callback, with
@@ -18,8 +21,9 @@ if (!idpPort || !gatePort) {
   process.exit(2);
 }
 
-const issuer = `http://127.0.0.1:${idpPort}`;
-const gate = `http://127.0.0.1:${gatePort}`;
+const issuer = process.env.OIDC_ISSUER ?? `http://127.0.0.1:${idpPort}`;
+const gates = (process.env.OIDC_GATES ?? `http://127.0.0.1:${gatePort}`).split(',');
+const listenHost = process.env.OIDC_LISTEN_HOST ?? '127.0.0.1';
 const GRANTED_SCOPES = 'openid profile email';
 
 // A fresh signing key per run: nothing to keep, nothing to leak.
@@ -61,8 +65,8 @@ const provider = new Provider(issuer, {
     client_secret: 'e2e-secret',
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    redirect_uris: [`${gate}/.scimgate/callback`],
-    post_logout_redirect_uris: [`${gate}/`],
+    redirect_uris: gates.map((g) => `${g}/.scimgate/callback`),
+    post_logout_redirect_uris: gates.map((g) => `${g}/`),
   }],
   pkce: { required: () => true },
   findAccount,
@@ -82,7 +86,7 @@ const provider = new Provider(issuer, {
 
 provider.on('server_error', (_ctx, err) => console.error('idp server_error:', err));
 
-const server = provider.listen(idpPort, '127.0.0.1', () => {
+const server = provider.listen(idpPort, listenHost, () => {
   console.log(`ready ${issuer}`);
 });
 
