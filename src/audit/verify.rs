@@ -157,13 +157,12 @@ mod tests {
                     detail: None,
                 };
                 let hash = record_hash(&prev, &entry);
-                let row = AuditRow {
+                AuditRow {
                     seq,
                     entry,
                     prev_hash: std::mem::replace(&mut prev, hash.clone()),
                     hash,
-                };
-                row
+                }
             })
             .collect()
     }
