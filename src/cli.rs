@@ -1,7 +1,9 @@
-//! The `scimgate` command: `serve`, `policy check|explain|test`, and `token create|list|revoke`.
+//! The `scimgate` command: `serve`, `policy check|explain|test`, `token create|list|revoke`
+//! and `audit verify|search`.
 //!
-//! Token commands work on the data directory directly, and the running server sees a
-//! new or revoked token on the next request (it reads tokens from the store).
+//! Token and audit commands work on the data directory directly, and the running server
+//! sees a new or revoked token on the next request (it reads tokens from the store).
+//! Token commands put `token.create` / `token.revoke` (actor `cli`) on the audit chain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::records;
 use crate::clock::{rfc3339_millis, to_millis, Clock, SystemClock};
 use crate::config::{Config, Overrides};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -62,6 +65,43 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Verify and search the audit log.
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Check the hash chain; exit non-zero naming the first bad record.
+    Verify,
+    /// Print matching records (oldest first), at most --limit of the newest.
+    Search {
+        /// Records by or about this userName.
+        #[arg(long)]
+        user: Option<String>,
+        /// From this time: RFC 3339, or relative (15m, 2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time: RFC 3339, or relative.
+        #[arg(long)]
+        until: Option<String>,
+        /// Decisions on this route.
+        #[arg(long)]
+        route: Option<String>,
+        /// Actions starting with this (access.deny, user., token.).
+        #[arg(long)]
+        action: Option<String>,
+        /// At most this many records (0: all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// One JSON object per line instead of columns.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +154,7 @@ pub fn main() -> ExitCode {
         Command::Serve { common, listen } => serve(common, listen),
         Command::Token { common, action } => token(common, action),
         Command::Policy { common, action } => policy(common, action),
+        Command::Audit { common, action } => audit(common, action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,6 +264,13 @@ fn token(common: Common, action: TokenAction) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("--scope must be scim or admin, not {scope:?}"))?;
             let (token, row) = tokens::issue(&name, scope, now);
             store.token_insert(&row)?;
+            store.audit_append(&[records::token_event(
+                now,
+                "cli",
+                true,
+                &name,
+                scope.as_str(),
+            )])?;
             println!("{token}");
             eprintln!("token {name:?} created; it is shown only this once");
         }
@@ -253,10 +301,57 @@ fn token(common: Common, action: TokenAction) -> anyhow::Result<()> {
             }
         }
         TokenAction::Revoke { name } => {
+            let scope = store
+                .token_list()?
+                .into_iter()
+                .find(|t| t.name == name)
+                .map(|t| t.scope);
             if !store.token_revoke(&name)? {
                 anyhow::bail!("no token named {name:?}");
             }
+            let scope = scope.unwrap_or_default();
+            store.audit_append(&[records::token_event(now, "cli", false, &name, &scope)])?;
             eprintln!("token {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn audit(common: Common, action: AuditAction) -> anyhow::Result<()> {
+    use crate::audit::cli;
+    let config = load_config(&common, None)?;
+    if !config.sqlite_path().exists() {
+        anyhow::bail!("no audit log: no store in {}", config.data_dir.display());
+    }
+    let store = open_store(&config)?;
+    let mut out = std::io::stdout().lock();
+    match action {
+        AuditAction::Verify => {
+            if !cli::verify(&store, &mut out)? {
+                anyhow::bail!("audit chain verification failed");
+            }
+        }
+        AuditAction::Search {
+            user,
+            since,
+            until,
+            route,
+            action,
+            limit,
+            json,
+        } => {
+            let search = cli::Search {
+                user,
+                since,
+                until,
+                route,
+                action,
+                limit,
+                json,
+            };
+            let now = to_millis(SystemClock.now());
+            let n = cli::search(&store, &search, now, &mut out)?;
+            eprintln!("{n} records");
         }
     }
     Ok(())

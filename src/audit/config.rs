@@ -1,4 +1,28 @@
-//! The `audit:` section of the configuration: queue size and sinks.
+//! The `audit:` section of the configuration: the decision queue and the sinks.
+//!
+//! ```yaml
+//! audit:
+//!   queue_capacity: 65536      # decisions waiting to be written; overflow is counted
+//!   batch_max: 1000            # records per store transaction
+//!   batch_interval_ms: 100     # the longest a decision waits for its batch
+//!   tail_interval_ms: 250      # how often sinks look for records others committed
+//!   sinks:
+//!     stdout: true
+//!     file: { path: /var/log/scimgate/audit.jsonl, max_bytes: 104857600, keep: 5 }
+//!     http:
+//!       url: https://siem.example.com/ingest
+//!       headers: { authorization: "Bearer ${env:SIEM_TOKEN}" }
+//!       batch_max: 500
+//!       spool_max_bytes: 67108864
+//!       on_spool_full: drop_oldest   # or drop_newest
+//!       retry_initial_ms: 500
+//!       retry_max_ms: 60000
+//!       timeout_ms: 10000
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -7,15 +31,293 @@ use crate::config::ConfigError;
 /// `audit:` as written in the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAuditConfig {}
+pub struct RawAuditConfig {
+    queue_capacity: Option<usize>,
+    batch_max: Option<usize>,
+    batch_interval_ms: Option<u64>,
+    tail_interval_ms: Option<u64>,
+    #[serde(default)]
+    sinks: RawSinks,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSinks {
+    #[serde(default)]
+    stdout: bool,
+    file: Option<RawFileSink>,
+    http: Option<RawHttpSink>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileSink {
+    path: PathBuf,
+    max_bytes: Option<u64>,
+    keep: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpSink {
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    batch_max: Option<usize>,
+    spool_max_bytes: Option<u64>,
+    on_spool_full: Option<String>,
+    retry_initial_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+}
 
 /// The validated `audit:` section.
-#[derive(Debug, Clone, Default)]
-pub struct AuditConfig {}
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// How many decisions may wait to be written; past it they are counted as overflow.
+    pub queue_capacity: usize,
+    /// Records per store transaction.
+    pub batch_max: usize,
+    /// The longest a queued decision waits for its batch to fill.
+    pub batch_interval: Duration,
+    /// How often the sinks look for records written by others (directory changes, the CLI).
+    pub tail_interval: Duration,
+    /// Whether records are printed to stdout as JSON lines.
+    pub stdout: bool,
+    pub file: Option<FileSinkConfig>,
+    pub http: Option<HttpSinkConfig>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            queue_capacity: 65_536,
+            batch_max: 1000,
+            batch_interval: Duration::from_millis(100),
+            tail_interval: Duration::from_millis(250),
+            stdout: false,
+            file: None,
+            http: None,
+        }
+    }
+}
+
+/// A JSON-lines file, rotated by size.
+#[derive(Debug, Clone)]
+pub struct FileSinkConfig {
+    pub path: PathBuf,
+    /// The file is rotated before a write would take it past this size.
+    pub max_bytes: u64,
+    /// How many rotated files are kept (`path.1` the newest).
+    pub keep: usize,
+}
+
+/// What the HTTP sink does when its spool is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoolFull {
+    /// Discard the oldest spooled records to make room.
+    DropOldest,
+    /// Keep the spool as it is and discard the new records.
+    DropNewest,
+}
+
+impl SpoolFull {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpoolFull::DropOldest => "drop_oldest",
+            SpoolFull::DropNewest => "drop_newest",
+        }
+    }
+}
+
+/// Batched POSTs of JSON records to a SIEM, spooled on disk while it is away.
+#[derive(Clone)]
+pub struct HttpSinkConfig {
+    pub url: String,
+    /// Extra request headers (secrets allowed: `${env:NAME}`, never logged).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub batch_max: usize,
+    pub spool_max_bytes: u64,
+    pub on_spool_full: SpoolFull,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpSinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSinkConfig")
+            .field("url", &self.url)
+            .field("headers", &self.headers.len())
+            .field("batch_max", &self.batch_max)
+            .field("spool_max_bytes", &self.spool_max_bytes)
+            .field("on_spool_full", &self.on_spool_full)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(file: &str, key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_owned(),
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn positive(
+    file: &str,
+    key: &'static str,
+    v: Option<usize>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match v {
+        Some(0) => Err(invalid(file, key, "must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
 
 impl RawAuditConfig {
     /// Checks the section; `file` names the config file in errors.
-    pub fn validate(self, _file: &str) -> Result<AuditConfig, ConfigError> {
-        Ok(AuditConfig {})
+    pub fn validate(self, file: &str) -> Result<AuditConfig, ConfigError> {
+        let d = AuditConfig::default();
+        let ms =
+            |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
+        Ok(AuditConfig {
+            queue_capacity: positive(
+                file,
+                "audit.queue_capacity",
+                self.queue_capacity,
+                d.queue_capacity,
+            )?,
+            batch_max: positive(file, "audit.batch_max", self.batch_max, d.batch_max)?,
+            batch_interval: ms(self.batch_interval_ms, d.batch_interval),
+            tail_interval: ms(self.tail_interval_ms, d.tail_interval)
+                .max(Duration::from_millis(10)),
+            stdout: self.sinks.stdout,
+            file: self.sinks.file.map(|f| f.validate(file)).transpose()?,
+            http: self.sinks.http.map(|h| h.validate(file)).transpose()?,
+        })
+    }
+}
+
+impl RawFileSink {
+    fn validate(self, file: &str) -> Result<FileSinkConfig, ConfigError> {
+        let max_bytes = self.max_bytes.unwrap_or(100 * 1024 * 1024);
+        if max_bytes < 4096 {
+            return Err(invalid(
+                file,
+                "audit.sinks.file.max_bytes",
+                "must be at least 4096",
+            ));
+        }
+        Ok(FileSinkConfig {
+            path: self.path,
+            max_bytes,
+            keep: self.keep.unwrap_or(5),
+        })
+    }
+}
+
+impl RawHttpSink {
+    fn validate(self, file: &str) -> Result<HttpSinkConfig, ConfigError> {
+        let uri: http::Uri = self.url.parse().map_err(|_| {
+            invalid(
+                file,
+                "audit.sinks.http.url",
+                format!("{:?} is not a URL", self.url),
+            )
+        })?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(invalid(
+                file,
+                "audit.sinks.http.url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in self.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                invalid(
+                    file,
+                    "audit.sinks.http.headers",
+                    format!("{name:?} is not a header name"),
+                )
+            })?;
+            let value = crate::secret::expand(&value)
+                .map_err(|e| invalid(file, "audit.sinks.http.headers", e))?;
+            let mut value = http::HeaderValue::from_str(&value).map_err(|_| {
+                invalid(
+                    file,
+                    "audit.sinks.http.headers",
+                    format!("the value of {name} is not a valid header value"),
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.push((name, value));
+        }
+        let on_spool_full = match self.on_spool_full.as_deref() {
+            None | Some("drop_oldest") => SpoolFull::DropOldest,
+            Some("drop_newest") => SpoolFull::DropNewest,
+            Some(other) => {
+                return Err(invalid(
+                    file,
+                    "audit.sinks.http.on_spool_full",
+                    format!("{other:?}: expected drop_oldest or drop_newest"),
+                ))
+            }
+        };
+        let spool_max_bytes = self.spool_max_bytes.unwrap_or(64 * 1024 * 1024);
+        if spool_max_bytes < 4096 {
+            return Err(invalid(
+                file,
+                "audit.sinks.http.spool_max_bytes",
+                "must be at least 4096",
+            ));
+        }
+        let retry_initial = Duration::from_millis(self.retry_initial_ms.unwrap_or(500).max(1));
+        Ok(HttpSinkConfig {
+            url: self.url,
+            headers,
+            batch_max: positive(file, "audit.sinks.http.batch_max", self.batch_max, 500)?,
+            spool_max_bytes,
+            on_spool_full,
+            retry_initial,
+            retry_max: Duration::from_millis(self.retry_max_ms.unwrap_or(60_000))
+                .max(retry_initial),
+            timeout: Duration::from_millis(self.timeout_ms.unwrap_or(10_000).max(1)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<AuditConfig, ConfigError> {
+        let raw: RawAuditConfig = serde_saphyr::from_str(yaml).unwrap();
+        raw.validate("test.yaml")
+    }
+
+    #[test]
+    fn defaults_have_no_sinks() {
+        let c = parse("{}").unwrap();
+        assert_eq!(c.queue_capacity, 65_536);
+        assert!(!c.stdout && c.file.is_none() && c.http.is_none());
+    }
+
+    #[test]
+    fn http_sink_is_checked() {
+        let c = parse("sinks: { http: { url: 'http://127.0.0.1:9/x', on_spool_full: drop_newest, headers: { x-key: abc } } }")
+            .unwrap();
+        let h = c.http.unwrap();
+        assert_eq!(h.on_spool_full, SpoolFull::DropNewest);
+        assert!(h.headers[0].1.is_sensitive());
+        let e = parse("sinks: { http: { url: 'ftp://x/' } }").unwrap_err();
+        assert!(e.to_string().contains("audit.sinks.http.url"), "{e}");
+        let e = parse("sinks: { http: { url: 'http://x/', on_spool_full: block } }").unwrap_err();
+        assert!(e.to_string().contains("drop_oldest or drop_newest"), "{e}");
+        let e = parse("queue_capacity: 0").unwrap_err();
+        assert!(e.to_string().contains("audit.queue_capacity"), "{e}");
     }
 }

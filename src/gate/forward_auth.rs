@@ -6,7 +6,7 @@
 //! would be about a request it could have made up. The answer is 200 with the identity
 //! headers and the signed assertion, 401 (no or bad credentials) or 403.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -16,10 +16,19 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
+use crate::audit::records::RequestOrigin;
 use crate::proxy::path::normalise;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// The client as the (trusted) front proxy saw it: the last `X-Forwarded-For` entry.
+fn forwarded_client(h: &HeaderMap) -> Option<IpAddr> {
+    header(h, "x-forwarded-for")?
+        .rsplit(',')
+        .next()
+        .and_then(|ip| ip.trim().parse().ok())
 }
 
 /// `GET /.scimgate/auth` (any method is accepted; the judged one is X-Forwarded-Method).
@@ -57,6 +66,10 @@ async fn judge(
     let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
     let path = normalise(raw_path).map_err(|e| GateError::BadPath(e.to_string()))?;
     let policy = gate.policy.current();
+    let origin = RequestOrigin {
+        request_id: header(h, "x-request-id").map(str::to_owned),
+        client_ip: Some(forwarded_client(h).unwrap_or(peer.ip())),
+    };
     let Allowed { route, subject } = gate
         .judge(
             &policy,
@@ -67,6 +80,7 @@ async fn judge(
                 headers: h,
                 browser: false,
                 login_return_to: None,
+                origin: &origin,
             },
         )
         .await?;

@@ -1,6 +1,7 @@
 //! The decision both the proxy and forward-auth make: route by host and path, refuse
 //! ambiguous paths the route does not accept, authenticate, and ask the policy on the
-//! user's current directory groups.
+//! user's current directory groups. Every outcome, including refusals before the
+//! policy is asked, is queued for the audit log (never waited on).
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use http::{HeaderMap, Method};
 use super::caller::NoCaller;
 use super::error::{Forbidden, GateError};
 use super::Gate;
+use crate::audit::records::{self, DecisionRecord, DenyReason, RequestOrigin};
 use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route};
 use crate::proxy::path::NormalPath;
 
@@ -22,6 +24,8 @@ pub struct Ask<'a> {
     pub browser: bool,
     /// Where an anonymous browser returns after login; `None`: answer 401 instead.
     pub login_return_to: Option<String>,
+    /// Request id and client address, for the audit record.
+    pub origin: &'a RequestOrigin,
 }
 
 /// An allowed request: its route and the user it was allowed for.
@@ -33,40 +37,74 @@ pub struct Allowed {
 impl Gate {
     /// Judges `ask` under `policy`; every refusal is a [`GateError`].
     pub async fn judge(&self, policy: &PolicySet, ask: Ask<'_>) -> Result<Allowed, GateError> {
-        let m = policy
-            .match_route(ask.host, &ask.path.matching)
-            .ok_or(GateError::NoRoute)?;
-        ask.path
+        let refuse = |reason: DenyReason, route: Option<&str>| {
+            self.audit.record(records::refusal(
+                self.audit.now_ms(),
+                reason,
+                None,
+                route,
+                ask.method.as_str(),
+                &ask.path.matching,
+                ask.origin,
+            ));
+        };
+        let Some(m) = policy.match_route(ask.host, &ask.path.matching) else {
+            refuse(DenyReason::NoRoute, None);
+            return Err(GateError::NoRoute);
+        };
+        let route_name = Some(&*m.route.name);
+        if let Err(a) = ask
+            .path
             .check_ambiguity(m.route.settings.allow_ambiguous_paths)
-            .map_err(|a| GateError::AmbiguousPath(a.to_string()))?;
+        {
+            refuse(DenyReason::AmbiguousPath, route_name);
+            return Err(GateError::AmbiguousPath(a.to_string()));
+        }
         let caller = match self.authenticate(ask.headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) => {
+                refuse(DenyReason::Unauthenticated, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: ask.login_return_to.filter(|_| self.login_enabled),
                     reason: None,
-                })
+                });
             }
             Err(NoCaller::Refused(e)) => {
                 tracing::info!(error = %e, "credentials refused");
+                refuse(DenyReason::CredentialsRefused, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: None,
                     reason: Some(e),
                 });
             }
             Err(NoCaller::NotProvisioned) => {
+                refuse(DenyReason::NotProvisioned, route_name);
                 return Err(GateError::NotProvisioned {
                     browser: ask.browser,
-                })
+                });
             }
         };
         let subject = DirectorySubject::new(&self.dir, caller.user.clone());
+        let directory_seq = self.dir.seq();
         let facts = RequestFacts {
             method: ask.method,
             path: &ask.path.matching,
         };
         let decision = policy.decide(&m, facts, &subject);
         let user = &caller.user;
+        self.audit.record(records::decision(&DecisionRecord {
+            at: self.audit.now_ms(),
+            allow: decision.allow,
+            user_name: &user.user_name,
+            user_id: &user.id,
+            route: &m.route.name,
+            method: ask.method.as_str(),
+            path: &ask.path.matching,
+            rule: &decision.by.rule,
+            rule_location: &decision.by.location,
+            directory_seq,
+            origin: ask.origin,
+        }));
         if !decision.allow {
             tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
             return Err(GateError::Forbidden(Box::new(Forbidden {

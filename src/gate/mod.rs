@@ -7,7 +7,7 @@
 //! assertion, registered as a live stream so that revocation can cut it. Denials become
 //! responses in one place ([`error::GateError`]). The gate also serves forward-auth
 //! (`/.scimgate/auth`), the assertion key set, and the revocation fan-out after each
-//! directory commit ([`hook`]).
+//! directory commit ([`hook`]). Every decision is queued for the audit log ([`judge`]).
 
 pub mod caller;
 pub mod error;
@@ -24,6 +24,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use ipnet::IpNet;
 
+use crate::audit::Auditor;
 use crate::authn::jwt::JwtVerifier;
 use crate::authn::session::Sessions;
 use crate::config::IdentityConfig;
@@ -49,6 +50,8 @@ pub struct Gate {
     pub trusted_proxies: Vec<IpNet>,
     /// Whether the listener speaks TLS.
     pub tls: bool,
+    /// Where decisions are recorded (queued, never waited on).
+    pub audit: Auditor,
     /// Upstream clients by route name, with the policy digest they were built for
     /// (start empty: `Default::default()`).
     pub(crate) clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,

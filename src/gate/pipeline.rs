@@ -12,6 +12,7 @@ use super::caller::is_browser;
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
+use crate::audit::records::RequestOrigin;
 use crate::authn::routes::FLOW_COOKIE;
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
@@ -72,6 +73,10 @@ async fn judge_and_forward(
         None => path.forward.clone(),
     });
     let method = req.method().clone();
+    let origin = RequestOrigin {
+        request_id: request_id.to_str().ok().map(str::to_owned),
+        client_ip: Some(peer.ip()),
+    };
     let Allowed { route, subject } = gate
         .judge(
             &policy,
@@ -82,6 +87,7 @@ async fn judge_and_forward(
                 headers: req.headers(),
                 browser,
                 login_return_to,
+                origin: &origin,
             },
         )
         .await?;

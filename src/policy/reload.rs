@@ -23,6 +23,18 @@ use crate::clock::{self, SharedClock};
 /// How long the directory must be quiet before a change is loaded.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// What one reload did, told to the observer (the audit log).
+#[derive(Debug, Clone, Copy)]
+pub enum ReloadEvent<'a> {
+    /// A changed set is now in force.
+    Applied { digest: &'a str, generation: u64 },
+    /// The files were refused; the set in force stays.
+    Refused { error: &'a str },
+}
+
+/// Called after every reload that changed the set or was refused.
+pub type ReloadObserver = Box<dyn Fn(ReloadEvent<'_>) + Send + Sync>;
+
 /// What the last reload attempts did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReloadStatus {
@@ -45,6 +57,7 @@ pub struct PolicyHandle {
     clock: SharedClock,
     /// Held for a whole reload, so that two reloads cannot swap in out of order.
     reloading: Mutex<()>,
+    observer: std::sync::OnceLock<ReloadObserver>,
 }
 
 impl std::fmt::Debug for PolicyHandle {
@@ -83,6 +96,7 @@ impl PolicyHandle {
             generation,
             clock,
             reloading: Mutex::new(()),
+            observer: std::sync::OnceLock::new(),
         }))
     }
 
@@ -113,14 +127,33 @@ impl PolicyHandle {
                     tracing::info!(routes = set.routes().len(), digest = %set.digest(), generation = status.generation, "policies reloaded");
                     self.current.store(Arc::new(set));
                     self.generation.send_replace(status.generation);
+                    let (digest, generation) = (status.digest.clone(), status.generation);
+                    drop(status);
+                    self.tell(ReloadEvent::Applied {
+                        digest: &digest,
+                        generation,
+                    });
                 }
                 Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "policy reload refused; the last good policies stay in force");
-                self.status.lock().last_error = Some(e.to_string());
+                let error = e.to_string();
+                self.status.lock().last_error = Some(error.clone());
+                self.tell(ReloadEvent::Refused { error: &error });
                 Err(e)
             }
+        }
+    }
+
+    /// Sets the observer told about each reload (once; later calls are ignored).
+    pub fn set_observer(&self, observer: ReloadObserver) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn tell(&self, event: ReloadEvent<'_>) {
+        if let Some(observe) = self.observer.get() {
+            observe(event);
         }
     }
 

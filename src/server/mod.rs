@@ -5,8 +5,8 @@
 //! connection builder. Each request goes to [`dispatch`]: scimgate's own paths (SCIM,
 //! login, forward-auth, health) to the control application, everything else to the gate.
 //! Policies reload on file change and on SIGHUP. On SIGINT or SIGTERM the listener
-//! closes, open connections drain for up to ten seconds, and the directory writer
-//! finishes the changes it has queued.
+//! closes, open connections drain for up to ten seconds, the directory writer
+//! finishes the changes it has queued, and the audit queue is written and shipped.
 
 mod dispatch;
 pub mod tls;
@@ -94,6 +94,8 @@ struct Built {
     tls: Option<Arc<ReloadingCert>>,
     /// File watchers (policies, certificate); they stop when dropped.
     watchers: Vec<Box<dyn std::any::Any + Send>>,
+    /// The audit worker and sinks, flushed after the listener drains.
+    audit: crate::audit::AuditService,
 }
 
 /// Opens the store, loads the directory and policies, and builds the application.
@@ -143,6 +145,14 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         config.assertion.issuer.clone(),
     )?);
     let registry = Registry::new();
+    let (audit, audit_service) = crate::audit::start(
+        store.clone(),
+        &config.audit,
+        &config.data_dir,
+        clock.clone(),
+    )
+    .context("starting the audit sinks")?;
+    policy.set_observer(crate::audit::policy_observer(audit.clone()));
     let gate = Arc::new(Gate {
         dir: dir.clone(),
         policy: policy.clone(),
@@ -154,6 +164,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         registry,
         trusted_proxies: config.trusted_proxies.clone(),
         tls: config.tls.is_some(),
+        audit,
         clients: Default::default(),
         identities: Default::default(),
     });
@@ -213,6 +224,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         gate,
         tls,
         watchers,
+        audit: audit_service,
     })
 }
 
@@ -228,12 +240,14 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let dispatch = built.dispatch.clone();
     let watchers = built.watchers;
+    let audit = built.audit;
     let task = tokio::spawn(async move {
         serve(listener, acceptor, dispatch, async {
             let _ = rx.await;
         })
         .await;
         drop(watchers);
+        audit.shutdown().await;
     });
     Ok(Running {
         addr,
@@ -267,6 +281,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
     drop(built.watchers);
+    built.audit.shutdown().await;
     Ok(())
 }
 

@@ -5,10 +5,12 @@
 mod docs_upstream;
 mod issuer;
 mod proxy_env;
+mod siem;
 mod support;
 mod upstream;
 
 mod atomic;
+mod audit;
 mod bearer;
 mod bypass;
 mod crash;

@@ -1,0 +1,253 @@
+//! The record formats: one constructor per kind of event, so every writer of a kind
+//! says the same thing.
+//!
+//! | event | actor | action | target | detail |
+//! |---|---|---|---|---|
+//! | access decision | `user:<userName>` | `access.allow` / `access.deny` | `route:<name>` | method, path, rule, rule_location, directory_seq, request_id, user_id, client_ip |
+//! | refused before a decision | `anonymous` (or `user:<name>`) | `access.deny` | `route:<name>` or `route:-` | method, path, reason, request_id, client_ip |
+//! | token created / revoked | `cli` or `admin:<name>` | `token.create` / `token.revoke` | `token:<name>` | scope (never the secret) |
+//! | policy reload | `system` | `policy.reload` / `policy.reload_refused` | `policies` | digest, generation / error |
+//! | queue overflow | `system` | `audit.overflow` | `audit:queue` | dropped (since the last such record), total |
+//! | sink spool full | `system` | `audit.sink_dropped` | `audit:sink:<name>` | dropped, policy, total |
+//!
+//! Directory changes are written by the store with the change (see
+//! `Change::audit_entry`): actor `scim:<token>`, action such as `user.create`, target
+//! `User/<id>`, and the resource before and after.
+
+use std::net::IpAddr;
+
+use serde_json::{json, Map, Value};
+
+use super::AuditEntry;
+
+/// Why a request was refused before the policy was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// No route matches the host and path.
+    NoRoute,
+    /// The path is ambiguous and the route does not accept that.
+    AmbiguousPath,
+    /// No credentials were presented.
+    Unauthenticated,
+    /// Credentials were presented and refused.
+    CredentialsRefused,
+    /// The identity names no active directory user.
+    NotProvisioned,
+}
+
+impl DenyReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::NoRoute => "no_route",
+            DenyReason::AmbiguousPath => "ambiguous_path",
+            DenyReason::Unauthenticated => "unauthenticated",
+            DenyReason::CredentialsRefused => "credentials_refused",
+            DenyReason::NotProvisioned => "not_provisioned",
+        }
+    }
+}
+
+/// Where a request came from (for the record only).
+#[derive(Debug, Clone, Default)]
+pub struct RequestOrigin {
+    pub request_id: Option<String>,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A policy decision on a request.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord<'a> {
+    pub at: i64,
+    pub allow: bool,
+    pub user_name: &'a str,
+    pub user_id: &'a str,
+    pub route: &'a str,
+    pub method: &'a str,
+    /// The normalised path the policy matched.
+    pub path: &'a str,
+    pub rule: &'a str,
+    pub rule_location: &'a str,
+    /// The directory sequence the user's groups were read at.
+    pub directory_seq: u64,
+    pub origin: &'a RequestOrigin,
+}
+
+fn origin_into(d: &mut Map<String, Value>, origin: &RequestOrigin) {
+    if let Some(id) = &origin.request_id {
+        d.insert("request_id".into(), id.as_str().into());
+    }
+    if let Some(ip) = origin.client_ip {
+        d.insert("client_ip".into(), ip.to_string().into());
+    }
+}
+
+fn entry(at: i64, actor: String, action: &str, target: String, detail: Value) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor,
+        action: action.to_owned(),
+        target,
+        before: None,
+        after: None,
+        detail: Some(detail.to_string()),
+    }
+}
+
+/// `access.allow` / `access.deny` for a decision the policy made.
+pub fn decision(r: &DecisionRecord<'_>) -> AuditEntry {
+    let mut d = Map::new();
+    d.insert("method".into(), r.method.into());
+    d.insert("path".into(), r.path.into());
+    d.insert("rule".into(), r.rule.into());
+    d.insert("rule_location".into(), r.rule_location.into());
+    d.insert("directory_seq".into(), r.directory_seq.into());
+    d.insert("user_id".into(), r.user_id.into());
+    origin_into(&mut d, r.origin);
+    entry(
+        r.at,
+        format!("user:{}", r.user_name),
+        if r.allow {
+            "access.allow"
+        } else {
+            "access.deny"
+        },
+        format!("route:{}", r.route),
+        Value::Object(d),
+    )
+}
+
+/// `access.deny` for a request refused before a decision (no route, no or bad
+/// credentials, not provisioned). `user_name` when the caller is known.
+#[allow(clippy::too_many_arguments)]
+pub fn refusal(
+    at: i64,
+    reason: DenyReason,
+    user_name: Option<&str>,
+    route: Option<&str>,
+    method: &str,
+    path: &str,
+    origin: &RequestOrigin,
+) -> AuditEntry {
+    let mut d = Map::new();
+    d.insert("method".into(), method.into());
+    d.insert("path".into(), path.into());
+    d.insert("reason".into(), reason.as_str().into());
+    origin_into(&mut d, origin);
+    entry(
+        at,
+        user_name.map_or_else(|| "anonymous".to_owned(), |u| format!("user:{u}")),
+        "access.deny",
+        format!("route:{}", route.unwrap_or("-")),
+        Value::Object(d),
+    )
+}
+
+/// Who handled a token: `cli` or `admin:<name>`.
+pub fn token_event(at: i64, actor: &str, created: bool, name: &str, scope: &str) -> AuditEntry {
+    entry(
+        at,
+        actor.to_owned(),
+        if created {
+            "token.create"
+        } else {
+            "token.revoke"
+        },
+        format!("token:{name}"),
+        json!({ "scope": scope }),
+    )
+}
+
+/// `policy.reload` (accepted) or `policy.reload_refused` (with the error).
+pub fn policy_reload(at: i64, outcome: Result<(&str, u64), &str>) -> AuditEntry {
+    match outcome {
+        Ok((digest, generation)) => entry(
+            at,
+            "system".into(),
+            "policy.reload",
+            "policies".into(),
+            json!({ "digest": digest, "generation": generation }),
+        ),
+        Err(error) => entry(
+            at,
+            "system".into(),
+            "policy.reload_refused",
+            "policies".into(),
+            json!({ "error": error }),
+        ),
+    }
+}
+
+/// `audit.overflow`: decisions that found the queue full since the last such record.
+pub fn overflow(at: i64, dropped: u64, total: u64) -> AuditEntry {
+    entry(
+        at,
+        "system".into(),
+        "audit.overflow",
+        "audit:queue".into(),
+        json!({ "dropped": dropped, "total": total }),
+    )
+}
+
+/// `audit.sink_dropped`: records a sink discarded because its spool was full.
+pub fn sink_dropped(at: i64, sink: &str, dropped: u64, total: u64, policy: &str) -> AuditEntry {
+    entry(
+        at,
+        "system".into(),
+        "audit.sink_dropped",
+        format!("audit:sink:{sink}"),
+        json!({ "dropped": dropped, "total": total, "policy": policy }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_detail_holds_what_was_judged() {
+        let origin = RequestOrigin {
+            request_id: Some("r-1".into()),
+            client_ip: Some("10.0.0.9".parse().unwrap()),
+        };
+        let e = decision(&DecisionRecord {
+            at: 5,
+            allow: false,
+            user_name: "ann",
+            user_id: "u1",
+            route: "docs",
+            method: "GET",
+            path: "/a",
+            rule: "deny[0]",
+            rule_location: "p.yaml:3",
+            directory_seq: 42,
+            origin: &origin,
+        });
+        assert_eq!(
+            (e.actor.as_str(), e.action.as_str(), e.target.as_str()),
+            ("user:ann", "access.deny", "route:docs")
+        );
+        let d: Value = serde_json::from_str(e.detail.as_deref().unwrap()).unwrap();
+        assert_eq!(d["directory_seq"], 42);
+        assert_eq!(d["rule"], "deny[0]");
+        assert_eq!(d["client_ip"], "10.0.0.9");
+        assert_eq!(d["request_id"], "r-1");
+    }
+
+    #[test]
+    fn refusal_is_anonymous_without_a_user() {
+        let e = refusal(
+            1,
+            DenyReason::NoRoute,
+            None,
+            None,
+            "GET",
+            "/x",
+            &RequestOrigin::default(),
+        );
+        assert_eq!(
+            (e.actor.as_str(), e.target.as_str()),
+            ("anonymous", "route:-")
+        );
+        assert!(e.detail.unwrap().contains("\"no_route\""));
+    }
+}
