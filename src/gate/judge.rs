@@ -3,13 +3,15 @@
 //! user's current directory groups.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{HeaderMap, Method};
 
 use super::caller::NoCaller;
 use super::error::{Forbidden, GateError};
 use super::Gate;
-use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route};
+use crate::ops::routes::{DenyReason, RouteMetrics};
+use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch};
 use crate::proxy::path::NormalPath;
 
 /// The request being judged.
@@ -33,9 +35,37 @@ pub struct Allowed {
 impl Gate {
     /// Judges `ask` under `policy`; every refusal is a [`GateError`].
     pub async fn judge(&self, policy: &PolicySet, ask: Ask<'_>) -> Result<Allowed, GateError> {
-        let m = policy
-            .match_route(ask.host, &ask.path.matching)
-            .ok_or(GateError::NoRoute)?;
+        self.judge_observed(policy, ask).await.1
+    }
+
+    /// [`Gate::judge`], counting the decision and its time under its route; also
+    /// returns the route's metric handles for what follows (forwarding).
+    pub async fn judge_observed(
+        &self,
+        policy: &PolicySet,
+        ask: Ask<'_>,
+    ) -> (Arc<RouteMetrics>, Result<Allowed, GateError>) {
+        let started = Instant::now();
+        let Some(m) = policy.match_route(ask.host, &ask.path.matching) else {
+            let metrics = self.metrics.routes.unrouted().clone();
+            metrics.denied(DenyReason::NoRoute, started.elapsed());
+            return (metrics, Err(GateError::NoRoute));
+        };
+        let metrics = self.metrics.routes.get(&m.route.name);
+        let result = self.judge_route(policy, &m, ask).await;
+        match &result {
+            Ok(_) => metrics.allowed(started.elapsed()),
+            Err(e) => metrics.denied(deny_reason(e), started.elapsed()),
+        }
+        (metrics, result)
+    }
+
+    async fn judge_route(
+        &self,
+        policy: &PolicySet,
+        m: &RouteMatch<'_>,
+        ask: Ask<'_>,
+    ) -> Result<Allowed, GateError> {
         ask.path
             .check_ambiguity(m.route.settings.allow_ambiguous_paths)
             .map_err(|a| GateError::AmbiguousPath(a.to_string()))?;
@@ -65,7 +95,7 @@ impl Gate {
             method: ask.method,
             path: &ask.path.matching,
         };
-        let decision = policy.decide(&m, facts, &subject);
+        let decision = policy.decide(m, facts, &subject);
         let user = &caller.user;
         if !decision.allow {
             tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
@@ -83,5 +113,18 @@ impl Gate {
             route: m.route.clone(),
             subject,
         })
+    }
+}
+
+/// The `reason` label of a refusal.
+pub fn deny_reason(e: &GateError) -> DenyReason {
+    match e {
+        GateError::BadPath(_) => DenyReason::BadPath,
+        GateError::AmbiguousPath(_) => DenyReason::AmbiguousPath,
+        GateError::NoRoute => DenyReason::NoRoute,
+        GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
+        GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
+        GateError::Forbidden(_) => DenyReason::Forbidden,
+        GateError::Upstream(_) => DenyReason::Error,
     }
 }

@@ -15,6 +15,7 @@ use tower::ServiceExt;
 
 use crate::gate::error::GateError;
 use crate::gate::{caller::is_browser, pipeline, Gate};
+use crate::ops::routes::DenyReason;
 use crate::proxy::path::normalise;
 
 /// The per-request router of the listener.
@@ -62,7 +63,14 @@ impl Dispatch {
         let wants_html = is_browser(req.headers());
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,
-            Err(e) => return GateError::BadPath(e.to_string()).into_response(wants_html),
+            Err(e) => {
+                self.gate
+                    .metrics
+                    .routes
+                    .unrouted()
+                    .refused(DenyReason::BadPath);
+                return GateError::BadPath(e.to_string()).into_response(wants_html);
+            }
         };
         if is_control_path(&path.matching) {
             if let Some(a) = &path.ambiguity {
