@@ -96,10 +96,7 @@ mod tests {
             text.contains("lat_seconds_bucket{le=\"0.005\"} 2\n"),
             "{text}"
         );
-        assert!(
-            text.contains("lat_seconds_bucket{le=\"10\"} 2\n"),
-            "{text}"
-        );
+        assert!(text.contains("lat_seconds_bucket{le=\"10\"} 2\n"), "{text}");
         assert!(
             text.contains("lat_seconds_bucket{le=\"+Inf\"} 3\n"),
             "{text}"
