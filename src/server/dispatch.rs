@@ -38,6 +38,22 @@ pub fn is_control_path(p: &str) -> bool {
         || under(p, "/.well-known/scimgate")
 }
 
+/// Marks the credential headers sensitive: anything that prints the headers shows
+/// `Sensitive` instead of their value (and HTTP/2 never indexes them upstream).
+fn mark_sensitive(headers: &mut http::HeaderMap) {
+    for name in [
+        http::header::AUTHORIZATION,
+        http::header::PROXY_AUTHORIZATION,
+        http::header::COOKIE,
+    ] {
+        if let http::header::Entry::Occupied(mut e) = headers.entry(name) {
+            for v in e.iter_mut() {
+                v.set_sensitive(true);
+            }
+        }
+    }
+}
+
 /// A request id: the client's when it is short and printable, else a new one.
 fn request_id(req: &Request<Incoming>) -> HeaderValue {
     req.headers()
@@ -60,6 +76,7 @@ impl Dispatch {
 
     /// Serves one request.
     pub async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        mark_sensitive(req.headers_mut());
         let wants_html = is_browser(req.headers());
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,
@@ -111,6 +128,25 @@ impl Dispatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_headers_print_as_sensitive() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            "Bearer s3cr3t".parse().unwrap(),
+        );
+        h.append(http::header::COOKIE, "a=c00kie".parse().unwrap());
+        h.append(http::header::COOKIE, "b=c00kie2".parse().unwrap());
+        h.insert(http::header::ACCEPT, "text/html".parse().unwrap());
+        mark_sensitive(&mut h);
+        let printed = format!("{h:?}");
+        assert!(
+            !printed.contains("s3cr3t") && !printed.contains("c00kie"),
+            "{printed}"
+        );
+        assert!(printed.contains("text/html"), "{printed}");
+    }
 
     #[test]
     fn control_paths() {

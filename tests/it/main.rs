@@ -20,6 +20,7 @@ mod etag;
 mod filters;
 mod forward_auth;
 mod lock_and_acl;
+mod log_redaction;
 mod nesting;
 mod okta;
 mod ops;
