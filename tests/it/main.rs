@@ -14,6 +14,7 @@ mod bypass;
 mod crash;
 mod dbt_platform;
 mod docs;
+mod doctor;
 mod durability;
 mod entra;
 mod etag;

@@ -172,7 +172,7 @@ async fn metrics_count_known_traffic_by_route_decision_token_and_directory() {
     let labels: Vec<String> = m
         .samples
         .iter()
-        .flat_map(|s| s.labels.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>())
+        .flat_map(|s| s.labels.values().cloned().collect::<Vec<_>>())
         .collect();
     for secret in ["rita", "omar", rita.as_str(), "/public/a", "/private"] {
         assert!(
