@@ -1,5 +1,5 @@
 //! The `scimgate` command: `serve`, `policy check|explain|test`, `token create|list|revoke`
-//! and `audit verify|search`.
+//! `audit verify|search` and `doctor` (the sync canary, against a running instance).
 //!
 //! Token and audit commands work on the data directory directly, and the running server
 //! sees a new or revoked token on the next request (it reads tokens from the store).
@@ -72,6 +72,32 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Sync canary: run a staging-user cycle against a running instance (create a user,
+    /// add it to a group, check the decision, deactivate, check the denial, delete).
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// The instance's base URL, e.g. https://gate.example.com
+    #[arg(long)]
+    url: String,
+    /// An admin token of that instance.
+    #[arg(long, env = "SCIMGATE_DOCTOR_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Make the user and group changes through the SCIM API with this token (needed
+    /// when the group is managed by the identity provider).
+    #[arg(long, env = "SCIMGATE_DOCTOR_SCIM_TOKEN", hide_env_values = true)]
+    scim_token: Option<String>,
+    /// The group the staging user joins (created, then deleted, if it does not exist).
+    #[arg(long, default_value = "scimgate-doctor")]
+    group: String,
+    /// A request the group should be allowed to make, e.g. "GET https://docs.example.com/".
+    #[arg(long)]
+    request: Option<String>,
+    /// Seconds allowed for each call.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Token { common, action } => token(common, action),
         Command::Policy { common, action } => policy(common, action),
         Command::Audit { common, action } => audit(common, action),
+        Command::Doctor(args) => doctor(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -246,6 +273,27 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("policy check failed")
+    }
+}
+
+fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
+    let opts = crate::ops::doctor::Options {
+        url: args.url,
+        token: args.token,
+        scim_token: args.scim_token,
+        group: args.group,
+        request: args.request,
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(crate::ops::doctor::run(&opts));
+    print!("{report}");
+    if report.passed() {
+        Ok(())
+    } else {
+        anyhow::bail!("doctor: the sync cycle did not pass")
     }
 }
 

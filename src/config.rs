@@ -573,7 +573,7 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
     Ok(Config {
         store: raw.store.validate(name)?,
         audit: raw.audit.validate(name)?,
-        ops: raw.ops.validate(name)?,
+        ops: raw.ops.validate(name, listen)?,
         admin: raw.admin.validate(name)?,
         public_url,
         policies_dir,

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod records;
 pub mod sink;
+mod stats_source;
 pub mod tailer;
 pub mod verify;
 pub mod wire;

@@ -44,7 +44,9 @@ impl Gate {
         if self.registry.is_empty() {
             return 0;
         }
-        self.registry.recheck(|s| self.still_allowed(s))
+        let cut = self.registry.recheck(|s| self.still_allowed(s));
+        self.metrics.streams_cut(cut);
+        cut
     }
 }
 
@@ -65,6 +67,7 @@ impl CommitHook for RevocationHook {
             });
             if gone {
                 let ended = gate.sessions.end_user(&change.resource_id);
+                gate.metrics.sessions_ended(ended);
                 if ended > 0 {
                     tracing::info!(user_id = %change.resource_id, sessions = ended, "sessions ended");
                 }

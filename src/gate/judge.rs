@@ -4,14 +4,16 @@
 //! policy is asked, is queued for the audit log (never waited on).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{HeaderMap, Method};
 
 use super::caller::NoCaller;
 use super::error::{Forbidden, GateError};
 use super::Gate;
-use crate::audit::records::{self, DecisionRecord, DenyReason, RequestOrigin};
-use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route};
+use crate::audit::records::{self, DecisionRecord, DenyReason as AuditDenyReason, RequestOrigin};
+use crate::ops::routes::{DenyReason, RouteMetrics};
+use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch};
 use crate::proxy::path::NormalPath;
 
 /// The request being judged.
@@ -37,33 +39,50 @@ pub struct Allowed {
 impl Gate {
     /// Judges `ask` under `policy`; every refusal is a [`GateError`].
     pub async fn judge(&self, policy: &PolicySet, ask: Ask<'_>) -> Result<Allowed, GateError> {
-        let refuse = |reason: DenyReason, route: Option<&str>| {
-            self.audit.record(records::refusal(
-                self.audit.now_ms(),
-                reason,
-                None,
-                route,
-                ask.method.as_str(),
-                &ask.path.matching,
-                ask.origin,
-            ));
-        };
+        self.judge_observed(policy, ask).await.1
+    }
+
+    /// [`Gate::judge`], counting the decision and its time under its route; also
+    /// returns the route's metric handles for what follows (forwarding).
+    pub async fn judge_observed(
+        &self,
+        policy: &PolicySet,
+        ask: Ask<'_>,
+    ) -> (Arc<RouteMetrics>, Result<Allowed, GateError>) {
+        let started = Instant::now();
         let Some(m) = policy.match_route(ask.host, &ask.path.matching) else {
-            refuse(DenyReason::NoRoute, None);
-            return Err(GateError::NoRoute);
+            self.audit_refusal(&ask, AuditDenyReason::NoRoute, None);
+            let metrics = self.metrics.routes.unrouted().clone();
+            metrics.denied(DenyReason::NoRoute, started.elapsed());
+            return (metrics, Err(GateError::NoRoute));
         };
+        let metrics = self.metrics.routes.get(&m.route.name);
+        let result = self.judge_route(policy, &m, ask).await;
+        match &result {
+            Ok(_) => metrics.allowed(started.elapsed()),
+            Err(e) => metrics.denied(deny_reason(e), started.elapsed()),
+        }
+        (metrics, result)
+    }
+
+    async fn judge_route(
+        &self,
+        policy: &PolicySet,
+        m: &RouteMatch<'_>,
+        ask: Ask<'_>,
+    ) -> Result<Allowed, GateError> {
         let route_name = Some(&*m.route.name);
         if let Err(a) = ask
             .path
             .check_ambiguity(m.route.settings.allow_ambiguous_paths)
         {
-            refuse(DenyReason::AmbiguousPath, route_name);
+            self.audit_refusal(&ask, AuditDenyReason::AmbiguousPath, route_name);
             return Err(GateError::AmbiguousPath(a.to_string()));
         }
         let caller = match self.authenticate(ask.headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) => {
-                refuse(DenyReason::Unauthenticated, route_name);
+                self.audit_refusal(&ask, AuditDenyReason::Unauthenticated, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: ask.login_return_to.filter(|_| self.login_enabled),
                     reason: None,
@@ -71,14 +90,14 @@ impl Gate {
             }
             Err(NoCaller::Refused(e)) => {
                 tracing::info!(error = %e, "credentials refused");
-                refuse(DenyReason::CredentialsRefused, route_name);
+                self.audit_refusal(&ask, AuditDenyReason::CredentialsRefused, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: None,
                     reason: Some(e),
                 });
             }
             Err(NoCaller::NotProvisioned) => {
-                refuse(DenyReason::NotProvisioned, route_name);
+                self.audit_refusal(&ask, AuditDenyReason::NotProvisioned, route_name);
                 return Err(GateError::NotProvisioned {
                     browser: ask.browser,
                 });
@@ -90,7 +109,7 @@ impl Gate {
             method: ask.method,
             path: &ask.path.matching,
         };
-        let decision = policy.decide(&m, facts, &subject);
+        let decision = policy.decide(m, facts, &subject);
         let user = &caller.user;
         self.audit.record(records::decision(&DecisionRecord {
             at: self.audit.now_ms(),
@@ -121,5 +140,33 @@ impl Gate {
             route: m.route.clone(),
             subject,
         })
+    }
+}
+
+impl Gate {
+    /// Queues the audit record of a refusal made before the policy was asked.
+    fn audit_refusal(&self, ask: &Ask<'_>, reason: AuditDenyReason, route: Option<&str>) {
+        self.audit.record(records::refusal(
+            self.audit.now_ms(),
+            reason,
+            None,
+            route,
+            ask.method.as_str(),
+            &ask.path.matching,
+            ask.origin,
+        ));
+    }
+}
+
+/// The `reason` label of a refusal.
+pub fn deny_reason(e: &GateError) -> DenyReason {
+    match e {
+        GateError::BadPath(_) => DenyReason::BadPath,
+        GateError::AmbiguousPath(_) => DenyReason::AmbiguousPath,
+        GateError::NoRoute => DenyReason::NoRoute,
+        GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
+        GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
+        GateError::Forbidden(_) => DenyReason::Forbidden,
+        GateError::Upstream(_) => DenyReason::Error,
     }
 }

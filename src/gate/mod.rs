@@ -29,6 +29,7 @@ use crate::authn::jwt::JwtVerifier;
 use crate::authn::session::Sessions;
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
+use crate::ops::Metrics;
 use crate::policy::reload::PolicyHandle;
 use crate::policy::Route;
 use crate::proxy::assertion::AssertionSigner;
@@ -58,6 +59,8 @@ pub struct Gate {
     /// Identity headers per (user, route), valid for one directory sequence (start
     /// empty).
     pub(crate) identities: identity::IdentityCache,
+    /// Where requests, decisions and revocations are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Gate {

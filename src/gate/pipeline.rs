@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use http::{header, HeaderValue, Request, Response, StatusCode};
@@ -14,6 +15,7 @@ use super::judge::{Allowed, Ask};
 use super::Gate;
 use crate::audit::records::RequestOrigin;
 use crate::authn::routes::FLOW_COOKIE;
+use crate::ops::routes::{RouteMetrics, UpstreamErrorKind};
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
 use crate::proxy::forward::forward;
@@ -46,14 +48,29 @@ pub async fn handle(
         method = %req.method(),
         path = %path.forward,
     );
+    let started = Instant::now();
     let wants_html = is_browser(req.headers());
-    let mut resp = match judge_and_forward(&gate, req, peer, &path, &request_id, wants_html)
-        .instrument(span)
-        .await
-    {
+    let mut route_metrics = None;
+    let result = judge_and_forward(
+        &gate,
+        req,
+        peer,
+        &path,
+        &request_id,
+        wants_html,
+        &mut route_metrics,
+    )
+    .instrument(span)
+    .await;
+    let route_metrics = route_metrics.unwrap_or_else(|| gate.metrics.routes.unrouted().clone());
+    if let Err(GateError::Upstream(e)) = &result {
+        route_metrics.upstream_error(UpstreamErrorKind::of(e));
+    }
+    let mut resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(wants_html),
     };
+    route_metrics.finished(started.elapsed());
     resp.headers_mut().insert("x-request-id", request_id);
     resp
 }
@@ -65,6 +82,7 @@ async fn judge_and_forward(
     path: &NormalPath,
     request_id: &HeaderValue,
     browser: bool,
+    route_metrics: &mut Option<Arc<RouteMetrics>>,
 ) -> Result<Response<Body>, GateError> {
     let policy = gate.policy.current();
     let host = request_host(&req).to_owned();
@@ -77,8 +95,8 @@ async fn judge_and_forward(
         request_id: request_id.to_str().ok().map(str::to_owned),
         client_ip: Some(peer.ip()),
     };
-    let Allowed { route, subject } = gate
-        .judge(
+    let (metrics, judged) = gate
+        .judge_observed(
             &policy,
             Ask {
                 host: &host,
@@ -90,7 +108,9 @@ async fn judge_and_forward(
                 origin: &origin,
             },
         )
-        .await?;
+        .await;
+    *route_metrics = Some(metrics);
+    let Allowed { route, subject } = judged?;
 
     if let Some(location) = route.docs_redirect(&path.matching, &path.forward, req.uri().query()) {
         return Ok(slash_redirect(&location));

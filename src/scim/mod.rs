@@ -11,6 +11,7 @@ mod discovery;
 mod draft;
 pub mod error;
 mod handlers;
+mod observe;
 mod query;
 mod render;
 
@@ -26,6 +27,7 @@ use crate::clock::SharedClock;
 use crate::config::ScimConfig;
 use crate::directory::writer::Writer;
 use crate::directory::Directory;
+use crate::ops::Metrics;
 use crate::store::Store;
 use crate::tokens::TokenScope;
 use handlers::{Groups, Users};
@@ -46,6 +48,8 @@ struct Inner {
     tls: bool,
     /// Token name → when its `last_used` was last written (writes are debounced).
     touched: DashMap<String, i64>,
+    /// Where calls are counted by token and operation.
+    metrics: Arc<Metrics>,
 }
 
 impl ScimState {
@@ -56,6 +60,7 @@ impl ScimState {
         clock: SharedClock,
         cfg: ScimConfig,
         tls: bool,
+        metrics: Arc<Metrics>,
     ) -> Self {
         ScimState(Arc::new(Inner {
             dir,
@@ -65,6 +70,7 @@ impl ScimState {
             cfg,
             tls,
             touched: DashMap::new(),
+            metrics,
         }))
     }
 
@@ -106,6 +112,10 @@ fn resource_routes() -> Router<ScimState> {
 fn guarded(routes: Router<ScimState>, state: ScimState, scope: TokenScope) -> Router {
     routes
         .layer(axum::middleware::from_fn_with_state(
+            state.0.metrics.clone(),
+            observe::count_operation,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             (state.clone(), scope),
             auth::require_token,
         ))
@@ -134,5 +144,10 @@ pub fn router(state: ScimState) -> Router {
 /// The admin API: manual directory changes (locked for SCIM-managed resources unless
 /// `scim.allow_manual_updates` is on). Takes admin-scoped tokens.
 pub fn admin_router(state: ScimState) -> Router {
-    guarded(resource_routes(), state, TokenScope::Admin)
+    admin_router_with(state, Router::new())
+}
+
+/// The admin API with more admin-token routes beside the resources (e.g. `/decide`).
+pub fn admin_router_with(state: ScimState, extra: Router<ScimState>) -> Router {
+    guarded(resource_routes().merge(extra), state, TokenScope::Admin)
 }

@@ -15,6 +15,7 @@ use tower::ServiceExt;
 
 use crate::gate::error::GateError;
 use crate::gate::{caller::is_browser, pipeline, Gate};
+use crate::ops::routes::DenyReason;
 use crate::proxy::path::normalise;
 
 /// The per-request router of the listener.
@@ -35,6 +36,22 @@ pub fn is_control_path(p: &str) -> bool {
         || under(p, "/scim/v2")
         || under(p, "/.scimgate")
         || under(p, "/.well-known/scimgate")
+}
+
+/// Marks the credential headers sensitive: anything that prints the headers shows
+/// `Sensitive` instead of their value (and HTTP/2 never indexes them upstream).
+fn mark_sensitive(headers: &mut http::HeaderMap) {
+    for name in [
+        http::header::AUTHORIZATION,
+        http::header::PROXY_AUTHORIZATION,
+        http::header::COOKIE,
+    ] {
+        if let http::header::Entry::Occupied(mut e) = headers.entry(name) {
+            for v in e.iter_mut() {
+                v.set_sensitive(true);
+            }
+        }
+    }
 }
 
 /// A request id: the client's when it is short and printable, else a new one.
@@ -59,10 +76,18 @@ impl Dispatch {
 
     /// Serves one request.
     pub async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        mark_sensitive(req.headers_mut());
         let wants_html = is_browser(req.headers());
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,
-            Err(e) => return GateError::BadPath(e.to_string()).into_response(wants_html),
+            Err(e) => {
+                self.gate
+                    .metrics
+                    .routes
+                    .unrouted()
+                    .refused(DenyReason::BadPath);
+                return GateError::BadPath(e.to_string()).into_response(wants_html);
+            }
         };
         if is_control_path(&path.matching) {
             if let Some(a) = &path.ambiguity {
@@ -103,6 +128,25 @@ impl Dispatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_headers_print_as_sensitive() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            "Bearer s3cr3t".parse().unwrap(),
+        );
+        h.append(http::header::COOKIE, "a=c00kie".parse().unwrap());
+        h.append(http::header::COOKIE, "b=c00kie2".parse().unwrap());
+        h.insert(http::header::ACCEPT, "text/html".parse().unwrap());
+        mark_sensitive(&mut h);
+        let printed = format!("{h:?}");
+        assert!(
+            !printed.contains("s3cr3t") && !printed.contains("c00kie"),
+            "{printed}"
+        );
+        assert!(printed.contains("text/html"), "{printed}");
+    }
 
     #[test]
     fn control_paths() {

@@ -23,6 +23,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -37,6 +38,7 @@ use crate::directory::writer::{Writer, WriterSettings};
 use crate::directory::Directory;
 use crate::gate::hook::RevocationHook;
 use crate::gate::Gate;
+use crate::ops::{self, Metrics, Readiness};
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
 use crate::revoke::Registry;
@@ -72,7 +74,13 @@ pub struct Running {
     pub directory: Arc<Directory>,
     /// The gate (policies, sessions, live streams).
     pub gate: Arc<Gate>,
+    /// The operations listener's address (`/metrics`, `/healthz`, `/readyz`), unless
+    /// `ops.listen` is `off`.
+    pub ops_addr: Option<SocketAddr>,
+    /// Readiness conditions (`/readyz`); other parts may add theirs.
+    pub readiness: Readiness,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    ops_stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -82,6 +90,7 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.ops_stop.cancel();
         let _ = (&mut self.task).await;
     }
 }
@@ -92,6 +101,7 @@ struct Built {
     dir: Arc<Directory>,
     gate: Arc<Gate>,
     tls: Option<Arc<ReloadingCert>>,
+    readiness: Readiness,
     /// File watchers (policies, certificate); they stop when dropped.
     watchers: Vec<Box<dyn std::any::Any + Send>>,
     /// The audit worker and sinks, flushed after the listener drains.
@@ -153,6 +163,13 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     )
     .context("starting the audit sinks")?;
     policy.set_observer(crate::audit::policy_observer(audit.clone()));
+    let metrics = Arc::new(Metrics::new());
+    metrics.sources.set_directory(dir.clone());
+    metrics.sources.set_audit(Arc::new(audit.clone()));
+    metrics
+        .routes
+        .prepare(policy.current().routes().iter().map(|r| r.name.clone()));
+    let readiness = readiness_checks(&policy, &store);
     let gate = Arc::new(Gate {
         dir: dir.clone(),
         policy: policy.clone(),
@@ -167,6 +184,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         audit,
         clients: Default::default(),
         identities: Default::default(),
+        metrics: metrics.clone(),
     });
     let (writer, _writer_task) = Writer::start(
         dir.clone(),
@@ -184,6 +202,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         clock,
         config.scim.clone(),
         config.tls.is_some(),
+        metrics.clone(),
     );
     let authn = AuthnState {
         oidc,
@@ -193,7 +212,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         public_url: config.public_url.clone(),
         tls: config.tls.is_some(),
     };
-    let control = app(state, authn, gate.clone());
+    let control = app(state, authn, gate.clone(), readiness.clone());
     let mut watchers: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     match policy.watch() {
         Ok(w) => watchers.push(Box::new(w)),
@@ -206,6 +225,10 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     let g = gate.clone();
     tokio::spawn(async move {
         while generations.changed().await.is_ok() {
+            let routes = g.policy.current();
+            g.metrics
+                .routes
+                .prepare(routes.routes().iter().map(|r| r.name.clone()));
             let cut = g.recheck_streams();
             if cut > 0 {
                 tracing::info!(streams = cut, "live streams cut after a policy reload");
@@ -223,9 +246,58 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         dir,
         gate,
         tls,
+        readiness,
         watchers,
         audit: audit_service,
     })
+}
+
+/// The start-up readiness conditions: the policies route something, the store answers.
+/// (The directory and the policies are loaded before any listener opens.)
+fn readiness_checks(policy: &Arc<PolicyHandle>, store: &Arc<dyn Store>) -> Readiness {
+    let readiness = Readiness::default();
+    let policy = policy.clone();
+    readiness.add("policies", move || {
+        if policy.current().routes().is_empty() {
+            Err("no routes are configured: every request would be denied".into())
+        } else {
+            Ok(())
+        }
+    });
+    let store = store.clone();
+    readiness.add("store", move || {
+        // Any query will do; an unknown token id is the cheapest the trait offers.
+        store
+            .token_by_id("-")
+            .map(|_| ())
+            .map_err(|e| format!("the store does not answer: {e}"))
+    });
+    readiness
+}
+
+/// Binds and starts the operations listener, if configured. A default address that is
+/// taken is a warning (another instance on this host); a configured one is an error.
+async fn start_ops(
+    config: &Config,
+    built: &Built,
+    stop: CancellationToken,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(addr) = config.ops.listen else {
+        return Ok(None);
+    };
+    let listener = match ops::listener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) if !config.ops.explicit => {
+            tracing::warn!(error = %format!("{e:#}"), "no operations listener (set ops.listen)");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let bound = listener.local_addr()?;
+    let app = ops::listener::router(built.gate.metrics.clone(), built.readiness.clone());
+    ops::listener::spawn(listener, app, stop);
+    tracing::info!(addr = %bound, "operations listener (metrics, health) listening");
+    Ok(Some(bound))
 }
 
 /// Starts a server in the background on the current runtime (tests and benchmarks
@@ -237,6 +309,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let ops_stop = CancellationToken::new();
+    let ops_addr = start_ops(&config, &built, ops_stop.clone()).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let dispatch = built.dispatch.clone();
     let watchers = built.watchers;
@@ -253,7 +327,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         addr,
         directory: built.dir,
         gate: built.gate,
+        ops_addr,
+        readiness: built.readiness,
         shutdown: Some(tx),
+        ops_stop,
         task,
     })
 }
@@ -268,6 +345,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // The handler is in place before the listener is announced: a SIGHUP sent as soon
     // as the server says it is up reloads instead of ending the process.
     spawn_sighup(built.gate.clone(), built.tls.clone());
+    let ops_stop = CancellationToken::new();
+    start_ops(&config, &built, ops_stop.clone()).await?;
     tracing::info!(
         addr = %listener.local_addr()?,
         tls = acceptor.is_some(),
@@ -280,6 +359,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await;
+    ops_stop.cancel();
     drop(built.watchers);
     built.audit.shutdown().await;
     Ok(())
@@ -315,11 +395,14 @@ fn spawn_sighup(gate: Arc<Gate>, tls: Option<Arc<ReloadingCert>>) {
 /// scimgate's own HTTP surfaces: SCIM, the admin API, login, forward-auth, the
 /// assertion key set and health. Every request gets an `x-request-id` (kept if the
 /// client sent one) and a tracing span that carries it.
-pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>) -> Router {
+pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>, readiness: Readiness) -> Router {
     let x_request_id = http::HeaderName::from_static("x-request-id");
     let jwks = gate.signer.jwks_json().to_owned();
     let own = Router::new()
-        .nest("/admin/v1", scim::admin_router(state.clone()))
+        .nest(
+            "/admin/v1",
+            scim::admin_router_with(state.clone(), ops::decide::routes(gate.clone())),
+        )
         .merge(crate::authn::routes::routes(authn))
         .route(
             "/auth",
@@ -343,8 +426,7 @@ pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>) -> Router {
                 }
             }),
         )
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .route("/readyz", axum::routing::get(|| async { "ready\n" }))
+        .merge(ops::listener::health_routes(readiness))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(

@@ -1,0 +1,26 @@
+//! The audit log as a source of the operations metrics: queue depth, overflow and
+//! each sink's deliveries, drops and backlog, read at each scrape.
+
+use super::auditor::Auditor;
+use crate::ops::collect::{AuditSinkStats, AuditStats, AuditStatsSource};
+
+impl AuditStatsSource for Auditor {
+    fn audit_stats(&self) -> AuditStats {
+        let s = self.stats();
+        AuditStats {
+            queue_depth: s.queue_depth,
+            overflowed: s.overflowed,
+            sinks: s
+                .sinks
+                .iter()
+                .map(|k| AuditSinkStats {
+                    sink: k.name,
+                    delivered: k.delivered,
+                    errors: k.errors,
+                    dropped: k.dropped,
+                    backlog_bytes: k.backlog_bytes,
+                })
+                .collect(),
+        }
+    }
+}

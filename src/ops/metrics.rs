@@ -1,0 +1,187 @@
+//! The metrics registry: every `scimgate_*` family, what records into it, and the
+//! Prometheus text exposition served at `/metrics`.
+//!
+//! Labels are bounded: route names (from the policy), token names, fixed reason and
+//! operation words, HTTP statuses; never user names or paths. The request path records
+//! through [`RouteMetrics`] handles resolved once per route (see [`super::routes`]):
+//! atomic counters and lock-free histograms, no label allocation. Values that are state
+//! rather than events (directory sizes, the age of each token's last SCIM call, the
+//! audit queue) are read when scraped ([`super::collect`]).
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::collect::{ScrapeSources, StateCollector};
+use super::histogram::LatencyHistogram;
+use super::routes::RouteTable;
+
+/// Labels of a per-route request counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: Arc<str>,
+    /// `allow` or `deny`.
+    pub decision: &'static str,
+    /// Why a request was denied (`none` when allowed).
+    pub reason: &'static str,
+}
+
+/// Labels of a per-route histogram.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: Arc<str>,
+}
+
+/// Labels of an upstream error counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    pub route: Arc<str>,
+    pub kind: &'static str,
+}
+
+/// Labels of a SCIM (or admin API) operation counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimLabels {
+    /// `scim` or `admin`.
+    pub api: &'static str,
+    /// The token's name (never the token).
+    pub token: Arc<str>,
+    pub operation: &'static str,
+    pub status: u16,
+}
+
+/// The families, shared by the route table and the recorders.
+#[derive(Debug, Default)]
+pub(crate) struct Families {
+    pub requests: Family<RequestLabels, Counter>,
+    pub decision_seconds: Family<RouteLabel, LatencyHistogram>,
+    pub request_seconds: Family<RouteLabel, LatencyHistogram>,
+    pub upstream_errors: Family<UpstreamLabels, Counter>,
+    pub scim_operations: Family<ScimLabels, Counter>,
+    pub sessions_ended: Counter,
+    pub streams_cut: Counter,
+}
+
+/// Every metric of one scimgate instance.
+pub struct Metrics {
+    registry: Registry,
+    pub(crate) families: Arc<Families>,
+    /// Per-route handles for the request path.
+    pub routes: RouteTable,
+    /// What scrape-time values are read from (directory, SCIM activity, audit).
+    pub sources: Arc<ScrapeSources>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every family registered and nothing recorded.
+    pub fn new() -> Self {
+        let families = Arc::new(Families::default());
+        let sources = Arc::new(ScrapeSources::default());
+        let mut registry = Registry::with_prefix("scimgate");
+        let f = &families;
+        registry.register(
+            "requests",
+            "Proxied and forward-auth requests by route and decision (allow, or deny with a reason).",
+            f.requests.clone(),
+        );
+        registry.register_with_unit(
+            "gate_decision",
+            "Time to decide a request: route, authenticate, judge the policy.",
+            Unit::Seconds,
+            f.decision_seconds.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Time from a proxied request's arrival to its response head (body streaming excluded).",
+            Unit::Seconds,
+            f.request_seconds.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Allowed requests the upstream could not answer, by route and kind.",
+            f.upstream_errors.clone(),
+        );
+        registry.register(
+            "scim_operations",
+            "SCIM and admin API calls by token name, operation and HTTP status.",
+            f.scim_operations.clone(),
+        );
+        registry.register(
+            "revoked_sessions",
+            "Sessions ended because their user was deactivated or deleted.",
+            f.sessions_ended.clone(),
+        );
+        registry.register(
+            "streams_cut",
+            "Live requests and streams cut because their user lost access.",
+            f.streams_cut.clone(),
+        );
+        registry.register_collector(Box::new(StateCollector(sources.clone())));
+        Metrics {
+            registry,
+            routes: RouteTable::new(families.clone()),
+            families,
+            sources,
+        }
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of every metric.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+
+    /// Counts sessions ended by a revocation.
+    pub fn sessions_ended(&self, n: usize) {
+        self.families.sessions_ended.inc_by(n as u64);
+    }
+
+    /// Counts live streams cut by a revocation or a policy reload.
+    pub fn streams_cut(&self, n: usize) {
+        self.families.streams_cut.inc_by(n as u64);
+    }
+
+    /// Counts one SCIM (`api` = `scim`) or admin API (`admin`) call by a token; for
+    /// SCIM tokens, notes when the token was last heard from.
+    pub fn scim_operation(
+        &self,
+        api: &'static str,
+        token: &str,
+        operation: &'static str,
+        status: u16,
+    ) {
+        let token = if api == "scim" {
+            self.sources.scim_seen(token)
+        } else {
+            Arc::from(token)
+        };
+        self.families
+            .scim_operations
+            .get_or_create(&ScimLabels {
+                api,
+                token,
+                operation,
+                status,
+            })
+            .inc();
+    }
+}
+
+/// The media type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
