@@ -26,6 +26,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::admin::AdminState;
 use crate::authn::http::HttpClient;
 use crate::authn::jwt::JwtVerifier;
 use crate::authn::oidc::OidcLogin;
@@ -166,6 +167,13 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
             hook: Some(Arc::new(RevocationHook(gate.clone()))),
         },
     );
+    let admin = AdminState::new(
+        gate.clone(),
+        store.clone(),
+        clock.clone(),
+        config.admin.clone(),
+        config.public_url.clone(),
+    );
     let state = ScimState::new(
         dir.clone(),
         writer,
@@ -182,7 +190,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         public_url: config.public_url.clone(),
         tls: config.tls.is_some(),
     };
-    let control = app(state, authn, gate.clone());
+    let control = app(state, authn, gate.clone(), admin);
     let mut watchers: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     match policy.watch() {
         Ok(w) => watchers.push(Box::new(w)),
@@ -298,14 +306,15 @@ fn spawn_sighup(gate: Arc<Gate>, tls: Option<Arc<ReloadingCert>>) {
 }
 
 /// scimgate's own HTTP surfaces: SCIM, the admin API, login, forward-auth, the
-/// assertion key set and health. Every request gets an `x-request-id` (kept if the
+/// assertion key set, health, and the pages (`/me`, the admin UI, the stylesheet). Every request gets an `x-request-id` (kept if the
 /// client sent one) and a tracing span that carries it.
-pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>) -> Router {
+pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>, admin: AdminState) -> Router {
     let x_request_id = http::HeaderName::from_static("x-request-id");
     let jwks = gate.signer.jwks_json().to_owned();
     let own = Router::new()
         .nest("/admin/v1", scim::admin_router(state.clone()))
         .merge(crate::authn::routes::routes(authn))
+        .merge(crate::admin::routes(admin))
         .route(
             "/auth",
             axum::routing::any(crate::gate::forward_auth::handler).with_state(gate),
