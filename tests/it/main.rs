@@ -22,6 +22,7 @@ mod forward_auth;
 mod lock_and_acl;
 mod nesting;
 mod okta;
+mod pages;
 mod paging;
 mod policy_reload;
 mod revocation;
