@@ -81,7 +81,7 @@ impl AdminState {
         let caller = match self.gate.authenticate(headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) | Err(NoCaller::Refused(_)) => return Err(not_signed_in()),
-            Err(NoCaller::NotProvisioned) => return Err(PageError::NotAdmin),
+            Err(NoCaller::NotProvisioned) => return Err(PageError::NotProvisioned),
         };
         let session = match caller.via {
             Via::Session => self.gate.sessions.token_from(headers, self.gate.tls),

@@ -25,6 +25,9 @@ pub enum PageError {
     /// Signed in, but not a member of an admin group.
     #[error("this page is for scimgate administrators")]
     NotAdmin,
+    /// The caller's identity names no active directory user.
+    #[error("your account is not provisioned in scimgate's directory")]
+    NotProvisioned,
     /// The admin UI is not configured (`admin.groups`), or nothing is here.
     #[error("{0}")]
     NotFound(&'static str),
@@ -47,7 +50,9 @@ impl PageError {
     pub fn status(&self) -> StatusCode {
         match self {
             PageError::NotSignedIn { .. } => StatusCode::UNAUTHORIZED,
-            PageError::NotAdmin | PageError::Csrf(_) => StatusCode::FORBIDDEN,
+            PageError::NotAdmin | PageError::NotProvisioned | PageError::Csrf(_) => {
+                StatusCode::FORBIDDEN
+            }
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) | PageError::BadTokenName(_) => StatusCode::BAD_REQUEST,
             PageError::TokenExists(_) => StatusCode::CONFLICT,
@@ -117,6 +122,7 @@ mod tests {
     fn each_variant_has_its_status() {
         let cases: Vec<(PageError, u16)> = vec![
             (PageError::NotAdmin, 403),
+            (PageError::NotProvisioned, 403),
             (PageError::Csrf("bad token"), 403),
             (PageError::NotFound("no such user"), 404),
             (PageError::BadRequest("x".into()), 400),
