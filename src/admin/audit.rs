@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -144,7 +144,7 @@ fn row(r: &AuditRow) -> String {
 pub async fn timeline(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     query: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, StatusCode};
 
 use super::error::PageError;
 use super::html::{html, E};
@@ -20,7 +20,7 @@ use crate::directory::Directory;
 pub async fn list(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
@@ -92,7 +92,7 @@ fn member_page(dir: &Directory, group: u32, page: usize) -> (usize, Vec<u32>, bo
 pub async fn show(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     Path(id): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use http::{header, HeaderMap, StatusCode, Uri};
+use http::{header, HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::access::{explain_all, RouteAccess};
@@ -204,7 +204,7 @@ struct MeJson<'a> {
 pub async fn page(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, PageError> {
     let viewer = s.viewer(&headers, &uri, true).await?;
     let user = &viewer.user;
@@ -254,7 +254,7 @@ pub struct CsrfForm {
 pub async fn sign_out(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let viewer = s.viewer(&headers, &uri, false).await?;

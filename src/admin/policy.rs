@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, StatusCode};
 
 use super::error::PageError;
 use super::html::{html, E};
@@ -19,7 +19,7 @@ use crate::clock::rfc3339_millis;
 pub async fn status(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
     let status = s.gate.policy.status();

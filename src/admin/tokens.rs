@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::Response;
 use axum::Form;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, StatusCode};
 use parking_lot::Mutex;
 use serde::Deserialize;
 
@@ -122,7 +122,7 @@ pub struct Notice {
 pub async fn list(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     notice: Result<Query<Notice>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
@@ -197,7 +197,7 @@ pub struct CreateForm {
 pub async fn create(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     form: Result<Form<CreateForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
@@ -247,7 +247,7 @@ pub async fn create(
 pub async fn show_once(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     Path(nonce): Path<String>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
@@ -283,7 +283,7 @@ fn known_name(name: &str) -> Result<(), PageError> {
 pub async fn confirm_revoke(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
@@ -328,7 +328,7 @@ pub struct RevokeForm {
 pub async fn revoke(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     Path(name): Path<String>,
     form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Result<Response, PageError> {

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use super::access::explain_all;
@@ -74,7 +74,7 @@ pub fn pager(action: &str, q: &str, page: usize, more: bool) -> String {
 pub async fn home(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
     let dir = &s.gate.dir;
@@ -101,7 +101,7 @@ pub async fn home(
 pub async fn list(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
@@ -148,7 +148,7 @@ pub async fn list(
 pub async fn show(
     State(s): State<Arc<AdminState>>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;

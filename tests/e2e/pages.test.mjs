@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { provision, startStack } from './harness.mjs';
-import { lastNavigation, openPage, screenshot, signIn } from './lib/browser.mjs';
+import { lastNavigation, navigatedThrough, openPage, screenshot, signIn } from './lib/browser.mjs';
 
 let stack;
 before(async () => {
@@ -131,7 +131,11 @@ test('carol, an admin, searches a user, explains their access, manages a token a
 
   // Signing out (a POST with the CSRF token) ends the session.
   await Promise.all([page.waitForURL(/\/\.scimgate\/signed-out$/), page.click('header.top button:has-text("Sign out")')]);
+  const cookies = await page.context().cookies(gate);
+  assert.ok(!cookies.some((c) => c.name === 'scimgate_session'), 'the session cookie is gone');
+  const from = page.navigations.length;
   await page.goto(`${gate}/.scimgate/me`);
-  assert.ok(page.url().startsWith(stack.urls.idp), `sent to sign in again, at ${page.url()}`);
+  // The IdP still knows carol, so she comes straight back, but through a new sign-in.
+  assert.ok(navigatedThrough(page, `${gate}/.scimgate/login?rd=%2F.scimgate%2Fme`, from), 'signed in anew');
   await page.context().close();
 });
