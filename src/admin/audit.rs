@@ -122,6 +122,22 @@ fn folded(label: &str, text: Option<&str>) -> String {
     )
 }
 
+/// The target, linked to its admin page when it is a user or group.
+fn target(target: &str) -> String {
+    let link = |page: &str, id: &str| {
+        format!(
+            "<a href=\"/.scimgate/admin/{page}/{}\">{}</a>",
+            url_encode(id),
+            E(target)
+        )
+    };
+    match target.split_once('/') {
+        Some(("User", id)) => link("users", id),
+        Some(("Group", id)) => link("groups", id),
+        _ => E(target).to_string(),
+    }
+}
+
 fn row(r: &AuditRow) -> String {
     let e = &r.entry;
     format!(
@@ -132,7 +148,7 @@ fn row(r: &AuditRow) -> String {
         at = E(&rfc3339_millis(e.at)),
         actor = E(&e.actor),
         action = E(&e.action),
-        target = E(&e.target),
+        target = target(&e.target),
         detail = folded("detail", e.detail.as_deref()),
         before = folded("before", e.before.as_deref()),
         after = folded("after", e.after.as_deref()),
@@ -215,6 +231,16 @@ mod tests {
         assert_eq!(parse_time("2026-01-31T00:01:30"), Some(day + 90_000));
         assert_eq!(parse_time("yesterday"), None);
         assert_eq!(parse_time("2026-13-01"), None);
+    }
+
+    #[test]
+    fn user_and_group_targets_link_to_their_pages() {
+        assert_eq!(
+            target("User/a b"),
+            "<a href=\"/.scimgate/admin/users/a%20b\">User/a b</a>"
+        );
+        assert!(target("Group/g1").contains("/.scimgate/admin/groups/g1"));
+        assert_eq!(target("token:<x>"), "token:&lt;x&gt;");
     }
 
     #[test]

@@ -61,9 +61,20 @@ impl Browser {
         form: &[(&str, &str)],
         origin: Option<&str>,
     ) -> reqwest::Response {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        self.post_with(path, form, &headers).await
+    }
+
+    /// POSTs a form with these extra headers.
+    async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut r = self.req(Method::POST, path).form(form);
-        if let Some(o) = origin {
-            r = r.header("origin", o);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
         }
         r.send().await.unwrap()
     }
@@ -259,6 +270,31 @@ async fn forms_need_the_session_csrf_token_and_scimgate_origin() {
             .await;
         assert_eq!(r.status(), 403, "csrf {form_csrf:?} origin {origin:?}");
     }
+    // Without Origin, the Referer must be scimgate's own.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "by-referer"),
+        ("scope", "scim"),
+    ];
+    let evil = carol
+        .post_with(
+            "/.scimgate/admin/tokens",
+            &form,
+            &[("referer", "https://evil.example/x")],
+        )
+        .await;
+    assert_eq!(evil.status(), 403);
+    let lookalike = format!("{own}.evil.example/");
+    let evil = carol
+        .post_with("/.scimgate/admin/tokens", &form, &[("referer", &lookalike)])
+        .await;
+    assert_eq!(evil.status(), 403);
+    let referer = format!("{own}/.scimgate/admin/tokens");
+    let ok = carol
+        .post_with("/.scimgate/admin/tokens", &form, &[("referer", &referer)])
+        .await;
+    assert_eq!(ok.status(), 303);
+
     // Create: a 303 to a page that shows the token once.
     let r = carol
         .post(
