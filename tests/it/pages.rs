@@ -181,6 +181,25 @@ async fn me_shows_groups_through_nesting_and_the_routes_under_a_strict_csp() {
     assert!(body.contains("No groups."), "{body}");
     assert!(!body.contains("class=\"allow\""), "{body}");
 
+    // The 403 page has the same policy and leads to /me.
+    let denied = alice
+        .req(Method::GET, "/finance/report.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let csp = denied.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("style-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let page = denied.text().await.unwrap();
+    assert!(page.contains("href=\"/.scimgate/me\""), "{page}");
+    assert!(page.contains("/.scimgate/assets/style.css"), "{page}");
+
     // The stylesheet is served by scimgate itself.
     let css = reqwest::get(format!("{}/.scimgate/assets/style.css", g.root()))
         .await
