@@ -1,3 +1,100 @@
-//! The pages people see: `/.scimgate/me` and the admin UI.
+//! The pages people see: `/.scimgate/me` and the admin UI under `/.scimgate/admin/`.
+//!
+//! Server-rendered HTML, no scripts, one stylesheet served by scimgate, a strict CSP
+//! ([`html`]). Everyone signed in gets `/me` ([`me`]): who they are, their groups and
+//! what each route lets them do. Members of `admin.groups` ([`config`]), checked
+//! against the live directory on every request ([`auth`]), get the admin UI: users
+//! ([`users`]) and groups ([`groups`]), browsed and searched page by page, one user's
+//! access across every route ([`access`]), the audit timeline ([`audit`]), SCIM tokens
+//! ([`tokens`]) and policy status ([`policy`]). Every state change is a POST carrying
+//! the session's CSRF token from scimgate's own origin. Failures become responses in
+//! one place ([`error`]).
 
+pub mod access;
+pub mod audit;
+pub mod auth;
 pub mod config;
+pub mod error;
+pub mod groups;
+pub mod html;
+pub mod layout;
+pub mod me;
+pub mod policy;
+pub mod search;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::clock::SharedClock;
+use crate::gate::Gate;
+use crate::store::Store;
+use config::AdminConfig;
+
+/// Rows per page in every list.
+pub const PAGE_SIZE: usize = 50;
+
+/// What the pages read.
+pub struct AdminState {
+    /// Directory, policies, sessions and the login setting.
+    pub gate: Arc<Gate>,
+    pub store: Arc<dyn Store>,
+    pub clock: SharedClock,
+    pub config: AdminConfig,
+    /// `https://gate.example.com`, when configured (the origin forms must come from).
+    pub public_url: Option<String>,
+    /// New token secrets waiting to be shown once.
+    pub(crate) fresh_tokens: tokens::FreshTokens,
+}
+
+impl AdminState {
+    pub fn new(
+        gate: Arc<Gate>,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        config: AdminConfig,
+        public_url: Option<String>,
+    ) -> Self {
+        AdminState {
+            gate,
+            store,
+            clock,
+            config,
+            public_url,
+            fresh_tokens: Default::default(),
+        }
+    }
+
+    /// Now, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        crate::clock::to_millis(self.clock.now())
+    }
+}
+
+/// The pages' routes, to be nested at `/.scimgate`.
+pub fn routes(state: AdminState) -> Router {
+    Router::new()
+        .route("/assets/style.css", get(html::stylesheet))
+        .route("/me", get(me::page))
+        .route("/me/sign-out", post(me::sign_out))
+        .route("/admin", get(users::home))
+        .route("/admin/", get(users::home))
+        .route("/admin/users", get(users::list))
+        .route("/admin/users/{id}", get(users::show))
+        .route("/admin/groups", get(groups::list))
+        .route("/admin/groups/{id}", get(groups::show))
+        .route("/admin/audit", get(audit::timeline))
+        .route("/admin/tokens", get(tokens::list).post(tokens::create))
+        .route("/admin/tokens/shown/{nonce}", get(tokens::show_once))
+        .route(
+            "/admin/tokens/{name}/revoke",
+            get(tokens::confirm_revoke).post(tokens::revoke),
+        )
+        .route("/admin/policy", get(policy::status))
+        .with_state(Arc::new(state))
+}

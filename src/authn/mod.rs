@@ -37,7 +37,6 @@ pub use http::HttpClient;
 pub use identity::{resolve_user, session_user};
 pub use jwt::{bearer_token, JwtVerifier};
 pub use oidc::OidcLogin;
-pub(crate) use pages::escape;
 pub use redirect::safe_return_to;
 pub use routes::{routes, AuthnState};
 pub use session::{Session, Sessions};

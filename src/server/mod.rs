@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::admin::AdminState;
 use crate::authn::http::HttpClient;
 use crate::authn::jwt::JwtVerifier;
 use crate::authn::oidc::OidcLogin;
@@ -195,6 +196,13 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
             hook: Some(Arc::new(RevocationHook(gate.clone()))),
         },
     );
+    let admin = AdminState::new(
+        gate.clone(),
+        store.clone(),
+        clock.clone(),
+        config.admin.clone(),
+        config.public_url.clone(),
+    );
     let state = ScimState::new(
         dir.clone(),
         writer,
@@ -212,7 +220,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         public_url: config.public_url.clone(),
         tls: config.tls.is_some(),
     };
-    let control = app(state, authn, gate.clone(), readiness.clone());
+    let control = app(state, authn, gate.clone(), readiness.clone(), admin);
     let mut watchers: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     match policy.watch() {
         Ok(w) => watchers.push(Box::new(w)),
@@ -393,9 +401,15 @@ fn spawn_sighup(gate: Arc<Gate>, tls: Option<Arc<ReloadingCert>>) {
 }
 
 /// scimgate's own HTTP surfaces: SCIM, the admin API, login, forward-auth, the
-/// assertion key set and health. Every request gets an `x-request-id` (kept if the
+/// assertion key set, health, and the pages (`/me`, the admin UI, the stylesheet). Every request gets an `x-request-id` (kept if the
 /// client sent one) and a tracing span that carries it.
-pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>, readiness: Readiness) -> Router {
+pub fn app(
+    state: ScimState,
+    authn: AuthnState,
+    gate: Arc<Gate>,
+    readiness: Readiness,
+    admin: AdminState,
+) -> Router {
     let x_request_id = http::HeaderName::from_static("x-request-id");
     let jwks = gate.signer.jwks_json().to_owned();
     let own = Router::new()
@@ -404,6 +418,7 @@ pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>, readiness: Read
             scim::admin_router_with(state.clone(), ops::decide::routes(gate.clone())),
         )
         .merge(crate::authn::routes::routes(authn))
+        .merge(crate::admin::routes(admin))
         .route(
             "/auth",
             axum::routing::any(crate::gate::forward_auth::handler).with_state(gate),

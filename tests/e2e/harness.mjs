@@ -19,14 +19,14 @@ const DOCS_SITE = path.join(ROOT, 'scripts', 'dbt-docs-site');
 const SCIMGATE = process.env.SCIMGATE_BIN
   ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target'), 'release', 'scimgate');
 
-function gateConfig({ ports, tmp }) {
+function gateConfig({ ports, tmp }, extra = '') {
   return `listen: 127.0.0.1:${ports.gate}
 data_dir: ${tmp}/data
 policies: ${tmp}/policies
 public_url: http://127.0.0.1:${ports.gate}
 oidc: { issuer: "http://127.0.0.1:${ports.idp}", client_id: scimgate, client_secret: e2e-secret }
 identity: { claim: preferred_username, attribute: userName }
-`;
+${extra}`;
 }
 
 function gatePolicy({ ports }) {
@@ -65,18 +65,18 @@ async function startComponents(ports, logDir) {
   return processes;
 }
 
-async function startGate(ports, tmp, logDir, policy = gatePolicy) {
+async function startGate(ports, tmp, logDir, policy = gatePolicy, config = '') {
   mkdirSync(path.join(tmp, 'data'), { recursive: true });
   mkdirSync(path.join(tmp, 'policies'), { recursive: true });
-  const config = path.join(tmp, 'config.yaml');
-  writeFileSync(config, gateConfig({ ports, tmp }));
+  const configFile = path.join(tmp, 'config.yaml');
+  writeFileSync(configFile, gateConfig({ ports, tmp }, config));
   writeFileSync(path.join(tmp, 'policies', 'e2e.yaml'), policy({ ports }));
 
   const created = await runCommand(SCIMGATE, ['token', 'create', 'e2e', '--data', path.join(tmp, 'data')]);
   const token = created.trim().split('\n').at(-1).trim();
   if (!token) throw new Error('scimgate token create printed no token');
 
-  const gate = startProcess('scimgate', SCIMGATE, ['serve', '--config', config], {
+  const gate = startProcess('scimgate', SCIMGATE, ['serve', '--config', configFile], {
     logDir, env: { RUST_LOG: process.env.RUST_LOG ?? 'info' },
   });
   try {
@@ -91,9 +91,10 @@ async function startGate(ports, tmp, logDir, policy = gatePolicy) {
 /**
  * Start everything for the test file `name` (logs go to
  * artifacts/logs/NAME/). With `gate: false`, only the components;
- * `policy({ ports })` gives scimgate's policy file instead of the default.
+ * `policy({ ports })` gives scimgate's policy file instead of the default;
+ * `config` is appended to scimgate's config file (e.g. an `admin:` section).
  */
-export async function startStack(name, { gate: withGate = true, policy } = {}) {
+export async function startStack(name, { gate: withGate = true, policy, config } = {}) {
   const ports = { gate: await freePort(), idp: await freePort(), docs: await freePort(), fake: await freePort() };
   const urls = Object.fromEntries(Object.entries(ports).map(([k, port]) => [k, `http://127.0.0.1:${port}`]));
   const logDir = path.join(ARTIFACTS, 'logs', name);
@@ -116,7 +117,7 @@ export async function startStack(name, { gate: withGate = true, policy } = {}) {
   try {
     processes.push(...await startComponents(ports, logDir));
     if (withGate) {
-      const { gate, token } = await startGate(ports, tmp, logDir, policy);
+      const { gate, token } = await startGate(ports, tmp, logDir, policy, config);
       processes.push(gate);
       stack.scim = new ScimClient(`${urls.gate}/scim/v2`, token);
     }

@@ -27,6 +27,7 @@ mod log_redaction;
 mod nesting;
 mod okta;
 mod ops;
+mod pages;
 mod paging;
 mod policy_reload;
 mod revocation;

@@ -1,0 +1,159 @@
+//! Why a page cannot be shown, and the one place where that becomes a response.
+//!
+//! Browsers get pages (or, without a session, the sign-in redirect); callers that
+//! asked for JSON get `{"error": ...}`. Server faults are logged with their cause and
+//! shown as a short message.
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+
+use super::html::{html, url_encode, E};
+use super::layout::narrow_page;
+use crate::store::StoreError;
+use crate::tokens::BadTokenName;
+
+/// A page that cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// No session (or bearer token): sign in, then come back to `return_to`.
+    #[error("not signed in")]
+    NotSignedIn {
+        return_to: String,
+        login_enabled: bool,
+        wants_json: bool,
+    },
+    /// Signed in, but not a member of an admin group.
+    #[error("this page is for scimgate administrators")]
+    NotAdmin,
+    /// The caller's identity names no active directory user.
+    #[error("your account is not provisioned in scimgate's directory")]
+    NotProvisioned,
+    /// The admin UI is not configured (`admin.groups`), or nothing is here.
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    BadTokenName(#[from] BadTokenName),
+    #[error("a token named {0:?} already exists")]
+    TokenExists(String),
+    /// A state-changing request without a valid CSRF token or from another origin.
+    #[error("the form was refused: {0}; reload the page and try again")]
+    Csrf(&'static str),
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+    #[error("a background task failed")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl PageError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PageError::NotSignedIn { .. } => StatusCode::UNAUTHORIZED,
+            PageError::NotAdmin | PageError::NotProvisioned | PageError::Csrf(_) => {
+                StatusCode::FORBIDDEN
+            }
+            PageError::NotFound(_) => StatusCode::NOT_FOUND,
+            PageError::BadRequest(_) | PageError::BadTokenName(_) => StatusCode::BAD_REQUEST,
+            PageError::TokenExists(_) => StatusCode::CONFLICT,
+            PageError::Store(_) | PageError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "page failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "page refused");
+        }
+        if let PageError::NotSignedIn {
+            return_to,
+            login_enabled,
+            wants_json,
+        } = &self
+        {
+            if *wants_json {
+                let mut r = (
+                    status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"error":"not signed in"}"#,
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"scimgate\""),
+                );
+                return r;
+            }
+            if *login_enabled {
+                let mut r = super::html::see_other(&format!(
+                    "/.scimgate/login?rd={}",
+                    url_encode(return_to)
+                ));
+                *r.status_mut() = StatusCode::FOUND;
+                return r;
+            }
+        }
+        let title = status.canonical_reason().unwrap_or("Error");
+        let detail = match &self {
+            PageError::Store(_) | PageError::Task(_) => {
+                "scimgate could not complete this request.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let main = format!(
+            "<h1>{}</h1><p class=\"detail\">{}</p>\
+<p class=\"muted\"><a href=\"/.scimgate/me\">My access</a></p>",
+            E(title),
+            E(&detail),
+        );
+        html(status, narrow_page(title, &main))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_has_its_status() {
+        let cases: Vec<(PageError, u16)> = vec![
+            (PageError::NotAdmin, 403),
+            (PageError::NotProvisioned, 403),
+            (PageError::Csrf("bad token"), 403),
+            (PageError::NotFound("no such user"), 404),
+            (PageError::BadRequest("x".into()), 400),
+            (PageError::TokenExists("a".into()), 409),
+            (PageError::BadTokenName(BadTokenName("a b".into())), 400),
+            (PageError::Store(StoreError::Corrupt("x".into())), 500),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.into_response().status().as_u16(), want);
+        }
+    }
+
+    #[test]
+    fn browsers_without_a_session_are_sent_to_sign_in() {
+        let r = PageError::NotSignedIn {
+            return_to: "/.scimgate/admin/users?q=a b".into(),
+            login_enabled: true,
+            wants_json: false,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "/.scimgate/login?rd=%2F.scimgate%2Fadmin%2Fusers%3Fq%3Da%20b"
+        );
+        let r = PageError::NotSignedIn {
+            return_to: "/".into(),
+            login_enabled: true,
+            wants_json: true,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -1,0 +1,173 @@
+//! Finding users and groups for the admin lists, a page at a time.
+//!
+//! Without a query, a page of the directory in creation order. With one, exact
+//! matches first (userName, id, e-mail; displayName, id), then a case-insensitive
+//! substring scan that walks the directory in chunks and stops as soon as it has the
+//! page asked for plus one (to know whether there is a next page): the directory may
+//! hold a million users, and nothing is ever collected or rendered whole.
+
+use crate::directory::Directory;
+
+const CHUNK: usize = 4096;
+
+/// One page of ords and whether more follow.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Page {
+    pub ords: Vec<u32>,
+    pub more: bool,
+    /// The total, when known without a scan (no query).
+    pub total: Option<usize>,
+}
+
+/// Users matching `query` (empty: all), page `page` (from 0) of `size`.
+pub fn users(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
+    let query = query.trim();
+    if query.is_empty() {
+        let (total, ords) = dir.user_page(page * size, size);
+        return Page {
+            more: (page + 1) * size < total,
+            ords,
+            total: Some(total),
+        };
+    }
+    let mut exact: Vec<u32> = Vec::new();
+    if let Some(u) = dir.user_by_name(query) {
+        exact.push(u.ord);
+    }
+    if let Some(u) = dir.user_by_id(query) {
+        exact.push(u.ord);
+    }
+    exact.extend(dir.users_by_email(query));
+    let needle = query.to_lowercase();
+    scan(
+        exact,
+        page,
+        size,
+        |skip, take| dir.user_page(skip, take).1,
+        |ord| {
+            dir.user(ord).is_some_and(|u| {
+                u.user_name.to_lowercase().contains(&needle)
+                    || u.emails.iter().any(|e| e.to_lowercase().contains(&needle))
+                    || u.external_id
+                        .as_deref()
+                        .is_some_and(|x| x.to_lowercase().contains(&needle))
+            })
+        },
+    )
+}
+
+/// Groups matching `query` (empty: all), page `page` of `size`.
+pub fn groups(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
+    let query = query.trim();
+    if query.is_empty() {
+        let (total, ords) = dir.group_page(page * size, size);
+        return Page {
+            more: (page + 1) * size < total,
+            ords,
+            total: Some(total),
+        };
+    }
+    let mut exact: Vec<u32> = Vec::new();
+    if let Some(g) = dir.group_by_name(query) {
+        exact.push(g.ord);
+    }
+    if let Some(g) = dir.group_by_id(query) {
+        exact.push(g.ord);
+    }
+    let needle = query.to_lowercase();
+    scan(
+        exact,
+        page,
+        size,
+        |skip, take| dir.group_page(skip, take).1,
+        |ord| {
+            dir.group(ord)
+                .is_some_and(|g| g.display_name.to_lowercase().contains(&needle))
+        },
+    )
+}
+
+/// Exact matches first, then scanned matches, skipping `page * size` and taking
+/// `size`, stopping once one more than that is known.
+fn scan(
+    mut exact: Vec<u32>,
+    page: usize,
+    size: usize,
+    chunk_at: impl Fn(usize, usize) -> Vec<u32>,
+    matches: impl Fn(u32) -> bool,
+) -> Page {
+    let mut seen: Vec<u32> = Vec::new();
+    exact.retain(|o| {
+        let new = !seen.contains(o);
+        seen.push(*o);
+        new
+    });
+    let want = (page + 1) * size + 1;
+    let mut found = exact.clone();
+    let mut offset = 0;
+    while found.len() < want {
+        let chunk = chunk_at(offset, CHUNK);
+        if chunk.is_empty() {
+            break;
+        }
+        offset += chunk.len();
+        for ord in chunk {
+            if !exact.contains(&ord) && matches(ord) {
+                found.push(ord);
+                if found.len() >= want {
+                    break;
+                }
+            }
+        }
+    }
+    let more = found.len() > (page + 1) * size;
+    let ords = found.into_iter().skip(page * size).take(size).collect();
+    Page {
+        ords,
+        more,
+        total: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Directory, p: &Page) -> Vec<String> {
+        p.ords
+            .iter()
+            .map(|o| dir.user(*o).unwrap().user_name.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn pages_without_a_query_and_with_one() {
+        let list: Vec<String> = (0..130).map(|i| format!("user{i:03}")).collect();
+        let users: Vec<(&str, &[&str])> = list.iter().map(|n| (n.as_str(), &[][..])).collect();
+        let dir = crate::admin::testing::directory(&users);
+        let p = super::users(&dir, "", 2, 50);
+        assert_eq!(p.total, Some(130));
+        assert_eq!(p.ords.len(), 30);
+        assert!(!p.more);
+        assert!(super::users(&dir, "", 0, 50).more);
+
+        // "user01" matches user010..user019 and the exact-free prefix; 10 results.
+        let p = super::users(&dir, "USER01", 0, 4);
+        assert_eq!(
+            names(&dir, &p),
+            vec!["user010", "user011", "user012", "user013"]
+        );
+        assert!(p.more);
+        let p = super::users(&dir, "user01", 2, 4);
+        assert_eq!(names(&dir, &p), vec!["user018", "user019"]);
+        assert!(!p.more);
+
+        // An exact userName comes first, once.
+        let p = super::users(&dir, "user100", 0, 5);
+        assert_eq!(names(&dir, &p), vec!["user100"]);
+        // By e-mail.
+        let p = super::users(&dir, "user005@example.com", 0, 5);
+        assert_eq!(names(&dir, &p), vec!["user005"]);
+        assert!(super::users(&dir, "nobody", 0, 5).ords.is_empty());
+    }
+}
