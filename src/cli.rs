@@ -55,6 +55,8 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Move an embedded SQLite store to PostgreSQL (for replicas).
+    Migrate(crate::migrate::MigrateArgs),
     /// Manage SCIM and admin bearer tokens.
     Token {
         #[command(flatten)]
@@ -114,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Serve { common, listen } => serve(common, listen),
         Command::Token { common, action } => token(common, action),
         Command::Policy { common, action } => policy(common, action),
+        Command::Migrate(args) => crate::migrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -155,7 +158,7 @@ fn normalise_for_policy(path: &str) -> Result<String, String> {
 
 /// Loads the directory from the data directory, if there is a store there.
 fn load_directory(config: &Config) -> anyhow::Result<Option<Arc<crate::directory::Directory>>> {
-    if !config.sqlite_path().exists() {
+    if config.store.postgres.is_none() && !config.sqlite_path().exists() {
         return Ok(None);
     }
     let store = open_store(config)?;
@@ -208,13 +211,17 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
     }
 }
 
-fn open_store(config: &Config) -> Result<SqliteStore, StoreError> {
-    SqliteStore::open(&config.sqlite_path())
+/// The configured store: PostgreSQL when `store.postgres` is set, else SQLite.
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    match &config.store.postgres {
+        Some(pg) => Ok(Arc::new(crate::store::PgStore::open(pg)?)),
+        None => Ok(Arc::new(SqliteStore::open(&config.sqlite_path())?)),
+    }
 }
 
 fn token(common: Common, action: TokenAction) -> anyhow::Result<()> {
     let config = load_config(&common, None)?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let store = open_store(&config)?;
     let now = to_millis(SystemClock.now());
     match action {
         TokenAction::Create { name, scope } => {

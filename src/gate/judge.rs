@@ -39,6 +39,9 @@ impl Gate {
         ask.path
             .check_ambiguity(m.route.settings.allow_ambiguous_paths)
             .map_err(|a| GateError::AmbiguousPath(a.to_string()))?;
+        if m.route.require_fresh_directory && !self.dir.freshness().is_fresh() {
+            return Err(GateError::StaleDirectory);
+        }
         let caller = match self.authenticate(ask.headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) => {

@@ -39,9 +39,11 @@ use crate::gate::hook::RevocationHook;
 use crate::gate::Gate;
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
+use crate::replica::follow::FollowSettings;
+use crate::replica::CatchUpSignal;
 use crate::revoke::Registry;
 use crate::scim::{self, ScimState};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
 pub use dispatch::Dispatch;
 pub use tls::ReloadingCert;
 
@@ -102,11 +104,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     let tls = config.tls.as_ref().map(ReloadingCert::load).transpose()?;
     let policy = PolicyHandle::load(config.policies_dir.clone())
         .with_context(|| format!("loading policies from {}", config.policies_dir.display()))?;
-    let path = config.sqlite_path();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-        .await?
-        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = open_store(config).await?;
     let loader = store.clone();
     let snapshot = tokio::task::spawn_blocking(move || loader.load()).await??;
     let dir = Arc::new(Directory::from_snapshot(snapshot));
@@ -119,11 +117,14 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         "directory and policies loaded"
     );
     let clock = clock::system();
-    let sessions = Arc::new(Sessions::load(
-        store.clone(),
-        config.sessions.clone(),
-        clock.clone(),
-    )?);
+    let (session_store, session_cfg, session_clock) =
+        (store.clone(), config.sessions.clone(), clock.clone());
+    let sessions = Arc::new(
+        tokio::task::spawn_blocking(move || {
+            Sessions::load(session_store, session_cfg, session_clock)
+        })
+        .await??,
+    );
     let http = HttpClient::new()?;
     let jwt = config
         .jwt
@@ -157,6 +158,26 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         clients: Default::default(),
         identities: Default::default(),
     });
+    let follow = match &config.store.postgres {
+        Some(pg) => {
+            dir.freshness().set_bound(pg.max_stale);
+            let signal = Arc::new(CatchUpSignal::default());
+            let settings = FollowSettings {
+                url: pg.url.clone(),
+                timeout: pg.timeout,
+                poll: (pg.max_stale / 4).clamp(Duration::from_millis(100), Duration::from_secs(2)),
+            };
+            let _follower = crate::replica::follow::spawn(
+                settings,
+                signal.clone(),
+                dir.clone(),
+                sessions.clone(),
+                tokio_util::sync::CancellationToken::new(),
+            )?;
+            Some(signal)
+        }
+        None => None,
+    };
     let (writer, _writer_task) = Writer::start(
         dir.clone(),
         store.clone(),
@@ -164,6 +185,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         WriterSettings {
             allow_manual_updates: config.scim.allow_manual_updates,
             hook: Some(Arc::new(RevocationHook(gate.clone()))),
+            follow,
         },
     );
     let state = ScimState::new(
@@ -214,6 +236,43 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         tls,
         watchers,
     })
+}
+
+/// Opens the configured store: PostgreSQL when `store.postgres` is set (shared by
+/// replicas), else SQLite in the data directory.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(pg) = config.store.postgres.clone() {
+        let store = tokio::task::spawn_blocking(move || PgStore::open(&pg))
+            .await?
+            .context("opening the PostgreSQL store (store.postgres.url)")?;
+        return Ok(Arc::new(store));
+    }
+    let path = config.sqlite_path();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await?
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// `/readyz`: ready unless this replica's directory is staler than the configured
+/// bound (cut off from the shared store).
+async fn readyz(gate: Arc<Gate>) -> (http::StatusCode, String) {
+    let s = gate.dir.freshness().status();
+    if s.fresh {
+        (http::StatusCode::OK, "ready\n".to_owned())
+    } else {
+        let since = s
+            .since_catch_up
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(f64::INFINITY);
+        let bound = s.bound.map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: directory not caught up with the shared store for {since:.1}s (bound {bound:.1}s)\n"
+            ),
+        )
+    }
 }
 
 /// Starts a server in the background on the current runtime (tests and benchmarks
@@ -303,6 +362,7 @@ fn spawn_sighup(gate: Arc<Gate>, tls: Option<Arc<ReloadingCert>>) {
 pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>) -> Router {
     let x_request_id = http::HeaderName::from_static("x-request-id");
     let jwks = gate.signer.jwks_json().to_owned();
+    let ready_gate = gate.clone();
     let own = Router::new()
         .nest("/admin/v1", scim::admin_router(state.clone()))
         .merge(crate::authn::routes::routes(authn))
@@ -329,7 +389,10 @@ pub fn app(state: ScimState, authn: AuthnState, gate: Arc<Gate>) -> Router {
             }),
         )
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .route("/readyz", axum::routing::get(|| async { "ready\n" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || readyz(ready_gate.clone())),
+        )
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(
