@@ -24,6 +24,7 @@ mod nesting;
 mod okta;
 mod paging;
 mod policy_reload;
+mod replicas;
 mod revocation;
 mod rfc_errors;
 mod streaming;
