@@ -161,6 +161,28 @@ impl PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// Closing a sync client blocks on its own runtime, which panics on an async
+    /// worker thread (a server's last handle may drop there): close on a thread of
+    /// its own.
+    fn drop(&mut self) {
+        let conns: Vec<Conn> = [self.writer.conn.lock().take(), self.reader.conn.lock().take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if conns.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(conns));
+        } else {
+            drop(conns);
+        }
+    }
+}
+
 /// A statement prepared once per connection.
 fn stmt(
     stmts: &mut HashMap<&'static str, Statement>,
