@@ -166,10 +166,13 @@ impl Drop for PgStore {
     /// worker thread (a server's last handle may drop there): close on a thread of
     /// its own.
     fn drop(&mut self) {
-        let conns: Vec<Conn> = [self.writer.conn.lock().take(), self.reader.conn.lock().take()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let conns: Vec<Conn> = [
+            self.writer.conn.lock().take(),
+            self.reader.conn.lock().take(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if conns.is_empty() {
             return;
         }

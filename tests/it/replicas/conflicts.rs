@@ -93,13 +93,20 @@ async fn concurrent_patches_to_one_group_lose_no_member() {
     let mut want = users.clone();
     want.sort();
     for (k, r) in rs.iter().enumerate() {
-        super::env::eventually(std::time::Duration::from_secs(5), "members converge", || async {
-            let g = r.scim(Method::GET, &format!("/Groups/{group}"), None).await;
-            sorted_values(&g.body["members"]) == want
-        })
+        super::env::eventually(
+            std::time::Duration::from_secs(5),
+            "members converge",
+            || async {
+                let g = r.scim(Method::GET, &format!("/Groups/{group}"), None).await;
+                sorted_values(&g.body["members"]) == want
+            },
+        )
         .await;
         // A user body works as a sanity check of the replica's own copy.
-        let u = r.scim(Method::GET, &format!("/Users/{}", users[k]), None).await.expect(200);
+        let u = r
+            .scim(Method::GET, &format!("/Users/{}", users[k]), None)
+            .await
+            .expect(200);
         assert_eq!(u.body["schemas"][0], USER_SCHEMA);
     }
 }

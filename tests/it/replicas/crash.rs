@@ -105,7 +105,11 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_catches_up(
     // Four writers: two on A (which will die), two on B.
     let writers: Vec<_> = (0..4)
         .map(|k| {
-            let root = if k % 2 == 0 { a.root.clone() } else { b.root.clone() };
+            let root = if k % 2 == 0 {
+                a.root.clone()
+            } else {
+                b.root.clone()
+            };
             let (token, acked) = (token.clone(), acked.clone());
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
@@ -129,7 +133,10 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_catches_up(
     let acked = acked.lock().clone();
     // Everything acknowledged, by either replica, is on the survivor...
     for id in &acked {
-        assert!(user_exists(&b.root, &token, id).await, "lost acknowledged user {id}");
+        assert!(
+            user_exists(&b.root, &token, id).await,
+            "lost acknowledged user {id}"
+        );
     }
     // ...and on the killed replica once it is back, with what B wrote meanwhile.
     let late = create(&reqwest::Client::new(), &b.root, &token, "after-the-crash")
@@ -137,15 +144,20 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_catches_up(
         .expect("B still writes");
     let a2 = serve(&config, &data_a).await;
     for id in acked.iter().chain(std::iter::once(&late)) {
-        assert!(user_exists(&a2.root, &token, id).await, "restarted A misses {id}");
+        assert!(
+            user_exists(&a2.root, &token, id).await,
+            "restarted A misses {id}"
+        );
     }
     // And it follows again: a write on B shows up on A.
     let next = create(&reqwest::Client::new(), &b.root, &token, "followed")
         .await
         .unwrap();
-    eventually(Duration::from_secs(5), "A follows B after restart", || async {
-        user_exists(&a2.root, &token, &next).await
-    })
+    eventually(
+        Duration::from_secs(5),
+        "A follows B after restart",
+        || async { user_exists(&a2.root, &token, &next).await },
+    )
     .await;
     eprintln!("{} writes acknowledged around the crash", acked.len());
 }

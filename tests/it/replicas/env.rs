@@ -31,9 +31,10 @@ impl TestDb {
     /// Creates `scimgate_t_<random>` on `server` (`postgres://user@host:port`).
     pub async fn create_on(server: &str) -> TestDb {
         let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
-        let (client, conn) = tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
-            .await
-            .expect("connect to PostgreSQL");
+        let (client, conn) =
+            tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
+                .await
+                .expect("connect to PostgreSQL");
         let driver = tokio::spawn(conn);
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -220,7 +221,11 @@ fn pg_bin(name: &str) -> PathBuf {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     versions.sort();
-    versions.last().expect("a PostgreSQL version").join("bin").join(name)
+    versions
+        .last()
+        .expect("a PostgreSQL version")
+        .join("bin")
+        .join(name)
 }
 
 fn is_root() -> bool {
@@ -277,7 +282,11 @@ impl Cluster {
             "postgres",
             "--no-sync",
         ]);
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let cluster = Cluster {
             dir,
             port: free_port(),
@@ -310,7 +319,11 @@ impl Cluster {
             "-w",
             "start",
         ]);
-        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Stops the server (fast: open connections are cut).
@@ -325,7 +338,11 @@ impl Cluster {
             "-w",
             "stop",
         ]);
-        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -18,7 +18,12 @@ fn verify_chain(rows: &[AuditRow]) {
     let mut prev = GENESIS_HASH.to_owned();
     for r in rows {
         assert_eq!(r.prev_hash, prev, "chain broken before seq {}", r.seq);
-        assert_eq!(record_hash(&prev, &r.entry), r.hash, "record {} altered", r.seq);
+        assert_eq!(
+            record_hash(&prev, &r.entry),
+            r.hash,
+            "record {} altered",
+            r.seq
+        );
         prev = r.hash.clone();
     }
 }
@@ -29,7 +34,12 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     let g = support::start("").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(g.create_user(&format!("mig{i}")).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            g.create_user(&format!("mig{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let team = g.create_group("team", &[&ids[0], &ids[1]]).await["id"]
         .as_str()
@@ -59,7 +69,11 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
         .args(["--to", &db.url()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("moved 4 users, 2 groups"), "{summary}");
     // Migrating again into a database that holds data is refused.
@@ -90,20 +104,43 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     assert_eq!(r.running.directory.user_count(), users_before);
     for (i, id) in ids.iter().enumerate() {
         let want = if i == 3 { 404 } else { 200 };
-        assert_eq!(r.scim(Method::GET, &format!("/Users/{id}"), None).await.status, want);
+        assert_eq!(
+            r.scim(Method::GET, &format!("/Users/{id}"), None)
+                .await
+                .status,
+            want
+        );
     }
-    let t = r.scim(Method::GET, &format!("/Groups/{team}"), None).await.expect(200);
-    assert_eq!(sorted_values(&t.body["members"]), support::sorted(&[&ids[0], &ids[1]]));
-    let o = r.scim(Method::GET, &format!("/Groups/{outer}"), None).await.expect(200);
-    assert_eq!(sorted_values(&o.body["members"]), support::sorted(&[&team, &ids[4]]));
-    let s = r.running.gate.sessions.lookup(&session).expect("the session moved");
+    let t = r
+        .scim(Method::GET, &format!("/Groups/{team}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        sorted_values(&t.body["members"]),
+        support::sorted(&[&ids[0], &ids[1]])
+    );
+    let o = r
+        .scim(Method::GET, &format!("/Groups/{outer}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        sorted_values(&o.body["members"]),
+        support::sorted(&[&team, &ids[4]])
+    );
+    let s = r
+        .running
+        .gate
+        .sessions
+        .lookup(&session)
+        .expect("the session moved");
     assert_eq!(&*s.user_id, ids[2].as_str());
     // The chain keeps growing from where it was, and still verifies.
     r.create_user("after-migration").await.expect(201);
     let store = db.store().await;
-    let all = tokio::task::spawn_blocking(move || store.audit_query(&AuditQuery::default()).unwrap())
-        .await
-        .unwrap();
+    let all =
+        tokio::task::spawn_blocking(move || store.audit_query(&AuditQuery::default()).unwrap())
+            .await
+            .unwrap();
     assert!(all.len() > audit_before.len());
     verify_chain(&all);
 }

@@ -42,7 +42,9 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
                             acked.lock().insert(resp.id());
                         }
                         _ => {
-                            errors.lock().push((resp.status, t0.elapsed(), resp.text.clone()));
+                            errors
+                                .lock()
+                                .push((resp.status, t0.elapsed(), resp.text.clone()));
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     }
@@ -65,7 +67,10 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     // Writes succeed again on both replicas.
     for r in [&a, &b] {
         eventually(Duration::from_secs(15), "writes recover", || async {
-            r.create_user(&format!("after-{}", uuid::Uuid::new_v4())).await.status == 201
+            r.create_user(&format!("after-{}", uuid::Uuid::new_v4()))
+                .await
+                .status
+                == 201
         })
         .await;
     }
@@ -91,7 +96,9 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     assert!(acked.is_subset(&stored), "an acknowledged write was lost");
     for r in [&a, &b] {
         eventually(Duration::from_secs(10), "replicas caught up", || async {
-            acked.iter().all(|id| r.running.directory.user_by_id(id).is_some())
+            acked
+                .iter()
+                .all(|id| r.running.directory.user_by_id(id).is_some())
                 && r.running.directory.user_count() == stored.len()
         })
         .await;
@@ -114,7 +121,12 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
         p.up.url()
     );
     let yaml = format!("{}{}", p.iss.config(), store_yaml(&db.url(), 1.0));
-    let r = Replica::start(&yaml, &token, &[("app.yaml", &p.policy), ("fresh.yaml", &fresh_policy)]).await;
+    let r = Replica::start(
+        &yaml,
+        &token,
+        &[("app.yaml", &p.policy), ("fresh.yaml", &fresh_policy)],
+    )
+    .await;
     let id = r.create_user("fay").await.expect(201).id();
     r.scim(
         Method::POST,

@@ -28,7 +28,13 @@ async fn a_deactivation_on_one_replica_denies_on_the_others_and_cuts_their_strea
     // Writes spread across the replicas.
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(rs[i % 3].create_user(&format!("u{i}")).await.expect(201).id());
+        ids.push(
+            rs[i % 3]
+                .create_user(&format!("u{i}"))
+                .await
+                .expect(201)
+                .id(),
+        );
     }
     let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
     rs[1]
@@ -71,9 +77,11 @@ async fn a_deactivation_on_one_replica_denies_on_the_others_and_cuts_their_strea
     rs[0].deactivate(&ids[0]).await.expect(200);
     let acked = Instant::now();
     for (name, r) in [("B", &rs[1]), ("C", &rs[2])] {
-        let took = eventually(Duration::from_secs(2), "denied on the other replicas", || async {
-            r.proxied(&p.iss, "app.test", "/public/a", "u0").await == 403
-        })
+        let took = eventually(
+            Duration::from_secs(2),
+            "denied on the other replicas",
+            || async { r.proxied(&p.iss, "app.test", "/public/a", "u0").await == 403 },
+        )
         .await;
         eprintln!("{name} denies {} ms after A answered", took.as_millis());
         // Others are untouched.
@@ -126,9 +134,11 @@ async fn sessions_are_shared_and_end_everywhere() {
     let t1 = rs[0].running.gate.sessions.create(&ids[1]).await.unwrap();
     let (c0, c1) = (cookie(&rs[0], &t0), cookie(&rs[0], &t1));
     for r in &rs {
-        eventually(Duration::from_secs(5), "the session works everywhere", || async {
-            me_status(r, &c0).await == 200 && me_status(r, &c1).await == 200
-        })
+        eventually(
+            Duration::from_secs(5),
+            "the session works everywhere",
+            || async { me_status(r, &c0).await == 200 && me_status(r, &c1).await == 200 },
+        )
         .await;
     }
     // Sign-out on B ends the session on A and C too.
@@ -145,9 +155,13 @@ async fn sessions_are_shared_and_end_everywhere() {
         .await
         .expect(204);
     for r in &rs {
-        eventually(Duration::from_secs(2), "deprovisioned everywhere", || async {
-            r.running.gate.sessions.lookup(&t1).is_none() && me_status(r, &c1).await != 200
-        })
+        eventually(
+            Duration::from_secs(2),
+            "deprovisioned everywhere",
+            || async {
+                r.running.gate.sessions.lookup(&t1).is_none() && me_status(r, &c1).await != 200
+            },
+        )
         .await;
     }
 }
