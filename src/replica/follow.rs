@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::CatchUpSignal;
 use crate::authn::session::Sessions;
 use crate::directory::Directory;
-use crate::store::postgres::{CHANGES_CHANNEL, SESSIONS_CHANNEL};
+use crate::store::postgres::{CHANGES_CHANNEL, LISTEN_ALL};
 
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -93,8 +93,7 @@ async fn follow_once(
             }
         }
     });
-    let listen = format!("LISTEN {CHANGES_CHANNEL}; LISTEN {SESSIONS_CHANNEL}");
-    if let Err(e) = client.batch_execute(&listen).await {
+    if let Err(e) = client.batch_execute(LISTEN_ALL).await {
         tracing::warn!(error = %e, "follower cannot LISTEN");
         driver.abort();
         return;

@@ -41,6 +41,9 @@ pub(crate) const WRITE_LOCK: i64 = 0x5c16_a7e0_0002;
 pub const CHANGES_CHANNEL: &str = "scimgate_changes";
 /// `NOTIFY` channel of ended sessions; the payload is the token hash, hex.
 pub const SESSIONS_CHANNEL: &str = "scimgate_sessions";
+/// What a follower sends to hear both channels (the only SQL outside this module's
+/// connections, kept here so that only `store/` speaks SQL).
+pub const LISTEN_ALL: &str = "LISTEN scimgate_changes; LISTEN scimgate_sessions";
 /// A connection idle longer than this is checked before use (it may have died with a
 /// database restart).
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
