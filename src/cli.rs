@@ -58,6 +58,8 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Move an embedded SQLite store to PostgreSQL (for replicas).
+    Migrate(crate::migrate::MigrateArgs),
     /// Manage SCIM and admin bearer tokens.
     Token {
         #[command(flatten)]
@@ -182,6 +184,7 @@ pub fn main() -> ExitCode {
         Command::Policy { common, action } => policy(common, action),
         Command::Audit { common, action } => audit(common, action),
         Command::Doctor(args) => doctor(args),
+        Command::Migrate(args) => crate::migrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,7 +226,7 @@ fn normalise_for_policy(path: &str) -> Result<String, String> {
 
 /// Loads the directory from the data directory, if there is a store there.
 fn load_directory(config: &Config) -> anyhow::Result<Option<Arc<crate::directory::Directory>>> {
-    if !config.sqlite_path().exists() {
+    if config.store.postgres.is_none() && !config.sqlite_path().exists() {
         return Ok(None);
     }
     let store = open_store(config)?;
@@ -297,13 +300,17 @@ fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
     }
 }
 
-fn open_store(config: &Config) -> Result<SqliteStore, StoreError> {
-    SqliteStore::open(&config.sqlite_path())
+/// The configured store: PostgreSQL when `store.postgres` is set, else SQLite.
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    match &config.store.postgres {
+        Some(pg) => Ok(Arc::new(crate::store::PgStore::open(pg)?)),
+        None => Ok(Arc::new(SqliteStore::open(&config.sqlite_path())?)),
+    }
 }
 
 fn token(common: Common, action: TokenAction) -> anyhow::Result<()> {
     let config = load_config(&common, None)?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let store = open_store(&config)?;
     let now = to_millis(SystemClock.now());
     match action {
         TokenAction::Create { name, scope } => {
@@ -375,7 +382,7 @@ fn audit(common: Common, action: AuditAction) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match action {
         AuditAction::Verify => {
-            if !cli::verify(&store, &mut out)? {
+            if !cli::verify(&*store, &mut out)? {
                 anyhow::bail!("audit chain verification failed");
             }
         }
@@ -398,7 +405,7 @@ fn audit(common: Common, action: AuditAction) -> anyhow::Result<()> {
                 json,
             };
             let now = to_millis(SystemClock.now());
-            let n = cli::search(&store, &search, now, &mut out)?;
+            let n = cli::search(&*store, &search, now, &mut out)?;
             eprintln!("{n} records");
         }
     }

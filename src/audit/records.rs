@@ -33,6 +33,8 @@ pub enum DenyReason {
     CredentialsRefused,
     /// The identity names no active directory user.
     NotProvisioned,
+    /// The route needs a fresh directory and this replica is cut off from the store.
+    StaleDirectory,
 }
 
 impl DenyReason {
@@ -43,6 +45,7 @@ impl DenyReason {
             DenyReason::Unauthenticated => "unauthenticated",
             DenyReason::CredentialsRefused => "credentials_refused",
             DenyReason::NotProvisioned => "not_provisioned",
+            DenyReason::StaleDirectory => "stale_directory",
         }
     }
 }

@@ -12,6 +12,13 @@
 //! sign-out, or when its user is deactivated or deleted. Whether the user is still
 //! active and in which groups is read from the directory on every request by the
 //! caller, so a session never carries stale rights.
+//!
+//! On a store shared by several replicas ([`Store::is_shared`]), a session made on
+//! another replica is not in this one's memory: [`Sessions::lookup_shared`] falls back
+//! to the store on a miss and remembers what it finds. Sign-outs elsewhere arrive as
+//! notifications ([`Sessions::forget_hash`]); after the follower reconnects,
+//! [`Sessions::resync`] drops the sessions ended while it was away. Deprovisioning
+//! reaches every replica through the replicated change and the commit hook.
 
 #[cfg(test)]
 mod tests;
@@ -118,6 +125,77 @@ impl Sessions {
         }
         let session = self.by_token.get(&hash(token))?.clone();
         (session.expires_ms > to_millis(self.clock.now())).then_some(session)
+    }
+
+    /// The live session for a cookie's token: memory first; on a shared store, a miss
+    /// is looked up in the store (the session may have been made on another replica).
+    pub async fn lookup_shared(&self, token: &str) -> Option<Session> {
+        if let Some(s) = self.lookup(token) {
+            return Some(s);
+        }
+        if token.len() != TOKEN_LEN || !self.store.is_shared() {
+            return None;
+        }
+        let hash = hash(token);
+        let now = to_millis(self.clock.now());
+        let store = self.store.clone();
+        let row = match tokio::task::spawn_blocking(move || store.session_get(&hash, now)).await {
+            Ok(Ok(row)) => row?,
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "cannot look a session up in the store");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "session lookup task failed");
+                return None;
+            }
+        };
+        let session = Session {
+            user_id: Arc::from(row.user_id),
+            expires_ms: row.expires,
+            created_ms: row.created,
+        };
+        self.remember(hash, session.clone());
+        Some(session)
+    }
+
+    /// Forgets a session ended elsewhere (by its token hash), in memory only.
+    pub fn forget_hash(&self, token_hash: &[u8]) {
+        if let Ok(hash) = Hash::try_from(token_hash) {
+            self.forget(&hash);
+        }
+    }
+
+    /// Forgets the sessions in memory that the store no longer holds (ended on another
+    /// replica while this one was not listening).
+    pub async fn resync(&self) {
+        let now = to_millis(self.clock.now());
+        let store = self.store.clone();
+        let rows = match tokio::task::spawn_blocking(move || store.sessions_load(now)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "cannot reload sessions from the store");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "session reload task failed");
+                return;
+            }
+        };
+        let live: std::collections::HashSet<Vec<u8>> =
+            rows.into_iter().map(|r| r.token_hash).collect();
+        let gone: Vec<Hash> = self
+            .by_token
+            .iter()
+            .filter(|e| !live.contains(e.key().as_slice()))
+            .map(|e| *e.key())
+            .collect();
+        for h in &gone {
+            self.forget(h);
+        }
+        if !gone.is_empty() {
+            tracing::info!(sessions = gone.len(), "sessions ended elsewhere forgotten");
+        }
     }
 
     /// Signs out: forgets the session in memory and deletes it from the store.

@@ -79,6 +79,8 @@ pub struct Directory {
     /// reader that sees the same even value before and after its reads saw one
     /// consistent state (see [`Directory::epoch`]).
     epoch: AtomicU64,
+    /// How recently this copy caught up with a shared store.
+    freshness: crate::replica::Freshness,
 }
 
 impl Directory {
@@ -124,6 +126,12 @@ impl Directory {
         dir.next_group.store(next_group, Ordering::Relaxed);
         dir.seq.store(snap.last_seq, Ordering::Release);
         dir
+    }
+
+    /// How fresh this copy is (always fresh on the embedded store; on a shared
+    /// store, bounded by how long ago it last caught up).
+    pub fn freshness(&self) -> &crate::replica::Freshness {
+        &self.freshness
     }
 
     /// The sequence number of the last change applied.
@@ -450,8 +458,23 @@ impl Directory {
         }
     }
 
-    /// Applies committed store operations and advances the sequence number.
+    /// Applies committed store operations and advances the sequence number. Changes
+    /// replayed from other replicas carry ords this copy did not allocate: the next
+    /// ords move past them, so a later plan never reuses one.
     pub(crate) fn apply(&self, ops: &[StoreOp], seq: u64) {
+        for op in ops {
+            match op {
+                StoreOp::PutUser(u) => {
+                    self.next_user
+                        .fetch_max(u.ord.saturating_add(1), Ordering::Relaxed);
+                }
+                StoreOp::PutGroup(g) => {
+                    self.next_group
+                        .fetch_max(g.ord.saturating_add(1), Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         fence(Ordering::Release);
         let mut recompute: BTreeSet<u32> = BTreeSet::new();

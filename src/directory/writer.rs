@@ -7,6 +7,14 @@
 //! answer the callers: a change a caller sees acknowledged is durable and visible to
 //! every later read. Two changes in one batch never touch the same resource or name;
 //! the second waits for the next batch and is planned against the first's result.
+//!
+//! On a store shared by several replicas the plan may be stale: another replica may
+//! have committed since this copy last caught up. Each batch is committed stating the
+//! sequence it was planned at; if the store refuses it as stale, the writer catches up
+//! (applies the newer changes from the store's log, with the same commit hook as its
+//! own) and plans the batch's requests again, so uniqueness and member sets are decided
+//! on the latest state and nothing is lost. The follower ([`crate::replica`]) pokes the
+//! writer to catch up on every notification; only this task changes the directory.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -18,7 +26,8 @@ use super::{
     Actor, Directory, DirectoryError, GroupDraft, GroupRecord, MemberChange, UserDraft, UserRecord,
 };
 use crate::clock::{to_millis, SharedClock};
-use crate::store::{Change, Store};
+use crate::replica::CatchUpSignal;
+use crate::store::{Change, Store, StoreError};
 
 /// Largest number of changes in one transaction.
 const MAX_BATCH: usize = 512;
@@ -26,6 +35,10 @@ const MAX_BATCH: usize = 512;
 const QUEUE: usize = 4096;
 /// Committed batches between two store maintenance runs (WAL checkpoints).
 const MAINTAIN_EVERY: u32 = 256;
+/// Times one request is planned again after a stale commit before it is refused.
+const MAX_STALE_RETRIES: u32 = 64;
+/// Changes read from the shared store's log per round of a catch-up.
+const CATCH_UP_PAGE: usize = 1024;
 
 /// A change to a user, computed from its current state; may be called more than once.
 pub type UserMutation = Arc<dyn Fn(&UserRecord) -> Result<UserDraft, DirectoryError> + Send + Sync>;
@@ -87,12 +100,16 @@ pub struct WriterSettings {
     pub allow_manual_updates: bool,
     /// Called after every committed batch.
     pub hook: Option<Arc<dyn CommitHook>>,
+    /// Set on a shared store: the follower's pokes to catch up with other replicas.
+    pub follow: Option<Arc<CatchUpSignal>>,
 }
 
 struct Request {
     actor: Actor,
     cmd: Command,
     reply: oneshot::Sender<Result<Outcome, DirectoryError>>,
+    /// Times it was planned again after a stale commit.
+    retries: u32,
 }
 
 /// Handle to submit changes to the writer task.
@@ -118,7 +135,12 @@ impl Writer {
     pub async fn submit(&self, actor: Actor, cmd: Command) -> Result<Outcome, DirectoryError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request { actor, cmd, reply })
+            .send(Request {
+                actor,
+                cmd,
+                reply,
+                retries: 0,
+            })
             .await
             .map_err(|_| DirectoryError::ShuttingDown)?;
         rx.await.map_err(|_| DirectoryError::ShuttingDown)?
@@ -127,7 +149,7 @@ impl Writer {
 
 struct Pending {
     planned: Planned,
-    reply: oneshot::Sender<Result<Outcome, DirectoryError>>,
+    req: Request,
 }
 
 async fn run(
@@ -141,9 +163,15 @@ async fn run(
     let mut since_maintenance: u32 = 0;
     loop {
         if queue.is_empty() {
-            match rx.recv().await {
-                Some(r) => queue.push_back(r),
-                None => return,
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => queue.push_back(r),
+                    None => return,
+                },
+                () = wait_for_poke(&settings.follow) => {
+                    catch_up(&dir, &store, &settings).await;
+                    continue;
+                }
             }
         }
         while queue.len() < MAX_BATCH {
@@ -152,7 +180,15 @@ async fn run(
                 Err(_) => break,
             }
         }
+        if let Some(follow) = &settings.follow {
+            // On a shared store every batch is planned on the latest state: a change
+            // another replica just acknowledged (a create, then a PATCH sent here) is
+            // never refused as unknown, and stale commits stay rare.
+            follow.take();
+            catch_up(&dir, &store, &settings).await;
+        }
         let now = to_millis(clock.now());
+        let base = dir.seq();
         let mut batch: Vec<Pending> = Vec::new();
         let mut keys: HashSet<TouchKey> = HashSet::new();
         while batch.len() < MAX_BATCH {
@@ -171,10 +207,7 @@ async fn run(
                         break;
                     }
                     keys.extend(planned.keys.iter().cloned());
-                    batch.push(Pending {
-                        planned,
-                        reply: req.reply,
-                    });
+                    batch.push(Pending { planned, req });
                 }
                 Err(e) => {
                     let _ = req.reply.send(Err(e));
@@ -184,7 +217,15 @@ async fn run(
         if batch.is_empty() {
             continue;
         }
-        commit_batch(&dir, &store, &settings, batch).await;
+        let retry = commit_batch(&dir, &store, &settings, base, batch).await;
+        if !retry.is_empty() {
+            // Another replica wrote first: apply its changes, then plan these again.
+            catch_up(&dir, &store, &settings).await;
+            for req in retry.into_iter().rev() {
+                queue.push_front(req);
+            }
+            continue;
+        }
         since_maintenance += 1;
         if since_maintenance >= MAINTAIN_EVERY {
             since_maintenance = 0;
@@ -198,16 +239,69 @@ async fn run(
     }
 }
 
+/// Waits for the follower's poke (forever on a store with one writer).
+async fn wait_for_poke(follow: &Option<Arc<CatchUpSignal>>) {
+    match follow {
+        Some(f) => f.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies the changes other replicas committed since this copy's sequence, and runs
+/// the commit hook on them (sessions end, streams are judged again), as for a local
+/// change. Marks the directory fresh when it reached the store's head.
+async fn catch_up(dir: &Arc<Directory>, store: &Arc<dyn Store>, settings: &WriterSettings) {
+    loop {
+        let from = dir.seq();
+        let reader = store.clone();
+        let read =
+            tokio::task::spawn_blocking(move || reader.changes_since(from, CATCH_UP_PAGE)).await;
+        let changes = match read {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, seq = from, "cannot catch up with the shared store");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "catch-up task failed");
+                return;
+            }
+        };
+        let full = changes.len() >= CATCH_UP_PAGE;
+        if !changes.is_empty() {
+            for (seq, change) in &changes {
+                dir.apply(&change.ops, *seq);
+            }
+            let changes: Vec<Change> = changes.into_iter().map(|(_, c)| c).collect();
+            tracing::debug!(
+                count = changes.len(),
+                seq = dir.seq(),
+                "applied changes from other replicas"
+            );
+            if let Some(hook) = &settings.hook {
+                hook.after_commit(&changes);
+            }
+        }
+        if !full {
+            dir.freshness().caught_up();
+            return;
+        }
+    }
+}
+
+/// Commits a batch planned at `base`; answers its callers, or returns the requests to
+/// plan again when the store refused the batch as stale.
 async fn commit_batch(
     dir: &Arc<Directory>,
     store: &Arc<dyn Store>,
     settings: &WriterSettings,
+    base: u64,
     batch: Vec<Pending>,
-) {
+) -> Vec<Request> {
     let changes: Vec<_> = batch.iter().map(|p| p.planned.change.clone()).collect();
     let store = store.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let seqs = store.commit(&changes);
+        let seqs = store.commit_planned_at(base, &changes);
         (changes, seqs)
     })
     .await;
@@ -220,21 +314,43 @@ async fn commit_batch(
                 hook.after_commit(&changes);
             }
             for p in batch {
-                let _ = p.reply.send(Ok(p.planned.outcome));
+                let _ = p.req.reply.send(Ok(p.planned.outcome));
             }
+            Vec::new()
+        }
+        Ok((_, Err(StoreError::Stale { head, base }))) => {
+            tracing::debug!(
+                head,
+                base,
+                size = batch.len(),
+                "stale plan; catching up and planning again"
+            );
+            let mut retry = Vec::with_capacity(batch.len());
+            for p in batch {
+                let mut req = p.req;
+                req.retries += 1;
+                if req.retries > MAX_STALE_RETRIES {
+                    let _ = req.reply.send(Err(StoreError::Stale { head, base }.into()));
+                } else {
+                    retry.push(req);
+                }
+            }
+            retry
         }
         Ok((_, Err(e))) => {
             tracing::error!(error = %e, size = batch.len(), "directory commit failed");
             let shared = Arc::new(e);
             for p in batch {
-                let _ = p.reply.send(Err(DirectoryError::Store(shared.clone())));
+                let _ = p.req.reply.send(Err(DirectoryError::Store(shared.clone())));
             }
+            Vec::new()
         }
         Err(join) => {
             tracing::error!(error = %join, "directory commit task failed");
             for p in batch {
-                let _ = p.reply.send(Err(DirectoryError::ShuttingDown));
+                let _ = p.req.reply.send(Err(DirectoryError::ShuttingDown));
             }
+            Vec::new()
         }
     }
 }

@@ -69,7 +69,11 @@ impl Gate {
             return Err(NoCaller::Anonymous);
         };
         // An unknown or expired session is as good as none: sign in again.
-        let session = self.sessions.lookup(&token).ok_or(NoCaller::Anonymous)?;
+        let session = self
+            .sessions
+            .lookup_shared(&token)
+            .await
+            .ok_or(NoCaller::Anonymous)?;
         match session_user(&self.dir, &session) {
             Ok(user) => Ok(Caller {
                 user,

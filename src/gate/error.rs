@@ -37,6 +37,10 @@ pub enum GateError {
     Forbidden(Box<Forbidden>),
     #[error(transparent)]
     Upstream(#[from] ProxyError),
+    /// The route demands fresh directory state and this replica has been cut off from
+    /// the shared store for longer than the configured bound.
+    #[error("this replica's directory may be out of date (cut off from the shared store); try again shortly")]
+    StaleDirectory,
 }
 
 /// What a 403 names.
@@ -63,6 +67,7 @@ impl GateError {
             GateError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             GateError::NotProvisioned { .. } | GateError::Forbidden(_) => StatusCode::FORBIDDEN,
             GateError::Upstream(e) => e.status(),
+            GateError::StaleDirectory => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -137,6 +142,7 @@ fn code(e: &GateError) -> &'static str {
     match e {
         GateError::BadPath(_) | GateError::AmbiguousPath(_) => "bad_path",
         GateError::NoRoute => "no_route",
+        GateError::StaleDirectory => "stale_directory",
         _ => "error",
     }
 }

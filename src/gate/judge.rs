@@ -79,6 +79,10 @@ impl Gate {
             self.audit_refusal(&ask, AuditDenyReason::AmbiguousPath, route_name);
             return Err(GateError::AmbiguousPath(a.to_string()));
         }
+        if m.route.require_fresh_directory && !self.dir.freshness().is_fresh() {
+            self.audit_refusal(&ask, AuditDenyReason::StaleDirectory, route_name);
+            return Err(GateError::StaleDirectory);
+        }
         let caller = match self.authenticate(ask.headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) => {
@@ -167,6 +171,7 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
         GateError::Forbidden(_) => DenyReason::Forbidden,
+        GateError::StaleDirectory => DenyReason::StaleDirectory,
         GateError::Upstream(_) => DenyReason::Error,
     }
 }

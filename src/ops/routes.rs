@@ -29,18 +29,21 @@ pub enum DenyReason {
     Unauthenticated,
     NotProvisioned,
     Forbidden,
+    /// The route needs a fresh directory and this replica is cut off from the store.
+    StaleDirectory,
     /// The gate could not finish deciding (e.g. signing the assertion failed).
     Error,
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 7] = [
+    pub const ALL: [DenyReason; 8] = [
         DenyReason::BadPath,
         DenyReason::AmbiguousPath,
         DenyReason::NoRoute,
         DenyReason::Unauthenticated,
         DenyReason::NotProvisioned,
         DenyReason::Forbidden,
+        DenyReason::StaleDirectory,
         DenyReason::Error,
     ];
 
@@ -52,6 +55,7 @@ impl DenyReason {
             DenyReason::Unauthenticated => "unauthenticated",
             DenyReason::NotProvisioned => "not_provisioned",
             DenyReason::Forbidden => "forbidden",
+            DenyReason::StaleDirectory => "stale_directory",
             DenyReason::Error => "error",
         }
     }

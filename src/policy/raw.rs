@@ -83,6 +83,8 @@ pub(crate) struct RawRoute {
     pub grants: Option<Spanned<Vec<Spanned<RawGrant>>>>,
     #[serde(default)]
     pub default_license: Option<Spanned<String>>,
+    #[serde(default)]
+    pub require_fresh_directory: Option<bool>,
 }
 
 /// `match: { host, path }`.

@@ -46,6 +46,10 @@ pub struct Route {
     pub(crate) docs: Option<DocsPaths>,
     /// Grants and default license of a `preset: dbt-platform` route.
     pub(crate) dbt: Option<DbtPlatformPolicy>,
+    /// `require_fresh_directory: true`: on a replica cut off from the shared store for
+    /// longer than `store.postgres.max_stale_seconds`, answer 503 instead of deciding
+    /// on possibly stale groups.
+    pub require_fresh_directory: bool,
 }
 
 impl Route {
@@ -281,6 +285,7 @@ pub(crate) fn compile(
     let max_concurrency =
         max_concurrency.or_else(|| docs.as_ref().map(|_| docs_preset::DEFAULT_MAX_CONCURRENCY));
     Some(Route {
+        require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

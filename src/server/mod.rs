@@ -42,9 +42,11 @@ use crate::gate::Gate;
 use crate::ops::{self, Metrics, Readiness};
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
+use crate::replica::follow::FollowSettings;
+use crate::replica::CatchUpSignal;
 use crate::revoke::Registry;
 use crate::scim::{self, ScimState};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
 pub use dispatch::Dispatch;
 pub use tls::ReloadingCert;
 
@@ -115,11 +117,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     let tls = config.tls.as_ref().map(ReloadingCert::load).transpose()?;
     let policy = PolicyHandle::load(config.policies_dir.clone())
         .with_context(|| format!("loading policies from {}", config.policies_dir.display()))?;
-    let path = config.sqlite_path();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-        .await?
-        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = open_store(config).await?;
     let loader = store.clone();
     let snapshot = tokio::task::spawn_blocking(move || loader.load()).await??;
     let dir = Arc::new(Directory::from_snapshot(snapshot));
@@ -132,11 +130,14 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         "directory and policies loaded"
     );
     let clock = clock::system();
-    let sessions = Arc::new(Sessions::load(
-        store.clone(),
-        config.sessions.clone(),
-        clock.clone(),
-    )?);
+    let (session_store, session_cfg, session_clock) =
+        (store.clone(), config.sessions.clone(), clock.clone());
+    let sessions = Arc::new(
+        tokio::task::spawn_blocking(move || {
+            Sessions::load(session_store, session_cfg, session_clock)
+        })
+        .await??,
+    );
     let http = HttpClient::new()?;
     let jwt = config
         .jwt
@@ -170,7 +171,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     metrics
         .routes
         .prepare(policy.current().routes().iter().map(|r| r.name.clone()));
-    let readiness = readiness_checks(&policy, &store);
+    let readiness = readiness_checks(&policy, &store, &dir);
     let gate = Arc::new(Gate {
         dir: dir.clone(),
         policy: policy.clone(),
@@ -187,6 +188,26 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         identities: Default::default(),
         metrics: metrics.clone(),
     });
+    let follow = match &config.store.postgres {
+        Some(pg) => {
+            dir.freshness().set_bound(pg.max_stale);
+            let signal = Arc::new(CatchUpSignal::default());
+            let settings = FollowSettings {
+                url: pg.url.clone(),
+                timeout: pg.timeout,
+                poll: (pg.max_stale / 4).clamp(Duration::from_millis(100), Duration::from_secs(2)),
+            };
+            let _follower = crate::replica::follow::spawn(
+                settings,
+                signal.clone(),
+                dir.clone(),
+                sessions.clone(),
+                tokio_util::sync::CancellationToken::new(),
+            )?;
+            Some(signal)
+        }
+        None => None,
+    };
     let (writer, _writer_task) = Writer::start(
         dir.clone(),
         store.clone(),
@@ -194,6 +215,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         WriterSettings {
             allow_manual_updates: config.scim.allow_manual_updates,
             hook: Some(Arc::new(RevocationHook(gate.clone()))),
+            follow,
         },
     );
     let admin = AdminState::new(
@@ -260,9 +282,14 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     })
 }
 
-/// The start-up readiness conditions: the policies route something, the store answers.
+/// The readiness conditions: the policies route something, the store answers, and the
+/// directory is within its freshness bound (replicas cut off from the shared store).
 /// (The directory and the policies are loaded before any listener opens.)
-fn readiness_checks(policy: &Arc<PolicyHandle>, store: &Arc<dyn Store>) -> Readiness {
+fn readiness_checks(
+    policy: &Arc<PolicyHandle>,
+    store: &Arc<dyn Store>,
+    dir: &Arc<Directory>,
+) -> Readiness {
     let readiness = Readiness::default();
     let policy = policy.clone();
     readiness.add("policies", move || {
@@ -279,6 +306,21 @@ fn readiness_checks(policy: &Arc<PolicyHandle>, store: &Arc<dyn Store>) -> Readi
             .token_by_id("-")
             .map(|_| ())
             .map_err(|e| format!("the store does not answer: {e}"))
+    });
+    let dir = dir.clone();
+    readiness.add("directory", move || {
+        let s = dir.freshness().status();
+        if s.fresh {
+            return Ok(());
+        }
+        let since = s
+            .since_catch_up
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(f64::INFINITY);
+        let bound = s.bound.map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        Err(format!(
+            "the directory has not caught up with the shared store for {since:.1}s (bound {bound:.1}s)"
+        ))
     });
     readiness
 }
@@ -306,6 +348,22 @@ async fn start_ops(
     ops::listener::spawn(listener, app, stop);
     tracing::info!(addr = %bound, "operations listener (metrics, health) listening");
     Ok(Some(bound))
+}
+
+/// Opens the configured store: PostgreSQL when `store.postgres` is set (shared by
+/// replicas), else SQLite in the data directory.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(pg) = config.store.postgres.clone() {
+        let store = tokio::task::spawn_blocking(move || PgStore::open(&pg))
+            .await?
+            .context("opening the PostgreSQL store (store.postgres.url)")?;
+        return Ok(Arc::new(store));
+    }
+    let path = config.sqlite_path();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await?
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Starts a server in the background on the current runtime (tests and benchmarks

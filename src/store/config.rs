@@ -1,21 +1,163 @@
 //! The `store:` section of the configuration: which durable store to use.
+//!
+//! Absent, or without `postgres:`, the store is SQLite in the data directory. With
+//! `postgres: { url: ..., max_stale_seconds: ... }` every replica shares one PostgreSQL
+//! database; `url` may hold `${env:VAR}` / `${file:PATH}` references (expanded at load,
+//! so the password need not sit in the file), and `max_stale_seconds` bounds how long a
+//! replica cut off from the database keeps serving routes that demand fresh state.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::config::ConfigError;
 
+/// Default bound on how long a replica may be cut off before failing closed.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(10);
+/// Default bound on connecting and on each statement.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// `store:` as written in the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStoreConfig {}
+pub struct RawStoreConfig {
+    postgres: Option<RawPostgres>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    url: String,
+    max_stale_seconds: Option<f64>,
+    timeout_seconds: Option<f64>,
+}
 
 /// The validated `store:` section (absent: SQLite in the data directory).
 #[derive(Debug, Clone, Default)]
-pub struct StoreConfig {}
+pub struct StoreConfig {
+    /// Shared PostgreSQL store, when configured.
+    pub postgres: Option<PostgresConfig>,
+}
+
+/// `store.postgres`.
+#[derive(Clone)]
+pub struct PostgresConfig {
+    /// Connection URL (`postgres://user:pass@host:port/db`), references expanded.
+    pub url: String,
+    /// How long a replica may be cut off from the database before routes marked
+    /// `require_fresh_directory` answer 503 and `/readyz` says not ready.
+    pub max_stale: Duration,
+    /// Connect timeout and statement timeout: a write never waits longer.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("PostgresConfig")
+            .field("url", &"<redacted>")
+            .field("max_stale", &self.max_stale)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+fn seconds(
+    file: &str,
+    key: &'static str,
+    v: Option<f64>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => Err(ConfigError::Invalid {
+            file: file.to_owned(),
+            key,
+            reason: format!("{s} is not a number of seconds between 0 and 86400"),
+        }),
+    }
+}
 
 impl RawStoreConfig {
     /// Checks the section; `file` names the config file in errors.
-    pub fn validate(self, _file: &str) -> Result<StoreConfig, ConfigError> {
-        Ok(StoreConfig {})
+    pub fn validate(self, file: &str) -> Result<StoreConfig, ConfigError> {
+        let Some(pg) = self.postgres else {
+            return Ok(StoreConfig::default());
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            key: "store.postgres.url",
+            reason,
+        };
+        let url = crate::secret::expand(&pg.url).map_err(invalid)?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "must start with postgres:// or postgresql://".into(),
+            ));
+        }
+        url.parse::<postgres::Config>()
+            .map_err(|e| invalid(format!("not a valid connection URL: {e}")))?;
+        Ok(StoreConfig {
+            postgres: Some(PostgresConfig {
+                url,
+                max_stale: seconds(
+                    file,
+                    "store.postgres.max_stale_seconds",
+                    pg.max_stale_seconds,
+                    DEFAULT_MAX_STALE,
+                )?,
+                timeout: seconds(
+                    file,
+                    "store.postgres.timeout_seconds",
+                    pg.timeout_seconds,
+                    DEFAULT_TIMEOUT,
+                )?,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<StoreConfig, ConfigError> {
+        let raw: RawStoreConfig = serde_saphyr::from_str(yaml).unwrap();
+        raw.validate("test.yaml")
+    }
+
+    #[test]
+    fn absent_postgres_means_sqlite() {
+        assert!(parse("{}").unwrap().postgres.is_none());
+    }
+
+    #[test]
+    fn url_and_bounds_are_read() {
+        let c = parse("postgres: { url: 'postgres://u@h:5/db', max_stale_seconds: 2.5 }")
+            .unwrap()
+            .postgres
+            .unwrap();
+        assert_eq!(c.url, "postgres://u@h:5/db");
+        assert_eq!(c.max_stale, Duration::from_millis(2500));
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn env_reference_is_expanded() {
+        std::env::set_var("SCIMGATE_TEST_PG_URL", "postgres://x@y/z");
+        let c = parse("postgres: { url: '${env:SCIMGATE_TEST_PG_URL}' }")
+            .unwrap()
+            .postgres
+            .unwrap();
+        assert_eq!(c.url, "postgres://x@y/z");
+    }
+
+    #[test]
+    fn bad_url_and_bound_are_refused() {
+        let e = parse("postgres: { url: 'mysql://h/db' }").unwrap_err();
+        assert!(e.to_string().contains("store.postgres.url"), "{e}");
+        let e = parse("postgres: { url: 'postgres://h/db', max_stale_seconds: -1 }").unwrap_err();
+        assert!(e.to_string().contains("max_stale_seconds"), "{e}");
     }
 }

@@ -10,15 +10,18 @@
 
 pub mod config;
 mod migrations;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
+pub mod transfer;
 
 use std::sync::Arc;
 
 use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A failure of the durable store.
@@ -26,6 +29,12 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the PostgreSQL store is unavailable")]
+    Postgres(#[from] ::postgres::Error),
+    /// A shared store's change log moved past the sequence a batch was planned at:
+    /// another replica wrote first. The writer catches up and plans again.
+    #[error("the directory changed since the change was planned (head {head}, planned at {base})")]
+    Stale { head: u64, base: u64 },
     #[error("cannot prepare the data directory {path}")]
     Io {
         path: String,
@@ -134,6 +143,25 @@ pub trait Store: Send + Sync + 'static {
     fn load(&self) -> Result<Snapshot, StoreError>;
     /// Makes a batch of changes durable in one transaction; returns their sequence numbers.
     fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError>;
+    /// Like [`Store::commit`], stating the change-log sequence the batch was planned
+    /// at. A store shared by several writers refuses with [`StoreError::Stale`] when its
+    /// head has moved past `base` (optimistic concurrency); a store with one writer
+    /// never goes stale.
+    fn commit_planned_at(&self, base: u64, batch: &[Change]) -> Result<Vec<u64>, StoreError> {
+        let _ = base;
+        self.commit(batch)
+    }
+    /// Changes committed after `seq`, oldest first, at most `limit`, so that a replica
+    /// can apply other writers' changes. A store with one writer has none to offer.
+    fn changes_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, Change)>, StoreError> {
+        let _ = (seq, limit);
+        Ok(Vec::new())
+    }
+    /// Whether several processes share this store (then sessions made elsewhere are
+    /// looked up in it, and the change log is followed).
+    fn is_shared(&self) -> bool {
+        false
+    }
     /// Appends records to the audit chain in one transaction (decisions, token and
     /// policy events, admin actions); returns their sequence numbers.
     fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError>;
@@ -148,6 +176,8 @@ pub trait Store: Send + Sync + 'static {
     fn token_touch(&self, name: &str, at: i64) -> Result<(), StoreError>;
     /// Adds a session.
     fn session_insert(&self, row: &SessionRow) -> Result<(), StoreError>;
+    /// A session by its token hash, if stored and not expired at `now`.
+    fn session_get(&self, token_hash: &[u8], now: i64) -> Result<Option<SessionRow>, StoreError>;
     /// Deletes a session by its token hash; `false` if there was none.
     fn session_delete(&self, token_hash: &[u8]) -> Result<bool, StoreError>;
     /// The sessions that have not expired at `now` (Unix milliseconds).

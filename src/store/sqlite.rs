@@ -227,6 +227,39 @@ fn to_u32(v: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} out of range")))
 }
 
+/// One row of the SQLite change log (no writes are kept there: one writer never needs
+/// to replay them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeLogRow {
+    pub seq: u64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+}
+
+impl SqliteStore {
+    /// The whole change log, oldest first (for `scimgate migrate`).
+    pub fn change_log(&self) -> Result<Vec<ChangeLogRow>, StoreError> {
+        let conn = self.reader.lock();
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, actor, action, resource_type, resource_id FROM change_log ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ChangeLogRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                resource_type: r.get(4)?,
+                resource_id: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
 impl Store for SqliteStore {
     fn load(&self) -> Result<Snapshot, StoreError> {
         let conn = self.reader.lock();
@@ -460,6 +493,24 @@ impl Store for SqliteStore {
             )?
             .execute(params![row.token_hash, row.user_id, row.created, row.expires])?;
         Ok(())
+    }
+
+    fn session_get(&self, token_hash: &[u8], now: i64) -> Result<Option<SessionRow>, StoreError> {
+        let conn = self.reader.lock();
+        let row = conn
+            .prepare_cached(
+                "SELECT token_hash, user_id, created, expires FROM sessions WHERE token_hash = ?1 AND expires > ?2",
+            )?
+            .query_row(params![token_hash, now], |r| {
+                Ok(SessionRow {
+                    token_hash: r.get(0)?,
+                    user_id: r.get(1)?,
+                    created: r.get(2)?,
+                    expires: r.get(3)?,
+                })
+            })
+            .optional()?;
+        Ok(row)
     }
 
     fn session_delete(&self, token_hash: &[u8]) -> Result<bool, StoreError> {

@@ -30,6 +30,7 @@ mod ops;
 mod pages;
 mod paging;
 mod policy_reload;
+mod replicas;
 mod revocation;
 mod rfc_errors;
 mod streaming;

@@ -1,0 +1,151 @@
+//! The audit chain in PostgreSQL: appends under [`super::WRITE_LOCK`] (the chain's head
+//! is read inside the lock, so records from every replica form one chain) and queries
+//! with the same filters as the SQLite store.
+
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{Statement, Transaction};
+
+use super::{stmt, PgStore, WRITE_LOCK};
+use crate::audit::chain::{record_hash, GENESIS_HASH};
+use crate::audit::{AuditEntry, AuditQuery, AuditRow};
+use crate::store::StoreError;
+
+/// The hash of the last record (the genesis hash for an empty chain).
+pub(super) fn last_hash(tx: &mut Transaction<'_>) -> Result<String, StoreError> {
+    Ok(tx
+        .query_opt("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?
+        .map(|r| r.try_get::<_, String>(0))
+        .transpose()?
+        .unwrap_or_else(|| GENESIS_HASH.to_owned()))
+}
+
+/// The sequence number of the last record.
+pub(super) fn head(tx: &mut Transaction<'_>) -> Result<u64, StoreError> {
+    let seq: i64 = tx
+        .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM audit", &[])?
+        .try_get(0)?;
+    Ok(seq as u64)
+}
+
+/// Appends one record as `seq` after `prev`; returns its hash.
+pub(super) fn append(
+    stmts: &mut HashMap<&'static str, Statement>,
+    tx: &mut Transaction<'_>,
+    seq: u64,
+    prev: &str,
+    e: &AuditEntry,
+) -> Result<String, StoreError> {
+    let hash = record_hash(prev, e);
+    let s = stmt(
+        stmts,
+        tx,
+        "INSERT INTO audit (seq, at, actor, action, target, before, after, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )?;
+    tx.execute(
+        &s,
+        &[
+            &(seq as i64),
+            &e.at,
+            &e.actor,
+            &e.action,
+            &e.target,
+            &e.before,
+            &e.after,
+            &e.detail,
+            &prev,
+            &hash,
+        ],
+    )?;
+    Ok(hash)
+}
+
+impl PgStore {
+    pub(super) fn pg_audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+        self.with_writer(|c| {
+            let mut tx = c.client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+            let mut hash = last_hash(&mut tx)?;
+            let mut seq = head(&mut tx)?;
+            let mut seqs = Vec::with_capacity(entries.len());
+            for e in entries {
+                seq += 1;
+                hash = append(&mut c.stmts, &mut tx, seq, &hash, e)?;
+                seqs.push(seq);
+            }
+            tx.commit()?;
+            Ok(seqs)
+        })
+    }
+
+    pub(super) fn pg_audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, at, actor, action, target, before, after, detail, prev_hash, hash FROM audit WHERE TRUE",
+        );
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(s) = q.after_seq {
+            arg(&mut sql, " AND seq > ?", Box::new(s as i64));
+        }
+        if let Some(s) = q.before_seq {
+            arg(&mut sql, " AND seq < ?", Box::new(s as i64));
+        }
+        if let Some(t) = q.since {
+            arg(&mut sql, " AND at >= ?", Box::new(t));
+        }
+        if let Some(t) = q.until {
+            arg(&mut sql, " AND at < ?", Box::new(t));
+        }
+        if let Some(u) = &q.user {
+            let body = format!("\"userName\":{}", serde_json::Value::from(u.as_str()));
+            arg(&mut sql, " AND (actor = ?", Box::new(format!("user:{u}")));
+            arg(&mut sql, " OR target = ?", Box::new(format!("User/{u}")));
+            arg(
+                &mut sql,
+                " OR strpos(before, ?) > 0",
+                Box::new(body.clone()),
+            );
+            arg(&mut sql, " OR strpos(after, ?) > 0)", Box::new(body));
+        }
+        if let Some(r) = &q.route {
+            arg(&mut sql, " AND target = ?", Box::new(format!("route:{r}")));
+        }
+        if let Some(a) = &q.action_prefix {
+            arg(&mut sql, " AND strpos(action, ?) = 1", Box::new(a.clone()));
+        }
+        sql.push_str(if q.newest_first {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY seq"
+        });
+        if q.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", q.limit));
+        }
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        self.with_reader(|c| {
+            let rows = c.client.query(&sql, &params)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AuditRow {
+                        seq: r.try_get::<_, i64>(0)? as u64,
+                        entry: AuditEntry {
+                            at: r.try_get(1)?,
+                            actor: r.try_get(2)?,
+                            action: r.try_get(3)?,
+                            target: r.try_get(4)?,
+                            before: r.try_get(5)?,
+                            after: r.try_get(6)?,
+                            detail: r.try_get(7)?,
+                        },
+                        prev_hash: r.try_get(8)?,
+                        hash: r.try_get(9)?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
