@@ -67,6 +67,13 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Check a configuration file without starting anything.
+    Config {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Verify and search the audit log.
     Audit {
         #[command(flatten)]
@@ -100,6 +107,12 @@ struct DoctorArgs {
     /// Seconds allowed for each call.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate the file (errors with file, line and reason) and print what it sets up.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +195,9 @@ pub fn main() -> ExitCode {
         Command::Serve { common, listen } => serve(common, listen),
         Command::Token { common, action } => token(common, action),
         Command::Policy { common, action } => policy(common, action),
+        Command::Config { common, action } => match action {
+            ConfigAction::Check => config_check(common),
+        },
         Command::Audit { common, action } => audit(common, action),
         Command::Doctor(args) => doctor(args),
         Command::Migrate(args) => crate::migrate::run(args),
@@ -211,6 +227,28 @@ fn serve(common: Common, listen: Option<String>) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(crate::server::run(config))
+}
+
+/// `scimgate config check`: the file is read and validated exactly as `serve` would.
+fn config_check(common: Common) -> anyhow::Result<()> {
+    let config = load_config(&common, None)?;
+    let file = common
+        .config
+        .as_deref()
+        .map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string());
+    let store = match &config.store.postgres {
+        Some(_) => "postgresql (store.postgres)".to_owned(),
+        None => format!("sqlite {}", config.sqlite_path().display()),
+    };
+    println!("{file}: ok");
+    println!("  listen    {}", config.listen);
+    println!("  store     {store}");
+    println!("  policies  {}", config.policies_dir.display());
+    println!(
+        "  login     {}",
+        config.oidc.as_ref().map_or("off", |o| o.issuer.as_str())
+    );
+    Ok(())
 }
 
 /// The proxy's own path normaliser, for the policy commands.
