@@ -18,6 +18,7 @@
 //!       retry_initial_ms: 500
 //!       retry_max_ms: 60000
 //!       timeout_ms: 10000
+//!     syslog: { address: "127.0.0.1:514", transport: udp, facility: authpriv }
 //! ```
 
 use std::collections::BTreeMap;
@@ -47,6 +48,15 @@ struct RawSinks {
     stdout: bool,
     file: Option<RawFileSink>,
     http: Option<RawHttpSink>,
+    syslog: Option<RawSyslogSink>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSyslogSink {
+    address: String,
+    transport: Option<String>,
+    facility: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +96,7 @@ pub struct AuditConfig {
     pub stdout: bool,
     pub file: Option<FileSinkConfig>,
     pub http: Option<HttpSinkConfig>,
+    pub syslog: Option<SyslogSinkConfig>,
 }
 
 impl Default for AuditConfig {
@@ -98,6 +109,7 @@ impl Default for AuditConfig {
             stdout: false,
             file: None,
             http: None,
+            syslog: None,
         }
     }
 }
@@ -110,6 +122,22 @@ pub struct FileSinkConfig {
     pub max_bytes: u64,
     /// How many rotated files are kept (`path.1` the newest).
     pub keep: usize,
+}
+
+/// How syslog messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogTransport {
+    Udp,
+    Tcp,
+}
+
+/// RFC 5424 messages to a syslog receiver.
+#[derive(Debug, Clone)]
+pub struct SyslogSinkConfig {
+    pub address: std::net::SocketAddr,
+    pub transport: SyslogTransport,
+    /// A facility name (`auth`, `authpriv`, `local0` ...).
+    pub facility: String,
 }
 
 /// What the HTTP sink does when its spool is full.
@@ -197,6 +225,7 @@ impl RawAuditConfig {
             stdout: self.sinks.stdout,
             file: self.sinks.file.map(|f| f.validate(file)).transpose()?,
             http: self.sinks.http.map(|h| h.validate(file)).transpose()?,
+            syslog: self.sinks.syslog.map(|s| s.validate(file)).transpose()?,
         })
     }
 }
@@ -215,6 +244,42 @@ impl RawFileSink {
             path: self.path,
             max_bytes,
             keep: self.keep.unwrap_or(5),
+        })
+    }
+}
+
+impl RawSyslogSink {
+    fn validate(self, file: &str) -> Result<SyslogSinkConfig, ConfigError> {
+        let address = self.address.parse().map_err(|_| {
+            invalid(
+                file,
+                "audit.sinks.syslog.address",
+                format!("{:?} is not an IP address and port", self.address),
+            )
+        })?;
+        let transport = match self.transport.as_deref() {
+            None | Some("udp") => SyslogTransport::Udp,
+            Some("tcp") => SyslogTransport::Tcp,
+            Some(other) => {
+                return Err(invalid(
+                    file,
+                    "audit.sinks.syslog.transport",
+                    format!("{other:?}: expected udp or tcp"),
+                ))
+            }
+        };
+        let facility = self.facility.unwrap_or_else(|| "authpriv".to_owned());
+        if fasyslog::Facility::try_from(facility.as_str()).is_err() {
+            return Err(invalid(
+                file,
+                "audit.sinks.syslog.facility",
+                format!("{facility:?} is not a syslog facility"),
+            ));
+        }
+        Ok(SyslogSinkConfig {
+            address,
+            transport,
+            facility,
         })
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! Record formats are in [`records`]; the [`Auditor`] queues and batches records off
 //! the request path ([`auditor`]); the [`tailer`] feeds the chain to the sinks
-//! ([`sink`]: stdout, a rotated JSON-lines file, an HTTP sink with an on-disk spool);
+//! ([`sink`]: stdout, a rotated JSON-lines file, syslog (RFC 5424), an HTTP sink with
+//! an on-disk spool);
 //! [`verify`] checks the chain and [`cli`] is `scimgate audit verify|search`.
 
 pub mod auditor;
@@ -65,6 +66,11 @@ pub fn start(
         let s = sink::file::FileSink::new(f);
         AuditService::register_sink(&auditor, "file", s.counters_arc());
         tailer.add(Box::new(s), &state, Start::Beginning)?;
+    }
+    if let Some(c) = &config.syslog {
+        let s = sink::syslog::SyslogSink::new(c);
+        AuditService::register_sink(&auditor, "syslog", s.counters_arc());
+        tailer.add(Box::new(s), &state, Start::End)?;
     }
     if let Some(h) = &config.http {
         let (s, sender) = sink::http::open(h, &state.join("http-spool"), auditor.clone())?;

@@ -503,3 +503,33 @@ async fn policy_reloads_are_recorded_accepted_or_refused() {
         env.gate.running.gate.policy.status().digest.as_str()
     );
 }
+
+#[tokio::test]
+async fn the_syslog_sink_sends_rfc5424_messages() {
+    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let yaml = format!(
+        "audit: {{ tail_interval_ms: 20, sinks: {{ syslog: {{ address: \"{}\", transport: udp, facility: local3 }} }} }}\n",
+        receiver.local_addr().unwrap()
+    );
+    let gate = support::start(&yaml).await;
+    gate.create_user("sam").await;
+    gate.running.gate.audit.flush().await;
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::time::timeout(Duration::from_secs(5), receiver.recv(&mut buf))
+        .await
+        .expect("a syslog message arrives")
+        .unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG; local3.notice = 19*8+5.
+    assert!(msg.starts_with("<157>1 "), "{msg}");
+    let fields: Vec<&str> = msg.splitn(7, ' ').collect();
+    assert_eq!((fields[3], fields[5]), ("scimgate", "user.create"), "{msg}");
+    let row = &chain(gate.dir.path())[0];
+    assert!(
+        fields[6].starts_with(&format!("[scimgate@32473 seq=\"1\" hash=\"{}\"]", row.hash)),
+        "{msg}"
+    );
+    let json_start = msg.find('{').unwrap();
+    let body: Value = serde_json::from_str(msg[json_start..].trim_end()).unwrap();
+    assert_eq!(body["after"]["userName"], "sam");
+}

@@ -148,13 +148,25 @@ impl HttpSender {
                 Ok(()) => {
                     backoff = self.config.retry_initial;
                     let n = batch.lines.len() as u64;
-                    let mut spool = self.spool.lock();
-                    if let Err(e) = spool.ack(batch.end) {
-                        tracing::error!(error = %e, "audit HTTP sink cannot record a delivery");
+                    let spool = self.spool.clone();
+                    let end = batch.end;
+                    let acked = tokio::task::spawn_blocking(move || {
+                        let mut spool = spool.lock();
+                        spool.ack(end).map(|()| spool.backlog())
+                    })
+                    .await;
+                    match acked {
+                        Ok(Ok(backlog)) => self
+                            .counters
+                            .backlog_bytes
+                            .store(backlog, Ordering::Relaxed),
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "audit HTTP sink cannot record a delivery")
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "audit HTTP sink acknowledgement failed")
+                        }
                     }
-                    self.counters
-                        .backlog_bytes
-                        .store(spool.backlog(), Ordering::Relaxed);
                     self.counters.delivered.fetch_add(n, Ordering::Relaxed);
                 }
                 Err(reason) => {

@@ -10,6 +10,7 @@ pub mod file;
 pub mod http;
 pub mod spool;
 pub mod stdout;
+pub mod syslog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
