@@ -66,7 +66,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     tokio::task::block_in_place(|| cluster.up());
     // Writes succeed again on both replicas.
     for r in [&a, &b] {
-        eventually(Duration::from_secs(15), "writes recover", || async {
+        eventually(Duration::from_secs(30), "writes recover", || async {
             r.create_user(&format!("after-{}", uuid::Uuid::new_v4()))
                 .await
                 .status
@@ -169,7 +169,7 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
     // A route that does not demand fresh state still serves.
     assert_eq!(r.proxied(&p.iss, "app.test", "/public/a", "fay").await, 200);
     tokio::task::block_in_place(|| cluster.up());
-    eventually(Duration::from_secs(15), "recovers", || async {
+    eventually(Duration::from_secs(30), "recovers", || async {
         r.proxied(&p.iss, "fresh.test", "/x", "fay").await == 200 && ready().await == 200
     })
     .await;
