@@ -110,3 +110,74 @@ async fn concurrent_patches_to_one_group_lose_no_member() {
         assert_eq!(u.body["schemas"][0], USER_SCHEMA);
     }
 }
+
+fn put_user(ord: u32, name: &str) -> scimgate::store::Change {
+    use std::sync::Arc;
+    let user = scimgate::directory::UserRecord {
+        ord,
+        id: Arc::from(format!("id-{ord}")),
+        user_name: name.into(),
+        external_id: None,
+        active: true,
+        emails: Box::new([]),
+        license: None,
+        user_type: None,
+        body: "{}".into(),
+        created: 1,
+        modified: 1,
+        version: 1,
+        scim_managed: true,
+    };
+    scimgate::store::Change {
+        at: 1,
+        actor: "scim:test".into(),
+        action: "user.create",
+        resource_type: "User",
+        resource_id: user.id.to_string(),
+        before: None,
+        after: None,
+        ops: vec![scimgate::store::StoreOp::PutUser(Arc::new(user))],
+    }
+}
+
+#[tokio::test]
+async fn a_commit_planned_on_an_old_head_is_refused_as_stale() {
+    use scimgate::store::{Store, StoreError, StoreOp};
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(
+            store.commit_planned_at(0, &[put_user(0, "ann")]).unwrap(),
+            vec![1]
+        );
+        // Planned at 0, but the head is 1 now: another writer went first.
+        match store.commit_planned_at(0, &[put_user(1, "bob")]) {
+            Err(StoreError::Stale { head: 1, base: 0 }) => {}
+            other => panic!("expected a stale refusal, got {other:?}"),
+        }
+        assert_eq!(
+            store.load().unwrap().users.len(),
+            1,
+            "nothing of the stale batch stays"
+        );
+        assert_eq!(
+            store.commit_planned_at(1, &[put_user(1, "bob")]).unwrap(),
+            vec![2]
+        );
+        // The database's unique constraint is the backstop for a plan that slipped.
+        match store.commit_planned_at(2, &[put_user(2, "ANN")]) {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        // What followers replay is exactly what was committed.
+        let changes = store.changes_since(0, 10).unwrap();
+        assert_eq!(changes.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 2]);
+        match &changes[1].1.ops[..] {
+            [StoreOp::PutUser(u)] => assert_eq!((u.ord, &*u.user_name), (1, "bob")),
+            other => panic!("unexpected ops {other:?}"),
+        }
+        assert!(store.changes_since(2, 10).unwrap().is_empty());
+    })
+    .await
+    .unwrap();
+}
