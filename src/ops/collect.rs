@@ -137,6 +137,34 @@ impl Collector for StateCollector {
                 )?)?;
             }
         }
+        if let Some(dir) = sources.directory.get() {
+            // Replicas on a shared store: whether this one's directory is within its
+            // freshness bound, and how long since it last caught up.
+            let f = dir.freshness().status();
+            if let Some(since) = f.since_catch_up {
+                let fresh = ConstGauge::new(i64::from(f.fresh));
+                fresh.encode(encoder.encode_descriptor(
+                    "directory_fresh",
+                    "1 while the directory is within its freshness bound (replicas), else 0.",
+                    None,
+                    fresh.metric_type(),
+                )?)?;
+                let connected = ConstGauge::new(i64::from(f.connected));
+                connected.encode(encoder.encode_descriptor(
+                    "replica_connected",
+                    "1 while the replica's change notifications connection is up, else 0.",
+                    None,
+                    connected.metric_type(),
+                )?)?;
+                let age = ConstGauge::new(since.as_secs_f64());
+                age.encode(encoder.encode_descriptor(
+                    "directory_catch_up_age",
+                    "Time since the directory last caught up with the shared store.",
+                    Some(&Unit::Seconds),
+                    age.metric_type(),
+                )?)?;
+            }
+        }
         if !sources.scim_last_call.is_empty() {
             let now = to_millis(SystemClock.now());
             let mut family = encoder.encode_descriptor(

@@ -157,13 +157,20 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         config.assertion.issuer.clone(),
     )?);
     let registry = Registry::new();
-    let (audit, audit_service) = crate::audit::start(
-        store.clone(),
-        &config.audit,
-        &config.data_dir,
-        clock.clone(),
-    )
-    .context("starting the audit sinks")?;
+    // On a blocking thread: a sink's first start reads the chain's head from the store.
+    let (audit, audit_service) = {
+        let (store, audit_config, data_dir, clock) = (
+            store.clone(),
+            config.audit.clone(),
+            config.data_dir.clone(),
+            clock.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            crate::audit::start(store, &audit_config, &data_dir, clock)
+        })
+        .await?
+        .context("starting the audit sinks")?
+    };
     policy.set_observer(crate::audit::policy_observer(audit.clone()));
     let metrics = Arc::new(Metrics::new());
     metrics.sources.set_directory(dir.clone());

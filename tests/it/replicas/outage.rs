@@ -158,6 +158,21 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
     // a poll interval, more on a loaded machine).
     let status = r.running.directory.freshness().status();
     assert!(!status.fresh);
+    // ...and the metrics say so.
+    let metrics = || async {
+        let ops = r.running.ops_addr.expect("an ops listener");
+        reqwest::get(format!("http://{ops}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let scraped = metrics().await;
+    assert!(
+        scraped.lines().any(|l| l == "scimgate_directory_fresh 0"),
+        "{scraped}"
+    );
     assert!(
         status.since_catch_up.unwrap() > Duration::from_secs(1),
         "{status:?}"
@@ -173,4 +188,9 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
         r.proxied(&p.iss, "fresh.test", "/x", "fay").await == 200 && ready().await == 200
     })
     .await;
+    let scraped = metrics().await;
+    assert!(
+        scraped.lines().any(|l| l == "scimgate_directory_fresh 1"),
+        "{scraped}"
+    );
 }
