@@ -245,6 +245,28 @@ async fn the_admin_ui_is_for_current_admins_only() {
         page.contains("by <code class=\"rule\">default-deny</code>"),
         "{page}"
     );
+    let (status, _, home) = carol.get("/.scimgate/admin/").await;
+    assert_eq!(status, 200);
+    assert!(home.contains(">3</a>"), "three users: {home}");
+
+    // Policy status: a refused reload shows its file and line; the old set stays.
+    std::fs::write(
+        g.dir.path().join("policies").join("q.yaml"),
+        "routes:\n  - name: broken\n    match: { path: /x/** }\n    upstream: http://127.0.0.1:9\n    bogus: 1\n",
+    )
+    .unwrap();
+    assert!(g.running.gate.policy.reload().is_err());
+    let (_, _, status_page) = carol.get("/.scimgate/admin/policy").await;
+    assert!(
+        status_page.contains("class=\"error last-error\""),
+        "{status_page}"
+    );
+    assert!(status_page.contains("q.yaml:"), "{status_page}");
+    assert!(
+        status_page.contains("<code>finance-docs</code>"),
+        "{status_page}"
+    );
+
     // Carol leaves the admin group: the very next request is refused.
     let admins = id(&ids, "admins");
     g.patch(
