@@ -122,7 +122,12 @@ test('carol, an admin, searches a user, explains their access, manages a token a
   await page.fill('input[name=action]', 'token.');
   await Promise.all([page.waitForURL(/action=token\./), page.click('form.filters button')]);
   const filtered = await page.locator('tr.audit td.action').allInnerTexts();
-  assert.deepEqual(filtered, ['token.revoke', 'token.create']);
+  // carol's revoke and create, then the harness's own SCIM token, made with
+  // `scimgate token create` (actor cli) before the test began.
+  assert.deepEqual(filtered, ['token.revoke', 'token.create', 'token.create']);
+  const rows = await page.locator('tr.audit').allInnerTexts();
+  assert.match(rows[1], /admin:carol/);
+  assert.match(rows[2], /\bcli\b/);
 
   // Policy status.
   await page.goto(`${gate}/.scimgate/admin/policy`);
