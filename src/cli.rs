@@ -413,7 +413,8 @@ fn token(common: Common, action: TokenAction) -> anyhow::Result<()> {
 fn audit(common: Common, action: AuditAction) -> anyhow::Result<()> {
     use crate::audit::cli;
     let config = load_config(&common, None)?;
-    if !config.sqlite_path().exists() {
+    // Opening an embedded store creates one: say so instead of verifying an empty log.
+    if config.store.postgres.is_none() && !config.sqlite_path().exists() {
         anyhow::bail!("no audit log: no store in {}", config.data_dir.display());
     }
     let store = open_store(&config)?;

@@ -1,6 +1,6 @@
 //! `scimgate migrate`: an embedded store moved to PostgreSQL keeps its users, groups,
-//! memberships, tokens, sessions and audit chain, and the chain still verifies (and
-//! keeps growing from where it was).
+//! memberships, tokens, sessions and audit chain, and the chain still verifies, by
+//! `scimgate audit verify` itself (and keeps growing from where it was).
 
 use std::process::Command;
 
@@ -26,6 +26,26 @@ fn verify_chain(rows: &[AuditRow]) {
         );
         prev = r.hash.clone();
     }
+}
+
+/// `scimgate audit verify`, the real command, on the PostgreSQL store at `url`.
+fn audit_verify(url: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("scimgate.yaml");
+    std::fs::write(&config, store_yaml(url, 10.0)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["audit", "verify", "--config"])
+        .arg(&config)
+        .env_remove("SCIMGATE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "audit verify: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,6 +116,10 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     .unwrap();
     assert_eq!(audit_after, audit_before);
     verify_chain(&audit_after);
+    let url = db.url();
+    tokio::task::spawn_blocking(move || audit_verify(&url))
+        .await
+        .unwrap();
     assert_eq!(tokens_after, tokens_before);
 
     // A replica on the database: same directory, same token, same session.
@@ -143,4 +167,8 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
             .unwrap();
     assert!(all.len() > audit_before.len());
     verify_chain(&all);
+    let url = db.url();
+    tokio::task::spawn_blocking(move || audit_verify(&url))
+        .await
+        .unwrap();
 }
