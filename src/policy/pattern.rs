@@ -1,9 +1,14 @@
 //! Path patterns: segment by segment, over the normalised, decoded path.
 //!
 //! A literal segment matches itself; `*` one non-empty segment; `{name}` one non-empty
-//! segment, captured as a parameter; `**` (last only) zero or more segments. A pattern
-//! with no wildcard is compared whole, so its trailing `/` counts (`/a/` is not `/a`);
-//! for a pattern with wildcards a trailing `/` on either side is ignored. Partial
+//! segment, captured as a parameter; `**` (last only) zero or more segments.
+//!
+//! Both sides are compared on the canonical form of a path (see
+//! [`crate::proxy::path`]): empty segments do not count and a trailing `/` is the same
+//! resource as none, for every pattern, fixed or not, in allow and deny rules alike.
+//! Most upstream frameworks serve `/secret/admin/` and `/secret//admin` as
+//! `/secret/admin`, so a deny rule on `/secret/admin` must refuse them too (and an allow
+//! rule on it grants them). The path forwarded keeps its trailing slash. Partial
 //! wildcards (`*.sql`) are refused rather than half-supported. Patterns used by deny
 //! rules fold ASCII case, so a case-insensitive upstream cannot be reached around them.
 //! Matching never allocates; only [`PathPattern::captures`] builds a list.
@@ -28,17 +33,14 @@ enum Segment {
 pub struct PathPattern {
     source: Box<str>,
     segments: Box<[Segment]>,
-    /// No wildcard: the path must equal the pattern, trailing `/` included.
-    literal: bool,
     fold_case: bool,
 }
 
 impl PartialEq for PathPattern {
-    /// Same segments (so `/a/**` equals `/a/**/`), whatever they were written as.
+    /// Same segments (so `/a/**` equals `/a/**/` and `/a` equals `/a/`), whatever they
+    /// were written as.
     fn eq(&self, other: &Self) -> bool {
-        self.segments == other.segments
-            && self.literal == other.literal
-            && self.fold_case == other.fold_case
+        self.segments == other.segments && self.fold_case == other.fold_case
     }
 }
 
@@ -53,19 +55,17 @@ impl PathPattern {
                 "path pattern `{text}`: `?` and `#` never reach matching (the query and fragment are not part of the path)"
             ));
         }
-        let literal = !body
-            .split('/')
-            .any(|s| s == "*" || s == "**" || s.starts_with('{'));
-        let body = if literal {
-            body
+        // A trailing `/` is the same resource as none (module doc); `/` is no segment.
+        let body = body.strip_suffix('/').unwrap_or(body);
+        let parts: Vec<&str> = if body.is_empty() {
+            Vec::new()
         } else {
-            body.strip_suffix('/').unwrap_or(body)
+            body.split('/').collect()
         };
-        let parts: Vec<&str> = body.split('/').collect();
         let mut segments = Vec::with_capacity(parts.len());
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
-            segments.push(segment(text, part, last, literal, fold_case)?);
+            segments.push(segment(text, part, last, fold_case)?);
         }
         let mut names: Vec<&Arc<str>> = Vec::new();
         for s in &segments {
@@ -79,7 +79,6 @@ impl PathPattern {
         Ok(PathPattern {
             source: text.into(),
             segments: segments.into(),
-            literal,
             fold_case,
         })
     }
@@ -156,17 +155,14 @@ impl PathPattern {
         Some(out)
     }
 
-    /// Matches `path`, handing each captured parameter to `on_param`.
+    /// Matches `path`, handing each captured parameter to `on_param`. Empty segments
+    /// (a trailing `/`, or `//` in a path that was not normalised) are skipped, so a
+    /// path and its canonical form always agree.
     fn walk<'p>(&self, path: &'p str, mut on_param: impl FnMut(&str, &'p str)) -> bool {
         let Some(rest) = path.strip_prefix('/') else {
             return false;
         };
-        let rest = if self.literal {
-            rest
-        } else {
-            rest.strip_suffix('/').unwrap_or(rest)
-        };
-        let mut parts = rest.split('/');
+        let mut parts = rest.split('/').filter(|p| !p.is_empty());
         for seg in self.segments.iter() {
             let part = match seg {
                 Segment::Rest => return true,
@@ -197,20 +193,13 @@ impl PathPattern {
     }
 }
 
-fn segment(
-    text: &str,
-    part: &str,
-    last: bool,
-    literal: bool,
-    fold_case: bool,
-) -> Result<Segment, String> {
+fn segment(text: &str, part: &str, last: bool, fold_case: bool) -> Result<Segment, String> {
     match part {
         "**" if last => Ok(Segment::Rest),
         "**" => Err(format!(
             "path pattern `{text}`: `**` must be the last segment"
         )),
         "*" => Ok(Segment::Star),
-        "" if last && literal => Ok(Segment::Literal("".into())),
         "" => Err(format!("path pattern `{text}` has an empty segment (`//`)")),
         "." | ".." => Err(format!(
             "path pattern `{text}`: `{part}` segments never reach matching (paths are normalised)"
@@ -261,16 +250,42 @@ mod tests {
     }
 
     #[test]
-    fn literal_patterns_match_whole_paths_and_keep_trailing_slash() {
+    fn literal_patterns_match_whole_paths() {
         assert!(p("/").matches("/"));
         assert!(!p("/").matches("/a"));
         assert!(p("/index.html").matches("/index.html"));
-        assert!(!p("/index.html").matches("/index.html/"));
         assert!(!p("/index.html").matches("/index.htm"));
-        assert!(p("/a/").matches("/a/"));
-        assert!(!p("/a/").matches("/a"));
-        assert!(!p("/a").matches("/a/"));
+        assert!(!p("/index.html").matches("/index.html/x"));
         assert!(!p("/a").matches("a"));
+        assert!(!p("/a").matches(""));
+    }
+
+    #[test]
+    fn fixed_patterns_treat_a_trailing_slash_as_the_same_resource() {
+        // The bypass: a deny on `/secret/admin` did not match `/secret/admin/`.
+        for fold_case in [false, true] {
+            let fixed = PathPattern::parse("/secret/run_results.json", fold_case).unwrap();
+            assert!(fixed.matches("/secret/run_results.json/"));
+            let dir = PathPattern::parse("/secret/admin/", fold_case).unwrap();
+            assert!(dir.matches("/secret/admin"));
+            assert!(dir.matches("/secret/admin/"));
+        }
+        assert_eq!(p("/a/"), p("/a"));
+        assert_eq!(p("/a/").literal_prefix(), vec!["a"]);
+        assert!(p("/").literal_prefix().is_empty());
+    }
+
+    #[test]
+    fn empty_segments_never_change_a_match() {
+        // A path that was not normalised still matches like its canonical form.
+        let deny = PathPattern::parse("/secret/admin", true).unwrap();
+        for path in ["/secret//admin", "//secret/admin//", "/secret//admin//"] {
+            assert!(deny.matches(path), "{path}");
+        }
+        assert!(!p("/a/*").matches("/a//"));
+        assert!(p("/{x}/b")
+            .captures("//a//b/")
+            .is_some_and(|c| c[0].1 == "a"));
     }
 
     #[test]
@@ -352,7 +367,7 @@ mod tests {
     #[test]
     fn equality_and_specificity() {
         assert_eq!(p("/a/**"), p("/a/**/"));
-        assert_ne!(p("/a/"), p("/a"));
+        assert_ne!(p("/a/b"), p("/a"));
         assert_eq!(p("/a/b/**").literal_count(), 2);
         assert_eq!(p("/**").literal_count(), 0);
         assert_eq!(p("/a/{x}/**").literal_prefix(), vec!["a"]);
