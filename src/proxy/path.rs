@@ -18,8 +18,16 @@
 //!    escaped, and so does `%` itself when the text holds any of those (or invalid
 //!    UTF-8), keeping the text unambiguous.
 //!
-//! Anything an upstream could read differently from us is an [`Ambiguity`]; the caller
+//! Anything an upstream could read differently from us is an [`Ambiguity`] (an encoded
+//! `/`, `\`, `#` or `%`, a `;`, NUL, a control character, invalid UTF-8); the caller
 //! answers 400 unless the route opts out.
+//!
+//! The canonical form the policy judges and the upstream gets is therefore: absolute,
+//! no `.`/`..` segments, no empty segments, unreserved characters literal, every other
+//! escape in upper-case hex, and (unless the route allows ambiguous paths) none of the
+//! ambiguous bytes above. A trailing slash is kept in what is forwarded; the policy's
+//! matcher treats it as the same resource as none (see [`crate::policy`]'s path
+//! patterns).
 
 use std::fmt;
 
@@ -59,6 +67,10 @@ pub enum Ambiguity {
     EncodedHash,
     /// `;` (literal or `%3B`): path parameters to some servers (Tomcat, Jetty).
     Semicolon,
+    /// `%25`: an encoded `%`. An upstream (or a framework behind it) that decodes twice
+    /// reads `%252e%252e` as `..` and `%252F` as `/`, after the policy judged them as
+    /// text.
+    EncodedPercent,
     /// The decoded path is not valid UTF-8.
     InvalidUtf8,
     /// A control character (`%01`-`%1F`, `%7F`).
@@ -74,6 +86,7 @@ impl fmt::Display for Ambiguity {
             Self::Nul => "NUL byte in path",
             Self::EncodedHash => "encoded '#' in path",
             Self::Semicolon => "';' in path",
+            Self::EncodedPercent => "encoded '%' (%25) in path",
             Self::InvalidUtf8 => "path is not valid UTF-8",
             Self::ControlChar => "control character in path",
         })
@@ -195,6 +208,7 @@ fn unit_ambiguity(u: Unit) -> Option<Ambiguity> {
         (0, _) => Some(Ambiguity::Nul),
         (b'#', _) => Some(Ambiguity::EncodedHash),
         (b';', _) => Some(Ambiguity::Semicolon),
+        (b'%', true) => Some(Ambiguity::EncodedPercent),
         (0x01..=0x1F | 0x7F, _) => Some(Ambiguity::ControlChar),
         _ => None,
     }

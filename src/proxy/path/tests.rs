@@ -176,10 +176,32 @@ fn invalid_utf8_is_ambiguous_and_escaped_for_matching() {
 
 #[test]
 fn percent_stays_escaped_in_matching_only_next_to_an_ambiguity() {
-    clean("/100%25", "/100%25", "/100%");
+    let n = ambiguous("/100%25", Ambiguity::EncodedPercent);
+    assert_eq!(
+        (n.forward.as_str(), n.matching.as_str()),
+        ("/100%25", "/100%")
+    );
     // A literal "%2F" (written %252F) must not look like a kept-escaped slash.
-    let n = ambiguous("/a%252F%2Fb", Ambiguity::EncodedSlash);
+    let n = ambiguous("/a%252F%2Fb", Ambiguity::EncodedPercent);
     assert_eq!(n.matching, "/a%252F%2Fb");
+}
+
+#[test]
+fn encoded_percent_is_ambiguous() {
+    // An upstream that decodes twice reads %252e%252e as `..` and %252F as `/`.
+    for raw in [
+        "/public/%252e%252e/private/a",
+        "/public/%252E%252E/private",
+        "/public%252Fprivate",
+        "/a/%25",
+        "/a/%2541",
+    ] {
+        let n = ambiguous(raw, Ambiguity::EncodedPercent);
+        assert_eq!(n.check_ambiguity(false), Err(Ambiguity::EncodedPercent));
+        assert_eq!(n.check_ambiguity(true), Ok(()));
+    }
+    // Removed with its segment, it still counts.
+    ambiguous("/%25/../a", Ambiguity::EncodedPercent);
 }
 
 #[test]
@@ -236,6 +258,7 @@ fn every_ambiguity_has_a_short_reason() {
         Ambiguity::Semicolon,
         Ambiguity::InvalidUtf8,
         Ambiguity::ControlChar,
+        Ambiguity::EncodedPercent,
     ];
     let reasons: std::collections::HashSet<String> = all.iter().map(|a| a.to_string()).collect();
     assert_eq!(reasons.len(), all.len());
