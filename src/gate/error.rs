@@ -24,6 +24,9 @@ pub enum GateError {
     AmbiguousPath(String),
     #[error("no route for this host and path")]
     NoRoute,
+    /// The Host header is missing, repeated, malformed, or not the target's authority.
+    #[error("bad Host header: {0}")]
+    BadHost(String),
     #[error("authentication required")]
     Unauthenticated {
         /// Send the browser to the login page, coming back to this path.
@@ -58,7 +61,9 @@ pub struct Forbidden {
 impl GateError {
     pub fn status(&self) -> StatusCode {
         match self {
-            GateError::BadPath(_) | GateError::AmbiguousPath(_) => StatusCode::BAD_REQUEST,
+            GateError::BadPath(_) | GateError::AmbiguousPath(_) | GateError::BadHost(_) => {
+                StatusCode::BAD_REQUEST
+            }
             GateError::NoRoute => StatusCode::NOT_FOUND,
             GateError::Unauthenticated {
                 login_return_to: Some(_),
@@ -142,6 +147,7 @@ fn code(e: &GateError) -> &'static str {
     match e {
         GateError::BadPath(_) | GateError::AmbiguousPath(_) => "bad_path",
         GateError::NoRoute => "no_route",
+        GateError::BadHost(_) => "bad_host",
         GateError::StaleDirectory => "stale_directory",
         _ => "error",
     }

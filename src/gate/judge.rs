@@ -168,6 +168,7 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         GateError::BadPath(_) => DenyReason::BadPath,
         GateError::AmbiguousPath(_) => DenyReason::AmbiguousPath,
         GateError::NoRoute => DenyReason::NoRoute,
+        GateError::BadHost(_) => DenyReason::BadHost,
         GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
         GateError::Forbidden(_) => DenyReason::Forbidden,

@@ -33,10 +33,12 @@ pub enum DenyReason {
     StaleDirectory,
     /// The gate could not finish deciding (e.g. signing the assertion failed).
     Error,
+    /// The Host header is missing, repeated, malformed or not the target's authority.
+    BadHost,
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 8] = [
+    pub const ALL: [DenyReason; 9] = [
         DenyReason::BadPath,
         DenyReason::AmbiguousPath,
         DenyReason::NoRoute,
@@ -45,6 +47,7 @@ impl DenyReason {
         DenyReason::Forbidden,
         DenyReason::StaleDirectory,
         DenyReason::Error,
+        DenyReason::BadHost,
     ];
 
     pub fn label(self) -> &'static str {
@@ -57,6 +60,7 @@ impl DenyReason {
             DenyReason::Forbidden => "forbidden",
             DenyReason::StaleDirectory => "stale_directory",
             DenyReason::Error => "error",
+            DenyReason::BadHost => "bad_host",
         }
     }
 }
@@ -101,7 +105,7 @@ impl UpstreamErrorKind {
         match e {
             ProxyError::UpstreamConnect(_) => UpstreamErrorKind::Connect,
             ProxyError::UpstreamConnectTimeout(_) => UpstreamErrorKind::ConnectTimeout,
-            ProxyError::Upstream(_) => UpstreamErrorKind::Exchange,
+            ProxyError::Upstream(_) | ProxyError::UnexpectedSwitch => UpstreamErrorKind::Exchange,
             ProxyError::ResponseTimeout => UpstreamErrorKind::ResponseTimeout,
             ProxyError::Overloaded => UpstreamErrorKind::Overloaded,
             ProxyError::Cancelled => UpstreamErrorKind::Cancelled,

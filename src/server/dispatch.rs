@@ -2,6 +2,11 @@
 //! (`/scim/v2`, `/.scimgate/...`, `/.well-known/scimgate/...`, `/healthz`, `/readyz`)
 //! go to the control application, everything else to the gate with the normalised path
 //! it will both match and forward.
+//!
+//! Before that the Host is checked ([`check_host`]): routing reads exactly one Host, and
+//! a request whose Host could be read another way by the upstream (two of them, none on
+//! HTTP/1.1, an absolute-form target or HTTP/2 `:authority` naming another host) is
+//! refused with 400, so the host the policy judged is the only one there is.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use http::{HeaderValue, Request, Response};
+use http::{header::HOST, HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use tower::ServiceExt;
 
@@ -36,6 +41,69 @@ pub fn is_control_path(p: &str) -> bool {
         || under(p, "/scim/v2")
         || under(p, "/.scimgate")
         || under(p, "/.well-known/scimgate")
+}
+
+/// Why a request's Host is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("more than one Host header")]
+    Repeated,
+    #[error("an HTTP/1.1 request needs a Host header")]
+    Missing,
+    #[error("the Host header is not host[:port]")]
+    Malformed,
+    #[error("the Host header names another host than the request target")]
+    Mismatch,
+}
+
+/// Checks the Host of a request (after the listener copied an HTTP/2 `:authority`
+/// into a missing Host): exactly one on HTTP/1.1 and later (RFC 9112 §3.2), a plain
+/// `host[:port]` (no user info), and the same host and port as the target's authority
+/// when there is one (an absolute-form target, HTTP/2's `:authority`; RFC 9113
+/// §8.3.1).
+pub fn check_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), HostError> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let Some(host) = hosts.next() else {
+        return match version {
+            Version::HTTP_09 | Version::HTTP_10 => Ok(()),
+            _ => Err(HostError::Missing),
+        };
+    };
+    if hosts.next().is_some() {
+        return Err(HostError::Repeated);
+    }
+    let host: http::uri::Authority = host
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|h| !h.is_empty() && !h.contains('@'))
+        .and_then(|h| h.parse().ok())
+        .ok_or(HostError::Malformed)?;
+    if host.host().is_empty() {
+        return Err(HostError::Malformed);
+    }
+    match uri.authority() {
+        Some(target) if !same_authority(&host, target, uri.scheme_str()) => {
+            Err(HostError::Mismatch)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Same host (without case or a trailing dot) and the same port, a missing port being
+/// the scheme's default.
+fn same_authority(
+    a: &http::uri::Authority,
+    b: &http::uri::Authority,
+    scheme: Option<&str>,
+) -> bool {
+    let default = match scheme {
+        Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
+        Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
+        _ => None,
+    };
+    let name = |h: &str| h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase();
+    name(a.host()) == name(b.host()) && a.port_u16().or(default) == b.port_u16().or(default)
 }
 
 /// Marks the credential headers sensitive: anything that prints the headers shows
@@ -78,6 +146,14 @@ impl Dispatch {
     pub async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         mark_sensitive(req.headers_mut());
         let wants_html = is_browser(req.headers());
+        if let Err(e) = check_host(req.version(), req.uri(), req.headers()) {
+            self.gate
+                .metrics
+                .routes
+                .unrouted()
+                .refused(DenyReason::BadHost);
+            return GateError::BadHost(e.to_string()).into_response(wants_html);
+        }
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,
             Err(e) => {
@@ -146,6 +222,84 @@ mod tests {
             "{printed}"
         );
         assert!(printed.contains("text/html"), "{printed}");
+    }
+
+    fn headers(hosts: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for host in hosts {
+            h.append(HOST, host.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn one_plain_host_is_required_on_http_1_1() {
+        let origin: Uri = "/a".parse().unwrap();
+        let v11 = Version::HTTP_11;
+        assert_eq!(check_host(v11, &origin, &headers(&["app.test"])), Ok(()));
+        assert_eq!(
+            check_host(v11, &origin, &headers(&["App.Test:8080"])),
+            Ok(())
+        );
+        assert_eq!(check_host(v11, &origin, &headers(&["[::1]:8080"])), Ok(()));
+        assert_eq!(
+            check_host(v11, &origin, &headers(&["app.test", "evil.test"])),
+            Err(HostError::Repeated)
+        );
+        assert_eq!(
+            check_host(v11, &origin, &headers(&["app.test", "app.test"])),
+            Err(HostError::Repeated)
+        );
+        assert_eq!(
+            check_host(v11, &origin, &headers(&[])),
+            Err(HostError::Missing)
+        );
+        assert_eq!(
+            check_host(Version::HTTP_2, &origin, &headers(&[])),
+            Err(HostError::Missing)
+        );
+        assert_eq!(check_host(Version::HTTP_10, &origin, &headers(&[])), Ok(()));
+        for bad in [
+            "",
+            "user@app.test",
+            "app.test, evil.test",
+            "app test",
+            "app.test/x",
+        ] {
+            assert_eq!(
+                check_host(v11, &origin, &headers(&[bad])),
+                Err(HostError::Malformed),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_host_must_be_the_targets_authority() {
+        let v11 = Version::HTTP_11;
+        let absolute: Uri = "http://app.test/a".parse().unwrap();
+        assert_eq!(check_host(v11, &absolute, &headers(&["APP.test"])), Ok(()));
+        assert_eq!(
+            check_host(v11, &absolute, &headers(&["app.test:80"])),
+            Ok(())
+        );
+        assert_eq!(
+            check_host(v11, &absolute, &headers(&["evil.test"])),
+            Err(HostError::Mismatch)
+        );
+        assert_eq!(
+            check_host(v11, &absolute, &headers(&["app.test:8080"])),
+            Err(HostError::Mismatch)
+        );
+        let h2: Uri = "https://app.test/a".parse().unwrap();
+        assert_eq!(
+            check_host(Version::HTTP_2, &h2, &headers(&["app.test:443"])),
+            Ok(())
+        );
+        assert_eq!(
+            check_host(Version::HTTP_2, &h2, &headers(&["loose.test"])),
+            Err(HostError::Mismatch)
+        );
     }
 
     #[test]

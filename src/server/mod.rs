@@ -189,6 +189,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         signer,
         registry,
         trusted_proxies: config.trusted_proxies.clone(),
+        identity_headers: config.identity_headers.clone(),
         tls: config.tls.is_some(),
         audit,
         clients: Default::default(),
@@ -560,7 +561,10 @@ pub async fn serve(
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 // HTTP/2 carries the host as :authority; give handlers one place to look.
-                if !req.headers().contains_key(http::header::HOST) {
+                // (Only HTTP/2: an HTTP/1.1 request without Host is refused in dispatch.)
+                if req.version() == http::Version::HTTP_2
+                    && !req.headers().contains_key(http::header::HOST)
+                {
                     if let Some(host) = req
                         .uri()
                         .authority()
