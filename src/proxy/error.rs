@@ -31,6 +31,10 @@ pub enum ProxyError {
     /// The exchange with the upstream failed after connecting.
     #[error("upstream request failed")]
     Upstream(#[source] hyper_util::client::legacy::Error),
+    /// The upstream answered 101 to something other than the websocket the client asked
+    /// for (or to a request that asked for no upgrade).
+    #[error("the upstream switched to a protocol that was not asked for")]
+    UnexpectedSwitch,
     /// No response head within `response_timeout`.
     #[error("the upstream did not answer in time")]
     ResponseTimeout,
@@ -80,7 +84,9 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Path(_) | Self::AmbiguousPath(_) => StatusCode::BAD_REQUEST,
-            Self::UpstreamConnect(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamConnect(_) | Self::Upstream(_) | Self::UnexpectedSwitch => {
+                StatusCode::BAD_GATEWAY
+            }
             Self::UpstreamConnectTimeout(_) | Self::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Overloaded | Self::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadUpstreamUri { .. }
@@ -99,6 +105,7 @@ impl ProxyError {
             Self::Path(_) => "bad request path",
             Self::AmbiguousPath(_) => "ambiguous request path",
             Self::UpstreamConnect(_) | Self::Upstream(_) => "upstream unavailable",
+            Self::UnexpectedSwitch => "upstream switched protocols unexpectedly",
             Self::UpstreamConnectTimeout(_) | Self::ResponseTimeout => "upstream timed out",
             Self::Overloaded => "upstream busy, try again",
             Self::Cancelled => "request cancelled",

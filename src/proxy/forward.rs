@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::BoxError;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONNECTION, HOST};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
@@ -80,8 +80,12 @@ where
         () = cancel.cancelled() => return Err(ProxyError::Cancelled),
     };
 
+    let switch = tunnel::decide(upgrade, response.status(), response.headers());
+    if switch == tunnel::Switch::Refuse {
+        return Err(ProxyError::UnexpectedSwitch);
+    }
     if let Some(client_upgrade) = client_upgrade {
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if switch == tunnel::Switch::Tunnel {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let (mut parts, _) = response.into_parts();
             prepare_response(&mut parts.headers, true);

@@ -3,10 +3,40 @@
 //!
 //! On cancel both connections are dropped, which closes both sockets; the tunnel task
 //! holds the route's concurrency permit for as long as it runs.
+//!
+//! A tunnel is opened only when the client asked for a websocket (see
+//! [`super::headers::is_websocket_upgrade`]) and the upstream's 101 selected exactly
+//! that ([`decide`]); any other 101 is refused with 502, since the bytes after it
+//! would be a protocol (h2c, say) that carries requests the gate never judged.
 
+use http::{HeaderMap, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
+
+/// What to do with the upstream's answer to a forwarded request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// Not a 101: an ordinary response.
+    No,
+    /// A 101 to the websocket the client asked for: open the tunnel.
+    Tunnel,
+    /// A 101 nobody asked for, or to another protocol: 502.
+    Refuse,
+}
+
+/// Decides on a response head; `asked_websocket` says whether the request was forwarded
+/// as a websocket upgrade.
+pub(crate) fn decide(asked_websocket: bool, status: StatusCode, headers: &HeaderMap) -> Switch {
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        return Switch::No;
+    }
+    if asked_websocket && super::headers::only_websocket(headers) {
+        Switch::Tunnel
+    } else {
+        Switch::Refuse
+    }
+}
 
 /// Joins the two upgraded connections on a task of its own.
 pub(crate) fn spawn(
@@ -41,4 +71,33 @@ pub(crate) fn spawn(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::UPGRADE, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn only_a_101_to_the_asked_websocket_is_tunnelled() {
+        let ws = upgrade("websocket");
+        let s101 = StatusCode::SWITCHING_PROTOCOLS;
+        assert_eq!(decide(true, s101, &ws), Switch::Tunnel);
+        assert_eq!(decide(true, s101, &upgrade("WebSocket")), Switch::Tunnel);
+        assert_eq!(decide(true, s101, &upgrade("h2c")), Switch::Refuse);
+        assert_eq!(
+            decide(true, s101, &upgrade("websocket, h2c")),
+            Switch::Refuse
+        );
+        assert_eq!(decide(true, s101, &HeaderMap::new()), Switch::Refuse);
+        // A 101 to a request that was not forwarded as an upgrade.
+        assert_eq!(decide(false, s101, &ws), Switch::Refuse);
+        assert_eq!(decide(true, StatusCode::OK, &ws), Switch::No);
+        assert_eq!(decide(false, StatusCode::OK, &ws), Switch::No);
+    }
 }
