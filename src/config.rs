@@ -73,6 +73,8 @@ struct RawConfig {
     ops: crate::ops::config::RawOpsConfig,
     #[serde(default)]
     admin: crate::admin::config::RawAdminConfig,
+    #[serde(default)]
+    identity_headers: crate::proxy::headers::identity_strip::RawIdentityHeaders,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +296,8 @@ pub struct Config {
     pub ops: crate::ops::config::OpsConfig,
     /// The admin UI (`admin:`).
     pub admin: crate::admin::config::AdminConfig,
+    /// Client-sent identity headers to strip (`identity_headers:`).
+    pub identity_headers: crate::proxy::headers::IdentityStrip,
 }
 
 /// Values from flags and environment that win over the file.
@@ -575,6 +579,7 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         audit: raw.audit.validate(name)?,
         ops: raw.ops.validate(name, listen)?,
         admin: raw.admin.validate(name)?,
+        identity_headers: raw.identity_headers.validate(name)?,
         public_url,
         policies_dir,
         trusted_proxies,

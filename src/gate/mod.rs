@@ -49,6 +49,8 @@ pub struct Gate {
     pub signer: Arc<AssertionSigner>,
     pub registry: Arc<Registry>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Client-sent headers that carry identity and never reach an upstream.
+    pub identity_headers: crate::proxy::headers::IdentityStrip,
     /// Whether the listener speaks TLS.
     pub tls: bool,
     /// Where decisions are recorded (queued, never waited on).

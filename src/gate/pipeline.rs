@@ -19,7 +19,8 @@ use crate::ops::routes::{RouteMetrics, UpstreamErrorKind};
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
 use crate::proxy::forward::forward;
-use crate::proxy::headers::{is_websocket_upgrade, prepare_request, ClientContext};
+use crate::proxy::headers::request_trailers::WithoutTrailers;
+use crate::proxy::headers::{is_websocket_upgrade, sanitise_request, ClientContext};
 use crate::proxy::path::NormalPath;
 use crate::proxy::validators::strengthen_if_none_match;
 use crate::revoke::NewStream;
@@ -126,7 +127,7 @@ async fn judge_and_forward(
     let identity = gate.identity_headers(&subject, &route.name)?;
     {
         let headers = req.headers_mut();
-        prepare_request(headers, &ctx, upgrade);
+        sanitise_request(headers, &ctx, upgrade, &gate.identity_headers);
         strip_own_credentials(
             headers,
             &[gate.sessions.cookie_base(), FLOW_COOKIE],
@@ -155,7 +156,7 @@ async fn judge_and_forward(
     let resp = forward(
         &client,
         &route.settings,
-        req,
+        req.map(WithoutTrailers::new),
         &path.forward,
         cancel,
         Some(Box::new(guard)),

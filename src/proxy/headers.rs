@@ -8,6 +8,11 @@
 //!
 //! Order matters: [`prepare_request`] runs first and strips, then [`add_identity`] adds
 //! ours, so a `Connection: x-auth-request-user` sent by a client removes only its own copy.
+//!
+//! Which names are identity headers is [`identity_strip`]'s business (a built-in list of
+//! the common conventions, extensible in the configuration); which upgrades may pass is
+//! decided here too: only a well-formed websocket handshake (see
+//! [`is_websocket_upgrade`]); every other `Upgrade` is dropped.
 
 use std::net::IpAddr;
 
@@ -31,19 +36,13 @@ const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Names (lower case, `-` form) no client may send upstream.
-const IDENTITY_NAMES: &[&str] = &[
-    "x-forwarded-user",
-    "x-forwarded-email",
-    "x-forwarded-groups",
-    "x-forwarded-preferred-username",
-    "x-forwarded-access-token",
-    "remote-user",
-    "x-remote-user",
-    "x-user",
-    "x-email",
-];
-const IDENTITY_PREFIXES: &[&str] = &["x-auth-request-", "x-scimgate-"];
+pub mod identity_strip;
+pub mod request_trailers;
+
+pub use identity_strip::IdentityStrip;
+
+const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
+const SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
 
 /// Forwarding headers only a trusted proxy may send (besides every `x-forwarded-*`).
 const FORWARDING_NAMES: &[&str] = &[
@@ -86,31 +85,33 @@ pub struct Forwarded {
     pub host: Option<String>,
 }
 
-/// The header name in `-` form (names are already lower case in `http`).
-fn dashed(name: &HeaderName) -> std::borrow::Cow<'_, str> {
-    let s = name.as_str();
-    if s.contains('_') {
-        std::borrow::Cow::Owned(s.replace('_', "-"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
+/// Whether a header carries identity (by the built-in list), in any spelling.
+pub fn is_identity_header(name: &HeaderName) -> bool {
+    IdentityStrip::builtin().matches(name)
 }
 
-/// Whether a header carries identity, in any case or `_`/`-` spelling.
-pub fn is_identity_header(name: &HeaderName) -> bool {
-    let name = dashed(name);
-    IDENTITY_NAMES.contains(&name.as_ref()) || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
+/// Whether a name is spelled other than in plain `-` form (`_`, `.` and the like), a
+/// spelling CGI-style upstreams read as the `-` one.
+fn is_odd_spelling(name: &HeaderName) -> bool {
+    name.as_str()
+        .bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// Whether a header describes the original request, which only trusted proxies may say.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    let name = dashed(name);
-    name.starts_with("x-forwarded-") || FORWARDING_NAMES.contains(&name.as_ref())
+    let name = identity_strip::canonical(name.as_str());
+    name.starts_with("x-forwarded-") || FORWARDING_NAMES.contains(&name.as_str())
 }
 
-/// Removes every client-sent identity header.
+/// Removes every client-sent identity header (by the built-in list).
 pub fn strip_identity_headers(headers: &mut HeaderMap) {
-    remove_matching(headers, is_identity_header);
+    strip_identity_headers_with(headers, IdentityStrip::builtin());
+}
+
+/// Removes every client-sent identity header `strip` names.
+pub fn strip_identity_headers_with(headers: &mut HeaderMap, strip: &IdentityStrip) {
+    remove_matching(headers, |name| strip.matches(name));
 }
 
 fn remove_matching(headers: &mut HeaderMap, pred: impl Fn(&HeaderName) -> bool) {
@@ -120,17 +121,37 @@ fn remove_matching(headers: &mut HeaderMap, pred: impl Fn(&HeaderName) -> bool) 
     }
 }
 
-/// Whether the message asks for a websocket upgrade (HTTP/1.1 `Connection: upgrade` and
-/// `Upgrade: websocket`).
+/// Whether the message is a websocket handshake the gate forwards as an upgrade:
+/// HTTP/1.1, `Connection: upgrade`, `Upgrade: websocket` and nothing else (an offer such
+/// as `h2c, websocket` lets the upstream pick a protocol that would carry further
+/// requests past the gate), one `Sec-WebSocket-Key` of 16 base64 bytes and
+/// `Sec-WebSocket-Version: 13` (RFC 6455 §4.1). Anything else loses its `Upgrade`.
 pub fn is_websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
     version == Version::HTTP_11
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
-        && headers
-            .get_all(UPGRADE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        && only_websocket(headers)
+        && single_text(headers, &SEC_WEBSOCKET_VERSION) == Some("13")
+        && single_text(headers, &SEC_WEBSOCKET_KEY).is_some_and(|key| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(key)
+                .is_ok_and(|k| k.len() == 16)
+        })
+}
+
+/// Whether the `Upgrade` header is exactly one value, `websocket` (any case).
+pub fn only_websocket(headers: &HeaderMap) -> bool {
+    single_text(headers, &UPGRADE).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The value of a header that occurs exactly once, trimmed.
+fn single_text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    first.to_str().ok().map(str::trim)
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -175,15 +196,25 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 }
 
 /// Cleans a client request for the upstream: hop-by-hop headers, client identity
-/// headers, forwarding headers from untrusted peers (and `_` spellings from anyone),
-/// then sets `X-Forwarded-For`, `-Proto` and `-Host`.
+/// headers (by the built-in list), forwarding headers from untrusted peers (and odd
+/// spellings from anyone), then sets `X-Forwarded-For`, `-Proto` and `-Host`.
 pub fn prepare_request(headers: &mut HeaderMap, ctx: &ClientContext, upgrade: bool) {
+    sanitise_request(headers, ctx, upgrade, IdentityStrip::builtin());
+}
+
+/// [`prepare_request`] with the configured identity header list.
+pub fn sanitise_request(
+    headers: &mut HeaderMap,
+    ctx: &ClientContext,
+    upgrade: bool,
+    strip: &IdentityStrip,
+) {
     strip_hop_by_hop(headers, upgrade);
-    strip_identity_headers(headers);
+    strip_identity_headers_with(headers, strip);
     remove_matching(headers, |name| {
-        // `_` spellings are never ours to pass on: CGI-style upstreams would read them
-        // as the real header next to the one we set.
-        is_forwarding_header(name) && (!ctx.trusted_proxy || name.as_str().contains('_'))
+        // `_` (or `.`) spellings are never ours to pass on: CGI-style upstreams would
+        // read them as the real header next to the one we set.
+        is_forwarding_header(name) && (!ctx.trusted_proxy || is_odd_spelling(name))
     });
 
     let peer = ctx.peer.to_string();

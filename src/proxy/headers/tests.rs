@@ -136,6 +136,7 @@ fn upgrade_keeps_upgrade_with_connection_upgrade() {
         ("connection", "keep-alive, Upgrade"),
         ("upgrade", "websocket"),
         ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
     ]);
     assert!(is_websocket_upgrade(Version::HTTP_11, &headers));
     prepare_request(&mut headers, &ctx(false), true);
@@ -144,16 +145,210 @@ fn upgrade_keeps_upgrade_with_connection_upgrade() {
     assert!(headers.get("sec-websocket-key").is_some());
 }
 
+const WS_KEY: (&str, &str) = ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+const WS_VERSION: (&str, &str) = ("sec-websocket-version", "13");
+
 #[test]
 fn websocket_upgrade_needs_both_headers_and_http_1_1() {
-    let both = map(&[("connection", "Upgrade"), ("upgrade", "WebSocket")]);
+    let both = map(&[
+        ("connection", "Upgrade"),
+        ("upgrade", "WebSocket"),
+        WS_KEY,
+        WS_VERSION,
+    ]);
     assert!(is_websocket_upgrade(Version::HTTP_11, &both));
     assert!(!is_websocket_upgrade(Version::HTTP_2, &both));
     assert!(!is_websocket_upgrade(Version::HTTP_10, &both));
-    let no_connection = map(&[("upgrade", "websocket")]);
+    let no_connection = map(&[("upgrade", "websocket"), WS_KEY, WS_VERSION]);
     assert!(!is_websocket_upgrade(Version::HTTP_11, &no_connection));
-    let other = map(&[("connection", "upgrade"), ("upgrade", "h2c")]);
+    let other = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "h2c"),
+        WS_KEY,
+        WS_VERSION,
+    ]);
     assert!(!is_websocket_upgrade(Version::HTTP_11, &other));
+}
+
+#[test]
+fn only_websocket_alone_with_its_handshake_is_an_upgrade() {
+    // An offer the upstream may answer with h2c: the tunnel would carry requests the
+    // gate never judged.
+    for upgrade in ["h2c, websocket", "websocket, h2c", "websocket/13, foo"] {
+        let offer = map(&[
+            ("connection", "upgrade"),
+            ("upgrade", upgrade),
+            WS_KEY,
+            WS_VERSION,
+        ]);
+        assert!(!is_websocket_upgrade(Version::HTTP_11, &offer), "{upgrade}");
+    }
+    let twice = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        ("upgrade", "h2c"),
+        WS_KEY,
+        WS_VERSION,
+    ]);
+    assert!(!is_websocket_upgrade(Version::HTTP_11, &twice));
+    let no_key = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        WS_VERSION,
+    ]);
+    assert!(!is_websocket_upgrade(Version::HTTP_11, &no_key));
+    let short_key = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-key", "c2hvcnQ="),
+        WS_VERSION,
+    ]);
+    assert!(!is_websocket_upgrade(Version::HTTP_11, &short_key));
+    let old_version = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        WS_KEY,
+        ("sec-websocket-version", "8"),
+    ]);
+    assert!(!is_websocket_upgrade(Version::HTTP_11, &old_version));
+    // Not an upgrade: `Upgrade` is dropped, so the upstream is offered nothing.
+    let mut h2c = map(&[
+        ("connection", "Upgrade, HTTP2-Settings"),
+        ("upgrade", "h2c, websocket"),
+        ("http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"),
+    ]);
+    prepare_request(&mut h2c, &ctx(false), false);
+    assert!(h2c.get("upgrade").is_none());
+    assert!(h2c.get("http2-settings").is_none());
+    assert!(h2c.get("connection").is_none());
+}
+
+#[test]
+fn the_common_identity_conventions_are_stripped_in_every_spelling() {
+    for name in [
+        "X-WEBAUTH-USER",
+        "x_webauth_user",
+        "X-WebAuth-Groups",
+        "x-webauth-email",
+        "X-Auth-User",
+        "x_auth_user",
+        "x.auth.user",
+        "X-Remote-Groups",
+        "X_REMOTE_GROUP",
+        "X-Remote-Email",
+        "X-Remote-Name",
+        "X-Remote-Extra-Scopes",
+        "Remote-Groups",
+        "Remote_Email",
+        "X-Forwarded-Preferred-Username",
+        "X-Auth-Request-Access-Token",
+        "X-Pomerium-Jwt-Assertion",
+        "x_pomerium_claim_email",
+        "X-Goog-Authenticated-User-Email",
+        "X-Goog-Authenticated-User-Id",
+        "X-Goog-Iap-Jwt-Assertion",
+        "Cf-Access-Authenticated-User-Email",
+        "CF_ACCESS_JWT_ASSERTION",
+        "X-Ms-Client-Principal",
+        "X-MS-CLIENT-PRINCIPAL-NAME",
+        "X-Ms-Client-Principal-Id",
+        "X-Ms-Token-Aad-Access-Token",
+        "X-Amzn-Oidc-Data",
+        "x-amzn-oidc-identity",
+        "X-Scimgate-Anything",
+        "X-Authentik-Username",
+        "X-Vouch-User",
+        "X-User-Email",
+        "X-Username",
+        "X~User",
+    ] {
+        let header = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        assert!(is_identity_header(&header), "{name}");
+    }
+    for name in [
+        "x-auth-token",
+        "x-request-id",
+        "user-agent",
+        "x-forwarded-for",
+        "remote",
+    ] {
+        let header = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        assert!(!is_identity_header(&header), "{name}");
+    }
+}
+
+#[test]
+fn the_strip_list_extends_from_configuration() {
+    let strip = IdentityStrip::with_extra(&["X-Corp-Login".into()], &["x_acme_".into()]).unwrap();
+    let mut headers = map(&[
+        ("x-corp-login", "root"),
+        ("X_CORP_LOGIN", "root"),
+        ("x.corp.login", "root"),
+        ("x-acme-groups", "admins"),
+        ("X_Acme_User", "root"),
+        ("x-webauth-user", "root"),
+        ("x-corp-login-hint", "kept"),
+        ("accept", "text/html"),
+    ]);
+    sanitise_request(&mut headers, &ctx(false), false, &strip);
+    let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+    for gone in [
+        "x-corp-login",
+        "x_corp_login",
+        "x.corp.login",
+        "x-acme-groups",
+        "x_acme_user",
+        "x-webauth-user",
+    ] {
+        assert!(!left.contains(&gone), "{gone} survived: {left:?}");
+    }
+    assert_eq!(get(&headers, "x-corp-login-hint"), Some("kept"));
+    assert_eq!(get(&headers, "accept"), Some("text/html"));
+    // The built-in list alone does not know the configured names.
+    assert!(!IdentityStrip::builtin().matches_str("x-corp-login"));
+    for (names, prefixes) in [
+        (vec!["bad name".to_owned()], vec![]),
+        (vec![], vec!["".to_owned()]),
+        (vec![], vec!["-_".to_owned()]),
+    ] {
+        assert!(
+            IdentityStrip::with_extra(&names, &prefixes).is_err(),
+            "{names:?} {prefixes:?}"
+        );
+    }
+}
+
+#[test]
+fn odd_spellings_of_forwarding_headers_never_pass() {
+    let mut headers = map(&[
+        ("x.forwarded.host", "evil.example"),
+        ("x-forwarded-host", "public.example.com"),
+    ]);
+    prepare_request(&mut headers, &ctx(true), false);
+    assert!(headers.get("x.forwarded.host").is_none());
+    assert_eq!(
+        get(&headers, "x-forwarded-host"),
+        Some("public.example.com")
+    );
+}
+
+#[tokio::test]
+async fn request_trailers_are_dropped_and_the_data_kept() {
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-auth-request-user", HeaderValue::from_static("root"));
+    let frames: Vec<Result<Frame<bytes::Bytes>, std::convert::Infallible>> = vec![
+        Ok(Frame::data(bytes::Bytes::from_static(b"hello "))),
+        Ok(Frame::data(bytes::Bytes::from_static(b"world"))),
+        Ok(Frame::trailers(trailers)),
+    ];
+    let body =
+        request_trailers::WithoutTrailers::new(StreamBody::new(futures_util::stream::iter(frames)));
+    let collected = body.collect().await.unwrap();
+    assert!(collected.trailers().is_none());
+    assert_eq!(&collected.to_bytes()[..], b"hello world");
 }
 
 #[test]
