@@ -13,6 +13,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod migrate;
 pub mod ops;
