@@ -405,3 +405,460 @@ async fn the_callers_own_credentials_never_reach_the_upstream() {
     let auth = h["authorization"][0].as_str().unwrap_or_default();
     assert!(auth.starts_with("Bearer "), "{h}");
 }
+
+// --- Fixed-path deny rules, `%25`, Host, trailers, upgrades, identity spellings ------
+
+#[tokio::test]
+async fn fixed_path_deny_is_not_bypassed_by_a_trailing_slash() {
+    let env = env().await;
+    for target in ["/public/secret.json/", "/public/SECRET.json/"] {
+        let r = env.raw(&env.raw_get("app.test", target, "alice", "")).await;
+        assert_eq!(r.status, 403, "{target}: {r:?}");
+    }
+    never_reached(&env, "/public/secret");
+}
+
+#[tokio::test]
+async fn fixed_path_deny_is_not_bypassed_by_empty_segments() {
+    let env = env().await;
+    for target in [
+        "/public//secret.json",
+        "/public//secret.json//",
+        "//public/secret.json/",
+    ] {
+        let r = env.raw(&env.raw_get("app.test", target, "alice", "")).await;
+        assert_eq!(r.status, 403, "{target}: {r:?}");
+    }
+    never_reached(&env, "/public/secret");
+}
+
+#[tokio::test]
+async fn fixed_path_allow_grants_the_same_resource_with_a_trailing_slash() {
+    let env = env().await;
+    // `/public` is a fixed allow path: `/public/` is the same resource, and what is
+    // forwarded is what was judged.
+    let r = env
+        .raw(&env.raw_get("app.test", "//public//", "alice", ""))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(env.up.paths().last().map(String::as_str), Some("/public/"));
+}
+
+#[tokio::test]
+async fn encoded_percent_is_refused() {
+    let env = env().await;
+    for target in [
+        "/public/%252e%252e/private/a",
+        "/public/%252E%252E/private/a",
+        "/public/a%252Fb",
+        "/public/100%25",
+    ] {
+        let r = env.raw(&env.raw_get("app.test", target, "alice", "")).await;
+        assert_eq!(r.status, 400, "{target}: {r:?}");
+    }
+    assert!(env.up.paths().is_empty(), "{:?}", env.up.paths());
+    // A route that allows ambiguous paths forwards it as it came.
+    let r = env
+        .raw(&env.raw_get("loose.test", "/a/100%25", "alice", ""))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(env.up.paths().last().map(String::as_str), Some("/a/100%25"));
+}
+
+#[tokio::test]
+async fn two_host_headers_are_refused() {
+    let env = env().await;
+    // Routing read the first; `preserve_host` would have forwarded both.
+    for extra in ["Host: loose.test\r\n", "Host: app.test\r\n"] {
+        let r = env
+            .raw(&env.raw_get("app.test", "/private/a", "alice", extra))
+            .await;
+        assert_eq!(r.status, 400, "{extra}: {r:?}");
+    }
+    assert!(env.up.paths().is_empty(), "{:?}", env.up.paths());
+}
+
+#[tokio::test]
+async fn missing_host_is_refused_on_http_1_1() {
+    let env = env().await;
+    let token = env.iss.token("alice");
+    let req = format!(
+        "GET /public/a HTTP/1.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    // Nor may an absolute-form target stand in for it.
+    let req = format!(
+        "GET http://app.test/public/a HTTP/1.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(env.up.paths().is_empty(), "{:?}", env.up.paths());
+}
+
+#[tokio::test]
+async fn absolute_form_target_must_name_the_host() {
+    let env = env().await;
+    let token = env.iss.token("alice");
+    // The target says loose.test (where alice may read anything), Host says app.test.
+    let req = format!(
+        "GET http://loose.test/private/a HTTP/1.1\r\nHost: app.test\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    let req = format!(
+        "GET http://app.test/private/a HTTP/1.1\r\nHost: loose.test\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    never_reached(&env, "/private");
+    // The same authority in both is fine.
+    let req = format!(
+        "GET http://app.test/public/a HTTP/1.1\r\nHost: APP.test\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// Sends one HTTP/2 (prior knowledge, cleartext) GET to the gate.
+async fn h2_get(env: &Env, uri: &str, host: Option<&str>, user: &str) -> u16 {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let tcp = tokio::net::TcpStream::connect(env.addr()).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {}", env.iss.token(user)));
+    if let Some(host) = host {
+        req = req.header("host", host);
+    }
+    let req = req
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    sender.send_request(req).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn http2_authority_and_host_must_agree() {
+    let env = env().await;
+    let status = h2_get(
+        &env,
+        "http://app.test/private/a",
+        Some("loose.test"),
+        "alice",
+    )
+    .await;
+    assert_eq!(status, 400);
+    never_reached(&env, "/private");
+    // :authority alone, or a Host that agrees, is routed as usual.
+    let status = h2_get(&env, "http://app.test/public/a", None, "alice").await;
+    assert_eq!(status, 200);
+    let status = h2_get(
+        &env,
+        "http://app.test/public/a",
+        Some("app.test:80"),
+        "alice",
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+/// An HTTP/2 (h2c) upstream that records the trailers of each request it gets.
+async fn trailer_recording_upstream() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<parking_lot::Mutex<Vec<Option<http::HeaderMap>>>>,
+) {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let record = record.clone();
+                        async move {
+                            let trailers = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .ok()
+                                .and_then(|c| c.trailers().cloned());
+                            record.lock().push(trailers);
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                            ))
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn request_trailers_never_reach_the_upstream() {
+    let (addr, seen) = trailer_recording_upstream().await;
+    let policy = format!(
+        r#"routes:
+  - name: h2
+    match: {{ host: app.test, path: /** }}
+    upstream: http://{addr}
+    upstream_h2c: true
+    allow:
+      - {{ groups: [readers] }}
+"#
+    );
+    let env = Env::start_with(
+        crate::upstream::start().await,
+        crate::issuer::Issuer::start().await,
+        "",
+        Some(policy),
+    )
+    .await;
+    reader(&env, "alice").await;
+    let token = env.iss.token("alice");
+    let req = format!(
+        "POST /upload HTTP/1.1\r\nHost: app.test\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\nTrailer: X-Auth-Request-User\r\nTE: trailers\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nX-Auth-Request-User: root\r\nX-WEBAUTH-USER: root\r\nX-Checksum: 1\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = seen.lock().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0], None, "trailers reached the upstream: {seen:?}");
+}
+
+/// The websocket handshake headers, with `upgrade` as the `Upgrade` value.
+fn ws_headers(upgrade: &str) -> String {
+    format!(
+        "Upgrade: {upgrade}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    )
+}
+
+#[tokio::test]
+async fn h2c_upgrade_offer_is_not_forwarded() {
+    let env = env().await;
+    let token = env.iss.token("alice");
+    let req = format!(
+        "GET /public/ws HTTP/1.1\r\nHost: app.test\r\nAuthorization: Bearer {token}\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n{}\r\n",
+        ws_headers("h2c, websocket")
+    );
+    let r = env.raw(&req).await;
+    assert_ne!(r.status, 101, "{r:?}");
+    let seen = env.seen();
+    let h = &seen.last().expect("the request reached the upstream")["headers"];
+    assert!(h.get("upgrade").is_none(), "{h}");
+    assert!(h.get("http2-settings").is_none(), "{h}");
+}
+
+/// An upstream that answers every request with `response` (raw bytes), once.
+async fn canned_upstream(response: &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tcp.write_all(response.as_bytes()).await;
+                // Hold the connection until the gate lets go of it.
+                let _ = tcp.read(&mut buf).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upstream_101_to_another_protocol_is_refused() {
+    let addr = canned_upstream(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    )
+    .await;
+    let policy = format!(
+        r#"routes:
+  - name: app
+    match: {{ host: app.test, path: /** }}
+    upstream: http://{addr}
+    allow:
+      - {{ groups: [readers] }}
+"#
+    );
+    let env = Env::start_with(
+        crate::upstream::start().await,
+        crate::issuer::Issuer::start().await,
+        "",
+        Some(policy),
+    )
+    .await;
+    reader(&env, "alice").await;
+    let token = env.iss.token("alice");
+    // A proper websocket handshake, answered with a switch to h2c.
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: app.test\r\nAuthorization: Bearer {token}\r\nConnection: Upgrade\r\n{}\r\n",
+        ws_headers("websocket")
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 502, "{r:?}");
+    // A plain request answered with a 101.
+    let req = format!(
+        "GET /plain HTTP/1.1\r\nHost: app.test\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let r = env.raw(&req).await;
+    assert_eq!(r.status, 502, "{r:?}");
+}
+
+/// Sends `spoof` (header lines) with an allowed request and asserts the upstream saw
+/// none of `names` (lower case, as the upstream's echo lists them).
+async fn assert_stripped(spoof: &str, names: &[&str]) {
+    let env = env().await;
+    let r = env
+        .raw(&env.raw_get("app.test", "/public/a", "alice", spoof))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = env.seen();
+    let h = &seen.last().unwrap()["headers"];
+    for name in names {
+        assert!(h.get(*name).is_none(), "{name} reached the upstream: {h}");
+    }
+    assert_eq!(
+        h["x-auth-request-user"],
+        serde_json::json!(["alice"]),
+        "{h}"
+    );
+}
+
+#[tokio::test]
+async fn grafana_webauth_headers_are_stripped() {
+    assert_stripped(
+        "X-WEBAUTH-USER: admin\r\nX_WEBAUTH_USER: admin\r\nX-Webauth-Email: a@x\r\nX-WEBAUTH-GROUPS: admins\r\nX-WEBAUTH-ROLE: Admin\r\n",
+        &["x-webauth-user", "x_webauth_user", "x-webauth-email", "x-webauth-groups", "x-webauth-role"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn x_auth_user_headers_are_stripped() {
+    assert_stripped(
+        "X-Auth-User: root\r\nX_AUTH_USER: root\r\nx.auth.user: root\r\nX-Auth-Email: r@x\r\nX-Auth-Groups: admins\r\nX-Auth-Username: root\r\n",
+        &["x-auth-user", "x_auth_user", "x.auth.user", "x-auth-email", "x-auth-groups", "x-auth-username"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn x_remote_headers_are_stripped() {
+    assert_stripped(
+        "X-Remote-Groups: system:masters\r\nX-Remote-Group: admins\r\nX_Remote_User: root\r\nX-Remote-Email: r@x\r\nX-Remote-Name: Root\r\nX-Remote-Extra-Scopes: all\r\nRemote-Groups: admins\r\nRemote_Email: r@x\r\nRemote-Name: Root\r\n",
+        &["x-remote-groups", "x-remote-group", "x_remote_user", "x-remote-email", "x-remote-name", "x-remote-extra-scopes", "remote-groups", "remote_email", "remote-name"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn oauth2_proxy_forwarded_identity_headers_are_stripped_in_every_spelling() {
+    assert_stripped(
+        "X-Forwarded-Preferred-Username: root\r\nX_Forwarded_Groups: admins\r\nx-forwarded-access-token: t\r\nX-Auth-Request-Access-Token: t\r\nX-Auth-Request-Preferred-Username: root\r\nX-User: root\r\nX_Email: r@x\r\nX-User-Email: r@x\r\n",
+        &["x-forwarded-preferred-username", "x_forwarded_groups", "x-forwarded-access-token", "x-auth-request-access-token", "x-auth-request-preferred-username", "x-user", "x_email", "x-user-email"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pomerium_headers_are_stripped() {
+    assert_stripped(
+        "X-Pomerium-Jwt-Assertion: forged\r\nX-Pomerium-Claim-Email: r@x\r\nx_pomerium_claim_groups: admins\r\n",
+        &["x-pomerium-jwt-assertion", "x-pomerium-claim-email", "x_pomerium_claim_groups"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn google_iap_headers_are_stripped() {
+    assert_stripped(
+        "X-Goog-Authenticated-User-Email: accounts.google.com:r@x\r\nX-Goog-Authenticated-User-Id: accounts.google.com:1\r\nX-Goog-Iap-Jwt-Assertion: forged\r\n",
+        &["x-goog-authenticated-user-email", "x-goog-authenticated-user-id", "x-goog-iap-jwt-assertion"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cloudflare_access_headers_are_stripped() {
+    assert_stripped(
+        "Cf-Access-Jwt-Assertion: forged\r\nCf-Access-Authenticated-User-Email: r@x\r\nCF_ACCESS_AUTHENTICATED_USER_EMAIL: r@x\r\n",
+        &["cf-access-jwt-assertion", "cf-access-authenticated-user-email", "cf_access_authenticated_user_email"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn azure_app_service_principal_headers_are_stripped() {
+    assert_stripped(
+        "X-Ms-Client-Principal: e30=\r\nX-MS-CLIENT-PRINCIPAL-NAME: root\r\nX-Ms-Client-Principal-Id: 1\r\nX-Ms-Client-Principal-Idp: aad\r\nX-Ms-Token-Aad-Id-Token: forged\r\n",
+        &["x-ms-client-principal", "x-ms-client-principal-name", "x-ms-client-principal-id", "x-ms-client-principal-idp", "x-ms-token-aad-id-token"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn aws_alb_oidc_headers_are_stripped() {
+    assert_stripped(
+        "X-Amzn-Oidc-Data: forged\r\nX-Amzn-Oidc-Identity: root\r\nx_amzn_oidc_accesstoken: t\r\n",
+        &[
+            "x-amzn-oidc-data",
+            "x-amzn-oidc-identity",
+            "x_amzn_oidc_accesstoken",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scimgate_and_other_proxy_headers_are_stripped_in_odd_spellings() {
+    assert_stripped(
+        "X.Scimgate.Assertion: forged\r\nx~auth~request~user: root\r\nX-Authentik-Username: root\r\nX-Vouch-User: root\r\nX-Ssl-Client-Dn: CN=root\r\nX-Client-Cert: forged\r\n",
+        &["x.scimgate.assertion", "x~auth~request~user", "x-authentik-username", "x-vouch-user", "x-ssl-client-dn", "x-client-cert"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn configured_identity_headers_are_stripped_in_every_spelling() {
+    let env =
+        Env::start("identity_headers:\n  strip: [X-Corp-Login]\n  strip_prefixes: [X-Acme-]\n")
+            .await;
+    reader(&env, "alice").await;
+    let spoof = "X-Corp-Login: root\r\nX_CORP_LOGIN: root\r\nX-Acme-Groups: admins\r\nx_acme_user: root\r\nX-Corp-Other: kept\r\n";
+    let r = env
+        .raw(&env.raw_get("app.test", "/public/a", "alice", spoof))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = env.seen();
+    let h = &seen.last().unwrap()["headers"];
+    for name in [
+        "x-corp-login",
+        "x_corp_login",
+        "x-acme-groups",
+        "x_acme_user",
+    ] {
+        assert!(h.get(name).is_none(), "{name} reached the upstream: {h}");
+    }
+    assert_eq!(h["x-corp-other"], serde_json::json!(["kept"]), "{h}");
+}
