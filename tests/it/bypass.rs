@@ -434,14 +434,29 @@ async fn fixed_path_deny_is_not_bypassed_by_empty_segments() {
 
 #[tokio::test]
 async fn fixed_path_allow_grants_the_same_resource_with_a_trailing_slash() {
-    let env = env().await;
-    // `/public` is a fixed allow path: `/public/` is the same resource, and what is
-    // forwarded is what was judged.
+    let up = crate::upstream::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: app
+    match: {{ host: app.test, path: /** }}
+    upstream: {}
+    allow:
+      - {{ groups: [readers], paths: [/reports/summary] }}
+"#,
+        up.url()
+    );
+    let env = Env::start_with(up, crate::issuer::Issuer::start().await, "", Some(policy)).await;
+    reader(&env, "alice").await;
+    // Allow and deny read paths alike: `/reports/summary/` is the same resource, and
+    // what is forwarded is what was judged.
     let r = env
-        .raw(&env.raw_get("app.test", "//public//", "alice", ""))
+        .raw(&env.raw_get("app.test", "//reports//summary//", "alice", ""))
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(env.up.paths().last().map(String::as_str), Some("/public/"));
+    assert_eq!(
+        env.up.paths().last().map(String::as_str),
+        Some("/reports/summary/")
+    );
 }
 
 #[tokio::test]
