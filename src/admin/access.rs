@@ -141,6 +141,12 @@ fn representative_path(route: &Route) -> Option<String> {
     } else {
         format!("{bare}/")
     };
+    // A trailing slash is the same resource to the matcher: show it only for a route
+    // that has paths below the prefix.
+    let below = format!("{slashed}x");
+    if prefix.is_empty() || !pattern.matches(&below) {
+        return Some(bare).filter(|p| pattern.matches(p));
+    }
     [slashed, bare].into_iter().find(|p| pattern.matches(p))
 }
 
