@@ -32,6 +32,12 @@ pub fn name(what: &str, text: &str) -> Result<(), String> {
     }
 }
 
+/// A user or group name a rule names: it must follow the directory's identifier rules
+/// ([`crate::ident`]), else it could never match (and a deny naming it would deny no one).
+pub fn identifier(what: &str, text: &str) -> Result<(), String> {
+    crate::ident::check(text).map_err(|e| format!("{what} `{}`: {e}", text.escape_debug()))
+}
+
 /// `500ms`, `5s`, `2m`, `1h`; more than zero.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("bad duration `{text}` (write e.g. 500ms, 5s, 2m)");

@@ -152,6 +152,16 @@ pub fn matches_key(text: &str, key: &str) -> bool {
     caseless_key(text) == key
 }
 
+/// Whether `text` is its own caseless key (checked without allocating), so it can be
+/// looked up in a key index as it is.
+pub fn is_key(text: &str) -> bool {
+    if text.is_ascii() {
+        return !text.bytes().any(|b| b.is_ascii_uppercase());
+    }
+    let fold = CaseMapper::new();
+    NFC.is_normalized(text) && text.chars().all(|c| fold.simple_fold(c) == c)
+}
+
 /// Whether two identifiers name the same thing (equal caseless keys).
 pub fn same(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
@@ -265,6 +275,8 @@ mod tests {
         assert!(same("ΟΔΥΣΣΕΥΣ", "οδυσσευς"));
         assert!(same("ÉMILE", "émile"));
         assert!(same("ẞ", "ß"));
+        assert!(is_key("bob") && is_key("οδυσσευσ") && is_key(&k));
+        assert!(!is_key("Bob") && !is_key("οδυσσευς") && !is_key("Zoe\u{308}"));
     }
 
     #[test]
