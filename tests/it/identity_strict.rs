@@ -45,6 +45,12 @@ async fn scim_refuses_user_names_with_white_space_at_the_edges() {
     gate.post("/Users", &body)
         .await
         .expect_error(400, Some("invalidValue"));
+    // So is a userType that would slip past an `agents:` cap on `agent`.
+    let mut body = user_body("robot");
+    body["userType"] = json!("agent\u{200b}");
+    gate.post("/Users", &body)
+        .await
+        .expect_error(400, Some("invalidValue"));
 }
 
 #[tokio::test]
@@ -78,6 +84,11 @@ async fn names_that_differ_only_in_case_still_collide() {
     gate.post("/Users", &user_body("οδυσσευσ"))
         .await
         .expect_error(409, Some("uniqueness"));
+    // Simple case folding keeps apart what an IdP keeps apart (and the store agrees).
+    gate.create_user("İpek").await;
+    gate.create_user("i\u{307}pek").await;
+    gate.create_user("straße").await;
+    gate.create_user("strasse").await;
     gate.create_group("ΝΑΥΤΕΣ", &[]).await;
     gate.post(
         "/Groups",

@@ -124,12 +124,14 @@ fn check_ascii(bytes: &[u8], first: char, last: char) -> Result<(), IdentError> 
 }
 
 /// Whether `text` passes [`check`].
+#[inline]
 pub fn is_valid(text: &str) -> bool {
     check(text).is_ok()
 }
 
 /// The caseless key of an identifier: simple case folding of its NFC form. Two
 /// identifiers name the same user (or group) exactly when their keys are equal.
+#[inline]
 pub fn caseless_key(text: &str) -> String {
     if text.is_ascii() {
         return text.to_ascii_lowercase();
@@ -141,6 +143,7 @@ pub fn caseless_key(text: &str) -> String {
 
 /// Whether `text`'s caseless key is `key` (itself a [`caseless_key`]), without
 /// allocating when `text` is ASCII or already in NFC (every valid identifier is).
+#[inline]
 pub fn matches_key(text: &str, key: &str) -> bool {
     if text.is_ascii() {
         return text.eq_ignore_ascii_case(key);
@@ -154,6 +157,7 @@ pub fn matches_key(text: &str, key: &str) -> bool {
 
 /// Whether `text` is its own caseless key (checked without allocating), so it can be
 /// looked up in a key index as it is.
+#[inline]
 pub fn is_key(text: &str) -> bool {
     if text.is_ascii() {
         return !text.bytes().any(|b| b.is_ascii_uppercase());
@@ -163,6 +167,7 @@ pub fn is_key(text: &str) -> bool {
 }
 
 /// Whether two identifiers name the same thing (equal caseless keys).
+#[inline]
 pub fn same(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         return a.eq_ignore_ascii_case(b);

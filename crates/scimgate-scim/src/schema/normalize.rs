@@ -1,7 +1,7 @@
 //! Validation and normalization of POST/PUT resource bodies against the
 //! schemas (case-insensitive names rewritten to canonical casing, type checks
 //! and coercions, read-only and unknown attributes dropped, required and
-//! `primary` checks, identifier rules on `userName`, `emails[].value` and a Group's
+//! `primary` checks, identifier rules on `userName`, `userType`, `emails[].value` and a Group's
 //! `displayName`), plus the value coercion PATCH reuses and the parsing of Group
 //! `members` lists.
 
@@ -289,7 +289,7 @@ pub fn normalize_patched(
     Ok(out)
 }
 
-/// Applies the identifier rules ([`ident::check`]) to `userName` and each
+/// Applies the identifier rules ([`ident::check`]) to `userName`, `userType` and each
 /// `emails[].value` of a User, and to a Group's `displayName`; values equal to those in
 /// `before` are let through.
 fn check_identifiers(
@@ -308,6 +308,12 @@ fn check_identifiers(
         }
     }
     if kind == ResourceKind::User {
+        // userType decides the agents cap: a lookalike (`agent\u{200b}`) must not evade it.
+        if let Some(v) = out.get("userType") {
+            if let (Some(text), false) = (v.as_str(), unchanged("userType", v)) {
+                ident::check(text).map_err(|e| SchemaError::invalid("userType", e.to_string()))?;
+            }
+        }
         if let Some(Value::Array(emails)) = out.get("emails") {
             let old: &[Value] = match before.and_then(|b| b.get("emails")) {
                 Some(Value::Array(a)) => a,
