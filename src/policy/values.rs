@@ -140,6 +140,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn identifiers() {
+        assert!(identifier("user", "ΟΔΥΣΣΕΥΣ").is_ok());
+        assert!(identifier("group", "Data Engineers").is_ok());
+        let e = identifier("user", "bob\u{a0}").unwrap_err();
+        assert!(
+            e.starts_with("user `bob\\u{a0}`: must not begin or end"),
+            "{e}"
+        );
+        assert!(identifier("group", "\u{212a}elvin").is_err());
+        assert!(identifier("group", "ops\u{200b}").is_err());
+    }
+
+    #[test]
+    fn rules_refuse_names_no_one_can_have() {
+        let rule = "routes:\n  - name: a\n    upstream: http://127.0.0.1:1\n    allow:\n      - { everyone: true }\n    deny:\n      - { users: [\"bob \"] }\n";
+        let got = crate::policy::tests::refused(rule);
+        assert!(
+            got.contains("user `bob `: must not begin or end with white space"),
+            "{got}"
+        );
+        let group = rule.replace("users: [\"bob \"]", "groups: [\"ops\\u00a0\"]");
+        let got = crate::policy::tests::refused(&group);
+        assert!(got.contains("group `ops\\u{a0}`"), "{got}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(duration("5s").unwrap(), Duration::from_secs(5));
