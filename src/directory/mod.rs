@@ -3,8 +3,8 @@
 //! It is loaded from the store at start and changed only by [`writer::Writer`], after the
 //! store has committed a change, so everything a reader sees is durable. Lookups are by
 //! id, externalId, and the caseless key ([`name_key`]) of userName, e-mail and group
-//! displayName; members are
-//! kept as sets (a change to a 100,000-member group touches only the members it names);
+//! displayName; members are kept as sets (a change to a 100,000-member group touches
+//! only the members it names);
 //! each user's effective groups (direct groups plus every group that contains them,
 //! through nesting) are kept as a sorted, shared slice so that policy checks read them
 //! without locks or allocation.
@@ -216,7 +216,7 @@ impl Directory {
         }
     }
 
-    /// Case-insensitive userName lookup.
+    /// userName lookup by caseless key ([`name_key`]).
     pub fn user_by_name(&self, user_name: &str) -> Option<Arc<UserRecord>> {
         let ord = *self.user_names.get(name_key(user_name).as_str())?;
         self.user(ord)
@@ -226,12 +226,12 @@ impl Directory {
         self.user_external.get(external_id)
     }
 
-    /// Case-insensitive e-mail lookup.
+    /// E-mail lookup by caseless key.
     pub fn users_by_email(&self, email: &str) -> Vec<u32> {
         self.user_emails.get(&name_key(email))
     }
 
-    /// Case-insensitive group displayName lookup.
+    /// Group displayName lookup by caseless key.
     pub fn group_by_name(&self, name: &str) -> Option<Arc<GroupRecord>> {
         let ord = *self.group_names.get(name_key(name).as_str())?;
         self.group(ord)

@@ -84,6 +84,15 @@ async fn names_that_differ_only_in_case_still_collide() {
     gate.post("/Users", &user_body("οδυσσευσ"))
         .await
         .expect_error(409, Some("uniqueness"));
+    // A filter finds it by the same key, by index or by evaluation.
+    for f in [
+        "userName eq \"οδυσσευσ\"",
+        "userName eq \"οδυσσευσ\" and active eq true",
+    ] {
+        let found = gate.filter("/Users", f).await;
+        assert_eq!(found.len(), 1, "{f}");
+        assert_eq!(found[0]["userName"], "ΟΔΥΣΣΕΥΣ", "{f}");
+    }
     // Simple case folding keeps apart what an IdP keeps apart (and the store agrees).
     gate.create_user("İpek").await;
     gate.create_user("i\u{307}pek").await;
