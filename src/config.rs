@@ -102,6 +102,7 @@ struct RawJwt {
 struct RawIdentity {
     claim: Option<String>,
     attribute: Option<String>,
+    email_verified: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,6 +242,20 @@ pub struct IdentityConfig {
     /// The claim read from the ID token or bearer JWT (e.g. `preferred_username`, `oid`, `email`).
     pub claim: String,
     pub attribute: IdentityAttribute,
+    /// What a claim mapped to `emails` needs of the token's `email_verified` claim.
+    pub email_verified: EmailVerification,
+}
+
+/// `identity.email_verified`: when the identity claim is matched against `emails`,
+/// whether the token must say `email_verified: true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailVerification {
+    /// `required` (default): `email_verified` must be present and true.
+    #[default]
+    Required,
+    /// `if_present`: `email_verified: false` is refused; a token without the claim is
+    /// accepted (for identity providers that vouch for the address without saying so).
+    IfPresent,
 }
 
 /// Browser sessions.
@@ -536,6 +551,16 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
                 return Err(invalid(
                     "identity.attribute",
                     format!("{other:?}: expected userName, externalId, emails or id"),
+                ))
+            }
+        },
+        email_verified: match raw.identity.email_verified.as_deref() {
+            None | Some("required") => EmailVerification::Required,
+            Some("if_present") => EmailVerification::IfPresent,
+            Some(other) => {
+                return Err(invalid(
+                    "identity.email_verified",
+                    format!("{other:?}: expected required or if_present"),
                 ))
             }
         },

@@ -27,3 +27,6 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod tokens;
+
+/// Identifier rules and the caseless key (shared with the SCIM crate).
+pub use scimgate_scim::ident;

@@ -115,7 +115,7 @@ impl AdminState {
         let dir = &self.gate.dir;
         let groups = dir.effective_groups(user.ord);
         self.config.groups.iter().any(|name| {
-            dir.group_ord_by_lower_name(&name.to_lowercase())
+            dir.group_ord_by_lower_name(&crate::directory::name_key(name))
                 .is_some_and(|ord| groups.binary_search(&ord).is_ok())
         })
     }

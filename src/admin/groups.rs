@@ -68,7 +68,10 @@ fn member_page(dir: &Directory, group: u32, page: usize) -> (usize, Vec<u32>, bo
     let mut users: Vec<(String, u32)> = members
         .users
         .iter()
-        .filter_map(|o| dir.user(*o).map(|u| (u.user_name.to_lowercase(), *o)))
+        .filter_map(|o| {
+            dir.user(*o)
+                .map(|u| (crate::ident::caseless_key(&u.user_name), *o))
+        })
         .collect();
     let total = users.len();
     let start = page * PAGE_SIZE;

@@ -53,8 +53,8 @@ pub fn groups_of(dir: &Directory, user: &UserRecord) -> Groups {
         .filter(|g| direct.binary_search(g).is_err())
         .filter_map(to_ref)
         .collect();
-    d.sort_by_cached_key(|g| g.name.to_lowercase());
-    i.sort_by_cached_key(|g| g.name.to_lowercase());
+    d.sort_by_cached_key(|g| crate::ident::caseless_key(&g.name));
+    i.sort_by_cached_key(|g| crate::ident::caseless_key(&g.name));
     Groups {
         direct: d,
         inherited: i,

@@ -38,7 +38,7 @@ pub fn users(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
         exact.push(u.ord);
     }
     exact.extend(dir.users_by_email(query));
-    let needle = query.to_lowercase();
+    let needle = crate::ident::caseless_key(query);
     scan(
         exact,
         page,
@@ -46,11 +46,13 @@ pub fn users(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
         |skip, take| dir.user_page(skip, take).1,
         |ord| {
             dir.user(ord).is_some_and(|u| {
-                u.user_name.to_lowercase().contains(&needle)
-                    || u.emails.iter().any(|e| e.to_lowercase().contains(&needle))
+                crate::ident::caseless_key(&u.user_name).contains(&needle)
+                    || u.emails
+                        .iter()
+                        .any(|e| crate::ident::caseless_key(e).contains(&needle))
                     || u.external_id
                         .as_deref()
-                        .is_some_and(|x| x.to_lowercase().contains(&needle))
+                        .is_some_and(|x| crate::ident::caseless_key(x).contains(&needle))
             })
         },
     )
@@ -74,7 +76,7 @@ pub fn groups(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
     if let Some(g) = dir.group_by_id(query) {
         exact.push(g.ord);
     }
-    let needle = query.to_lowercase();
+    let needle = crate::ident::caseless_key(query);
     scan(
         exact,
         page,
@@ -82,7 +84,7 @@ pub fn groups(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
         |skip, take| dir.group_page(skip, take).1,
         |ord| {
             dir.group(ord)
-                .is_some_and(|g| g.display_name.to_lowercase().contains(&needle))
+                .is_some_and(|g| crate::ident::caseless_key(&g.display_name).contains(&needle))
         },
     )
 }

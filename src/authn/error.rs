@@ -34,6 +34,10 @@ pub enum AuthnError {
     IdpUnavailable,
     #[error("your account is not provisioned in scimgate's directory")]
     UnknownUser,
+    #[error("the token's identity claim is refused: it {0}")]
+    BadIdentity(crate::ident::IdentError),
+    #[error("the token's e-mail address is not verified (email_verified is not true)")]
+    EmailNotVerified,
     #[error("your account is deactivated in scimgate's directory")]
     InactiveUser,
     #[error("sign-in failed: {0}")]
@@ -58,6 +62,8 @@ impl AuthnError {
             | AuthnError::WrongAudience
             | AuthnError::AlgorithmNotAllowed
             | AuthnError::UnknownKey
+            | AuthnError::BadIdentity(_)
+            | AuthnError::EmailNotVerified
             | AuthnError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
             AuthnError::UnknownUser | AuthnError::InactiveUser => StatusCode::FORBIDDEN,
             AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => StatusCode::BAD_GATEWAY,
@@ -79,6 +85,8 @@ impl AuthnError {
             AuthnError::JwksUnavailable => "jwks_unavailable",
             AuthnError::IdpUnavailable => "idp_unavailable",
             AuthnError::UnknownUser => "unknown_user",
+            AuthnError::BadIdentity(_) => "bad_identity",
+            AuthnError::EmailNotVerified => "email_not_verified",
             AuthnError::InactiveUser => "inactive_user",
             AuthnError::LoginFailed(_) => "login_failed",
             AuthnError::Store(_) => "store",

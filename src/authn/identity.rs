@@ -1,15 +1,23 @@
 //! A verified token's identity claim ↔ a directory user.
 //!
 //! The configured claim (e.g. `preferred_username`, `oid`, `email`) is matched against
-//! one SCIM attribute: `userName` (case-insensitive), `externalId` (exact), any of the
-//! user's e-mails (case-insensitive) or the SCIM `id`. Exactly one user must match, and
-//! be active. Groups never come from claims: the caller reads the directory's effective
-//! groups of the user returned here.
+//! one SCIM attribute: `userName` (by caseless key), `externalId` (exact), any of the
+//! user's e-mails (by caseless key) or the SCIM `id`. The claim must follow the
+//! identifier rules of [`crate::ident`] (no edge white space, controls, format
+//! characters, text outside NFC, compatibility characters): one that does not is
+//! refused, never mapped to a lookalike. A claim matched against e-mails also needs the
+//! token's `email_verified` to be true (`identity.email_verified`). Exactly one user
+//! must match, be active, and have a userName that follows the rules (a name stored
+//! before them could be trimmed into another user's by an upstream). Groups never come
+//! from claims: the caller reads the directory's effective groups of the user returned
+//! here.
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::{AuthnError, Claims, Session};
-use crate::config::{IdentityAttribute, IdentityConfig};
+use crate::config::{EmailVerification, IdentityAttribute, IdentityConfig};
 use crate::directory::{Directory, UserRecord};
 
 /// The active directory user the claims name.
@@ -19,6 +27,10 @@ pub fn resolve_user(
     claims: &Claims,
 ) -> Result<Arc<UserRecord>, AuthnError> {
     let value = claim_value(cfg, claims).ok_or(AuthnError::UnknownUser)?;
+    crate::ident::check(value).map_err(AuthnError::BadIdentity)?;
+    if cfg.attribute == IdentityAttribute::Email {
+        check_email_verified(cfg.email_verified, claims)?;
+    }
     let user = match cfg.attribute {
         IdentityAttribute::UserName => dir.user_by_name(value),
         IdentityAttribute::Id => dir.user_by_id(value),
@@ -26,10 +38,7 @@ pub fn resolve_user(
         IdentityAttribute::Email => only(dir, dir.users_by_email(value)),
     }
     .ok_or(AuthnError::UnknownUser)?;
-    if !user.active {
-        return Err(AuthnError::InactiveUser);
-    }
-    Ok(user)
+    usable(user)
 }
 
 /// The directory user behind a session: it must still exist and be active (read from
@@ -38,10 +47,30 @@ pub fn session_user(dir: &Directory, session: &Session) -> Result<Arc<UserRecord
     let user = dir
         .user_by_id(&session.user_id)
         .ok_or(AuthnError::UnknownUser)?;
+    usable(user)
+}
+
+/// The user, if active and named by the rules (the name goes upstream as it is).
+fn usable(user: Arc<UserRecord>) -> Result<Arc<UserRecord>, AuthnError> {
     if !user.active {
         return Err(AuthnError::InactiveUser);
     }
+    if let Err(e) = crate::ident::check(&user.user_name) {
+        tracing::warn!(id = %user.id, reason = %e, "refused a user whose stored userName breaks the identifier rules; rename it in the identity provider");
+        return Err(AuthnError::InactiveUser);
+    }
     Ok(user)
+}
+
+/// `email_verified` must be `true` (or the string `"true"`, as some IdPs send it);
+/// absent is accepted only under `identity.email_verified: if_present`.
+fn check_email_verified(mode: EmailVerification, claims: &Claims) -> Result<(), AuthnError> {
+    match claims.map.get("email_verified") {
+        Some(Value::Bool(true)) => Ok(()),
+        Some(Value::String(s)) if s == "true" => Ok(()),
+        None if mode == EmailVerification::IfPresent => Ok(()),
+        _ => Err(AuthnError::EmailNotVerified),
+    }
 }
 
 /// The identity claim's string value; for e-mail matching, `email` stands in when the
@@ -105,6 +134,7 @@ mod tests {
         IdentityConfig {
             claim: claim.into(),
             attribute,
+            email_verified: EmailVerification::Required,
         }
     }
 
@@ -159,15 +189,26 @@ mod tests {
     fn email_matches_case_insensitively_with_email_as_fallback_claim() {
         let c = cfg("upn", IdentityAttribute::Email);
         assert_eq!(
-            resolve(&c, json!({"upn": "Ann@Example.com"})).unwrap(),
+            resolve(
+                &c,
+                json!({"upn": "Ann@Example.com", "email_verified": true})
+            )
+            .unwrap(),
             "id-0"
         );
         assert_eq!(
-            resolve(&c, json!({"email": "ann@example.com"})).unwrap(),
+            resolve(
+                &c,
+                json!({"email": "ann@example.com", "email_verified": true})
+            )
+            .unwrap(),
             "id-0"
         );
         assert!(matches!(
-            resolve(&c, json!({"email": "team@example.com"})),
+            resolve(
+                &c,
+                json!({"email": "team@example.com", "email_verified": true})
+            ),
             Err(AuthnError::UnknownUser)
         ));
     }
@@ -211,5 +252,109 @@ mod tests {
             resolve(&c, json!({"preferred_username": "bob"})),
             Err(AuthnError::InactiveUser)
         ));
+    }
+
+    #[test]
+    fn a_claim_that_breaks_the_identifier_rules_is_refused_not_mapped() {
+        let c = cfg("preferred_username", IdentityAttribute::UserName);
+        for v in ["ann ", " ann", "ann\u{a0}", "\u{212a}im", "an\u{200b}n"] {
+            assert!(
+                matches!(
+                    resolve(&c, json!({ "preferred_username": v })),
+                    Err(AuthnError::BadIdentity(_))
+                ),
+                "{v:?}"
+            );
+        }
+        let c = cfg("upn", IdentityAttribute::Email);
+        assert!(matches!(
+            resolve(
+                &c,
+                json!({"upn": "ann@example.com ", "email_verified": true})
+            ),
+            Err(AuthnError::BadIdentity(_))
+        ));
+    }
+
+    #[test]
+    fn an_email_mapping_needs_a_verified_email() {
+        let mut c = cfg("email", IdentityAttribute::Email);
+        for v in [json!(false), json!("false"), json!(1), json!(null)] {
+            assert!(matches!(
+                resolve(&c, json!({"email": "ann@example.com", "email_verified": v})),
+                Err(AuthnError::EmailNotVerified)
+            ));
+        }
+        assert!(matches!(
+            resolve(&c, json!({"email": "ann@example.com"})),
+            Err(AuthnError::EmailNotVerified)
+        ));
+        assert_eq!(
+            resolve(
+                &c,
+                json!({"email": "ann@example.com", "email_verified": "true"})
+            )
+            .unwrap(),
+            "id-0"
+        );
+        c.email_verified = EmailVerification::IfPresent;
+        assert_eq!(
+            resolve(&c, json!({"email": "ann@example.com"})).unwrap(),
+            "id-0"
+        );
+        assert!(matches!(
+            resolve(
+                &c,
+                json!({"email": "ann@example.com", "email_verified": false})
+            ),
+            Err(AuthnError::EmailNotVerified)
+        ));
+        // Other attributes do not look at email_verified.
+        let c = cfg("preferred_username", IdentityAttribute::UserName);
+        assert_eq!(
+            resolve(
+                &c,
+                json!({"preferred_username": "ann", "email_verified": false})
+            )
+            .unwrap(),
+            "id-0"
+        );
+    }
+
+    #[test]
+    fn a_stored_user_name_that_breaks_the_rules_cannot_sign_in() {
+        let d = Directory::default();
+        d.apply(&[user(0, "bob ", "ext-bob", &["bob@example.com"], true)], 1);
+        let c = cfg("oid", IdentityAttribute::ExternalId);
+        assert!(matches!(
+            resolve_user(&d, &c, &claims(json!({"oid": "ext-bob"}))),
+            Err(AuthnError::InactiveUser)
+        ));
+        let session = Session {
+            user_id: Arc::from("id-0"),
+            expires_ms: 1,
+            created_ms: 0,
+        };
+        assert!(matches!(
+            session_user(&d, &session),
+            Err(AuthnError::InactiveUser)
+        ));
+    }
+
+    #[test]
+    fn user_names_match_by_caseless_key() {
+        let d = Directory::default();
+        d.apply(&[user(0, "Οδυσσευς", "x", &["o@example.com"], true)], 1);
+        let c = cfg("preferred_username", IdentityAttribute::UserName);
+        for v in ["ΟΔΥΣΣΕΥΣ", "οδυσσευσ", "Οδυσσευς"] {
+            assert_eq!(
+                resolve_user(&d, &c, &claims(json!({ "preferred_username": v })))
+                    .unwrap()
+                    .id
+                    .as_ref(),
+                "id-0",
+                "{v}"
+            );
+        }
     }
 }

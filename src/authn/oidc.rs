@@ -104,6 +104,7 @@ impl OidcLogin {
             identity: IdentityConfig {
                 claim: "preferred_username".into(),
                 attribute: IdentityAttribute::UserName,
+                email_verified: Default::default(),
             },
             provider: ArcSwapOption::empty(),
             discovering: Mutex::new(()),

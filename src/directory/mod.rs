@@ -2,8 +2,9 @@
 //!
 //! It is loaded from the store at start and changed only by [`writer::Writer`], after the
 //! store has committed a change, so everything a reader sees is durable. Lookups are by
-//! id, case-insensitive userName, externalId, e-mail and group displayName; members are
-//! kept as sets (a change to a 100,000-member group touches only the members it names);
+//! id, externalId, and the caseless key ([`name_key`]) of userName, e-mail and group
+//! displayName; members are kept as sets (a change to a 100,000-member group touches
+//! only the members it names);
 //! each user's effective groups (direct groups plus every group that contains them,
 //! through nesting) are kept as a sorted, shared slice so that policy checks read them
 //! without locks or allocation.
@@ -52,6 +53,14 @@ impl MemberSet {
     }
 }
 
+/// The key under which a userName, a group displayName or an e-mail is indexed: the
+/// caseless key of [`crate::ident`], so that the directory, the policy engine and claim
+/// mapping agree on when two names are the same. Every name index (and any new one)
+/// computes its key here.
+pub fn name_key(name: &str) -> String {
+    crate::ident::caseless_key(name)
+}
+
 /// The in-memory directory.
 #[derive(Default)]
 pub struct Directory {
@@ -90,11 +99,13 @@ impl Directory {
         let mut next_user = 0;
         for u in snap.users {
             next_user = next_user.max(u.ord + 1);
+            dir.report_stored_name("user", &u.id, &u.user_name, &dir.user_names);
             dir.index_user(&Arc::new(u), None);
         }
         let mut next_group = 0;
         for g in snap.groups {
             next_group = next_group.max(g.ord + 1);
+            dir.report_stored_name("group", &g.id, &g.display_name, &dir.group_names);
             dir.index_group(&Arc::new(g), None);
         }
         let mut direct: Vec<Vec<u32>> = vec![Vec::new(); next_user as usize];
@@ -126,6 +137,19 @@ impl Directory {
         dir.next_group.store(next_group, Ordering::Relaxed);
         dir.seq.store(snap.last_seq, Ordering::Release);
         dir
+    }
+
+    /// Logs a stored name that breaks the identifier rules or shares its caseless key
+    /// with one loaded before (data written before the rules): the server starts all
+    /// the same; such a user cannot sign in (see `authn::identity`), and the later of
+    /// two colliding names is the one found by name.
+    fn report_stored_name(&self, kind: &str, id: &str, name: &str, index: &Map<Box<str>, u32>) {
+        if let Err(e) = crate::ident::check(name) {
+            tracing::warn!(kind, id, reason = %e, "a stored name breaks the identifier rules; rename it in the identity provider");
+        }
+        if let Some(other) = index.get(name_key(name).as_str()) {
+            tracing::warn!(kind, id, other_ord = *other, "a stored name has the same caseless key as another; rename one in the identity provider");
+        }
     }
 
     /// How fresh this copy is (always fresh on the embedded store; on a shared
@@ -192,9 +216,9 @@ impl Directory {
         }
     }
 
-    /// Case-insensitive userName lookup.
+    /// userName lookup by caseless key ([`name_key`]).
     pub fn user_by_name(&self, user_name: &str) -> Option<Arc<UserRecord>> {
-        let ord = *self.user_names.get(user_name.to_lowercase().as_str())?;
+        let ord = *self.user_names.get(name_key(user_name).as_str())?;
         self.user(ord)
     }
 
@@ -202,18 +226,18 @@ impl Directory {
         self.user_external.get(external_id)
     }
 
-    /// Case-insensitive e-mail lookup.
+    /// E-mail lookup by caseless key.
     pub fn users_by_email(&self, email: &str) -> Vec<u32> {
-        self.user_emails.get(&email.to_lowercase())
+        self.user_emails.get(&name_key(email))
     }
 
-    /// Case-insensitive group displayName lookup.
+    /// Group displayName lookup by caseless key.
     pub fn group_by_name(&self, name: &str) -> Option<Arc<GroupRecord>> {
-        let ord = *self.group_names.get(name.to_lowercase().as_str())?;
+        let ord = *self.group_names.get(name_key(name).as_str())?;
         self.group(ord)
     }
 
-    /// The ord of the group with this displayName, given already lower-cased (the
+    /// The ord of the group with this displayName, given as its [`name_key`] (the
     /// policy engine compiles names so; this lookup does not allocate).
     pub fn group_ord_by_lower_name(&self, lower: &str) -> Option<u32> {
         self.group_names.get(lower).map(|o| *o)
@@ -363,13 +387,12 @@ impl Directory {
         if let Some(b) = before {
             self.unindex_user_keys(b);
         }
-        self.user_names
-            .insert(u.user_name.to_lowercase().into(), u.ord);
+        self.user_names.insert(name_key(&u.user_name).into(), u.ord);
         if let Some(e) = &u.external_id {
             self.user_external.insert(e, u.ord);
         }
         for e in u.emails.iter() {
-            self.user_emails.insert(e, u.ord);
+            self.user_emails.insert(&name_key(e), u.ord);
         }
         self.ids.insert(u.id.clone(), Member::User(u.ord));
         self.users.insert(u.ord, u.clone());
@@ -378,25 +401,25 @@ impl Directory {
 
     fn unindex_user_keys(&self, b: &UserRecord) {
         self.user_names
-            .remove_if(b.user_name.to_lowercase().as_str(), |_, o| *o == b.ord);
+            .remove_if(name_key(&b.user_name).as_str(), |_, o| *o == b.ord);
         if let Some(e) = &b.external_id {
             self.user_external.remove(e, b.ord);
         }
         for e in b.emails.iter() {
-            self.user_emails.remove(e, b.ord);
+            self.user_emails.remove(&name_key(e), b.ord);
         }
     }
 
     fn index_group(&self, g: &Arc<GroupRecord>, before: Option<&GroupRecord>) {
         if let Some(b) = before {
             self.group_names
-                .remove_if(b.display_name.to_lowercase().as_str(), |_, o| *o == b.ord);
+                .remove_if(name_key(&b.display_name).as_str(), |_, o| *o == b.ord);
             if let Some(e) = &b.external_id {
                 self.group_external.remove(e, b.ord);
             }
         }
         self.group_names
-            .insert(g.display_name.to_lowercase().into(), g.ord);
+            .insert(name_key(&g.display_name).into(), g.ord);
         if let Some(e) = &g.external_id {
             self.group_external.insert(e, g.ord);
         }
@@ -520,7 +543,7 @@ impl Directory {
                     self.group_parents.remove(ord);
                     if let Some((_, g)) = self.groups.remove(ord) {
                         self.group_names
-                            .remove_if(g.display_name.to_lowercase().as_str(), |_, o| *o == g.ord);
+                            .remove_if(name_key(&g.display_name).as_str(), |_, o| *o == g.ord);
                         if let Some(e) = &g.external_id {
                             self.group_external.remove(e, g.ord);
                         }

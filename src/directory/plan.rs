@@ -134,7 +134,7 @@ fn claim_user_name(
     own: Option<u32>,
 ) -> Result<TouchKey, DirectoryError> {
     claim(dir.user_by_name(name).map(|u| u.ord), own, "userName", name)?;
-    Ok(TouchKey::UserName(name.to_lowercase()))
+    Ok(TouchKey::UserName(super::name_key(name)))
 }
 
 fn claim_group_name(
@@ -148,7 +148,7 @@ fn claim_group_name(
         "displayName",
         name,
     )?;
-    Ok(TouchKey::GroupName(name.to_lowercase()))
+    Ok(TouchKey::GroupName(super::name_key(name)))
 }
 
 struct ResolvedMembers {
@@ -277,7 +277,7 @@ pub(super) fn plan(
             let draft = mutate(&cur)?;
             let mut keys = vec![
                 TouchKey::Id(cur.id.clone()),
-                TouchKey::UserName(cur.user_name.to_lowercase()),
+                TouchKey::UserName(super::name_key(&cur.user_name)),
             ];
             keys.push(claim_user_name(dir, &draft.user_name, Some(cur.ord))?);
             let rec = Arc::new(user_record(
@@ -314,7 +314,7 @@ pub(super) fn plan(
                 outcome: Outcome::Deleted,
                 keys: vec![
                     TouchKey::Id(cur.id.clone()),
-                    TouchKey::UserName(cur.user_name.to_lowercase()),
+                    TouchKey::UserName(super::name_key(&cur.user_name)),
                 ],
             })
         }
@@ -374,7 +374,7 @@ pub(super) fn plan(
             let resolved = resolve_members(dir, cur.ord, id, &members)?;
             let mut keys = resolved.keys.clone();
             keys.push(TouchKey::Id(cur.id.clone()));
-            keys.push(TouchKey::GroupName(cur.display_name.to_lowercase()));
+            keys.push(TouchKey::GroupName(super::name_key(&cur.display_name)));
             keys.push(claim_group_name(dir, &draft.display_name, Some(cur.ord))?);
             let rec = Arc::new(group_record(
                 cur.ord,
@@ -423,7 +423,7 @@ pub(super) fn plan(
                 outcome: Outcome::Deleted,
                 keys: vec![
                     TouchKey::Id(cur.id.clone()),
-                    TouchKey::GroupName(cur.display_name.to_lowercase()),
+                    TouchKey::GroupName(super::name_key(&cur.display_name)),
                     TouchKey::Graph,
                 ],
             })

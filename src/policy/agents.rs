@@ -122,7 +122,7 @@ pub(crate) fn compile(
             .user_types
             .value
             .iter()
-            .map(|t| t.value.trim().to_lowercase().into())
+            .map(|t| crate::ident::caseless_key(t.value.trim()).into())
             .collect(),
         read_only,
         routes: a.routes.as_ref().map(|l| {

@@ -193,7 +193,7 @@ pub fn run_tests(
     for u in &tests.users {
         if users
             .iter()
-            .any(|x| x.user_name.to_lowercase() == u.value.user_name.to_lowercase())
+            .any(|x| crate::ident::same(&x.user_name, &u.value.user_name))
         {
             anyhow::bail!(
                 "{shown}:{}:{}: user `{}` is listed twice",
@@ -263,7 +263,7 @@ fn run_case(
 }
 
 fn eq_ci(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    crate::ident::same(a, b)
 }
 
 /// A denial that comes before any route's rules (no route, bad path).

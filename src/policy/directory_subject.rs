@@ -2,7 +2,7 @@
 //!
 //! Groups come from the directory (effective groups, through nesting), never from
 //! token claims. The user's effective groups are taken once, as a sorted shared
-//! slice; `in_group` resolves the rule's (already lower-cased) group name through the
+//! slice; `in_group` resolves the rule's group name (already a caseless key) through the
 //! directory's displayName index and binary-searches that slice, without allocating.
 //! A policy set resolves its group names once per directory state instead
 //! (`super::groups`), using the state the groups were read on.
@@ -50,7 +50,7 @@ impl DirectorySubject {
             .filter_map(|g| self.directory.group(*g))
             .map(|g| g.display_name.to_string())
             .collect();
-        names.sort_by_cached_key(|n| n.to_lowercase());
+        names.sort_by_cached_key(|n| crate::ident::caseless_key(n));
         names
     }
 }
@@ -86,11 +86,11 @@ impl Subject for DirectorySubject {
     }
 
     fn in_group(&self, display_name: &str) -> bool {
-        let ord = if is_lower_case(display_name) {
+        let ord = if crate::ident::is_key(display_name) {
             self.directory.group_ord_by_lower_name(display_name)
         } else {
             self.directory
-                .group_ord_by_lower_name(&display_name.to_lowercase())
+                .group_ord_by_lower_name(&crate::directory::name_key(display_name))
         };
         ord.is_some_and(|o| self.groups.binary_search(&o).is_ok())
     }
@@ -102,15 +102,4 @@ impl Subject for DirectorySubject {
             ords: &self.groups,
         })
     }
-}
-
-/// Whether lower-casing `s` would leave it unchanged (checked without allocating).
-fn is_lower_case(s: &str) -> bool {
-    if s.is_ascii() {
-        return !s.bytes().any(|b| b.is_ascii_uppercase());
-    }
-    s.chars().all(|c| {
-        let mut lower = c.to_lowercase();
-        lower.next() == Some(c) && lower.next().is_none()
-    })
 }

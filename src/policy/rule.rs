@@ -1,8 +1,9 @@
 //! One compiled `allow` or `deny` rule, and whether it matches a request and a user.
 //!
-//! A rule matches when every condition it states holds; each list is any-of. Names
-//! are lower-cased once here so that matching compares in place: deciding on a route
-//! of hundreds of rules for a user in dozens of groups allocates nothing.
+//! A rule matches when every condition it states holds; each list is any-of. User and
+//! group names, licenses and user types are turned into their caseless key
+//! ([`crate::ident`]) once here, so that matching compares in place: deciding on a
+//! route of hundreds of rules for a user in dozens of groups allocates nothing.
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ pub struct Rule {
     pub by: RuleRef,
     /// Group displayNames as written (for the 403 page and `policy check`).
     pub group_names: Box<[Arc<str>]>,
-    /// The same, lower-cased (for matching).
+    /// Their caseless keys (for matching).
     groups_lower: Box<[Box<str>]>,
     /// Their ids in the policy set's group table (filled by [`Rule::intern_groups`]).
     group_ids: Box<[u32]>,
@@ -160,12 +161,9 @@ impl Rule {
     }
 }
 
-/// Whether `text` lower-cased equals `lower` (already lower-case), without allocating.
+/// Whether `text`'s caseless key is `lower` (a caseless key), without allocating.
 pub(crate) fn eq_lower(text: &str, lower: &str) -> bool {
-    if text.is_ascii() {
-        return text.eq_ignore_ascii_case(lower);
-    }
-    text.chars().flat_map(char::to_lowercase).eq(lower.chars())
+    crate::ident::matches_key(text, lower)
 }
 
 /// What a rule is compiled against: its route's name and path pattern.
@@ -196,6 +194,11 @@ pub(crate) fn compile(
     };
     let groups = strings(&r.groups, "groups", problems);
     let users = strings(&r.users, "users", problems);
+    for (list, what) in [(&r.groups, "group"), (&r.users, "user")] {
+        for v in list.iter().flat_map(|l| l.value.iter()) {
+            problems.check(at(v), values::identifier(what, &v.value));
+        }
+    }
     let licenses = strings(&r.licenses, "licenses", problems);
     let user_types = strings(&r.user_types, "user_types", problems);
     if let Some(list) = &r.licenses {
@@ -332,5 +335,7 @@ fn nonempty<'l>(
 }
 
 fn lower_all(list: &[String]) -> Box<[Box<str>]> {
-    list.iter().map(|s| s.to_lowercase().into()).collect()
+    list.iter()
+        .map(|s| crate::ident::caseless_key(s).into())
+        .collect()
 }

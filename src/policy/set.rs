@@ -226,14 +226,14 @@ impl PolicySet {
             .filter(|r| r.request_matches(&params, req))
         {
             for g in rule.group_names.iter() {
-                if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
+                if !out.iter().any(|o| crate::ident::same(o, g)) {
                     out.push(g.clone());
                 }
             }
         }
         if let Some((policy, Some(m))) = preset {
             for g in policy.allowing_groups(&m) {
-                if !out.iter().any(|o| o.to_lowercase() == g.to_lowercase()) {
+                if !out.iter().any(|o| crate::ident::same(o, g)) {
                     out.push(g.clone());
                 }
             }
@@ -248,7 +248,7 @@ impl PolicySet {
             .into_iter()
             .map(|(g, _)| g)
             .collect();
-        out.sort_by_key(|g| g.to_lowercase());
+        out.sort_by_cached_key(|g| crate::ident::caseless_key(g));
         out
     }
 
@@ -266,10 +266,7 @@ impl PolicySet {
             .filter_map(|r| r.dbt_platform())
             .flat_map(|d| d.grants.iter().map(|g| (&g.group, &g.by.location)));
         for (g, location) in rules.chain(grants) {
-            if !out
-                .iter()
-                .any(|(o, _)| o.to_lowercase() == g.to_lowercase())
-            {
+            if !out.iter().any(|(o, _)| crate::ident::same(o, g)) {
                 out.push((g.clone(), location.clone()));
             }
         }

@@ -80,7 +80,7 @@ pub(crate) struct FixtureSubject {
     pub emails: Vec<Box<str>>,
     pub license: Option<String>,
     pub user_type: Option<String>,
-    /// Lower-cased.
+    /// Caseless keys ([`crate::ident`]).
     pub groups: Vec<String>,
     pub active: bool,
 }
@@ -92,7 +92,11 @@ impl From<&FixtureUser> for FixtureSubject {
             emails: u.emails.iter().map(|e| e.to_lowercase().into()).collect(),
             license: u.license.clone(),
             user_type: u.user_type.clone(),
-            groups: u.groups.iter().map(|g| g.to_lowercase()).collect(),
+            groups: u
+                .groups
+                .iter()
+                .map(|g| crate::ident::caseless_key(g))
+                .collect(),
             active: u.active,
         }
     }

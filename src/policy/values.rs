@@ -32,6 +32,12 @@ pub fn name(what: &str, text: &str) -> Result<(), String> {
     }
 }
 
+/// A user or group name a rule names: it must follow the directory's identifier rules
+/// ([`crate::ident`]), else it could never match (and a deny naming it would deny no one).
+pub fn identifier(what: &str, text: &str) -> Result<(), String> {
+    crate::ident::check(text).map_err(|e| format!("{what} `{}`: {e}", text.escape_debug()))
+}
+
 /// `500ms`, `5s`, `2m`, `1h`; more than zero.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("bad duration `{text}` (write e.g. 500ms, 5s, 2m)");
@@ -132,6 +138,32 @@ pub fn header_value(name: &str, text: &str) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(identifier("user", "ΟΔΥΣΣΕΥΣ").is_ok());
+        assert!(identifier("group", "Data Engineers").is_ok());
+        let e = identifier("user", "bob\u{a0}").unwrap_err();
+        assert!(
+            e.starts_with("user `bob\\u{a0}`: must not begin or end"),
+            "{e}"
+        );
+        assert!(identifier("group", "\u{212a}elvin").is_err());
+        assert!(identifier("group", "ops\u{200b}").is_err());
+    }
+
+    #[test]
+    fn rules_refuse_names_no_one_can_have() {
+        let rule = "routes:\n  - name: a\n    upstream: http://127.0.0.1:1\n    allow:\n      - { everyone: true }\n    deny:\n      - { users: [\"bob \"] }\n";
+        let got = crate::policy::tests::refused(rule);
+        assert!(
+            got.contains("user `bob `: must not begin or end with white space"),
+            "{got}"
+        );
+        let group = rule.replace("users: [\"bob \"]", "groups: [\"ops\\u00a0\"]");
+        let got = crate::policy::tests::refused(&group);
+        assert!(got.contains("group `ops\\u{a0}`"), "{got}");
+    }
 
     #[test]
     fn durations() {

@@ -22,6 +22,7 @@ mod entra;
 mod etag;
 mod filters;
 mod forward_auth;
+mod identity_strict;
 mod lock_and_acl;
 mod log_redaction;
 mod nesting;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::path::{parse_path, PatchPath, PathError};
-use super::schema::{get_ci, normalize_resource, ResourceKind, SchemaError};
+use super::schema::{get_ci, normalize_patched, ResourceKind, SchemaError};
 use super::scim_type::ScimType;
 
 pub use super::schema::{MemberKind, MemberRef};
@@ -323,7 +323,8 @@ fn apply_resource(
     for (index, op) in req.operations.iter().enumerate() {
         apply::apply_op(kind, &mut work, delta.as_deref_mut(), index, op, id_str)?;
     }
-    let normalized = normalize_resource(kind, Value::Object(work)).map_err(PatchError::Invalid)?;
+    let normalized =
+        normalize_patched(kind, Value::Object(work), original).map_err(PatchError::Invalid)?;
     let Value::Object(mut out) = normalized else {
         return Err(PatchError::Invalid(SchemaError::NotAnObject));
     };

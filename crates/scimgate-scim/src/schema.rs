@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 
 pub use datetime::{parse_datetime, Instant};
 pub use normalize::{
-    coerce_attr_value, coerce_single_value, normalize_resource, parse_member_list, MemberKind,
-    MemberRef, SchemaError,
+    coerce_attr_value, coerce_single_value, normalize_patched, normalize_resource,
+    parse_member_list, MemberKind, MemberRef, SchemaError,
 };
 pub use project::{project, split_attr_list};
 

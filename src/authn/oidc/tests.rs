@@ -167,6 +167,7 @@ async fn userinfo_fills_a_missing_identity_claim_without_overriding() {
     let identity = IdentityConfig {
         claim: "oid".into(),
         attribute: IdentityAttribute::ExternalId,
+        email_verified: Default::default(),
     };
     let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).with_identity(&identity);
     let (claims, _) = sign_in(&idp, &login).await.unwrap();

@@ -63,6 +63,7 @@ async fn app(tls: bool, public_url: Option<&str>, with_oidc: bool) -> App {
     let identity = IdentityConfig {
         claim: "preferred_username".into(),
         attribute: IdentityAttribute::UserName,
+        email_verified: Default::default(),
     };
     let idp = FakeIdp::start().await;
     let oidc = with_oidc.then(|| {

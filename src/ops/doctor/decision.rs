@@ -51,7 +51,7 @@ impl Cycle<'_> {
             .user
             .groups
             .iter()
-            .any(|g| g.eq_ignore_ascii_case(self.group));
+            .any(|g| crate::ident::same(g, self.group));
         let verdict = match (self.request.is_some(), want_allow) {
             (true, _) if d.allow == want_allow => Ok(describe(&d)),
             (true, _) => Err(describe(&d)),

@@ -187,6 +187,11 @@ pub(crate) fn compile(
         let g = &raw.value;
         if g.group.value.trim().is_empty() {
             problems.at(at(&g.group), "grant group is empty");
+        } else {
+            problems.check(
+                at(&g.group),
+                crate::policy::values::identifier("group", &g.group.value),
+            );
         }
         let set = problems.check(
             at(&g.permission_set),
@@ -220,7 +225,7 @@ pub(crate) fn compile(
                 rule: Arc::from(format!("grant[{i}]:{}:{}", g.group.value, set.name())),
                 location: Arc::from(file_line(problems.file, at(raw))),
             },
-            group_lower: g.group.value.to_lowercase().into(),
+            group_lower: crate::ident::caseless_key(&g.group.value).into(),
             group_id: None,
             group,
             set,

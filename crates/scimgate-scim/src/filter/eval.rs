@@ -231,12 +231,12 @@ fn apply_test(def: &AttrDef, leaves: &[&Value], test: &AttrTest) -> bool {
     }
 }
 
-/// Case-folds unless the attribute is caseExact.
+/// Case-folds (the caseless key of [`crate::ident`]) unless the attribute is caseExact.
 fn fold(def: &AttrDef, s: &str) -> String {
     if def.case_exact {
         s.to_string()
     } else {
-        s.to_lowercase()
+        crate::ident::caseless_key(s)
     }
 }
 
@@ -264,7 +264,7 @@ fn order(def: &AttrDef, v: &Value, lit: &CompValue) -> Option<Ordering> {
                         .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
                 )
             } else {
-                Some(a.to_lowercase().cmp(&b.to_lowercase()))
+                Some(crate::ident::caseless_key(a).cmp(&crate::ident::caseless_key(b)))
             }
         }
         (Value::Number(a), CompValue::Number(b)) => cmp_numbers(a, b),

@@ -1,12 +1,14 @@
 //! Validation and normalization of POST/PUT resource bodies against the
 //! schemas (case-insensitive names rewritten to canonical casing, type checks
 //! and coercions, read-only and unknown attributes dropped, required and
-//! `primary` checks), plus the value coercion PATCH reuses and the parsing
-//! of Group `members` lists.
+//! `primary` checks, identifier rules on `userName`, `userType`, `emails[].value` and a Group's
+//! `displayName`), plus the value coercion PATCH reuses and the parsing of Group
+//! `members` lists.
 
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use super::super::ident;
 use super::super::scim_type::ScimType;
 use super::datetime::parse_datetime;
 use super::{core_attr, schema_for_urn, AttrDef, AttrType, Mutability, ResourceKind, SchemaDef};
@@ -269,6 +271,73 @@ pub(super) fn client_writable(attr: &AttrDef) -> bool {
 /// dropped; Group `members` are kept (elements normalized to
 /// `{value, type?}`) for the caller to extract.
 pub fn normalize_resource(kind: ResourceKind, body: Value) -> Result<Value, SchemaError> {
+    let out = normalize_shape(kind, body)?;
+    check_identifiers(kind, &out, None)?;
+    Ok(out)
+}
+
+/// [`normalize_resource`] for the result of a PATCH of `before` (a stored body): an
+/// identifier the PATCH leaves as it was is not checked again, so a resource stored
+/// before the identifier rules can still be deactivated or changed otherwise.
+pub fn normalize_patched(
+    kind: ResourceKind,
+    body: Value,
+    before: &Map<String, Value>,
+) -> Result<Value, SchemaError> {
+    let out = normalize_shape(kind, body)?;
+    check_identifiers(kind, &out, Some(before))?;
+    Ok(out)
+}
+
+/// Applies the identifier rules ([`ident::check`]) to `userName`, `userType` and each
+/// `emails[].value` of a User, and to a Group's `displayName`; values equal to those in
+/// `before` are let through.
+fn check_identifiers(
+    kind: ResourceKind,
+    out: &Value,
+    before: Option<&Map<String, Value>>,
+) -> Result<(), SchemaError> {
+    let name_attr = match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    };
+    let unchanged = |attr: &str, v: &Value| before.and_then(|b| b.get(attr)) == Some(v);
+    if let Some(v) = out.get(name_attr) {
+        if let (Some(text), false) = (v.as_str(), unchanged(name_attr, v)) {
+            ident::check(text).map_err(|e| SchemaError::invalid(name_attr, e.to_string()))?;
+        }
+    }
+    if kind == ResourceKind::User {
+        // userType decides the agents cap: a lookalike (`agent\u{200b}`) must not evade it.
+        if let Some(v) = out.get("userType") {
+            if let (Some(text), false) = (v.as_str(), unchanged("userType", v)) {
+                ident::check(text).map_err(|e| SchemaError::invalid("userType", e.to_string()))?;
+            }
+        }
+        if let Some(Value::Array(emails)) = out.get("emails") {
+            let old: &[Value] = match before.and_then(|b| b.get("emails")) {
+                Some(Value::Array(a)) => a,
+                _ => &[],
+            };
+            for e in emails {
+                let Some(value) = e.get("value") else {
+                    continue;
+                };
+                if old.iter().any(|o| o.get("value") == Some(value)) {
+                    continue;
+                }
+                if let Some(text) = value.as_str() {
+                    ident::check(text)
+                        .map_err(|err| SchemaError::invalid("emails.value", err.to_string()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Shape and type checks of a POST/PUT body (everything but the identifier rules).
+fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError> {
     let Value::Object(map) = body else {
         return Err(SchemaError::NotAnObject);
     };
