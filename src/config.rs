@@ -132,6 +132,9 @@ struct RawScim {
     max_filter_depth: Option<usize>,
     max_results: Option<usize>,
     base_url: Option<String>,
+    max_concurrent_scans: Option<usize>,
+    scan_timeout_seconds: Option<u64>,
+    scan_queue_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +166,13 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// Public base URL used in `meta.location` (else taken from the request's Host).
     pub base_url: Option<String>,
+    /// How many listings that must walk the directory (substring filters, sorts
+    /// without an index) may run at once, off the proxy's workers.
+    pub max_concurrent_scans: usize,
+    /// How long one such scan may run before it stops with an error.
+    pub scan_timeout: Duration,
+    /// How long a scan waits for a free slot before it is refused with 503.
+    pub scan_queue_wait: Duration,
 }
 
 impl Default for ScimConfig {
@@ -174,6 +184,9 @@ impl Default for ScimConfig {
             max_filter_depth: 16,
             max_results: 1000,
             base_url: None,
+            max_concurrent_scans: 2,
+            scan_timeout: Duration::from_secs(10),
+            scan_queue_wait: Duration::from_millis(250),
         }
     }
 }
@@ -430,6 +443,31 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
             }
             Some(u) => Some(u.trim_end_matches('/').to_owned()),
             None => None,
+        },
+        max_concurrent_scans: positive(
+            "scim.max_concurrent_scans",
+            raw.scim.max_concurrent_scans,
+            defaults.max_concurrent_scans,
+        )?,
+        scan_timeout: match raw.scim.scan_timeout_seconds {
+            Some(s) if s == 0 || s > 3600 => {
+                return Err(invalid(
+                    "scim.scan_timeout_seconds",
+                    "must be between 1 and 3600".into(),
+                ))
+            }
+            Some(s) => Duration::from_secs(s),
+            None => defaults.scan_timeout,
+        },
+        scan_queue_wait: match raw.scim.scan_queue_wait_ms {
+            Some(ms) if ms > 60_000 => {
+                return Err(invalid(
+                    "scim.scan_queue_wait_ms",
+                    "must be at most 60000".into(),
+                ))
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => defaults.scan_queue_wait,
         },
     };
     let log_format = match raw.log.format.as_deref() {
