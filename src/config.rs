@@ -728,4 +728,34 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.tls.is_some());
     }
+
+    #[test]
+    fn scim_scan_limits_default_and_refuse_nonsense() {
+        let c = Config::from_yaml("f", "", &Overrides::default()).unwrap();
+        assert_eq!(c.scim.max_concurrent_scans, 2);
+        assert_eq!(c.scim.scan_timeout, Duration::from_secs(10));
+        assert_eq!(c.scim.scan_queue_wait, Duration::from_millis(250));
+        let text = "scim:\n  max_concurrent_scans: 4\n  scan_timeout_seconds: 3\n  scan_queue_wait_ms: 0\n";
+        let c = Config::from_yaml("f", text, &Overrides::default()).unwrap();
+        assert_eq!(c.scim.max_concurrent_scans, 4);
+        assert_eq!(c.scim.scan_timeout, Duration::from_secs(3));
+        assert_eq!(c.scim.scan_queue_wait, Duration::ZERO);
+        for (text, key) in [
+            (
+                "scim:\n  max_concurrent_scans: 0\n",
+                "scim.max_concurrent_scans",
+            ),
+            (
+                "scim:\n  scan_timeout_seconds: 0\n",
+                "scim.scan_timeout_seconds",
+            ),
+            (
+                "scim:\n  scan_queue_wait_ms: 600000\n",
+                "scim.scan_queue_wait_ms",
+            ),
+        ] {
+            let err = Config::from_yaml("f", text, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
 }

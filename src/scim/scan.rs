@@ -196,3 +196,49 @@ mod hold {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passed_deadline_stops_the_scan_at_its_next_check() {
+        let d = Deadline::after(Duration::ZERO);
+        assert!(matches!(d.tick(), Err(ScimError::ScanTimedOut(1))));
+        let d = Deadline::after(Duration::from_secs(3600));
+        for _ in 0..1000 {
+            assert!(d.tick().is_ok());
+        }
+        let none = Deadline::none();
+        assert!((0..1000).all(|_| none.tick().is_ok()));
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_scan_is_counted_and_answered_too_many() {
+        let metrics = Arc::new(Metrics::new());
+        let cfg = ScimConfig {
+            scan_timeout: Duration::ZERO,
+            ..ScimConfig::default()
+        };
+        let scans = Scans::new(&cfg, metrics.clone());
+        let out = scans
+            .run(None, |deadline| {
+                for _ in 0..10 {
+                    deadline.tick()?;
+                }
+                Ok(())
+            })
+            .await;
+        let err = out.expect_err("past its deadline");
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.scim_type(),
+            Some(super::super::scim_type::ScimType::TooMany)
+        );
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains("scimgate_scim_scans_total{outcome=\"timed_out\"} 1"),
+            "{text}"
+        );
+    }
+}
