@@ -3,6 +3,10 @@
 //! blocking threads instead of the async workers that serve the proxy, at most
 //! `scim.max_concurrent_scans` at once, each stopped at `scim.scan_timeout_seconds`.
 //!
+//! Each scan runs on a thread of its own at the lowest scheduling priority (nice 19 on
+//! Unix), so that when CPU is short the proxy's workers run first and a scan slows down
+//! (and may reach its deadline) instead of the proxy.
+//!
 //! A listing that finds every slot busy waits `scim.scan_queue_wait_ms` for one, then is
 //! refused with 503 and `Retry-After`; a scan past its deadline stops and answers 400
 //! `tooMany` (RFC 7644 §3.12: more than the server is willing to process). A scan keeps
@@ -97,18 +101,32 @@ impl Scans {
             };
         self.metrics.scim_scan("run");
         let deadline = Deadline::after(self.timeout);
-        let outcome = tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            hold::checkpoint(hold.as_deref());
-            work(&deadline)
-        })
-        .await
-        .map_err(|e| ScimError::Internal(Box::new(e)))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("scim-scan".into())
+            .spawn(move || {
+                let _slot = slot;
+                lower_priority();
+                hold::checkpoint(hold.as_deref());
+                // The listing may have gone (client closed): nothing to answer then.
+                let _ = tx.send(work(&deadline));
+            })
+            .map_err(|e| ScimError::Internal(Box::new(e)))?;
+        let outcome = rx.await.map_err(|e| ScimError::Internal(Box::new(e)))?;
         if let Err(ScimError::ScanTimedOut(_)) = &outcome {
             self.metrics.scim_scan("timed_out");
             tracing::warn!("SCIM scan stopped at its deadline");
         }
         outcome
+    }
+}
+
+/// Gives the calling thread the lowest scheduling priority (Linux: the nice value is
+/// per thread). Best effort: a scan runs anyway if the system refuses.
+fn lower_priority() {
+    #[cfg(unix)]
+    if let Err(e) = rustix::process::setpriority_process(None, 19) {
+        tracing::debug!(error = %e, "could not lower the scan thread's priority");
     }
 }
 
