@@ -135,6 +135,9 @@ struct RawScim {
     max_filter_depth: Option<usize>,
     max_results: Option<usize>,
     base_url: Option<String>,
+    max_concurrent_scans: Option<usize>,
+    scan_timeout_seconds: Option<u64>,
+    scan_queue_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +169,13 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// Public base URL used in `meta.location` (else taken from the request's Host).
     pub base_url: Option<String>,
+    /// How many listings that must walk the directory (substring filters, sorts
+    /// without an index) may run at once, off the proxy's workers.
+    pub max_concurrent_scans: usize,
+    /// How long one such scan may run before it stops with an error.
+    pub scan_timeout: Duration,
+    /// How long a scan waits for a free slot before it is refused with 503.
+    pub scan_queue_wait: Duration,
 }
 
 impl Default for ScimConfig {
@@ -177,6 +187,9 @@ impl Default for ScimConfig {
             max_filter_depth: 16,
             max_results: 1000,
             base_url: None,
+            max_concurrent_scans: 2,
+            scan_timeout: Duration::from_secs(10),
+            scan_queue_wait: Duration::from_millis(250),
         }
     }
 }
@@ -450,6 +463,31 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
             Some(u) => Some(u.trim_end_matches('/').to_owned()),
             None => None,
         },
+        max_concurrent_scans: positive(
+            "scim.max_concurrent_scans",
+            raw.scim.max_concurrent_scans,
+            defaults.max_concurrent_scans,
+        )?,
+        scan_timeout: match raw.scim.scan_timeout_seconds {
+            Some(s) if s == 0 || s > 3600 => {
+                return Err(invalid(
+                    "scim.scan_timeout_seconds",
+                    "must be between 1 and 3600".into(),
+                ))
+            }
+            Some(s) => Duration::from_secs(s),
+            None => defaults.scan_timeout,
+        },
+        scan_queue_wait: match raw.scim.scan_queue_wait_ms {
+            Some(ms) if ms > 60_000 => {
+                return Err(invalid(
+                    "scim.scan_queue_wait_ms",
+                    "must be at most 60000".into(),
+                ))
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => defaults.scan_queue_wait,
+        },
     };
     let log_format = match raw.log.format.as_deref() {
         None | Some("text") => LogFormat::Text,
@@ -719,5 +757,35 @@ mod tests {
         assert_eq!(c.scim.base_url.as_deref(), Some("https://gate.example.com"));
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.tls.is_some());
+    }
+
+    #[test]
+    fn scim_scan_limits_default_and_refuse_nonsense() {
+        let c = Config::from_yaml("f", "", &Overrides::default()).unwrap();
+        assert_eq!(c.scim.max_concurrent_scans, 2);
+        assert_eq!(c.scim.scan_timeout, Duration::from_secs(10));
+        assert_eq!(c.scim.scan_queue_wait, Duration::from_millis(250));
+        let text = "scim:\n  max_concurrent_scans: 4\n  scan_timeout_seconds: 3\n  scan_queue_wait_ms: 0\n";
+        let c = Config::from_yaml("f", text, &Overrides::default()).unwrap();
+        assert_eq!(c.scim.max_concurrent_scans, 4);
+        assert_eq!(c.scim.scan_timeout, Duration::from_secs(3));
+        assert_eq!(c.scim.scan_queue_wait, Duration::ZERO);
+        for (text, key) in [
+            (
+                "scim:\n  max_concurrent_scans: 0\n",
+                "scim.max_concurrent_scans",
+            ),
+            (
+                "scim:\n  scan_timeout_seconds: 0\n",
+                "scim.scan_timeout_seconds",
+            ),
+            (
+                "scim:\n  scan_queue_wait_ms: 600000\n",
+                "scim.scan_queue_wait_ms",
+            ),
+        ] {
+            let err = Config::from_yaml("f", text, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 }

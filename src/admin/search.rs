@@ -5,10 +5,50 @@
 //! substring scan that walks the directory in chunks and stops as soon as it has the
 //! page asked for plus one (to know whether there is a next page): the directory may
 //! hold a million users, and nothing is ever collected or rendered whole.
+//!
+//! The callers run these functions on blocking threads. A substring scan also takes one
+//! of [`MAX_CONCURRENT_SCANS`] process-wide slots (waiting on its own blocking thread
+//! while all are taken) and stops after [`SCAN_BUDGET`] with what it has found
+//! ([`Page::stopped`]), so searches never occupy more than a fixed share of the CPU.
+
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
 
 use crate::directory::Directory;
 
 const CHUNK: usize = 4096;
+
+/// Substring scans that may run at once in this process.
+pub const MAX_CONCURRENT_SCANS: usize = 2;
+/// How long one substring scan may run before it stops with partial results.
+pub const SCAN_BUDGET: Duration = Duration::from_secs(5);
+
+/// The scan slots: how many are taken, and a wake-up for those waiting.
+static TAKEN: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
+
+/// A taken scan slot, given back when dropped.
+struct Slot;
+
+impl Slot {
+    /// Waits (on the caller's blocking thread) for a free slot.
+    fn take() -> Slot {
+        let mut taken = TAKEN.lock();
+        while *taken >= MAX_CONCURRENT_SCANS {
+            FREED.wait(&mut taken);
+        }
+        *taken += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *TAKEN.lock() -= 1;
+        FREED.notify_one();
+    }
+}
 
 /// One page of ords and whether more follow.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +57,9 @@ pub struct Page {
     pub more: bool,
     /// The total, when known without a scan (no query).
     pub total: Option<usize>,
+    /// The scan stopped at [`SCAN_BUDGET`]: these are the matches found until then
+    /// (and `more` is set).
+    pub stopped: bool,
 }
 
 /// Users matching `query` (empty: all), page `page` (from 0) of `size`.
@@ -28,6 +71,7 @@ pub fn users(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
             more: (page + 1) * size < total,
             ords,
             total: Some(total),
+            stopped: false,
         };
     }
     let mut exact: Vec<u32> = Vec::new();
@@ -67,6 +111,7 @@ pub fn groups(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
             more: (page + 1) * size < total,
             ords,
             total: Some(total),
+            stopped: false,
         };
     }
     let mut exact: Vec<u32> = Vec::new();
@@ -90,8 +135,27 @@ pub fn groups(dir: &Directory, query: &str, page: usize, size: usize) -> Page {
 }
 
 /// Exact matches first, then scanned matches, skipping `page * size` and taking
-/// `size`, stopping once one more than that is known.
+/// `size`, stopping once one more than that is known (or at [`SCAN_BUDGET`]).
 fn scan(
+    exact: Vec<u32>,
+    page: usize,
+    size: usize,
+    chunk_at: impl Fn(usize, usize) -> Vec<u32>,
+    matches: impl Fn(u32) -> bool,
+) -> Page {
+    let _slot = Slot::take();
+    scan_within(
+        Instant::now() + SCAN_BUDGET,
+        exact,
+        page,
+        size,
+        chunk_at,
+        matches,
+    )
+}
+
+fn scan_within(
+    deadline: Instant,
     mut exact: Vec<u32>,
     page: usize,
     size: usize,
@@ -107,7 +171,12 @@ fn scan(
     let want = (page + 1) * size + 1;
     let mut found = exact.clone();
     let mut offset = 0;
+    let mut stopped = false;
     while found.len() < want {
+        if Instant::now() >= deadline {
+            stopped = true;
+            break;
+        }
         let chunk = chunk_at(offset, CHUNK);
         if chunk.is_empty() {
             break;
@@ -122,12 +191,13 @@ fn scan(
             }
         }
     }
-    let more = found.len() > (page + 1) * size;
+    let more = stopped || found.len() > (page + 1) * size;
     let ords = found.into_iter().skip(page * size).take(size).collect();
     Page {
         ords,
         more,
         total: None,
+        stopped,
     }
 }
 
@@ -171,5 +241,40 @@ mod tests {
         let p = super::users(&dir, "user005@example.com", 0, 5);
         assert_eq!(names(&dir, &p), vec!["user005"]);
         assert!(super::users(&dir, "nobody", 0, 5).ords.is_empty());
+    }
+
+    #[test]
+    fn a_scan_past_its_budget_stops_with_what_it_found() {
+        let list: Vec<String> = (0..10).map(|i| format!("user{i}")).collect();
+        let users: Vec<(&str, &[&str])> = list.iter().map(|n| (n.as_str(), &[][..])).collect();
+        let dir = crate::admin::testing::directory(&users);
+        let past = Instant::now() - Duration::from_millis(1);
+        let exact = dir.user_by_name("user3").map(|u| vec![u.ord]).unwrap();
+        let p = scan_within(
+            past,
+            exact,
+            0,
+            5,
+            |skip, take| dir.user_page(skip, take).1,
+            |_| true,
+        );
+        assert!(p.stopped && p.more);
+        assert_eq!(names(&dir, &p), vec!["user3"]);
+        assert!(!super::users(&dir, "user", 0, 5).stopped);
+    }
+
+    #[test]
+    fn scans_beyond_the_slot_limit_wait_for_a_slot() {
+        let slots: Vec<Slot> = (0..MAX_CONCURRENT_SCANS).map(|_| Slot::take()).collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let _slot = Slot::take();
+            tx.send(()).unwrap();
+        });
+        // Blocked while every slot is taken; runs once one is given back.
+        assert!(rx.try_recv().is_err());
+        drop(slots);
+        rx.recv().unwrap();
+        waiter.join().unwrap();
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! It is loaded from the store at start and changed only by [`writer::Writer`], after the
 //! store has committed a change, so everything a reader sees is durable. Lookups are by
-//! id, externalId, and the caseless key ([`name_key`]) of userName, e-mail and group
-//! displayName; members are kept as sets (a change to a 100,000-member group touches
-//! only the members it names);
+//! id, case-insensitive userName, externalId, e-mail and group displayName; users by
+//! caseless userName and groups by caseless displayName are also kept in order (for
+//! sorted listings and prefix filters, a page at any depth without a sort); members are
+//! kept as sets (a change to a 100,000-member group touches only the members it names);
 //! each user's effective groups (direct groups plus every group that contains them,
 //! through nesting) are kept as a sorted, shared slice so that policy checks read them
 //! without locks or allocation.
@@ -25,7 +26,7 @@ use foldhash::fast::RandomState;
 
 pub use body::Body;
 pub use error::DirectoryError;
-use index::{MultiIndex, Order};
+use index::{MultiIndex, NameOrder, Order};
 pub use model::{Actor, GroupDraft, GroupRecord, Member, MemberChange, UserDraft, UserRecord};
 
 use crate::store::{Snapshot, StoreOp};
@@ -81,6 +82,10 @@ pub struct Directory {
     effective: Map<u32, Arc<[u32]>>,
     user_order: Order,
     group_order: Order,
+    /// Users by caseless userName (the key of `user_names`), ties by ord.
+    user_name_order: NameOrder,
+    /// Groups by caseless displayName (the key of `group_names`), ties by ord.
+    group_name_order: NameOrder,
     next_user: AtomicU32,
     next_group: AtomicU32,
     seq: AtomicU64,
@@ -257,6 +262,54 @@ impl Directory {
         self.group_order.page(skip, take)
     }
 
+    /// Users ordered by caseless userName (ties by ord) whose userName starts with
+    /// `prefix` caselessly (every user for an empty prefix): how many, and the ords of
+    /// `skip..skip + take` of them, ascending or descending. Reads only the page.
+    pub fn user_name_page(
+        &self,
+        prefix: &str,
+        skip: usize,
+        take: usize,
+        descending: bool,
+    ) -> (usize, Vec<u32>) {
+        self.user_name_order
+            .page(&name_key(prefix), skip, take, descending)
+    }
+
+    /// The ords of every user whose userName starts with `prefix` caselessly, in
+    /// userName order.
+    pub fn users_with_name_prefix(&self, prefix: &str) -> Vec<u32> {
+        self.user_name_order.with_prefix(&name_key(prefix))
+    }
+
+    /// Groups ordered by caseless displayName, as [`Directory::user_name_page`].
+    pub fn group_name_page(
+        &self,
+        prefix: &str,
+        skip: usize,
+        take: usize,
+        descending: bool,
+    ) -> (usize, Vec<u32>) {
+        self.group_name_order
+            .page(&name_key(prefix), skip, take, descending)
+    }
+
+    /// The ords of every group whose displayName starts with `prefix` caselessly.
+    pub fn groups_with_name_prefix(&self, prefix: &str) -> Vec<u32> {
+        self.group_name_order.with_prefix(&name_key(prefix))
+    }
+
+    /// Up to `take` user ords after `after` in creation order (from the first with
+    /// `None`): how a scan walks the directory a chunk at a time.
+    pub fn user_ords_after(&self, after: Option<u32>, take: usize) -> Vec<u32> {
+        self.user_order.after(after, take)
+    }
+
+    /// Up to `take` group ords after `after` in creation order.
+    pub fn group_ords_after(&self, after: Option<u32>, take: usize) -> Vec<u32> {
+        self.group_order.after(after, take)
+    }
+
     /// User ords in creation order.
     pub fn user_ords(&self) -> Vec<u32> {
         self.user_order.all()
@@ -387,7 +440,9 @@ impl Directory {
         if let Some(b) = before {
             self.unindex_user_keys(b);
         }
-        self.user_names.insert(name_key(&u.user_name).into(), u.ord);
+        let key: Box<str> = name_key(&u.user_name).into();
+        self.user_name_order.insert(&key, u.ord);
+        self.user_names.insert(key, u.ord);
         if let Some(e) = &u.external_id {
             self.user_external.insert(e, u.ord);
         }
@@ -400,8 +455,10 @@ impl Directory {
     }
 
     fn unindex_user_keys(&self, b: &UserRecord) {
+        let key = name_key(&b.user_name);
+        self.user_name_order.remove(&key, b.ord);
         self.user_names
-            .remove_if(name_key(&b.user_name).as_str(), |_, o| *o == b.ord);
+            .remove_if(key.as_str(), |_, o| *o == b.ord);
         if let Some(e) = &b.external_id {
             self.user_external.remove(e, b.ord);
         }
@@ -412,14 +469,17 @@ impl Directory {
 
     fn index_group(&self, g: &Arc<GroupRecord>, before: Option<&GroupRecord>) {
         if let Some(b) = before {
+            let key = name_key(&b.display_name);
+            self.group_name_order.remove(&key, b.ord);
             self.group_names
-                .remove_if(name_key(&b.display_name).as_str(), |_, o| *o == b.ord);
+                .remove_if(key.as_str(), |_, o| *o == b.ord);
             if let Some(e) = &b.external_id {
                 self.group_external.remove(e, b.ord);
             }
         }
-        self.group_names
-            .insert(name_key(&g.display_name).into(), g.ord);
+        let key: Box<str> = name_key(&g.display_name).into();
+        self.group_name_order.insert(&key, g.ord);
+        self.group_names.insert(key, g.ord);
         if let Some(e) = &g.external_id {
             self.group_external.insert(e, g.ord);
         }
@@ -542,8 +602,10 @@ impl Directory {
                     self.members.remove(ord);
                     self.group_parents.remove(ord);
                     if let Some((_, g)) = self.groups.remove(ord) {
+                        let key = name_key(&g.display_name);
+                        self.group_name_order.remove(&key, g.ord);
                         self.group_names
-                            .remove_if(name_key(&g.display_name).as_str(), |_, o| *o == g.ord);
+                            .remove_if(key.as_str(), |_, o| *o == g.ord);
                         if let Some(e) = &g.external_id {
                             self.group_external.remove(e, g.ord);
                         }

@@ -150,3 +150,52 @@ fn snapshot_round_trip_rebuilds_effective_groups() {
     assert_eq!(d.allocate_user_ord(), 1);
     assert_eq!(d.allocate_group_ord(), 2);
 }
+
+fn by_name(d: &Directory, prefix: &str, desc: bool) -> Vec<String> {
+    let (_, ords) = d.user_name_page(prefix, 0, 100, desc);
+    ords.iter()
+        .map(|o| d.user(*o).unwrap().user_name.to_string())
+        .collect()
+}
+
+#[test]
+fn name_order_follows_creates_renames_deletes_and_loads() {
+    let d = fixture();
+    d.apply(
+        &[
+            StoreOp::PutUser(user(2, "carl")),
+            StoreOp::PutUser(user(3, "ALICE")),
+        ],
+        2,
+    );
+    assert_eq!(by_name(&d, "", false), ["ALICE", "Ann", "Bob", "carl"]);
+    assert_eq!(by_name(&d, "", true), ["carl", "Bob", "Ann", "ALICE"]);
+    assert_eq!(by_name(&d, "a", false), ["ALICE", "Ann"]);
+    assert_eq!(d.user_name_page("A", 1, 1, false), (2, vec![0]));
+    // A rename moves the user; a delete removes it.
+    d.apply(&[StoreOp::PutUser(user(3, "zed"))], 3);
+    d.apply(&[StoreOp::DeleteUser { ord: 1 }], 4);
+    assert_eq!(by_name(&d, "", false), ["Ann", "carl", "zed"]);
+    assert_eq!(d.users_with_name_prefix("Z"), vec![3]);
+    assert!(d.users_with_name_prefix("alice").is_empty());
+    // Groups by displayName, through a rename and a delete.
+    d.apply(&[StoreOp::PutGroup(group(0, "Zeta"))], 5);
+    assert_eq!(d.group_name_page("", 0, 10, false), (2, vec![1, 0]));
+    d.apply(&[StoreOp::DeleteGroup { ord: 1 }], 6);
+    assert_eq!(d.group_name_page("z", 0, 10, true), (1, vec![0]));
+    assert_eq!(d.groups_with_name_prefix(""), vec![0]);
+    // Loaded from a snapshot, the order is the same.
+    let snap = crate::store::Snapshot {
+        users: (0..4)
+            .filter_map(|o| d.user(o))
+            .map(|u| (*u).clone())
+            .collect(),
+        groups: vec![(*group(0, "Zeta")).clone()],
+        memberships: Vec::new(),
+        last_seq: 6,
+    };
+    let loaded = Directory::from_snapshot(snap);
+    assert_eq!(by_name(&loaded, "", false), ["Ann", "carl", "zed"]);
+    assert_eq!(loaded.group_name_page("", 0, 10, false), (1, vec![0]));
+    assert_eq!(loaded.user_ords_after(Some(0), 10), vec![2, 3]);
+}

@@ -53,6 +53,13 @@ pub struct ScimLabels {
     pub status: u16,
 }
 
+/// Labels of the SCIM scan counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScanLabels {
+    /// `run`, `refused` (every slot busy) or `timed_out`.
+    pub outcome: &'static str,
+}
+
 /// The families, shared by the route table and the recorders.
 #[derive(Debug, Default)]
 pub(crate) struct Families {
@@ -61,6 +68,7 @@ pub(crate) struct Families {
     pub request_seconds: Family<RouteLabel, LatencyHistogram>,
     pub upstream_errors: Family<UpstreamLabels, Counter>,
     pub scim_operations: Family<ScimLabels, Counter>,
+    pub scim_scans: Family<ScanLabels, Counter>,
     pub sessions_ended: Counter,
     pub streams_cut: Counter,
 }
@@ -122,6 +130,11 @@ impl Metrics {
             f.scim_operations.clone(),
         );
         registry.register(
+            "scim_scans",
+            "SCIM listings that walked the directory: run, refused (every slot busy) or timed_out.",
+            f.scim_scans.clone(),
+        );
+        registry.register(
             "revoked_sessions",
             "Sessions ended because their user was deactivated or deleted.",
             f.sessions_ended.clone(),
@@ -155,6 +168,14 @@ impl Metrics {
     /// Counts live streams cut by a revocation or a policy reload.
     pub fn streams_cut(&self, n: usize) {
         self.families.streams_cut.inc_by(n as u64);
+    }
+
+    /// Counts one SCIM scan event (`run`, `refused`, `timed_out`).
+    pub fn scim_scan(&self, outcome: &'static str) {
+        self.families
+            .scim_scans
+            .get_or_create(&ScanLabels { outcome })
+            .inc();
     }
 
     /// Counts one SCIM (`api` = `scim`) or admin API (`admin`) call by a token; for

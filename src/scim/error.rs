@@ -43,6 +43,10 @@ pub enum ScimError {
     UnsupportedMediaType,
     #[error("{0} is not supported")]
     NotImplemented(&'static str),
+    #[error("too many searches that scan the directory are running; retry later (a userName eq/sw filter or sortBy=userName needs no scan)")]
+    ScanBusy,
+    #[error("the search did not finish within {0} s; narrow the filter (userName eq/sw and sortBy=userName use an index)")]
+    ScanTimedOut(u64),
     #[error("the directory is unavailable; retry later")]
     Unavailable(#[source] DirectoryError),
     #[error("internal error")]
@@ -69,7 +73,8 @@ impl ScimError {
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ScimError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ScimError::Unavailable(_) | ScimError::ScanBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ScimError::ScanTimedOut(_) => StatusCode::BAD_REQUEST,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +83,7 @@ impl ScimError {
         match self {
             ScimError::BadRequest { scim_type, .. } => *scim_type,
             ScimError::Uniqueness(_) => Some(ScimType::Uniqueness),
+            ScimError::ScanTimedOut(_) => Some(ScimType::TooMany),
             _ => None,
         }
     }
@@ -135,7 +141,8 @@ impl From<DirectoryError> for ScimError {
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // A refused scan is load shedding, counted in /metrics, not a failure to log.
+        if status.is_server_error() && !matches!(self, ScimError::ScanBusy) {
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "SCIM request failed");
         }
         let mut body = json!({
@@ -202,6 +209,8 @@ mod tests {
             (ScimError::PayloadTooLarge(10), 413, None),
             (ScimError::UnsupportedMediaType, 415, None),
             (ScimError::NotImplemented("/Bulk"), 501, None),
+            (ScimError::ScanBusy, 503, None),
+            (ScimError::ScanTimedOut(10), 400, Some("tooMany")),
             (
                 ScimError::Unavailable(DirectoryError::ShuttingDown),
                 503,

@@ -14,6 +14,7 @@ mod handlers;
 mod observe;
 mod query;
 mod render;
+mod scan;
 
 pub use scimgate_scim::{filter, patch, path, schema, scim_type};
 
@@ -33,6 +34,8 @@ use crate::tokens::TokenScope;
 use handlers::{Groups, Users};
 
 pub use error::ScimError;
+#[doc(hidden)]
+pub use scan::ScanHold;
 
 /// What the SCIM handlers share.
 #[derive(Clone)]
@@ -50,6 +53,8 @@ struct Inner {
     touched: DashMap<String, i64>,
     /// Where calls are counted by token and operation.
     metrics: Arc<Metrics>,
+    /// The slots that listings which walk the directory run in.
+    scans: scan::Scans,
 }
 
 impl ScimState {
@@ -62,6 +67,7 @@ impl ScimState {
         tls: bool,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let scans = scan::Scans::new(&cfg, metrics.clone());
         ScimState(Arc::new(Inner {
             dir,
             writer,
@@ -70,6 +76,7 @@ impl ScimState {
             cfg,
             tls,
             touched: DashMap::new(),
+            scans,
             metrics,
         }))
     }

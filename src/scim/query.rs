@@ -1,22 +1,28 @@
 //! Listing and searching: `GET /Users`, `GET /Groups`, `POST /.search` (RFC 7644 §3.4).
 //!
-//! An equality filter on an indexed attribute (userName, externalId, id, e-mail, group
-//! displayName) reads the index, then re-checks the whole filter; any other filter scans
-//! in creation order. Lists are in creation order unless `sortBy` is given (ties broken
-//! by creation order), so pages stay stable while new resources are added.
+//! Each listing is planned first ([`plan`]). `sortBy=userName` (a Group's displayName)
+//! and `userName sw "x"` are pages of the directory's name order, no sort and no scan; an
+//! equality filter on an indexed attribute (userName, externalId, id, e-mail, group
+//! displayName) reads the index, then re-checks the whole filter; anything else (`co`,
+//! `ew`, complex filters, sorts on other attributes) is a scan, which the handlers run
+//! through [`super::scan`] (off the async workers, bounded in number and time). A scan
+//! keeps only the page it returns (or, sorted, the best `startIndex + count` so far).
+//! Lists are in creation order unless `sortBy` is given (ties broken by creation order),
+//! so pages stay stable while new resources are added.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::{json, Value};
 
-use super::filter::{parse_filter, AttrPath, EqTarget, Filter};
+use super::filter::{parse_filter, AttrPath, AttrTest, CompValue, CompareOp, EqTarget, Filter};
 use super::render::{group_json, user_json, Ctx};
+use super::scan::Deadline;
 use super::schema::{self, ResourceKind};
 use super::scim_type::ScimType;
 use super::ScimError;
 use crate::config::ScimConfig;
-use crate::directory::Member;
+use crate::directory::{Directory, Member};
 
 pub(super) const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub(super) const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -185,38 +191,207 @@ fn render(ctx: &Ctx<'_>, kind: ResourceKind, ord: u32, full: bool) -> Option<Val
     }
 }
 
-/// Ords to consider for `filter`, in creation order: from an index when the filter allows.
-fn candidates(ctx: &Ctx<'_>, kind: ResourceKind, filter: Option<&Filter>) -> Vec<u32> {
-    let dir = ctx.dir;
-    let indexed = filter
-        .and_then(|f| f.as_equality())
-        .and_then(|(target, value)| {
-            let mut ords: Vec<u32> = match (kind, target) {
-                (ResourceKind::User, EqTarget::UserName) => {
-                    dir.user_by_name(value).map(|u| u.ord).into_iter().collect()
-                }
-                (ResourceKind::User, EqTarget::ExternalId) => dir.users_by_external_id(value),
-                (ResourceKind::User, EqTarget::Email { .. }) => dir.users_by_email(value),
-                (ResourceKind::Group, EqTarget::DisplayName) => dir
-                    .group_by_name(value)
-                    .map(|g| g.ord)
-                    .into_iter()
-                    .collect(),
-                (ResourceKind::Group, EqTarget::ExternalId) => dir.groups_by_external_id(value),
-                (_, EqTarget::Id) => match (kind, dir.resolve(value)) {
-                    (ResourceKind::User, Some(Member::User(o)))
-                    | (ResourceKind::Group, Some(Member::Group(o))) => vec![o],
-                    _ => Vec::new(),
-                },
-                _ => return None,
-            };
-            ords.sort_unstable();
-            Some(ords)
-        });
-    indexed.unwrap_or_else(|| match kind {
-        ResourceKind::User => dir.user_ords(),
-        ResourceKind::Group => dir.group_ords(),
+/// Most resources a listing may render on the request's own worker (to re-check a
+/// filter or read sort keys); a listing with more candidates is a scan.
+const INLINE_RENDER_LIMIT: usize = 256;
+/// Most ords an index-answered listing may put back in creation order on the worker.
+const INLINE_ORDS_LIMIT: usize = 65_536;
+/// How many ords a scan reads from the directory at a time.
+const SCAN_CHUNK: usize = 4096;
+
+/// Where a listing's resources come from.
+#[derive(Debug)]
+enum Source {
+    /// Every resource in creation order (no filter, no sort): a page is a slice.
+    Creation,
+    /// The name index (User userName, Group displayName): the resources whose name
+    /// starts with `prefix` (every one for ""), in name order: a page is a slice.
+    Names { prefix: String, descending: bool },
+    /// The `count` resources whose name starts with `prefix`, in creation order: the
+    /// index answers the filter, only the order is changed.
+    NamePrefix { prefix: String, count: usize },
+    /// These candidates (from an equality index), in creation order, to re-check
+    /// against the filter and sort.
+    Candidates(Vec<u32>),
+    /// Every resource, in creation order, to check and sort.
+    Everything,
+}
+
+/// How a listing of one resource type will be answered.
+#[derive(Debug)]
+pub(super) struct Plan {
+    kind: ResourceKind,
+    source: Source,
+    filter: Option<Filter>,
+}
+
+impl Plan {
+    /// Whether the listing is bounded by an index, so it may run on the request's own
+    /// worker; otherwise it is a scan (see [`super::scan`]).
+    pub fn inline(&self) -> bool {
+        match &self.source {
+            Source::Creation | Source::Names { .. } => true,
+            Source::NamePrefix { count, .. } => *count <= INLINE_ORDS_LIMIT,
+            Source::Candidates(c) => c.len() <= INLINE_RENDER_LIMIT,
+            Source::Everything => false,
+        }
+    }
+}
+
+/// The attribute the directory keeps a name order for.
+fn name_attr(kind: ResourceKind) -> (&'static str, &'static str) {
+    match kind {
+        ResourceKind::User => ("userName", schema::USER_SCHEMA),
+        ResourceKind::Group => ("displayName", schema::GROUP_SCHEMA),
+    }
+}
+
+/// Whether `path` is the kind's name attribute (unqualified or core-qualified).
+fn is_name_path(kind: ResourceKind, path: &AttrPath) -> bool {
+    let (attr, urn) = name_attr(kind);
+    path.sub.is_none()
+        && path.attr.eq_ignore_ascii_case(attr)
+        && path
+            .urn
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(urn))
+}
+
+/// The prefix of a `name sw "prefix"` filter.
+fn name_prefix(kind: ResourceKind, filter: &Filter) -> Option<&str> {
+    match filter {
+        Filter::Attr {
+            path,
+            test: AttrTest::Compare(CompareOp::Sw, CompValue::String(prefix)),
+        } if is_name_path(kind, path) => Some(prefix),
+        _ => None,
+    }
+}
+
+/// Candidates from an equality index, in creation order; `None` when the filter is not
+/// an indexed equality.
+fn equality_candidates(dir: &Directory, kind: ResourceKind, filter: &Filter) -> Option<Vec<u32>> {
+    let (target, value) = filter.as_equality()?;
+    let mut ords: Vec<u32> = match (kind, target) {
+        (ResourceKind::User, EqTarget::UserName) => {
+            dir.user_by_name(value).map(|u| u.ord).into_iter().collect()
+        }
+        (ResourceKind::User, EqTarget::ExternalId) => dir.users_by_external_id(value),
+        (ResourceKind::User, EqTarget::Email { .. }) => dir.users_by_email(value),
+        (ResourceKind::Group, EqTarget::DisplayName) => dir
+            .group_by_name(value)
+            .map(|g| g.ord)
+            .into_iter()
+            .collect(),
+        (ResourceKind::Group, EqTarget::ExternalId) => dir.groups_by_external_id(value),
+        (_, EqTarget::Id) => match (kind, dir.resolve(value)) {
+            (ResourceKind::User, Some(Member::User(o)))
+            | (ResourceKind::Group, Some(Member::Group(o))) => vec![o],
+            _ => Vec::new(),
+        },
+        _ => return None,
+    };
+    ords.sort_unstable();
+    Some(ords)
+}
+
+/// Plans a listing of `kind`: parses the filter and picks the cheapest source.
+pub(super) fn plan(
+    dir: &Directory,
+    cfg: &ScimConfig,
+    kind: ResourceKind,
+    p: &ListParams,
+) -> Result<Plan, ScimError> {
+    let filter = p
+        .filter
+        .as_deref()
+        .map(|f| parse_filter(f, cfg.max_filter_depth))
+        .transpose()?;
+    let sort = p.sort_by.as_deref().map(AttrPath::parse);
+    let by_name = matches!(&sort, Some(Some(path)) if is_name_path(kind, path));
+    let prefix = filter.as_ref().and_then(|f| name_prefix(kind, f));
+    let source = match (&filter, prefix, &sort) {
+        (None, _, None) => Source::Creation,
+        (None, _, Some(_)) if by_name => Source::Names {
+            prefix: String::new(),
+            descending: p.descending,
+        },
+        (Some(_), Some(prefix), _) if by_name => Source::Names {
+            prefix: prefix.to_owned(),
+            descending: p.descending,
+        },
+        (Some(_), Some(prefix), None) => Source::NamePrefix {
+            prefix: prefix.to_owned(),
+            count: name_page(dir, kind, prefix, 0, 0, false).0,
+        },
+        (Some(f), _, _) => match equality_candidates(dir, kind, f) {
+            Some(ords) => Source::Candidates(ords),
+            None => Source::Everything,
+        },
+        (None, _, Some(_)) => Source::Everything,
+    };
+    Ok(Plan {
+        kind,
+        source,
+        filter,
     })
+}
+
+fn name_page(
+    dir: &Directory,
+    kind: ResourceKind,
+    prefix: &str,
+    skip: usize,
+    take: usize,
+    descending: bool,
+) -> (usize, Vec<u32>) {
+    match kind {
+        ResourceKind::User => dir.user_name_page(prefix, skip, take, descending),
+        ResourceKind::Group => dir.group_name_page(prefix, skip, take, descending),
+    }
+}
+
+/// Every ord of one type in creation order, read from the directory a chunk at a time.
+struct Walk<'a> {
+    dir: &'a Directory,
+    kind: ResourceKind,
+    chunk: std::vec::IntoIter<u32>,
+    last: Option<u32>,
+    done: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn new(dir: &'a Directory, kind: ResourceKind) -> Self {
+        Walk {
+            dir,
+            kind,
+            chunk: Vec::new().into_iter(),
+            last: None,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Walk<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            if let Some(ord) = self.chunk.next() {
+                self.last = Some(ord);
+                return Some(ord);
+            }
+            if self.done {
+                return None;
+            }
+            let chunk = match self.kind {
+                ResourceKind::User => self.dir.user_ords_after(self.last, SCAN_CHUNK),
+                ResourceKind::Group => self.dir.group_ords_after(self.last, SCAN_CHUNK),
+            };
+            self.done = chunk.len() < SCAN_CHUNK;
+            self.chunk = chunk.into_iter();
+        }
+    }
 }
 
 /// The value a resource sorts by: the attribute at `path` (for a multi-valued one, its
@@ -263,6 +438,170 @@ fn compare_keys(a: &Option<Value>, b: &Option<Value>) -> Ordering {
     }
 }
 
+/// A resource's sort key, with strings lower-cased once (not at every comparison).
+fn prepared_key(resource: &Value, path: &str) -> Option<Value> {
+    sort_key(resource, path).map(|v| match v {
+        Value::String(s) => Value::String(s.to_lowercase()),
+        other => other,
+    })
+}
+
+/// A match kept by a sorted scan: ordered by key (reversed when descending), then ord.
+struct Ranked {
+    key: Option<Value>,
+    ord: u32,
+    descending: bool,
+}
+
+impl Ranked {
+    fn rank(&self, other: &Self) -> Ordering {
+        let o = match (&self.key, &other.key) {
+            (Some(Value::String(a)), Some(Value::String(b))) => a.cmp(b),
+            (a, b) => compare_keys(a, b),
+        };
+        let o = if self.descending { o.reverse() } else { o };
+        o.then(self.ord.cmp(&other.ord))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank(other)
+    }
+}
+
+/// Checks `ords` (in creation order) against the filter and returns the total and the
+/// window `skip..skip+take` in list order. Memory is bounded by the window: unsorted, only
+/// the window's ords are kept; sorted, the best `skip + take` so far (a heap).
+#[allow(clippy::too_many_arguments)]
+fn collect(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    p: &ListParams,
+    ords: impl Iterator<Item = u32>,
+    skip: usize,
+    take: usize,
+    deadline: &Deadline,
+) -> Result<(usize, Vec<u32>), ScimError> {
+    let kind = plan.kind;
+    let filter = plan.filter.as_ref();
+    // Rendering a group's members (or a user's groups) is costly: only when the filter
+    // or the sort key tests them.
+    let heavy = match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
+    };
+    let full_for_match = filter.is_some_and(|f| f.references(heavy))
+        || p.sort_by
+            .as_deref()
+            .and_then(AttrPath::parse)
+            .is_some_and(|path| path.attr.eq_ignore_ascii_case(heavy));
+    let keep = skip.saturating_add(take);
+    let mut total = 0usize;
+    let mut window: Vec<u32> = Vec::new();
+    let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
+    for ord in ords {
+        deadline.tick()?;
+        let Some(res) = render(ctx, kind, ord, full_for_match) else {
+            continue;
+        };
+        if filter.is_some_and(|f| !f.matches(kind, &res)) {
+            continue;
+        }
+        total += 1;
+        match p.sort_by.as_deref() {
+            None => {
+                if total > skip && window.len() < take {
+                    window.push(ord);
+                }
+            }
+            Some(path) => {
+                if keep == 0 {
+                    continue;
+                }
+                let r = Ranked {
+                    key: prepared_key(&res, path),
+                    ord,
+                    descending: p.descending,
+                };
+                if best.len() < keep {
+                    best.push(r);
+                } else if best.peek().is_some_and(|worst| r < *worst) {
+                    best.pop();
+                    best.push(r);
+                }
+            }
+        }
+    }
+    if p.sort_by.is_some() {
+        window = best
+            .into_sorted_vec()
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|r| r.ord)
+            .collect();
+    }
+    Ok((total, window))
+}
+
+/// The resources a plan selects: the total, and the ords of the window
+/// `skip..skip+take` in list order.
+fn select(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    p: &ListParams,
+    skip: usize,
+    take: usize,
+    deadline: &Deadline,
+) -> Result<(usize, Vec<u32>), ScimError> {
+    let dir = ctx.dir;
+    match &plan.source {
+        Source::Creation => Ok(match plan.kind {
+            ResourceKind::User => dir.user_page(skip, take),
+            ResourceKind::Group => dir.group_page(skip, take),
+        }),
+        Source::Names { prefix, descending } => {
+            Ok(name_page(dir, plan.kind, prefix, skip, take, *descending))
+        }
+        Source::NamePrefix { prefix, .. } => {
+            let mut ords = match plan.kind {
+                ResourceKind::User => dir.users_with_name_prefix(prefix),
+                ResourceKind::Group => dir.groups_with_name_prefix(prefix),
+            };
+            deadline.tick()?;
+            ords.sort_unstable();
+            let total = ords.len();
+            let start = skip.min(total);
+            let end = start.saturating_add(take).min(total);
+            Ok((total, ords[start..end].to_vec()))
+        }
+        Source::Candidates(ords) => {
+            collect(ctx, plan, p, ords.iter().copied(), skip, take, deadline)
+        }
+        Source::Everything => collect(
+            ctx,
+            plan,
+            p,
+            Walk::new(dir, plan.kind),
+            skip,
+            take,
+            deadline,
+        ),
+    }
+}
+
 /// The page bounds: 1-based start, and how many to return.
 fn page(cfg: &ScimConfig, p: &ListParams) -> (usize, usize) {
     let start = p.start_index.unwrap_or(1).max(1) as usize;
@@ -272,66 +611,6 @@ fn page(cfg: &ScimConfig, p: &ListParams) -> (usize, usize) {
         .unwrap_or(cfg.max_results)
         .min(cfg.max_results);
     (start, count)
-}
-
-/// The resources of one type that a list selects: the total, and the ords of the
-/// window `skip..skip+take` in list order.
-fn select(
-    ctx: &Ctx<'_>,
-    cfg: &ScimConfig,
-    kind: ResourceKind,
-    p: &ListParams,
-    skip: usize,
-    take: usize,
-) -> Result<(usize, Vec<u32>), ScimError> {
-    let filter = p
-        .filter
-        .as_deref()
-        .map(|f| parse_filter(f, cfg.max_filter_depth))
-        .transpose()?;
-    if filter.is_none() && p.sort_by.is_none() {
-        return Ok(match kind {
-            ResourceKind::User => ctx.dir.user_page(skip, take),
-            ResourceKind::Group => ctx.dir.group_page(skip, take),
-        });
-    }
-    // Rendering a group's members (or a user's groups) is costly: only when the filter
-    // or the sort key tests them.
-    let heavy = match kind {
-        ResourceKind::User => "groups",
-        ResourceKind::Group => "members",
-    };
-    let full_for_match = filter.as_ref().is_some_and(|f| f.references(heavy))
-        || p.sort_by
-            .as_deref()
-            .and_then(AttrPath::parse)
-            .is_some_and(|path| path.attr.eq_ignore_ascii_case(heavy));
-    let mut matched: Vec<(u32, Option<Value>)> = Vec::new();
-    for ord in candidates(ctx, kind, filter.as_ref()) {
-        let Some(res) = render(ctx, kind, ord, full_for_match) else {
-            continue;
-        };
-        if filter.as_ref().is_some_and(|f| !f.matches(kind, &res)) {
-            continue;
-        }
-        let key = p.sort_by.as_deref().and_then(|s| sort_key(&res, s));
-        matched.push((ord, key));
-    }
-    if p.sort_by.is_some() {
-        matched.sort_by(|a, b| {
-            let o = compare_keys(&a.1, &b.1);
-            let o = if p.descending { o.reverse() } else { o };
-            o.then(a.0.cmp(&b.0))
-        });
-    }
-    let total = matched.len();
-    let page = matched
-        .into_iter()
-        .skip(skip)
-        .take(take)
-        .map(|(o, _)| o)
-        .collect();
-    Ok((total, page))
 }
 
 fn render_page(ctx: &Ctx<'_>, kind: ResourceKind, p: &ListParams, ords: Vec<u32>) -> Vec<Value> {
@@ -349,12 +628,17 @@ fn render_page(ctx: &Ctx<'_>, kind: ResourceKind, p: &ListParams, ords: Vec<u32>
 pub(super) fn list(
     ctx: &Ctx<'_>,
     cfg: &ScimConfig,
-    kind: ResourceKind,
+    plan: &Plan,
     p: &ListParams,
+    deadline: &Deadline,
 ) -> Result<Value, ScimError> {
     let (start, count) = page(cfg, p);
-    let (total, ords) = select(ctx, cfg, kind, p, start - 1, count)?;
-    Ok(list_response(total, start, render_page(ctx, kind, p, ords)))
+    let (total, ords) = select(ctx, plan, p, start - 1, count, deadline)?;
+    Ok(list_response(
+        total,
+        start,
+        render_page(ctx, plan.kind, p, ords),
+    ))
 }
 
 /// Answers a search across Users and Groups (`POST /.search`): Users first, then
@@ -362,14 +646,16 @@ pub(super) fn list(
 pub(super) fn list_all(
     ctx: &Ctx<'_>,
     cfg: &ScimConfig,
+    (users_plan, groups_plan): (&Plan, &Plan),
     p: &ListParams,
+    deadline: &Deadline,
 ) -> Result<Value, ScimError> {
     let (start, count) = page(cfg, p);
     let skip = start - 1;
-    let (users_total, users) = select(ctx, cfg, ResourceKind::User, p, skip, count)?;
+    let (users_total, users) = select(ctx, users_plan, p, skip, count, deadline)?;
     let group_skip = skip.saturating_sub(users_total);
     let group_take = count - users.len();
-    let (groups_total, groups) = select(ctx, cfg, ResourceKind::Group, p, group_skip, group_take)?;
+    let (groups_total, groups) = select(ctx, groups_plan, p, group_skip, group_take, deadline)?;
     let mut resources = render_page(ctx, ResourceKind::User, p, users);
     resources.extend(render_page(ctx, ResourceKind::Group, p, groups));
     Ok(list_response(users_total + groups_total, start, resources))

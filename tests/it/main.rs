@@ -34,6 +34,7 @@ mod policy_reload;
 mod replicas;
 mod revocation;
 mod rfc_errors;
+mod scim_scans;
 mod streaming;
 mod tls;
 mod upstream_tls;

@@ -20,8 +20,9 @@ pub(in crate::scim) use users::{create_user, patch_user, replace_user};
 
 use super::body::read_json;
 use super::error::SCIM_CONTENT_TYPE;
-use super::query::{list as list_resources, list_all, ListParams};
+use super::query::{list as list_resources, list_all, plan, ListParams};
 use super::render::{etag, group_json, user_json, Ctx};
+use super::scan::Deadline;
 use super::schema::ResourceKind;
 use super::{ScimError, ScimState};
 use crate::directory::writer::{Command, Outcome};
@@ -158,21 +159,39 @@ fn rejected(e: impl std::error::Error + Send + Sync + 'static) -> DirectoryError
     DirectoryError::Rejected(Box::new(e))
 }
 
-fn answer_list(
+/// Answers a listing: on this worker when an index bounds it, else as a scan (off the
+/// async workers, within the scan slots and deadline).
+async fn answer_list(
     state: &ScimState,
     headers: &HeaderMap,
     kind: ResourceKind,
-    p: &ListParams,
+    p: ListParams,
 ) -> Result<Response, ScimError> {
     let base = base_url(state, headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
+    let dir = state.0.dir.clone();
+    let plan = plan(&dir, &state.0.cfg, kind, &p)?;
+    let body = if plan.inline() {
+        let ctx = Ctx {
+            dir: &dir,
+            base: &base,
+        };
+        list_resources(&ctx, &state.0.cfg, &plan, &p, &Deadline::none())?
+    } else {
+        let cfg = state.0.cfg.clone();
+        let hold = p.filter.clone();
+        state
+            .0
+            .scans
+            .run(hold, move |deadline| {
+                let ctx = Ctx {
+                    dir: &dir,
+                    base: &base,
+                };
+                list_resources(&ctx, &cfg, &plan, &p, deadline)
+            })
+            .await?
     };
-    Ok(scim_json(
-        StatusCode::OK,
-        list_resources(&ctx, &state.0.cfg, kind, p)?,
-    ))
+    Ok(scim_json(StatusCode::OK, body))
 }
 
 async fn search_params(
@@ -250,7 +269,7 @@ pub(super) async fn list<K: Kind>(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    answer_list(&state, &headers, K::KIND, &params(&q)?)
+    answer_list(&state, &headers, K::KIND, params(&q)?).await
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search`.
@@ -260,7 +279,7 @@ pub(super) async fn search<K: Kind>(
     body: Body,
 ) -> Result<Response, ScimError> {
     let p = search_params(&state, &headers, body).await?;
-    answer_list(&state, &headers, K::KIND, &p)
+    answer_list(&state, &headers, K::KIND, p).await
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
@@ -293,11 +312,31 @@ pub(super) async fn search_all(
 ) -> Result<Response, ScimError> {
     let p = ListParams::from_search(&body_json(&state, &headers, body).await?)?;
     let base = base_url(&state, &headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
+    let dir = state.0.dir.clone();
+    let users = plan(&dir, &state.0.cfg, ResourceKind::User, &p)?;
+    let groups = plan(&dir, &state.0.cfg, ResourceKind::Group, &p)?;
+    let body = if users.inline() && groups.inline() {
+        let ctx = Ctx {
+            dir: &dir,
+            base: &base,
+        };
+        list_all(&ctx, &state.0.cfg, (&users, &groups), &p, &Deadline::none())?
+    } else {
+        let cfg = state.0.cfg.clone();
+        let hold = p.filter.clone();
+        state
+            .0
+            .scans
+            .run(hold, move |deadline| {
+                let ctx = Ctx {
+                    dir: &dir,
+                    base: &base,
+                };
+                list_all(&ctx, &cfg, (&users, &groups), &p, deadline)
+            })
+            .await?
     };
-    Ok(scim_json(StatusCode::OK, list_all(&ctx, &state.0.cfg, &p)?))
+    Ok(scim_json(StatusCode::OK, body))
 }
 
 // ---- Other endpoints ----
