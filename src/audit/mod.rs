@@ -12,10 +12,14 @@
 //! [`verify`] checks the chain and [`cli`] is `scimgate audit verify|search`.
 
 pub mod auditor;
+pub mod bounds;
 pub mod chain;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod records;
+pub mod refusals;
+pub mod retention;
 pub mod sink;
 mod stats_source;
 pub mod tailer;
@@ -79,6 +83,10 @@ pub fn start(
         service.spawn(|stop| sender.run(stop));
     }
     service.start_tailer(&wake, tailer, config.tail_interval);
+    if config.retention.decisions_max_age.is_some() {
+        let (a, every) = (auditor.clone(), config.retention.interval);
+        service.spawn(move |stop| retention::run(a, every, stop));
+    }
     Ok((auditor, service))
 }
 
