@@ -393,3 +393,76 @@ async fn the_wal_is_truncated_under_sustained_audit_writes() {
     }
     assert!(written > 4 * WAL_MAX);
 }
+
+/// Retention on the shared store: the same checkpoints on PostgreSQL, and the chain
+/// verifies after pruning (an edit after the checkpoint is still named).
+#[tokio::test]
+async fn retention_on_postgresql_keeps_the_chain_verifiable() {
+    use scimgate::audit::checkpoint::PruneRequest;
+    use scimgate::audit::verify::verify_store;
+    const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+    let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = |sql: String| async move {
+        let (client, conn) =
+            tokio_postgres::connect(&format!("{SERVER}/postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        let driver = tokio::spawn(conn);
+        client.batch_execute(&sql).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    };
+    admin(format!("CREATE DATABASE {name}")).await;
+    let url = format!("{SERVER}/{name}");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let store =
+            scimgate::store::PgStore::open_url(&url, std::time::Duration::from_secs(5)).unwrap();
+        let mut old = Vec::new();
+        for i in 0..40 {
+            let action = if i % 4 == 0 {
+                "user.create"
+            } else {
+                "access.deny"
+            };
+            old.push(old_entry(i, "user:old", action, "route:app"));
+        }
+        old.push(old_entry(10_000, "user:new", "access.allow", "route:app"));
+        store.audit_append(&old).unwrap();
+        let req = PruneRequest {
+            at: 20_000,
+            cutoff: 1_000,
+            max_rows: 16,
+            not_after_seq: u64::MAX,
+        };
+        let mut pruned = 0;
+        while let Some(o) = store.audit_prune(&req).unwrap() {
+            pruned += o.pruned;
+        }
+        let intact = verify_store(&store).unwrap().unwrap();
+        let rows = store.audit_query(&AuditQuery::default()).unwrap();
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .execute(
+                "UPDATE audit SET target = 'route:other' WHERE seq = $1",
+                &[&(rows.last().unwrap().seq as i64)],
+            )
+            .unwrap();
+        let broken = verify_store(&store).unwrap().unwrap_err();
+        drop(client);
+        (pruned, intact, rows, broken)
+    })
+    .await
+    .unwrap();
+    admin(format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    let (pruned, intact, rows, broken) = outcome;
+    assert_eq!(pruned, 30);
+    assert!(intact.checkpoints >= 2, "{intact:?}");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.entry.action == "user.create")
+            .count(),
+        10
+    );
+    assert!(rows.iter().any(|r| r.entry.actor == "user:new"));
+    assert_eq!(broken.seq(), rows.last().unwrap().seq);
+}
