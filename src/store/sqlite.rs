@@ -635,9 +635,8 @@ impl Store for SqliteStore {
 
     fn maintain(&self) -> Result<(), StoreError> {
         // PASSIVE: copies what it can without waiting for, or blocking, the writer.
-        let Some(conn) = self.checkpointer.try_lock() else {
-            return Ok(());
-        };
+        // Callers (the directory writer, the audit worker) take turns on this mutex.
+        let conn = self.checkpointer.lock();
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         let wal_bytes = std::fs::metadata(&self.wal_path).map_or(0, |m| m.len());
         if wal_bytes <= self.wal_max_bytes {
