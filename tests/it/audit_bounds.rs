@@ -368,8 +368,7 @@ async fn the_wal_is_truncated_under_sustained_audit_writes() {
     let audit = env.gate.running.gate.audit.clone();
     let wal = env.gate.dir.path().join("scimgate.db-wal");
     let path = format!("/public/{}", "w".repeat(4000));
-    let mut written = 0u64;
-    for _round in 0..4 {
+    let round = || async {
         for chunk in (0..300).collect::<Vec<_>>().chunks(20) {
             let sent = chunk.iter().map(|_| async {
                 env.get("app.test", &path, Some("kim"))
@@ -382,10 +381,33 @@ async fn the_wal_is_truncated_under_sustained_audit_writes() {
                 assert_eq!(s.as_u16(), 200);
             }
         }
-        written += 300 * 4000;
-        // A write cycle ends with housekeeping: the WAL is back under its bound.
+        300 * 4000u64
+    };
+    let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+
+    // A reader holding an old snapshot keeps the WAL from being checkpointed or reset:
+    // it grows past its bound ...
+    let pin = rusqlite::Connection::open(env.gate.dir.path().join("scimgate.db")).unwrap();
+    pin.execute_batch("BEGIN").unwrap();
+    let _: i64 = pin
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    let mut written = round().await;
+    audit.flush().await;
+    assert!(
+        wal_size() > WAL_MAX,
+        "the pinned WAL is {} bytes",
+        wal_size()
+    );
+    // ... and once the reader is gone, the next write cycle checkpoints and truncates it.
+    pin.execute_batch("COMMIT").unwrap();
+    audit.flush().await;
+    assert!(wal_size() <= WAL_MAX, "WAL is {} bytes", wal_size());
+    for _round in 0..3 {
+        written += round().await;
+        // A write cycle ends with housekeeping: the WAL stays under its bound.
         audit.flush().await;
-        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        let size = wal_size();
         assert!(
             size <= WAL_MAX,
             "WAL is {size} bytes after {written} bytes of paths"
