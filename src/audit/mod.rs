@@ -10,6 +10,11 @@
 //! ([`sink`]: stdout, a rotated JSON-lines file, syslog (RFC 5424), an HTTP sink with
 //! an on-disk spool);
 //! [`verify`] checks the chain and [`cli`] is `scimgate audit verify|search`.
+//! What a stranger can make the log spend is bounded: client text is clipped
+//! ([`bounds`]), refusals with no authenticated caller are sampled and aggregated per
+//! window on their own queue ([`refusals`]), and decisions are pruned after
+//! `audit.retention` behind checkpoints that keep the chain verifiable ([`retention`],
+//! [`checkpoint`]).
 
 pub mod auditor;
 pub mod bounds;
