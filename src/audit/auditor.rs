@@ -7,6 +7,14 @@
 //! is on record. The worker batches up to `batch_max` records or `batch_interval`,
 //! appends them in one store transaction on a blocking thread, then wakes the tailer.
 //! [`AuditService::shutdown`] drains the queue, feeds the sinks once more and stops.
+//!
+//! Refusals with no authenticated caller take another way ([`Auditor::record_refusal`]):
+//! the [`RefusalWindow`] admits a few per (route, reason) and window to be recorded
+//! one by one through their own, smaller queue and counts the rest into aggregate
+//! records, so a flood of them neither grows the chain without bound nor takes room
+//! from signed-in users' decisions (the worker also takes those first). After each
+//! write the worker asks the store for housekeeping (a WAL checkpoint), so a long
+//! write load does not grow the SQLite WAL.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,7 +24,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config::AuditConfig;
+use super::config::{AuditConfig, RetentionConfig};
+use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
+use super::refusals::{Admit, RefusalWindow};
+use super::retention::{self, PruneTotals};
 use super::sink::{SinkCounters, SinkStats};
 use super::tailer::Tailer;
 use super::{records, AuditEntry};
@@ -39,6 +50,13 @@ impl std::fmt::Debug for Auditor {
 
 struct Shared {
     queue: mpsc::Sender<AuditEntry>,
+    /// Anonymous refusals recorded one by one (their own room).
+    anonymous: mpsc::Sender<AuditEntry>,
+    anonymous_capacity: usize,
+    refusals: RefusalWindow,
+    max_path_bytes: usize,
+    /// Anonymous refusals counted into aggregate records (ever).
+    aggregated: AtomicU64,
     control: mpsc::UnboundedSender<oneshot::Sender<()>>,
     capacity: usize,
     clock: SharedClock,
@@ -48,16 +66,27 @@ struct Shared {
     appended: AtomicU64,
     append_errors: AtomicU64,
     sinks: parking_lot::Mutex<Vec<(&'static str, Arc<SinkCounters>)>>,
+    store: Arc<dyn Store>,
+    retention: RetentionConfig,
+    /// Decision records pruned by retention (ever, by this process).
+    pruned: AtomicU64,
 }
 
 /// What the audit pipeline has done (for metrics).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditStats {
-    /// Records waiting in the queue.
+    /// Records waiting in the queues (decisions and anonymous refusals).
     pub queue_depth: u64,
     pub queue_capacity: u64,
-    /// Records that found the queue full (ever).
+    /// Anonymous refusals waiting in their own queue (part of `queue_depth`).
+    pub anonymous_queue_depth: u64,
+    pub anonymous_queue_capacity: u64,
+    /// Records that found their queue full (ever; both queues).
     pub overflowed: u64,
+    /// Anonymous refusals counted into `access.deny_aggregate` records (ever).
+    pub aggregated: u64,
+    /// Decision records pruned by retention (ever, by this process).
+    pub pruned: u64,
     /// Records the worker appended to the chain.
     pub appended: u64,
     /// Records the store refused after retries (logged; the chain lacks them).
@@ -84,9 +113,17 @@ impl Auditor {
         clock: SharedClock,
     ) -> (Auditor, AuditService, WorkerWake) {
         let (queue, rx) = mpsc::channel(config.queue_capacity);
+        let anonymous_capacity = config.anonymous.queue_capacity.max(1);
+        let (anonymous, anonymous_rx) = mpsc::channel(anonymous_capacity);
         let (control, control_rx) = mpsc::unbounded_channel();
+        let now = to_millis(clock.now());
         let shared = Arc::new(Shared {
             queue,
+            anonymous,
+            anonymous_capacity,
+            refusals: RefusalWindow::new(config.anonymous.clone(), now),
+            max_path_bytes: config.max_path_bytes,
+            aggregated: AtomicU64::new(0),
             control,
             capacity: config.queue_capacity,
             clock,
@@ -95,6 +132,9 @@ impl Auditor {
             appended: AtomicU64::new(0),
             append_errors: AtomicU64::new(0),
             sinks: parking_lot::Mutex::new(Vec::new()),
+            store: store.clone(),
+            retention: config.retention.clone(),
+            pruned: AtomicU64::new(0),
         });
         let worker_stop = CancellationToken::new();
         let wake = WorkerWake::default();
@@ -103,9 +143,18 @@ impl Auditor {
             store,
             batch_max: config.batch_max,
             batch_interval: config.batch_interval,
+            window: config.anonymous.window,
             tail: wake.clone(),
+            last_maintain: parking_lot::Mutex::new(std::time::Instant::now()),
         };
-        let worker = tokio::spawn(worker.run(rx, control_rx, worker_stop.clone()));
+        let worker = tokio::spawn(worker.run(
+            Queues {
+                decisions: rx,
+                anonymous: anonymous_rx,
+            },
+            control_rx,
+            worker_stop.clone(),
+        ));
         (
             Auditor { shared },
             AuditService {
@@ -126,16 +175,86 @@ impl Auditor {
     /// Queues a record without waiting; a full queue counts it as overflow.
     pub fn record(&self, entry: AuditEntry) {
         if self.shared.queue.try_send(entry).is_err() {
-            let s = &self.shared;
-            let total = s.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
-            if s.overflow_unrecorded.fetch_add(1, Ordering::Relaxed) == 0 {
-                tracing::warn!(
-                    total,
-                    capacity = s.capacity,
-                    "audit queue full; records are counted and the gap is recorded"
+            self.overflowed(self.shared.capacity);
+        }
+    }
+
+    fn overflowed(&self, capacity: usize) {
+        let s = &self.shared;
+        let total = s.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
+        if s.overflow_unrecorded.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                total,
+                capacity,
+                "audit queue full; records are counted and the gap is recorded"
+            );
+        }
+    }
+
+    /// Records a policy decision on an authenticated caller, client text clipped to
+    /// the configured bounds.
+    pub fn record_decision(&self, r: &DecisionRecord<'_>) {
+        self.record(records::decision_bounded(r, self.shared.max_path_bytes));
+    }
+
+    /// Records a refusal made before a caller was known: one by one while its
+    /// (route, reason) has room in the current window, else counted into the
+    /// window's aggregate record. Never takes room from decisions.
+    pub fn record_refusal(
+        &self,
+        reason: DenyReason,
+        route: Option<&str>,
+        method: &str,
+        path: &str,
+        origin: &RequestOrigin,
+    ) {
+        let s = &self.shared;
+        let max = s.max_path_bytes;
+        match s.refusals.admit(reason, route, || {
+            RefusalSample::new(method, path, origin, max)
+        }) {
+            Admit::Counted => {
+                s.aggregated.fetch_add(1, Ordering::Relaxed);
+            }
+            Admit::Individually => {
+                let entry = records::refusal_bounded(
+                    self.now_ms(),
+                    reason,
+                    None,
+                    route,
+                    method,
+                    path,
+                    origin,
+                    max,
                 );
+                if s.anonymous.try_send(entry).is_err() {
+                    self.overflowed(s.anonymous_capacity);
+                }
             }
         }
+    }
+
+    /// Runs retention now (see [`retention`]): prunes decisions older than
+    /// `audit.retention.decisions_max_age`, never past what every sink has taken.
+    pub async fn prune_now(&self) -> Result<PruneTotals, crate::store::StoreError> {
+        let s = self.shared.clone();
+        let not_after = s
+            .sinks
+            .lock()
+            .iter()
+            .map(|(_, c)| c.cursor.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        let now = self.now_ms();
+        let totals = tokio::task::spawn_blocking(move || {
+            retention::prune(s.store.as_ref(), &s.retention, now, not_after)
+        })
+        .await
+        .map_err(|e| crate::store::StoreError::Corrupt(format!("retention task failed: {e}")))??;
+        self.shared
+            .pruned
+            .fetch_add(totals.pruned, Ordering::Relaxed);
+        Ok(totals)
     }
 
     /// Waits until everything recorded so far is in the chain and has been offered to
@@ -150,10 +269,15 @@ impl Auditor {
     /// Counters for metrics.
     pub fn stats(&self) -> AuditStats {
         let s = &self.shared;
+        let anonymous_depth = (s.anonymous_capacity - s.anonymous.capacity()) as u64;
         AuditStats {
-            queue_depth: (s.capacity - s.queue.capacity()) as u64,
+            queue_depth: (s.capacity - s.queue.capacity()) as u64 + anonymous_depth,
             queue_capacity: s.capacity as u64,
+            anonymous_queue_depth: anonymous_depth,
+            anonymous_queue_capacity: s.anonymous_capacity as u64,
             overflowed: s.overflowed.load(Ordering::Relaxed),
+            aggregated: s.aggregated.load(Ordering::Relaxed),
+            pruned: s.pruned.load(Ordering::Relaxed),
             appended: s.appended.load(Ordering::Relaxed),
             append_errors: s.append_errors.load(Ordering::Relaxed),
             sinks: s
@@ -271,58 +395,136 @@ impl AuditService {
     }
 }
 
+/// The worker's two queues: decisions (taken first) and anonymous refusals.
+struct Queues {
+    decisions: mpsc::Receiver<AuditEntry>,
+    anonymous: mpsc::Receiver<AuditEntry>,
+}
+
+impl Queues {
+    /// Whatever is waiting, decisions first, up to `max` (0: all).
+    fn drain(&mut self, batch: &mut Vec<AuditEntry>, max: usize) {
+        while max == 0 || batch.len() < max {
+            match self.decisions.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        while max == 0 || batch.len() < max {
+            match self.anonymous.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 struct Worker {
     shared: Arc<Shared>,
     store: Arc<dyn Store>,
     batch_max: usize,
     batch_interval: Duration,
+    /// How often the anonymous refusal window is closed.
+    window: Duration,
     tail: WorkerWake,
+    last_maintain: parking_lot::Mutex<std::time::Instant>,
 }
+
+/// The least time between two housekeeping calls after writes.
+const MAINTAIN_EVERY: Duration = Duration::from_millis(200);
 
 impl Worker {
     async fn run(
         self,
-        mut rx: mpsc::Receiver<AuditEntry>,
+        mut q: Queues,
         mut control: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
         stop: CancellationToken,
     ) {
+        let mut window =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.window, self.window);
+        window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut batch = Vec::new();
             tokio::select! {
                 biased;
                 () = stop.cancelled() => {
-                    while let Ok(e) = rx.try_recv() {
-                        batch.push(e);
-                    }
-                    self.write(batch).await;
+                    q.drain(&mut batch, 0);
+                    self.close_window(&mut batch);
+                    self.write(batch, true).await;
                     return;
                 }
                 Some(ack) = control.recv() => {
-                    while let Ok(e) = rx.try_recv() {
-                        batch.push(e);
-                    }
-                    self.write(batch).await;
+                    q.drain(&mut batch, 0);
+                    self.close_window(&mut batch);
+                    self.write(batch, true).await;
                     self.tail.flush().await;
                     let _ = ack.send(());
                 }
-                Some(first) = rx.recv() => {
+                Some(first) = q.decisions.recv() => {
                     batch.push(first);
-                    let deadline = tokio::time::Instant::now() + self.batch_interval;
-                    while batch.len() < self.batch_max {
-                        match tokio::time::timeout_at(deadline, rx.recv()).await {
-                            Ok(Some(e)) => batch.push(e),
-                            _ => break,
-                        }
-                    }
-                    self.write(batch).await;
+                    self.fill(&mut q, &mut batch).await;
+                    self.write(batch, false).await;
                 }
-                () = tokio::time::sleep(self.batch_interval) => self.write(batch).await,
+                Some(first) = q.anonymous.recv() => {
+                    batch.push(first);
+                    self.fill(&mut q, &mut batch).await;
+                    self.write(batch, false).await;
+                }
+                _ = window.tick() => {
+                    self.close_window(&mut batch);
+                    self.write(batch, false).await;
+                }
+                () = tokio::time::sleep(self.batch_interval) => self.write(batch, false).await,
             }
         }
     }
 
+    /// Adds to `batch` until it is full or `batch_interval` has passed, decisions first.
+    async fn fill(&self, q: &mut Queues, batch: &mut Vec<AuditEntry>) {
+        let deadline = tokio::time::Instant::now() + self.batch_interval;
+        while batch.len() < self.batch_max {
+            q.drain(batch, self.batch_max);
+            if batch.len() >= self.batch_max {
+                return;
+            }
+            tokio::select! {
+                biased;
+                Some(e) = q.decisions.recv() => batch.push(e),
+                Some(e) = q.anonymous.recv() => batch.push(e),
+                () = tokio::time::sleep_until(deadline) => return,
+            }
+        }
+    }
+
+    /// Adds the aggregate records of the anonymous refusal window and starts a new one.
+    fn close_window(&self, batch: &mut Vec<AuditEntry>) {
+        let (aggregates, _) = self
+            .shared
+            .refusals
+            .close(to_millis(self.shared.clock.now()));
+        batch.extend(aggregates);
+    }
+
+    /// Store housekeeping after writes (at most every [`MAINTAIN_EVERY`] unless
+    /// `force`), on a blocking thread, waited for so it never runs twice at once.
+    async fn maintain(&self, force: bool) {
+        {
+            let mut last = self.last_maintain.lock();
+            if !force && last.elapsed() < MAINTAIN_EVERY {
+                return;
+            }
+            *last = std::time::Instant::now();
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.maintain()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "store maintenance after audit writes failed"),
+            Err(e) => tracing::warn!(error = %e, "store maintenance task failed"),
+        }
+    }
+
     /// Appends `batch` (plus an overflow record if records were lost) to the chain.
-    async fn write(&self, mut batch: Vec<AuditEntry>) {
+    async fn write(&self, mut batch: Vec<AuditEntry>, force_maintain: bool) {
         let lost = self.shared.overflow_unrecorded.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let total = self.shared.overflowed.load(Ordering::Relaxed);
@@ -333,6 +535,9 @@ impl Worker {
             ));
         }
         if batch.is_empty() {
+            if force_maintain {
+                self.maintain(true).await;
+            }
             return;
         }
         let n = batch.len() as u64;
@@ -344,6 +549,7 @@ impl Worker {
                 Ok(Ok(_)) => {
                     self.shared.appended.fetch_add(n, Ordering::Relaxed);
                     self.tail.kick();
+                    self.maintain(force_maintain).await;
                     return;
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, attempt, "audit append failed"),

@@ -56,6 +56,13 @@ pub fn verify(store: &dyn Store, out: &mut dyn Write) -> Result<bool, AuditCliEr
                 "audit chain intact: {} records, last seq {}, head {}",
                 intact.records, intact.last_seq, intact.head
             )?;
+            if intact.checkpoints > 0 {
+                writeln!(
+                    out,
+                    "retention: {} checkpoints; decisions pruned up to seq {}",
+                    intact.checkpoints, intact.pruned_through
+                )?;
+            }
             Ok(true)
         }
         Err(broken) => {

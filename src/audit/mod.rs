@@ -10,12 +10,21 @@
 //! ([`sink`]: stdout, a rotated JSON-lines file, syslog (RFC 5424), an HTTP sink with
 //! an on-disk spool);
 //! [`verify`] checks the chain and [`cli`] is `scimgate audit verify|search`.
+//! What a stranger can make the log spend is bounded: client text is clipped
+//! ([`bounds`]), refusals with no authenticated caller are sampled and aggregated per
+//! window on their own queue ([`refusals`]), and decisions are pruned after
+//! `audit.retention` behind checkpoints that keep the chain verifiable ([`retention`],
+//! [`checkpoint`]).
 
 pub mod auditor;
+pub mod bounds;
 pub mod chain;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod records;
+pub mod refusals;
+pub mod retention;
 pub mod sink;
 mod stats_source;
 pub mod tailer;
@@ -79,6 +88,10 @@ pub fn start(
         service.spawn(|stop| sender.run(stop));
     }
     service.start_tailer(&wake, tailer, config.tail_interval);
+    if config.retention.decisions_max_age.is_some() {
+        let (a, every) = (auditor.clone(), config.retention.interval);
+        service.spawn(move |stop| retention::run(a, every, stop));
+    }
     Ok((auditor, service))
 }
 

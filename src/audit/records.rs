@@ -5,6 +5,8 @@
 //! |---|---|---|---|---|
 //! | access decision | `user:<userName>` | `access.allow` / `access.deny` | `route:<name>` | method, path, rule, rule_location, directory_seq, request_id, user_id, client_ip |
 //! | refused before a decision | `anonymous` (or `user:<name>`) | `access.deny` | `route:<name>` or `route:-` | method, path, reason, request_id, client_ip |
+//! | refusals past the per-window sample | `anonymous` | `access.deny_aggregate` | `route:<name>` or `route:-` | reason, count, recorded_individually, window_start, window_end, samples |
+//! | retention checkpoint | `system` | `audit.checkpoint` | `audit:chain` | through_seq, through_hash, digest, prev_through_seq, kept, pruned, cutoff |
 //! | token created / revoked | `cli` or `admin:<name>` | `token.create` / `token.revoke` | `token:<name>` | scope (never the secret) |
 //! | policy reload | `system` | `policy.reload` / `policy.reload_refused` | `policies` | digest, generation / error |
 //! | queue overflow | `system` | `audit.overflow` | `audit:queue` | dropped (since the last such record), total |
@@ -13,11 +15,16 @@
 //! Directory changes are written by the store with the change (see
 //! `Change::audit_entry`): actor `scim:<token>`, action such as `user.create`, target
 //! `User/<id>`, and the resource before and after.
+//!
+//! Client text is bounded ([`super::bounds`]): a path longer than `max_path_bytes` is
+//! clipped and the record carries `path_bytes` (the full length) and `path_sha256`;
+//! methods and request ids are clipped to fixed lengths.
 
 use std::net::IpAddr;
 
 use serde_json::{json, Value};
 
+use super::bounds::{self, clip, keep_path};
 use super::AuditEntry;
 
 /// Why a request was refused before the policy was asked.
@@ -38,6 +45,21 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
+    /// Every reason, in [`DenyReason::index`] order.
+    pub const ALL: [DenyReason; 6] = [
+        DenyReason::NoRoute,
+        DenyReason::AmbiguousPath,
+        DenyReason::Unauthenticated,
+        DenyReason::CredentialsRefused,
+        DenyReason::NotProvisioned,
+        DenyReason::StaleDirectory,
+    ];
+
+    /// The reason's place in [`DenyReason::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DenyReason::NoRoute => "no_route",
@@ -99,6 +121,10 @@ struct AccessDetail<'a> {
     method: &'a str,
     path: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
@@ -129,8 +155,16 @@ fn access_entry(
     }
 }
 
-/// `access.allow` / `access.deny` for a decision the policy made.
+/// `access.allow` / `access.deny` for a decision the policy made (path clipped to
+/// the default bound).
 pub fn decision(r: &DecisionRecord<'_>) -> AuditEntry {
+    decision_bounded(r, bounds::DEFAULT_MAX_PATH_BYTES)
+}
+
+/// [`decision`] with the path clipped to `max_path_bytes`.
+pub fn decision_bounded(r: &DecisionRecord<'_>, max_path_bytes: usize) -> AuditEntry {
+    let path = keep_path(r.path, max_path_bytes);
+    let (path_bytes, path_sha256) = path.clipped.unzip();
     access_entry(
         r.at,
         format!("user:{}", r.user_name),
@@ -143,10 +177,12 @@ pub fn decision(r: &DecisionRecord<'_>) -> AuditEntry {
         &AccessDetail {
             client_ip: r.origin.client_ip,
             directory_seq: Some(r.directory_seq),
-            method: r.method,
-            path: r.path,
+            method: clip(r.method, bounds::MAX_METHOD_BYTES),
+            path: path.text,
+            path_bytes,
+            path_sha256,
             reason: None,
-            request_id: r.origin.request_id.as_deref(),
+            request_id: request_id(r.origin),
             rule: Some(r.rule),
             rule_location: Some(r.rule_location),
             user_id: Some(r.user_id),
@@ -154,8 +190,16 @@ pub fn decision(r: &DecisionRecord<'_>) -> AuditEntry {
     )
 }
 
+fn request_id(origin: &RequestOrigin) -> Option<&str> {
+    origin
+        .request_id
+        .as_deref()
+        .map(|id| clip(id, bounds::MAX_REQUEST_ID_BYTES))
+}
+
 /// `access.deny` for a request refused before a decision (no route, no or bad
-/// credentials, not provisioned). `user_name` when the caller is known.
+/// credentials, not provisioned). `user_name` when the caller is known. The path is
+/// clipped to the default bound.
 #[allow(clippy::too_many_arguments)]
 pub fn refusal(
     at: i64,
@@ -166,6 +210,32 @@ pub fn refusal(
     path: &str,
     origin: &RequestOrigin,
 ) -> AuditEntry {
+    refusal_bounded(
+        at,
+        reason,
+        user_name,
+        route,
+        method,
+        path,
+        origin,
+        bounds::DEFAULT_MAX_PATH_BYTES,
+    )
+}
+
+/// [`refusal`] with the path clipped to `max_path_bytes`.
+#[allow(clippy::too_many_arguments)]
+pub fn refusal_bounded(
+    at: i64,
+    reason: DenyReason,
+    user_name: Option<&str>,
+    route: Option<&str>,
+    method: &str,
+    path: &str,
+    origin: &RequestOrigin,
+    max_path_bytes: usize,
+) -> AuditEntry {
+    let path = keep_path(path, max_path_bytes);
+    let (path_bytes, path_sha256) = path.clipped.unzip();
     access_entry(
         at,
         user_name.map_or_else(|| "anonymous".to_owned(), |u| format!("user:{u}")),
@@ -174,14 +244,80 @@ pub fn refusal(
         &AccessDetail {
             client_ip: origin.client_ip,
             directory_seq: None,
-            method,
-            path,
+            method: clip(method, bounds::MAX_METHOD_BYTES),
+            path: path.text,
+            path_bytes,
+            path_sha256,
             reason: Some(reason.as_str()),
-            request_id: origin.request_id.as_deref(),
+            request_id: request_id(origin),
             rule: None,
             rule_location: None,
             user_id: None,
         },
+    )
+}
+
+/// One refused request kept as an example in an aggregate (client text clipped).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefusalSample {
+    pub method: String,
+    pub path: String,
+    /// The full path's length, when `path` was clipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl RefusalSample {
+    /// A sample of a refused request, clipped like a record.
+    pub fn new(method: &str, path: &str, origin: &RequestOrigin, max_path_bytes: usize) -> Self {
+        let kept = clip(path, max_path_bytes);
+        RefusalSample {
+            method: clip(method, bounds::MAX_METHOD_BYTES).to_owned(),
+            path: kept.to_owned(),
+            path_bytes: (kept.len() < path.len()).then_some(path.len()),
+            client_ip: origin.client_ip,
+            request_id: request_id(origin).map(str::to_owned),
+        }
+    }
+}
+
+/// What an aggregate record of anonymous refusals says.
+#[derive(Debug, Clone)]
+pub struct RefusalAggregate<'a> {
+    pub at: i64,
+    pub reason: DenyReason,
+    /// The route, `None` when no route matched.
+    pub route: Option<&'a str>,
+    /// Refusals counted here (not recorded one by one).
+    pub count: u64,
+    /// Refusals of the same key and window recorded one by one before these.
+    pub recorded_individually: u64,
+    /// Unix milliseconds: the window these were counted in.
+    pub window_start: i64,
+    pub window_end: i64,
+    pub samples: &'a [RefusalSample],
+}
+
+/// `access.deny_aggregate`: anonymous refusals of one (route, reason) in one window,
+/// past those recorded one by one.
+pub fn refusal_aggregate(a: &RefusalAggregate<'_>) -> AuditEntry {
+    entry(
+        a.at,
+        "anonymous".into(),
+        "access.deny_aggregate",
+        format!("route:{}", a.route.unwrap_or("-")),
+        json!({
+            "reason": a.reason.as_str(),
+            "count": a.count,
+            "recorded_individually": a.recorded_individually,
+            "window_start": a.window_start,
+            "window_end": a.window_end,
+            "samples": a.samples,
+        }),
     )
 }
 

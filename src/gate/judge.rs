@@ -11,7 +11,7 @@ use http::{HeaderMap, Method};
 use super::caller::NoCaller;
 use super::error::{Forbidden, GateError};
 use super::Gate;
-use crate::audit::records::{self, DecisionRecord, DenyReason as AuditDenyReason, RequestOrigin};
+use crate::audit::records::{DecisionRecord, DenyReason as AuditDenyReason, RequestOrigin};
 use crate::ops::routes::{DenyReason, RouteMetrics};
 use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch};
 use crate::proxy::path::NormalPath;
@@ -115,7 +115,7 @@ impl Gate {
         };
         let decision = policy.decide(m, facts, &subject);
         let user = &caller.user;
-        self.audit.record(records::decision(&DecisionRecord {
+        self.audit.record_decision(&DecisionRecord {
             at: self.audit.now_ms(),
             allow: decision.allow,
             user_name: &user.user_name,
@@ -127,7 +127,7 @@ impl Gate {
             rule_location: &decision.by.location,
             directory_seq,
             origin: ask.origin,
-        }));
+        });
         if !decision.allow {
             tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
             return Err(GateError::Forbidden(Box::new(Forbidden {
@@ -148,17 +148,16 @@ impl Gate {
 }
 
 impl Gate {
-    /// Queues the audit record of a refusal made before the policy was asked.
+    /// Records a refusal made before the policy was asked (no authenticated caller):
+    /// bounded per window and kept apart from signed-in users' decisions.
     fn audit_refusal(&self, ask: &Ask<'_>, reason: AuditDenyReason, route: Option<&str>) {
-        self.audit.record(records::refusal(
-            self.audit.now_ms(),
+        self.audit.record_refusal(
             reason,
-            None,
             route,
             ask.method.as_str(),
             &ask.path.matching,
             ask.origin,
-        ));
+        );
     }
 }
 

@@ -368,7 +368,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     let path = config.sqlite_path();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+    let tuning = config.store.sqlite;
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, &tuning))
         .await?
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     Ok(Arc::new(store))

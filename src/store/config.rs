@@ -5,6 +5,8 @@
 //! database; `url` may hold `${env:VAR}` / `${file:PATH}` references (expanded at load,
 //! so the password need not sit in the file), and `max_stale_seconds` bounds how long a
 //! replica cut off from the database keeps serving routes that demand fresh state.
+//! `sqlite: { wal_max_bytes: ... }` bounds the embedded store's write-ahead log: past
+//! it the WAL is checkpointed and truncated (see [`super::sqlite`]).
 
 use std::time::Duration;
 
@@ -22,6 +24,32 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 #[serde(deny_unknown_fields)]
 pub struct RawStoreConfig {
     postgres: Option<RawPostgres>,
+    sqlite: Option<RawSqlite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSqlite {
+    wal_max_bytes: Option<u64>,
+}
+
+/// Default bound on the SQLite write-ahead log.
+pub const DEFAULT_WAL_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `store.sqlite`: the embedded store's tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteConfig {
+    /// Past this size the WAL is checkpointed and truncated (also its size limit when
+    /// it is reset).
+    pub wal_max_bytes: u64,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        SqliteConfig {
+            wal_max_bytes: DEFAULT_WAL_MAX_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +65,8 @@ struct RawPostgres {
 pub struct StoreConfig {
     /// Shared PostgreSQL store, when configured.
     pub postgres: Option<PostgresConfig>,
+    /// The embedded store's tuning.
+    pub sqlite: SqliteConfig,
 }
 
 /// `store.postgres`.
@@ -82,8 +112,23 @@ fn seconds(
 impl RawStoreConfig {
     /// Checks the section; `file` names the config file in errors.
     pub fn validate(self, file: &str) -> Result<StoreConfig, ConfigError> {
+        let wal_max_bytes = self
+            .sqlite
+            .and_then(|s| s.wal_max_bytes)
+            .unwrap_or(DEFAULT_WAL_MAX_BYTES);
+        if wal_max_bytes < 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                file: file.to_owned(),
+                key: "store.sqlite.wal_max_bytes",
+                reason: "must be at least 1048576".into(),
+            });
+        }
+        let sqlite = SqliteConfig { wal_max_bytes };
         let Some(pg) = self.postgres else {
-            return Ok(StoreConfig::default());
+            return Ok(StoreConfig {
+                postgres: None,
+                sqlite,
+            });
         };
         let invalid = |reason: String| ConfigError::Invalid {
             file: file.to_owned(),
@@ -99,6 +144,7 @@ impl RawStoreConfig {
         url.parse::<postgres::Config>()
             .map_err(|e| invalid(format!("not a valid connection URL: {e}")))?;
         Ok(StoreConfig {
+            sqlite,
             postgres: Some(PostgresConfig {
                 url,
                 max_stale: seconds(

@@ -3,6 +3,7 @@
 //! v1: the directory, change log, audit chain and SCIM tokens. v2: browser sessions
 //! (only the SHA-256 of each session token is stored). v3: audit records carry a
 //! `detail` object (decisions) and are indexed for search by time, actor and target.
+//! v4: retention checkpoints are indexed (the pruner finds the last one directly).
 
 /// (version, SQL). Append only: never edit a migration that has shipped.
 pub(super) const SQLITE: &[(i64, &str)] = &[
@@ -93,6 +94,12 @@ ALTER TABLE audit ADD COLUMN detail TEXT;
 CREATE INDEX audit_by_at ON audit (at);
 CREATE INDEX audit_by_actor ON audit (actor);
 CREATE INDEX audit_by_target ON audit (target);
+"#,
+    ),
+    (
+        4,
+        r#"
+CREATE INDEX audit_checkpoints ON audit (seq) WHERE action = 'audit.checkpoint';
 "#,
     ),
 ];

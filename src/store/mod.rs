@@ -18,6 +18,7 @@ pub mod transfer;
 
 use std::sync::Arc;
 
+use crate::audit::checkpoint::{PruneOutcome, PruneRequest};
 use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
@@ -165,8 +166,13 @@ pub trait Store: Send + Sync + 'static {
     /// Appends records to the audit chain in one transaction (decisions, token and
     /// policy events, admin actions); returns their sequence numbers.
     fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError>;
-    /// Reads stored audit records.
+    /// Reads stored audit records (on a connection of its own, so a long search never
+    /// holds up token and session lookups).
     fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+    /// One retention pass in one transaction: deletes the decision records of the next
+    /// range older than the cutoff and appends the checkpoint that keeps the chain
+    /// verifiable ([`crate::audit::checkpoint`]); `None` when there is nothing to do.
+    fn audit_prune(&self, req: &PruneRequest) -> Result<Option<PruneOutcome>, StoreError>;
     /// Adds a token; `Conflict` if the name is taken.
     fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError>;
     fn token_list(&self) -> Result<Vec<TokenRow>, StoreError>;

@@ -2,7 +2,14 @@
 //! returned is on disk. One connection writes (behind a mutex: the directory's writer
 //! is its only busy user), another reads (token checks), so reads never wait for a
 //! commit's fsync. A commit that deletes or deactivates a user deletes that user's
-//! sessions inside the same transaction.
+//! sessions inside the same transaction. Audit searches have a connection of their
+//! own, so a long search never holds up token or session lookups.
+//!
+//! The WAL is bounded: [`Store::maintain`] (run by the directory writer and after audit
+//! writes) checkpoints PASSIVE, and once the WAL file is past `wal_max_bytes` it
+//! checkpoints TRUNCATE holding the writer (in-process commits wait for it; other
+//! processes' readers get a short busy timeout). `journal_size_limit` truncates the
+//! WAL to the same size whenever it is reset.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,8 +17,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::config::SqliteConfig;
 use super::{migrations, Change, SessionRow, Snapshot, Store, StoreError, StoreOp, TokenRow};
 use crate::audit::chain::{record_hash, GENESIS_HASH};
+use crate::audit::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest, PruneRow};
 use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
@@ -19,9 +28,14 @@ use crate::directory::model::{GroupRecord, Member, UserRecord};
 pub struct SqliteStore {
     writer: Mutex<Writer>,
     reader: Mutex<Connection>,
+    /// Audit searches, the sinks' tailer and verification.
+    audit_reader: Mutex<Connection>,
     /// Runs WAL checkpoints, so that a commit never does (the writer's automatic
     /// checkpoint is off).
     checkpointer: Mutex<Connection>,
+    /// The WAL file, and the size past which it is truncated.
+    wal_path: std::path::PathBuf,
+    wal_max_bytes: u64,
 }
 
 struct Writer {
@@ -32,6 +46,17 @@ struct Writer {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &SqliteConfig::default())
+    }
+
+    /// The connection audit searches run on, held (tests: a search in progress).
+    #[cfg(test)]
+    pub(crate) fn audit_search_connection(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.audit_reader.lock()
+    }
+
+    /// [`SqliteStore::open`] with explicit tuning.
+    pub fn open_with(path: &Path, tuning: &SqliteConfig) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.display().to_string(),
@@ -50,17 +75,29 @@ impl SqliteStore {
             .optional()?
             .unwrap_or_else(|| GENESIS_HASH.to_owned());
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let limit = i64::try_from(tuning.wal_max_bytes).unwrap_or(i64::MAX);
+        conn.pragma_update(None, "journal_size_limit", limit)?;
         let reader = Connection::open(path)?;
         configure(&reader)?;
+        let audit_reader = Connection::open(path)?;
+        configure(&audit_reader)?;
         let checkpointer = Connection::open(path)?;
         configure(&checkpointer)?;
+        // A TRUNCATE checkpoint holds the writer: wait little for others' readers.
+        checkpointer.busy_timeout(std::time::Duration::from_secs(1))?;
+        checkpointer.pragma_update(None, "journal_size_limit", limit)?;
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
         Ok(Self {
             writer: Mutex::new(Writer {
                 conn,
                 last_audit_hash,
             }),
             reader: Mutex::new(reader),
+            audit_reader: Mutex::new(audit_reader),
             checkpointer: Mutex::new(checkpointer),
+            wal_path: wal_path.into(),
+            wal_max_bytes: tuning.wal_max_bytes,
         })
     }
 }
@@ -378,8 +415,60 @@ impl Store for SqliteStore {
         Ok(seqs)
     }
 
+    fn audit_prune(&self, req: &PruneRequest) -> Result<Option<PruneOutcome>, StoreError> {
+        let mut w = self.writer.lock();
+        let Writer {
+            conn,
+            last_audit_hash,
+        } = &mut *w;
+        let tx = conn.transaction()?;
+        let prev = tx
+            .query_row(
+                "SELECT detail FROM audit WHERE action = 'audit.checkpoint' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .map(|d| {
+                Checkpoint::from_detail(d.as_deref())
+                    .ok_or_else(|| StoreError::Corrupt("an audit checkpoint is unreadable".into()))
+            })
+            .transpose()?;
+        let after = prev.as_ref().map_or(0, |p| p.through_seq) as i64;
+        let rows = tx
+            .prepare_cached(
+                "SELECT seq, at, action, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?
+            .query_map(params![after, req.max_rows as i64], |r| {
+                Ok(PruneRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at: r.get(1)?,
+                    action: r.get(2)?,
+                    hash: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(plan) = checkpoint::plan(prev.as_ref(), &rows, req) else {
+            return Ok(None);
+        };
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM audit WHERE seq = ?1")?;
+            for seq in &plan.delete {
+                delete.execute(params![*seq as i64])?;
+            }
+        }
+        let hash = append_audit(&tx, last_audit_hash, &plan.entry)?;
+        tx.commit()?;
+        *last_audit_hash = hash;
+        Ok(Some(PruneOutcome {
+            through_seq: plan.checkpoint.through_seq,
+            pruned: plan.checkpoint.pruned,
+            kept: plan.checkpoint.kept,
+        }))
+    }
+
     fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        let conn = self.reader.lock();
+        let conn = self.audit_reader.lock();
         let mut sql = String::from(
             "SELECT seq, at, actor, action, target, before, after, detail, prev_hash, hash FROM audit WHERE 1=1",
         );
@@ -546,10 +635,23 @@ impl Store for SqliteStore {
 
     fn maintain(&self) -> Result<(), StoreError> {
         // PASSIVE: copies what it can without waiting for, or blocking, the writer.
-        let Some(conn) = self.checkpointer.try_lock() else {
-            return Ok(());
-        };
+        // Callers (the directory writer, the audit worker) take turns on this mutex.
+        let conn = self.checkpointer.lock();
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        let wal_bytes = std::fs::metadata(&self.wal_path).map_or(0, |m| m.len());
+        if wal_bytes <= self.wal_max_bytes {
+            return Ok(());
+        }
+        // Past the bound: copy everything back and truncate the file, holding the
+        // writer so no in-process commit competes (they wait on the mutex instead).
+        let _writer = self.writer.lock();
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            tracing::warn!(
+                wal_bytes,
+                "the WAL could not be truncated: a reader held it; will retry"
+            );
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@ mod upstream;
 
 mod atomic;
 mod audit;
+mod audit_bounds;
 mod bearer;
 mod bypass;
 mod crash;

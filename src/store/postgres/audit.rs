@@ -1,6 +1,7 @@
 //! The audit chain in PostgreSQL: appends under [`super::WRITE_LOCK`] (the chain's head
 //! is read inside the lock, so records from every replica form one chain) and queries
-//! with the same filters as the SQLite store.
+//! with the same filters as the SQLite store (on a connection of their own). Retention
+//! passes prune under the same lock ([`crate::audit::checkpoint`]).
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use postgres::{Statement, Transaction};
 
 use super::{stmt, PgStore, WRITE_LOCK};
 use crate::audit::chain::{record_hash, GENESIS_HASH};
+use crate::audit::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest, PruneRow};
 use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::store::StoreError;
 
@@ -79,6 +81,59 @@ impl PgStore {
         })
     }
 
+    pub(super) fn pg_audit_prune(
+        &self,
+        req: &PruneRequest,
+    ) -> Result<Option<PruneOutcome>, StoreError> {
+        self.with_writer(|c| {
+            let mut tx = c.client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+            let prev = tx
+                .query_opt(
+                    "SELECT detail FROM audit WHERE action = 'audit.checkpoint' ORDER BY seq DESC LIMIT 1",
+                    &[],
+                )?
+                .map(|r| r.try_get::<_, Option<String>>(0))
+                .transpose()?
+                .map(|d| {
+                    Checkpoint::from_detail(d.as_deref()).ok_or_else(|| {
+                        StoreError::Corrupt("an audit checkpoint is unreadable".into())
+                    })
+                })
+                .transpose()?;
+            let after = prev.as_ref().map_or(0, |p| p.through_seq) as i64;
+            let rows = tx
+                .query(
+                    "SELECT seq, at, action, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    &[&after, &(req.max_rows as i64)],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(PruneRow {
+                        seq: r.try_get::<_, i64>(0)? as u64,
+                        at: r.try_get(1)?,
+                        action: r.try_get(2)?,
+                        hash: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let Some(plan) = checkpoint::plan(prev.as_ref(), &rows, req) else {
+                return Ok(None);
+            };
+            let doomed: Vec<i64> = plan.delete.iter().map(|s| *s as i64).collect();
+            tx.execute("DELETE FROM audit WHERE seq = ANY($1)", &[&doomed])?;
+            let hash = last_hash(&mut tx)?;
+            let seq = head(&mut tx)? + 1;
+            append(&mut c.stmts, &mut tx, seq, &hash, &plan.entry)?;
+            tx.commit()?;
+            Ok(Some(PruneOutcome {
+                through_seq: plan.checkpoint.through_seq,
+                pruned: plan.checkpoint.pruned,
+                kept: plan.checkpoint.kept,
+            }))
+        })
+    }
+
     pub(super) fn pg_audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         let mut sql = String::from(
             "SELECT seq, at, actor, action, target, before, after, detail, prev_hash, hash FROM audit WHERE TRUE",
@@ -126,7 +181,7 @@ impl PgStore {
             sql.push_str(&format!(" LIMIT {}", q.limit));
         }
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
-        self.with_reader(|c| {
+        self.with_audit_reader(|c| {
             let rows = c.client.query(&sql, &params)?;
             rows.iter()
                 .map(|r| {

@@ -68,6 +68,9 @@ pub struct PgStore {
     writer: Slot,
     /// Loads, follower reads, token and session lookups.
     reader: Slot,
+    /// Audit searches, the sinks' tailer and verification (never in the way of
+    /// token and session lookups).
+    audit_reader: Slot,
 }
 
 impl PgStore {
@@ -99,6 +102,9 @@ impl PgStore {
                 conn: Mutex::new(None),
             },
             reader: Slot {
+                conn: Mutex::new(None),
+            },
+            audit_reader: Slot {
                 conn: Mutex::new(None),
             },
         };
@@ -162,6 +168,13 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         self.with(&self.reader, f)
     }
+
+    fn with_audit_reader<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with(&self.audit_reader, f)
+    }
 }
 
 impl Drop for PgStore {
@@ -172,6 +185,7 @@ impl Drop for PgStore {
         let conns: Vec<Conn> = [
             self.writer.conn.lock().take(),
             self.reader.conn.lock().take(),
+            self.audit_reader.conn.lock().take(),
         ]
         .into_iter()
         .flatten()
@@ -244,6 +258,12 @@ impl super::Store for PgStore {
         query: &crate::audit::AuditQuery,
     ) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
         self.pg_audit_query(query)
+    }
+    fn audit_prune(
+        &self,
+        req: &crate::audit::checkpoint::PruneRequest,
+    ) -> Result<Option<crate::audit::checkpoint::PruneOutcome>, StoreError> {
+        self.pg_audit_prune(req)
     }
     fn token_insert(&self, row: &super::TokenRow) -> Result<(), StoreError> {
         self.pg_token_insert(row)

@@ -5,6 +5,7 @@
 //! to replay), the audit chain, SCIM tokens and browser sessions (token hashes only).
 //! Sequence numbers are assigned by the writer holding [`super::WRITE_LOCK`], one after
 //! the other, so a follower reading `seq > last` never skips a change.
+//! v2: retention checkpoints are indexed (the pruner finds the last one directly).
 
 use postgres::Client;
 
@@ -14,9 +15,10 @@ use crate::store::StoreError;
 const MIGRATE_LOCK: i64 = 0x5c16_a7e0_0001;
 
 /// (version, SQL). Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE users (
     ord BIGINT PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -93,7 +95,14 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE INDEX audit_checkpoints ON audit (seq) WHERE action = 'audit.checkpoint';
+"#,
+    ),
+];
 
 /// Brings the schema up to date.
 pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
