@@ -73,6 +73,8 @@ struct RawConfig {
     ops: crate::ops::config::RawOpsConfig,
     #[serde(default)]
     admin: crate::admin::config::RawAdminConfig,
+    #[serde(default)]
+    server: crate::server::limits::RawServerLimits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +296,8 @@ pub struct Config {
     pub ops: crate::ops::config::OpsConfig,
     /// The admin UI (`admin:`).
     pub admin: crate::admin::config::AdminConfig,
+    /// Bounds on client connections and streams (`server:`).
+    pub server: crate::server::limits::ServerLimits,
 }
 
 /// Values from flags and environment that win over the file.
@@ -575,6 +579,7 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         audit: raw.audit.validate(name)?,
         ops: raw.ops.validate(name, listen)?,
         admin: raw.admin.validate(name)?,
+        server: raw.server.validate(name)?,
         public_url,
         policies_dir,
         trusted_proxies,

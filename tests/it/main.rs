@@ -13,6 +13,7 @@ mod atomic;
 mod audit;
 mod bearer;
 mod bypass;
+mod conn_bounds;
 mod crash;
 mod dbt_platform;
 mod docs;
