@@ -512,7 +512,11 @@ fn main() -> anyhow::Result<()> {
     }
     raise_own_descriptor_limit();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = load::release_binary(&root)?;
+    // A prebuilt binary may be named (`SCIMGATE_BIN`); otherwise the release build.
+    let bin = match std::env::var_os("SCIMGATE_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => load::release_binary(&root)?,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

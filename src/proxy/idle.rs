@@ -291,3 +291,56 @@ pub(crate) async fn quiet_for(base: Instant, last: &AtomicU64, limit: Duration) 
         tokio::time::sleep_until(deadline).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::{BodyExt, StreamBody};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A body fed by hand through the returned sender.
+    fn channel_body() -> (
+        mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
+        impl Body<Data = Bytes, Error = std::io::Error> + Unpin,
+    ) {
+        let (tx, rx) = mpsc::channel(1);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        (tx, StreamBody::new(Box::pin(stream)))
+    }
+
+    #[tokio::test]
+    async fn a_request_body_the_client_stops_sending_fails() {
+        let (tx, inner) = channel_body();
+        let mut body = IdleRequestBody::new(inner, Duration::from_millis(50), None);
+        tx.send(Ok(Frame::data(Bytes::from_static(b"a"))))
+            .await
+            .unwrap();
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"a"));
+        // Nothing more comes: the next frame is the idle error.
+        let next = body.frame().await.unwrap().unwrap_err();
+        assert!(next.is::<StreamIdle>(), "{next}");
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_quiet_past_its_limit_is_noticed() {
+        let base = Instant::now();
+        let last = Arc::new(AtomicU64::new(0));
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut a = Activity::new(a, base, last.clone());
+        tokio::io::AsyncWriteExt::write_all(&mut a, b"ping")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut b, &mut buf)
+            .await
+            .unwrap();
+        quiet_for(base, &last, Duration::from_millis(50)).await;
+        let moved = Duration::from_millis(last.load(Ordering::Relaxed));
+        assert!(base.elapsed() >= moved + Duration::from_millis(50));
+    }
+}

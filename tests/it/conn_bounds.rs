@@ -229,3 +229,70 @@ async fn a_stalled_download_gives_its_slot_to_a_waiting_user() {
             >= 1
     );
 }
+
+#[tokio::test]
+async fn a_silent_websocket_is_closed_and_gives_its_slot_back() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let up = crate::upstream::start().await;
+    let iss = crate::issuer::Issuer::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: narrow
+    match: {{ host: narrow.test, path: /** }}
+    upstream: {}
+    max_concurrency: 1
+    timeouts: {{ response: 30s, websocket_idle: 300ms }}
+    allow:
+      - {{ groups: [readers] }}
+"#,
+        up.url()
+    );
+    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    reader(&env, "sam").await;
+    reader(&env, "wanda").await;
+    let mut req = format!("ws://{}/ws", env.addr())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("host", "narrow.test".parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", env.iss.token("sam")).parse().unwrap(),
+    );
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    ws.send(Message::text("ping")).await.unwrap();
+    let echoed = ws.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "ping");
+
+    // Sam goes quiet; the tunnel is closed and Wanda gets the slot.
+    let closed = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the silent websocket stayed open");
+    let waiting = env
+        .get("narrow.test", "/doc.json", Some("wanda"))
+        .timeout(HANG_GUARD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waiting.status(), 200);
+    assert!(
+        env.gate
+            .running
+            .gate
+            .metrics
+            .connections
+            .closed_count(CloseReason::WebsocketIdle)
+            >= 1
+    );
+}
