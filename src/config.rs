@@ -75,6 +75,7 @@ struct RawConfig {
     admin: crate::admin::config::RawAdminConfig,
     #[serde(default)]
     identity_headers: crate::proxy::headers::identity_strip::RawIdentityHeaders,
+    server: crate::server::limits::RawServerLimits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -326,6 +327,8 @@ pub struct Config {
     pub admin: crate::admin::config::AdminConfig,
     /// Client-sent identity headers to strip (`identity_headers:`).
     pub identity_headers: crate::proxy::headers::IdentityStrip,
+    /// Bounds on client connections and streams (`server:`).
+    pub server: crate::server::limits::ServerLimits,
 }
 
 /// Values from flags and environment that win over the file.
@@ -643,6 +646,7 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         ops: raw.ops.validate(name, listen)?,
         admin: raw.admin.validate(name)?,
         identity_headers: raw.identity_headers.validate(name)?,
+        server: raw.server.validate(name)?,
         public_url,
         policies_dir,
         trusted_proxies,

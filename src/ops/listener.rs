@@ -12,7 +12,13 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use http::{header, StatusCode};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::{Metrics, CONTENT_TYPE};
@@ -61,18 +67,60 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} (ops.listen)"))
 }
 
-/// Serves `app` on `listener` until `stop` is cancelled.
+/// Most connections the operations listener holds at once (more are closed at once).
+pub const OPS_MAX_CONNECTIONS: usize = 64;
+/// How long one operations connection may stay open, whatever it does (a scraper
+/// reconnects; a silent or slow client is dropped).
+pub const OPS_CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `stop` is cancelled: at most
+/// [`OPS_MAX_CONNECTIONS`] connections, each for at most [`OPS_CONNECTION_LIFETIME`],
+/// so that the operations listener can neither be held open nor spend the process's
+/// descriptors. Failed accepts (out of descriptors) pause the loop, never end it.
 pub fn spawn(
     listener: TcpListener,
     app: Router,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-        if let Err(e) = served {
-            tracing::warn!(error = %e, "the operations listener failed");
+        let slots = Arc::new(Semaphore::new(OPS_MAX_CONNECTIONS));
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let tcp = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the operations listener cannot accept; pausing");
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            () = stop.cancelled() => break,
+                        }
+                        pause = (pause * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                },
+                () = stop.cancelled() => break,
+            };
+            pause = Duration::from_millis(10);
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                drop(tcp);
+                continue;
+            };
+            let service = TowerToHyperService::new(app.clone());
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(OPS_CONNECTION_LIFETIME);
+                let conn = builder.serve_connection(TokioIo::new(tcp), service);
+                tokio::select! {
+                    _ = tokio::time::timeout(OPS_CONNECTION_LIFETIME, conn) => {}
+                    () = stop.cancelled() => {}
+                }
+            });
         }
     })
 }

@@ -16,6 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::collect::{ScrapeSources, StateCollector};
+use super::connections::ConnectionMetrics;
 use super::histogram::LatencyHistogram;
 use super::routes::RouteTable;
 
@@ -81,6 +82,8 @@ pub struct Metrics {
     pub routes: RouteTable,
     /// What scrape-time values are read from (directory, SCIM activity, audit).
     pub sources: Arc<ScrapeSources>,
+    /// The main listener's connections.
+    pub connections: Arc<ConnectionMetrics>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -145,7 +148,10 @@ impl Metrics {
             f.streams_cut.clone(),
         );
         registry.register_collector(Box::new(StateCollector(sources.clone())));
+        let connections = Arc::new(ConnectionMetrics::default());
+        connections.register(&mut registry);
         Metrics {
+            connections,
             registry,
             routes: RouteTable::new(families.clone()),
             families,

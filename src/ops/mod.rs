@@ -10,6 +10,7 @@
 
 pub mod collect;
 pub mod config;
+pub mod connections;
 pub mod decide;
 pub mod doctor;
 pub mod histogram;

@@ -31,6 +31,13 @@ pub struct RouteSettings {
     pub connect_timeout: Duration,
     /// Time from sending the request to receiving the response head.
     pub response_timeout: Duration,
+    /// How long a body may make no progress (the client reads nothing of the response
+    /// or sends nothing of the request) before it is cut and its permit released
+    /// (`timeouts.stream_idle`; `None`: the server's `stream_idle_timeout_seconds`).
+    pub stream_idle_timeout: Option<Duration>,
+    /// How long a websocket tunnel may carry nothing before it is closed
+    /// (`timeouts.websocket_idle`; `None`: the server's default).
+    pub websocket_idle_timeout: Option<Duration>,
     /// Compress eligible responses (br or gzip) for clients that accept it
     /// (`compress:`; on by default for `preset: dbt-docs`).
     pub compress: bool,
@@ -64,6 +71,8 @@ impl std::fmt::Debug for RouteSettings {
             .field("max_concurrency", &self.max_concurrency)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("stream_idle_timeout", &self.stream_idle_timeout)
+            .field("websocket_idle_timeout", &self.websocket_idle_timeout)
             .field("compress", &self.compress)
             .field("preserve_host", &self.preserve_host)
             .field("allow_ambiguous_paths", &self.allow_ambiguous_paths)

@@ -97,7 +97,7 @@ pub(crate) struct RawMatch {
     pub path: Option<Spanned<String>>,
 }
 
-/// `timeouts: { connect, response }`.
+/// `timeouts: { connect, response, stream_idle, websocket_idle }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTimeouts {
@@ -105,6 +105,10 @@ pub(crate) struct RawTimeouts {
     pub connect: Option<Spanned<String>>,
     #[serde(default)]
     pub response: Option<Spanned<String>>,
+    #[serde(default)]
+    pub stream_idle: Option<Spanned<String>>,
+    #[serde(default)]
+    pub websocket_idle: Option<Spanned<String>>,
 }
 
 /// One `allow` or `deny` rule as written.

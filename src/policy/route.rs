@@ -208,6 +208,12 @@ pub(crate) fn compile(
         .map_or(Some(DEFAULT_RESPONSE_TIMEOUT), |d| {
             problems.check(at(d), values::duration(&d.value))
         });
+    let stream_idle_timeout = timeouts
+        .and_then(|t| t.stream_idle.as_ref())
+        .map(|d| problems.check(at(d), values::duration(&d.value)));
+    let websocket_idle_timeout = timeouts
+        .and_then(|t| t.websocket_idle.as_ref())
+        .map(|d| problems.check(at(d), values::duration(&d.value)));
     let upstream_h2c = r.upstream_h2c.as_ref().is_some_and(|h| h.value);
     if let Some(h) = &r.upstream_h2c {
         if h.value && https {
@@ -296,6 +302,8 @@ pub(crate) fn compile(
             max_concurrency,
             connect_timeout: connect_timeout?,
             response_timeout: response_timeout?,
+            stream_idle_timeout: stream_idle_timeout.flatten(),
+            websocket_idle_timeout: websocket_idle_timeout.flatten(),
             compress: r.compress.unwrap_or(docs.is_some()),
             preserve_host: r.preserve_host.unwrap_or(false),
             allow_ambiguous_paths: r.allow_ambiguous_paths.unwrap_or(false),

@@ -7,45 +7,92 @@
 //! body's waker, so a cancel wakes a body that is waiting on the upstream at once.
 //! A client that has stopped reading (hyper waiting to write, not polling the body)
 //! sees the error when it reads again; to drop such a connection at once, the server
-//! has to race the connection itself against the token.
+//! has to race the connection itself against the token. A client that reads nothing
+//! for the stream idle timeout loses the body at once ([`CancellableBody::watch_stalls`]):
+//! the upstream body and the permit are dropped, and the listener closes the connection.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::BoxError;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use parking_lot::Mutex;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use super::idle::{ConnectionBounds, Progress, StallWatch, StreamIdle};
 
 /// The error a cancelled body ends with.
 #[derive(Debug, thiserror::Error)]
 #[error("stream cancelled")]
 pub struct StreamCancelled;
 
-/// A body that stops when `cancel` fires and releases what it holds (the route's
-/// concurrency permit, the live-stream registration) when done.
-pub struct CancellableBody<B, H = OwnedSemaphorePermit> {
+/// What the body holds until it ends: the upstream body and the permit. Shared with
+/// its [`StallWatch`], which takes it away when the client stops reading.
+struct Holding<B, H> {
     inner: B,
+    _permit: Option<H>,
+}
+
+type Slot<B, H> = Arc<Mutex<Option<Holding<B, H>>>>;
+
+/// A body that stops when `cancel` fires and releases what it holds (the route's
+/// concurrency permit, the live-stream registration) when done, or when the client has
+/// read nothing for the stream idle timeout ([`CancellableBody::watch_stalls`]).
+pub struct CancellableBody<B, H = OwnedSemaphorePermit> {
+    slot: Slot<B, H>,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
-    permit: Option<H>,
+    progress: Option<Arc<Progress>>,
     finished: bool,
 }
 
 impl<B, H> CancellableBody<B, H> {
     pub fn new(inner: B, cancel: CancellationToken, permit: Option<H>) -> Self {
         Self {
-            inner,
+            slot: Arc::new(Mutex::new(Some(Holding {
+                inner,
+                _permit: permit,
+            }))),
             cancelled: Box::pin(cancel.cancelled_owned()),
-            permit,
+            progress: None,
             finished: false,
         }
     }
 
     fn finish(&mut self) {
         self.finished = true;
-        self.permit = None;
+        self.slot.lock().take();
+        if let Some(p) = &self.progress {
+            p.end();
+        }
+    }
+}
+
+impl<B: Send + 'static, H: Send + 'static> CancellableBody<B, H> {
+    /// Cuts the body when the client reads nothing for `limit` (the body is not polled
+    /// while hyper cannot write): the upstream body and the permit are dropped at once,
+    /// the closure is counted and the client connection is asked to close (`bounds`).
+    pub fn watch_stalls(mut self, limit: Duration, bounds: Option<ConnectionBounds>) -> Self {
+        let progress = Progress::new();
+        let slot = self.slot.clone();
+        StallWatch::spawn(progress.clone(), limit, bounds, move || {
+            let held = slot.lock().take();
+            drop(held);
+        });
+        self.progress = Some(progress);
+        self
+    }
+}
+
+impl<B, H> Drop for CancellableBody<B, H> {
+    fn drop(&mut self) {
+        if let Some(p) = &self.progress {
+            p.end();
+        }
     }
 }
 
@@ -69,29 +116,53 @@ where
             this.finish();
             return Poll::Ready(Some(Err(Box::new(StreamCancelled))));
         }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let polled = match this.slot.lock().as_mut() {
+            Some(held) => Pin::new(&mut held.inner)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+            // The stall watch took it: the client stopped reading.
+            None => Poll::Ready(Some(Err(BoxError::from(StreamIdle)))),
+        };
+        match polled {
             Poll::Ready(None) => {
                 this.finish();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => {
                 this.finish();
-                Poll::Ready(Some(Err(e.into())))
+                Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(p) = &this.progress {
+                    p.yielded();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => {
+                if let Some(p) = &this.progress {
+                    p.waiting_on_upstream();
+                }
+                Poll::Pending
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished || self.inner.is_end_stream()
+        self.finished
+            || self
+                .slot
+                .lock()
+                .as_ref()
+                .is_none_or(|held| held.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
         if self.finished {
-            SizeHint::with_exact(0)
-        } else {
-            self.inner.size_hint()
+            return SizeHint::with_exact(0);
+        }
+        match self.slot.lock().as_ref() {
+            Some(held) => held.inner.size_hint(),
+            None => SizeHint::with_exact(0),
         }
     }
 }

@@ -191,6 +191,8 @@ mod tests {
             max_concurrency: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(5),
+            stream_idle_timeout: None,
+            websocket_idle_timeout: None,
             compress: false,
             preserve_host: false,
             allow_ambiguous_paths: false,

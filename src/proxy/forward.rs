@@ -22,8 +22,10 @@ use super::body::CancellableBody;
 use super::client::UpstreamClient;
 use super::error::ProxyError;
 use super::headers::{is_websocket_upgrade, prepare_response};
+use super::idle::{ConnectionBounds, IdleRequestBody};
 use super::tunnel;
 use crate::policy::RouteSettings;
+use crate::server::limits::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
 
 /// Forwards `req` to the route's upstream at `forward_path` (the normalised path's
 /// `forward` form) with the request's query kept verbatim.
@@ -31,7 +33,10 @@ use crate::policy::RouteSettings;
 /// `req` must still carry its extensions: for a websocket upgrade, hyper's `OnUpgrade`
 /// lives there (and the server must serve connections with upgrades enabled).
 /// Cancelling `cancel` fails a request still waiting (503), ends a streaming response
-/// body with an error, and closes a websocket tunnel.
+/// body with an error, and closes a websocket tunnel. A body the client neither reads
+/// nor sends for the route's `stream_idle` timeout (default: the listener's
+/// [`ConnectionBounds`] in the request's extensions) is cut and its permit released;
+/// a tunnel quiet for `websocket_idle` is closed.
 pub async fn forward<B>(
     client: &UpstreamClient,
     settings: &RouteSettings,
@@ -46,6 +51,11 @@ where
 {
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let bounds = req.extensions().get::<ConnectionBounds>().cloned();
+    let stream_idle = settings
+        .stream_idle_timeout
+        .or(bounds.as_ref().map(|b| b.stream_idle))
+        .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT);
     let uri = upstream_uri(client, forward_path, req.uri().query())?;
 
     let (parts, body) = req.into_parts();
@@ -55,6 +65,7 @@ where
     if client.close_connections && !upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    let body = IdleRequestBody::new(Body::new(body), stream_idle, bounds.clone());
     let mut upstream_req = Request::new(Body::new(body));
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = uri;
@@ -90,7 +101,15 @@ where
             let (mut parts, _) = response.into_parts();
             prepare_response(&mut parts.headers, true);
             parts.extensions = http::Extensions::new();
-            tunnel::spawn(client_upgrade, upstream_upgrade, cancel, permit);
+            let websocket_idle = settings
+                .websocket_idle_timeout
+                .or(bounds.as_ref().map(|b| b.websocket_idle))
+                .unwrap_or(DEFAULT_WEBSOCKET_IDLE_TIMEOUT);
+            let idle = tunnel::Idle {
+                limit: websocket_idle,
+                metrics: bounds.map(|b| b.metrics),
+            };
+            tunnel::spawn(client_upgrade, upstream_upgrade, cancel, permit, idle);
             return Ok(Response::from_parts(parts, Body::empty()));
         }
     }
@@ -98,7 +117,7 @@ where
     let (mut parts, body) = response.into_parts();
     prepare_response(&mut parts.headers, false);
     parts.extensions = http::Extensions::new();
-    let body = CancellableBody::new(body, cancel, Some(permit));
+    let body = CancellableBody::new(body, cancel, Some(permit)).watch_stalls(stream_idle, bounds);
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 

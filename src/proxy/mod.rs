@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod error;
 pub mod forward;
 pub mod headers;
+pub mod idle;
 pub mod path;
 mod tunnel;
 pub mod validators;

@@ -117,6 +117,8 @@ fn settings(upstream: &str) -> RouteSettings {
         max_concurrency: None,
         connect_timeout: Duration::from_secs(2),
         response_timeout: Duration::from_secs(10),
+        stream_idle_timeout: None,
+        websocket_idle_timeout: None,
         compress: false,
         preserve_host: false,
         allow_ambiguous_paths: false,

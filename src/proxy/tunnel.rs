@@ -1,18 +1,27 @@
 //! Websocket tunnels: after a 101, bytes flow both ways between the client's and the
-//! upstream's upgraded connections until either side closes or revocation cancels.
+//! upstream's upgraded connections until either side closes, revocation cancels, or
+//! nothing has moved either way for the route's `websocket_idle` timeout.
 //!
 //! On cancel both connections are dropped, which closes both sockets; the tunnel task
-//! holds the route's concurrency permit for as long as it runs.
+//! holds the route's concurrency permit for as long as it runs, so the idle bound is
+//! what keeps a silent websocket from holding a `max_concurrency` slot for ever.
 //!
 //! A tunnel is opened only when the client asked for a websocket (see
 //! [`super::headers::is_websocket_upgrade`]) and the upstream's 101 selected exactly
 //! that ([`decide`]); any other 101 is refused with 502, since the bytes after it
 //! would be a protocol (h2c, say) that carries requests the gate never judged.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
 use http::{HeaderMap, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
+
+use super::idle::{quiet_for, Activity};
+use crate::ops::connections::{CloseReason, ConnectionMetrics};
 
 /// What to do with the upstream's answer to a forwarded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +47,21 @@ pub(crate) fn decide(asked_websocket: bool, status: StatusCode, headers: &Header
     }
 }
 
+
+/// The tunnel's idle bound.
+pub(crate) struct Idle {
+    pub limit: Duration,
+    /// Where a closure for idleness is counted.
+    pub metrics: Option<Arc<ConnectionMetrics>>,
+}
+
 /// Joins the two upgraded connections on a task of its own.
 pub(crate) fn spawn(
     client: OnUpgrade,
     upstream: OnUpgrade,
     cancel: CancellationToken,
     permit: super::forward::Held,
+    idle: Idle,
 ) {
     tokio::spawn(async move {
         let _permit = permit;
@@ -58,7 +76,9 @@ pub(crate) fn spawn(
                 return;
             }
         };
-        let mut client = TokioIo::new(client);
+        let base = tokio::time::Instant::now();
+        let last = Arc::new(AtomicU64::new(0));
+        let mut client = Activity::new(TokioIo::new(client), base, last.clone());
         let mut upstream = TokioIo::new(upstream);
         tokio::select! {
             copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
@@ -68,6 +88,12 @@ pub(crate) fn spawn(
             }
             () = cancel.cancelled() => {
                 tracing::debug!("websocket tunnel cancelled");
+            }
+            () = quiet_for(base, &last, idle.limit) => {
+                tracing::info!("websocket tunnel closed: idle");
+                if let Some(m) = &idle.metrics {
+                    m.closed(CloseReason::WebsocketIdle);
+                }
             }
         }
     });

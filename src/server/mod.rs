@@ -4,11 +4,17 @@
 //! certificate reloaded when its files change) through hyper's auto (HTTP/1.1 + HTTP/2)
 //! connection builder. Each request goes to [`dispatch`]: scimgate's own paths (SCIM,
 //! login, forward-auth, health) to the control application, everything else to the gate.
+//! Every connection is bounded by the `server:` section ([`limits`]): a cap on open
+//! connections ([`accept`]), protocol detection, header, idle, keep-alive and TLS
+//! handshake timeouts, and a stalled response closing its connection ([`conn`]).
 //! Policies reload on file change and on SIGHUP. On SIGINT or SIGTERM the listener
 //! closes, open connections drain for up to ten seconds, the directory writer
 //! finishes the changes it has queued, and the audit queue is written and shipped.
 
+mod accept;
+mod conn;
 mod dispatch;
+pub mod limits;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -17,10 +23,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +41,7 @@ use crate::directory::writer::{Writer, WriterSettings};
 use crate::directory::Directory;
 use crate::gate::hook::RevocationHook;
 use crate::gate::Gate;
+use crate::ops::connections::ConnectionMetrics;
 use crate::ops::{self, Metrics, Readiness};
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
@@ -48,13 +51,8 @@ use crate::revoke::Registry;
 use crate::scim::{self, ScimState};
 use crate::store::{PgStore, SqliteStore, Store};
 pub use dispatch::Dispatch;
+use limits::ServerLimits;
 pub use tls::ReloadingCert;
-
-const DRAIN: Duration = Duration::from_secs(10);
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to complete a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sets up logging as the configuration says (`RUST_LOG` wins when set).
 pub fn init_tracing(config: &Config) {
@@ -390,8 +388,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let dispatch = built.dispatch.clone();
     let watchers = built.watchers;
     let audit = built.audit;
+    let limits = config.server.clone();
+    let metrics = built.gate.metrics.connections.clone();
     let task = tokio::spawn(async move {
-        serve(listener, acceptor, dispatch, async {
+        serve(listener, acceptor, dispatch, limits, metrics, async {
             let _ = rx.await;
         })
         .await;
@@ -431,6 +431,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listener,
         acceptor,
         built.dispatch.clone(),
+        config.server.clone(),
+        built.gate.metrics.connections.clone(),
         shutdown_signal(),
     )
     .await;
@@ -534,87 +536,18 @@ pub fn app(
         )
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+/// Serves on `listener` until `shutdown` resolves, then drains: the connection cap,
+/// the accept loop and every connection bound of `limits` ([`accept`], [`conn`]).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     dispatch: Arc<Dispatch>,
+    limits: ServerLimits,
+    metrics: Arc<ConnectionMetrics>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let dispatch = dispatch.clone();
-        let tls = tls.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                // HTTP/2 carries the host as :authority; give handlers one place to look.
-                // (Only HTTP/2: an HTTP/1.1 request without Host is refused in dispatch.)
-                if req.version() == http::Version::HTTP_2
-                    && !req.headers().contains_key(http::header::HOST)
-                {
-                    if let Some(host) = req
-                        .uri()
-                        .authority()
-                        .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
-                    {
-                        req.headers_mut().insert(http::header::HOST, host);
-                    }
-                }
-                let dispatch = dispatch.clone();
-                async move { Ok::<_, std::convert::Infallible>(dispatch.handle(req, peer).await) }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            // A client that never finishes its headers is cut off (slow-loris).
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            let result = match tls {
-                Some(acceptor) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
-                        .await
-                        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-                    {
-                        Ok(stream) => {
-                            let conn =
-                                builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                            watcher.watch(conn.into_owned()).await
-                        }
-                        Err(e) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                    }
-                }
-                None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("connections drained"),
-        () = tokio::time::sleep(DRAIN) => tracing::warn!("drain timed out; closing"),
-    }
+    let shared = Arc::new(conn::Shared::new(limits, dispatch, tls, metrics));
+    accept::accept_loop(listener, shared, shutdown).await;
 }
 
 async fn shutdown_signal() {

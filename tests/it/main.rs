@@ -14,6 +14,7 @@ mod audit;
 mod audit_bounds;
 mod bearer;
 mod bypass;
+mod conn_bounds;
 mod crash;
 mod dbt_platform;
 mod docs;

@@ -1,0 +1,281 @@
+//! The `server:` section of the configuration: what one client connection may cost.
+//!
+//! Every bound a stranger can make the listener spend has a setting here with a safe
+//! default: how many connections are open at once (`max_connections`, derived from the
+//! process's descriptor limit when not written), how long a connection may stay silent
+//! before its protocol is known, how long a request head may take, how long an idle
+//! HTTP/1 or HTTP/2 connection is kept, the HTTP/2 keep-alive pings, the TLS handshake,
+//! and how long a proxied body or websocket may make no progress before it is cut (the
+//! global default of the routes' `timeouts.stream_idle` / `timeouts.websocket_idle`).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+/// Most connections accepted by default, whatever the descriptor limit allows.
+pub const DEFAULT_MAX_CONNECTIONS_CEILING: usize = 4096;
+/// Descriptors kept back from the connection cap for the store, the ops listener,
+/// watchers, logs and the like (besides one upstream connection per client connection).
+pub const RESERVED_DESCRIPTORS: u64 = 128;
+/// The least a derived connection cap is, however low the descriptor limit.
+pub const MIN_DERIVED_CONNECTIONS: usize = 16;
+
+pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_HTTP1_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+pub const DEFAULT_HTTP2_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_HTTP2_PING_INTERVAL: Duration = Duration::from_secs(20);
+pub const DEFAULT_HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DEFAULT_HTTP2_MAX_STREAMS: u32 = 100;
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_WEBSOCKET_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `server:` as written in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerLimits {
+    max_connections: Option<u64>,
+    detect_timeout_seconds: Option<f64>,
+    header_read_timeout_seconds: Option<f64>,
+    tls_handshake_timeout_seconds: Option<f64>,
+    http1_idle_timeout_seconds: Option<f64>,
+    http2_idle_timeout_seconds: Option<f64>,
+    http2_ping_interval_seconds: Option<f64>,
+    http2_ping_timeout_seconds: Option<f64>,
+    http2_max_streams: Option<u32>,
+    stream_idle_timeout_seconds: Option<f64>,
+    websocket_idle_timeout_seconds: Option<f64>,
+}
+
+/// The validated `server:` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerLimits {
+    /// Most client connections open at once on the main listener; `None`: derived
+    /// from the descriptor limit at start ([`ServerLimits::effective_max_connections`]).
+    pub max_connections: Option<usize>,
+    /// From accept (after the TLS handshake) until the protocol is known: the first
+    /// bytes of an HTTP/1 request, or the whole 24-byte HTTP/2 preface.
+    pub detect_timeout: Duration,
+    /// For an HTTP/1 request head to arrive, counted from when the connection waits
+    /// for it (so it also bounds a keep-alive connection between requests).
+    pub header_read_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    /// An HTTP/1 connection with no request in progress is closed after this.
+    pub http1_idle_timeout: Duration,
+    /// An HTTP/2 connection with no stream in progress is sent GOAWAY after this.
+    pub http2_idle_timeout: Duration,
+    /// HTTP/2 PING interval and how long an answer may take before the connection is
+    /// closed (a peer that vanished).
+    pub http2_ping_interval: Duration,
+    pub http2_ping_timeout: Duration,
+    /// Concurrent streams one HTTP/2 connection may open.
+    pub http2_max_streams: u32,
+    /// The default of the routes' `timeouts.stream_idle`: a proxied body that the
+    /// client neither reads (response) nor sends (request) for this long is cut.
+    pub stream_idle_timeout: Duration,
+    /// The default of the routes' `timeouts.websocket_idle`: a websocket tunnel with
+    /// no byte either way for this long is closed.
+    pub websocket_idle_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: None,
+            detect_timeout: DEFAULT_DETECT_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            http1_idle_timeout: DEFAULT_HTTP1_IDLE_TIMEOUT,
+            http2_idle_timeout: DEFAULT_HTTP2_IDLE_TIMEOUT,
+            http2_ping_interval: DEFAULT_HTTP2_PING_INTERVAL,
+            http2_ping_timeout: DEFAULT_HTTP2_PING_TIMEOUT,
+            http2_max_streams: DEFAULT_HTTP2_MAX_STREAMS,
+            stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
+            websocket_idle_timeout: DEFAULT_WEBSOCKET_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl RawServerLimits {
+    /// Checks the section; `file` names the config file in errors.
+    pub fn validate(self, file: &str) -> Result<ServerLimits, ConfigError> {
+        let invalid = |key: &'static str, reason: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            key,
+            reason,
+        };
+        let seconds = |key: &'static str, v: Option<f64>, default: Duration| match v {
+            None => Ok(default),
+            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+            Some(s) => Err(invalid(
+                key,
+                format!("{s} is not a number of seconds between 0 and 86400"),
+            )),
+        };
+        let max_connections = match self.max_connections {
+            None => None,
+            Some(0) => {
+                return Err(invalid(
+                    "server.max_connections",
+                    "must be greater than 0".into(),
+                ))
+            }
+            Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        let http2_max_streams = match self.http2_max_streams {
+            None => DEFAULT_HTTP2_MAX_STREAMS,
+            Some(0) => {
+                return Err(invalid(
+                    "server.http2_max_streams",
+                    "must be greater than 0".into(),
+                ))
+            }
+            Some(n) => n,
+        };
+        Ok(ServerLimits {
+            max_connections,
+            detect_timeout: seconds(
+                "server.detect_timeout_seconds",
+                self.detect_timeout_seconds,
+                DEFAULT_DETECT_TIMEOUT,
+            )?,
+            header_read_timeout: seconds(
+                "server.header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+                DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            tls_handshake_timeout: seconds(
+                "server.tls_handshake_timeout_seconds",
+                self.tls_handshake_timeout_seconds,
+                DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            )?,
+            http1_idle_timeout: seconds(
+                "server.http1_idle_timeout_seconds",
+                self.http1_idle_timeout_seconds,
+                DEFAULT_HTTP1_IDLE_TIMEOUT,
+            )?,
+            http2_idle_timeout: seconds(
+                "server.http2_idle_timeout_seconds",
+                self.http2_idle_timeout_seconds,
+                DEFAULT_HTTP2_IDLE_TIMEOUT,
+            )?,
+            http2_ping_interval: seconds(
+                "server.http2_ping_interval_seconds",
+                self.http2_ping_interval_seconds,
+                DEFAULT_HTTP2_PING_INTERVAL,
+            )?,
+            http2_ping_timeout: seconds(
+                "server.http2_ping_timeout_seconds",
+                self.http2_ping_timeout_seconds,
+                DEFAULT_HTTP2_PING_TIMEOUT,
+            )?,
+            http2_max_streams,
+            stream_idle_timeout: seconds(
+                "server.stream_idle_timeout_seconds",
+                self.stream_idle_timeout_seconds,
+                DEFAULT_STREAM_IDLE_TIMEOUT,
+            )?,
+            websocket_idle_timeout: seconds(
+                "server.websocket_idle_timeout_seconds",
+                self.websocket_idle_timeout_seconds,
+                DEFAULT_WEBSOCKET_IDLE_TIMEOUT,
+            )?,
+        })
+    }
+}
+
+impl ServerLimits {
+    /// The connection cap in force given the process's open-descriptor limit
+    /// (`nofile`, the soft RLIMIT_NOFILE; `None` when unknown): half of what is left
+    /// after [`RESERVED_DESCRIPTORS`] (each client connection may need an upstream
+    /// one), at least [`MIN_DERIVED_CONNECTIONS`]. A configured value above that is
+    /// lowered to it; the bool says whether it was.
+    pub fn effective_max_connections(&self, nofile: Option<u64>) -> (usize, bool) {
+        let room = nofile.map(|n| {
+            let half = n.saturating_sub(RESERVED_DESCRIPTORS) / 2;
+            usize::try_from(half)
+                .unwrap_or(usize::MAX)
+                .max(MIN_DERIVED_CONNECTIONS)
+        });
+        match (self.max_connections, room) {
+            (Some(n), Some(room)) if n > room => (room, true),
+            (Some(n), _) => (n, false),
+            (None, Some(room)) => (room.min(DEFAULT_MAX_CONNECTIONS_CEILING), false),
+            (None, None) => (DEFAULT_MAX_CONNECTIONS_CEILING, false),
+        }
+    }
+}
+
+/// The soft open-descriptor limit of this process, when the platform tells.
+pub fn descriptor_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(yaml: &str) -> Result<ServerLimits, ConfigError> {
+        let raw: RawServerLimits = serde_saphyr::from_str(yaml).unwrap();
+        raw.validate("f.yaml")
+    }
+
+    #[test]
+    fn defaults_and_written_values() {
+        assert_eq!(check("{}").unwrap(), ServerLimits::default());
+        let l = check("max_connections: 50\ndetect_timeout_seconds: 0.5\nhttp2_max_streams: 8")
+            .unwrap();
+        assert_eq!(l.max_connections, Some(50));
+        assert_eq!(l.detect_timeout, Duration::from_millis(500));
+        assert_eq!(l.http2_max_streams, 8);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (yaml, key) in [
+            ("max_connections: 0", "server.max_connections"),
+            ("detect_timeout_seconds: 0", "server.detect_timeout_seconds"),
+            (
+                "stream_idle_timeout_seconds: -1",
+                "server.stream_idle_timeout_seconds",
+            ),
+            ("http2_max_streams: 0", "server.http2_max_streams"),
+        ] {
+            let e = check(yaml).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("f.yaml: {key}: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_cap_leaves_room_under_the_descriptor_limit() {
+        let derived = ServerLimits::default();
+        assert_eq!(derived.effective_max_connections(Some(1024)), (448, false));
+        assert_eq!(
+            derived.effective_max_connections(Some(1 << 20)),
+            (DEFAULT_MAX_CONNECTIONS_CEILING, false)
+        );
+        assert_eq!(
+            derived.effective_max_connections(Some(64)),
+            (MIN_DERIVED_CONNECTIONS, false)
+        );
+        let written = ServerLimits {
+            max_connections: Some(10_000),
+            ..ServerLimits::default()
+        };
+        assert_eq!(written.effective_max_connections(Some(1024)), (448, true));
+        assert_eq!(
+            written.effective_max_connections(Some(1 << 20)),
+            (10_000, false)
+        );
+    }
+}

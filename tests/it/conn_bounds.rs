@@ -1,0 +1,298 @@
+//! Connection bounds of the main listener (`server:`): connections that never say which
+//! protocol they speak, idle HTTP/2 connections, the connection cap (with the ops
+//! listener still answering), and a download the client stops reading, which must give
+//! its route's `max_concurrency` slot back to a waiting user.
+//!
+//! Every wait is on an event (a socket closing, a status, a gauge); the outer timeouts
+//! only keep a failing run from hanging.
+
+use std::time::Duration;
+
+use http_body_util::Empty;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use scimgate::ops::connections::CloseReason;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::proxy_env::{reader, Env};
+use crate::support;
+
+/// Long enough that only a broken server reaches it.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Reads until the server closes the connection; returns the bytes read.
+async fn read_until_closed(tcp: &mut TcpStream) -> usize {
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    let closed = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server never closed the connection");
+    total
+}
+
+/// Waits until `check` holds (polled on a short period, bounded by [`HANG_GUARD`]).
+async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + HANG_GUARD;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A keep-alive HTTP/1.1 request for `/healthz` on `tcp`; returns the status line.
+async fn healthz_on(tcp: &mut TcpStream) -> String {
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: gate.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\nok\n") {
+        let n = tcp.read(&mut byte).await.unwrap();
+        assert_eq!(
+            n,
+            1,
+            "connection closed early: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn silent_connections_and_partial_h2_prefaces_are_closed_after_detection() {
+    let gate = support::start("server:\n  detect_timeout_seconds: 0.3\n").await;
+    let metrics = gate.running.gate.metrics.clone();
+
+    let mut silent = TcpStream::connect(gate.running.addr).await.unwrap();
+    let mut partial = TcpStream::connect(gate.running.addr).await.unwrap();
+    partial.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    assert_eq!(read_until_closed(&mut silent).await, 0);
+    assert_eq!(read_until_closed(&mut partial).await, 0);
+    until("both closures counted", || {
+        metrics.connections.closed_count(CloseReason::Detect) >= 2
+    })
+    .await;
+
+    // A client that speaks is not affected.
+    let mut talker = TcpStream::connect(gate.running.addr).await.unwrap();
+    assert_eq!(healthz_on(&mut talker).await, "HTTP/1.1 200 OK");
+
+    let ops = gate.running.ops_addr.unwrap();
+    let text = reqwest::get(format!("http://{ops}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("scimgate_connections_closed_total{reason=\"detect\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_h2_connection_is_closed_after_its_idle_timeout() {
+    let gate = support::start("server:\n  http2_idle_timeout_seconds: 0.3\n").await;
+    let tcp = TcpStream::connect(gate.running.addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri(format!("http://{}/healthz", gate.running.addr))
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    // The server sends GOAWAY and closes: the client's connection task ends.
+    let ended = tokio::time::timeout(HANG_GUARD, driver).await;
+    assert!(ended.is_ok(), "the idle HTTP/2 connection was never closed");
+    assert!(
+        gate.running
+            .gate
+            .metrics
+            .connections
+            .closed_count(CloseReason::Http2Idle)
+            >= 1
+    );
+}
+
+#[tokio::test]
+async fn at_the_cap_new_connections_are_refused_while_ops_answers() {
+    let gate = support::start("server:\n  max_connections: 3\n").await;
+    let addr = gate.running.addr;
+    let connections = gate.running.gate.metrics.connections.clone();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(healthz_on(&mut tcp).await, "HTTP/1.1 200 OK");
+        held.push(tcp);
+    }
+    // The fourth is accepted by the kernel, then closed by the server unanswered.
+    let mut fourth = TcpStream::connect(addr).await.unwrap();
+    let _ = fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gate.test\r\n\r\n")
+        .await;
+    assert_eq!(read_until_closed(&mut fourth).await, 0);
+
+    // Health and metrics still answer on the operations listener.
+    let ops = gate.running.ops_addr.unwrap();
+    let health = reqwest::get(format!("http://{ops}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let text = reqwest::get(format!("http://{ops}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("scimgate_connections_refused_total 1"),
+        "{text}"
+    );
+    assert!(text.contains("scimgate_connections_open 3"), "{text}");
+    assert!(text.contains("scimgate_connections_max 3"), "{text}");
+
+    // Once one closes, a new connection is served.
+    drop(held.pop());
+    until("the closed connection's slot is free", || {
+        connections.open_now() == 2
+    })
+    .await;
+    let mut next = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(healthz_on(&mut next).await, "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn a_stalled_download_gives_its_slot_to_a_waiting_user() {
+    let up = crate::upstream::start().await;
+    let iss = crate::issuer::Issuer::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: narrow
+    match: {{ host: narrow.test, path: /** }}
+    upstream: {}
+    max_concurrency: 1
+    timeouts: {{ response: 30s, stream_idle: 300ms }}
+    allow:
+      - {{ groups: [readers] }}
+"#,
+        up.url()
+    );
+    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    reader(&env, "stella").await;
+    reader(&env, "wanda").await;
+
+    // Stella opens a large download, reads its head, then reads nothing more.
+    let mut stalled = TcpStream::connect(env.addr()).await.unwrap();
+    let request = format!(
+        "GET /big?mib=256 HTTP/1.1\r\nHost: narrow.test\r\nAuthorization: Bearer {}\r\n\r\n",
+        env.iss.token("stella")
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    stalled.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    // Wanda waits for the only slot, and is served once the stalled stream is cut.
+    let waiting = env
+        .get("narrow.test", "/doc.json", Some("wanda"))
+        .timeout(HANG_GUARD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waiting.status(), 200);
+
+    // The stalled connection was closed before the whole body went through.
+    let received = read_until_closed(&mut stalled).await;
+    assert!(received < 256 << 20, "received {received} bytes");
+    assert!(
+        env.gate
+            .running
+            .gate
+            .metrics
+            .connections
+            .closed_count(CloseReason::StreamIdle)
+            >= 1
+    );
+}
+
+#[tokio::test]
+async fn a_silent_websocket_is_closed_and_gives_its_slot_back() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let up = crate::upstream::start().await;
+    let iss = crate::issuer::Issuer::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: narrow
+    match: {{ host: narrow.test, path: /** }}
+    upstream: {}
+    max_concurrency: 1
+    timeouts: {{ response: 30s, websocket_idle: 300ms }}
+    allow:
+      - {{ groups: [readers] }}
+"#,
+        up.url()
+    );
+    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    reader(&env, "sam").await;
+    reader(&env, "wanda").await;
+    let mut req = format!("ws://{}/ws", env.addr())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("host", "narrow.test".parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", env.iss.token("sam")).parse().unwrap(),
+    );
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    ws.send(Message::text("ping")).await.unwrap();
+    let echoed = ws.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "ping");
+
+    // Sam goes quiet; the tunnel is closed and Wanda gets the slot.
+    let closed = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the silent websocket stayed open");
+    let waiting = env
+        .get("narrow.test", "/doc.json", Some("wanda"))
+        .timeout(HANG_GUARD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waiting.status(), 200);
+    assert!(
+        env.gate
+            .running
+            .gate
+            .metrics
+            .connections
+            .closed_count(CloseReason::WebsocketIdle)
+            >= 1
+    );
+}
