@@ -17,6 +17,7 @@ pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod path;
+pub mod response_hygiene;
 mod tunnel;
 pub mod validators;
 
