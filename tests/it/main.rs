@@ -4,6 +4,7 @@
 
 mod docs_upstream;
 mod issuer;
+mod oidc_provider;
 mod proxy_env;
 mod siem;
 mod support;
@@ -12,6 +13,7 @@ mod upstream;
 mod atomic;
 mod audit;
 mod bearer;
+mod browser_edge;
 mod bypass;
 mod crash;
 mod dbt_platform;
