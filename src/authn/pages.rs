@@ -53,7 +53,14 @@ pub(crate) fn page_with_button(
         escape(action),
         escape(label)
     );
-    render(status, title, message, &form)
+    let mut resp = render(status, title, message, &form);
+    // Under `no-referrer` browsers send `Origin: null` with the form's POST, which the
+    // same-origin check refuses; `same-origin` keeps the Origin and tells others nothing.
+    resp.headers_mut().insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
 }
 
 /// `extra` is markup the caller escaped.

@@ -287,6 +287,8 @@ async fn logout_is_a_same_origin_post_and_get_signs_nobody_out() {
     let r = send("GET", None).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(set_cookies(&r).is_empty());
+    // The button's POST must carry our Origin (under no-referrer it would be `null`).
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
     let page = body(r).await;
     assert!(
         page.contains("<form method=\"post\" action=\"/.scimgate/logout\">"),
