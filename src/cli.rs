@@ -280,7 +280,18 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
         PolicyAction::Check { dir } => {
             let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
             let directory = load_directory(&config)?;
-            cli::check(&dir, directory.as_deref())?
+            let ok = cli::check(&dir, directory.as_deref())?;
+            if let Ok(set) = PolicySet::load_dir(&dir) {
+                let admin = &config.admin;
+                if let Some(w) = crate::admin::config::shared_origin_warning(
+                    admin,
+                    config.public_url.as_deref(),
+                    &set,
+                ) {
+                    println!("{w}");
+                }
+            }
+            ok
         }
         PolicyAction::Explain { user, method, url } => {
             let set = PolicySet::load_dir(&config.policies_dir)?;

@@ -85,6 +85,7 @@ struct RawOidc {
     client_id: String,
     client_secret: Option<String>,
     scopes: Option<Vec<String>>,
+    login_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +205,9 @@ pub struct OidcConfig {
     /// Resolved secret (from `${env:..}` / `${file:..}`); never logged.
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
+    /// Resolved secret that seals pending sign-ins (`oidc.login_key`, 32+ bytes); never
+    /// logged. Without it the client secret is used, else a random per-process key.
+    pub login_key: Option<String>,
 }
 
 impl std::fmt::Debug for OidcConfig {
@@ -216,6 +220,7 @@ impl std::fmt::Debug for OidcConfig {
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("scopes", &self.scopes)
+            .field("login_key", &self.login_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -278,6 +283,9 @@ pub struct SessionConfig {
     pub ttl: Duration,
     /// Cookie name; under TLS it is sent as `__Host-{name}`.
     pub cookie_name: String,
+    /// Browsers reach scimgate over HTTPS (local TLS, or an `https://` public URL behind
+    /// a TLS-terminating proxy): cookies are `Secure` and `__Host-` prefixed.
+    pub secure: bool,
 }
 
 /// The signed identity assertion sent upstream.
@@ -529,6 +537,17 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
                 .map(|s| crate::secret::expand(&s))
                 .transpose()
                 .map_err(|r| invalid("oidc.client_secret", r))?;
+            let login_key = o
+                .login_key
+                .map(|s| crate::secret::expand(&s))
+                .transpose()
+                .map_err(|r| invalid("oidc.login_key", r))?;
+            if login_key.as_ref().is_some_and(|k| k.len() < 32) {
+                return Err(invalid(
+                    "oidc.login_key",
+                    "use at least 32 random bytes".into(),
+                ));
+            }
             Some(OidcConfig {
                 issuer: o.issuer.trim_end_matches('/').to_owned(),
                 client_id: o.client_id,
@@ -536,6 +555,7 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
                 scopes: o
                     .scopes
                     .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec()),
+                login_key,
             })
         }
         None => None,
@@ -623,6 +643,11 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
     let sessions = SessionConfig {
         ttl: Duration::from_secs(raw.sessions.ttl_seconds.unwrap_or(12 * 3600).max(60)),
         cookie_name,
+        secure: raw.tls.is_some()
+            || public_url.as_deref().is_some_and(|u| {
+                u.get(..8)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            }),
     };
     let assertion = AssertionConfig {
         key_file: raw
@@ -640,8 +665,17 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         .clone()
         .or(raw.policies)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICIES_DIR));
+    let store = raw.store.validate(name)?;
+    if let Some(o) = &oidc {
+        if store.postgres.is_some() && o.login_key.is_none() && o.client_secret.is_none() {
+            return Err(invalid(
+                "oidc.login_key",
+                "replicas sharing a PostgreSQL store must share the key that seals pending sign-ins: set oidc.login_key (or oidc.client_secret)".into(),
+            ));
+        }
+    }
     Ok(Config {
-        store: raw.store.validate(name)?,
+        store,
         audit: raw.audit.validate(name)?,
         ops: raw.ops.validate(name, listen)?,
         admin: raw.admin.validate(name)?,

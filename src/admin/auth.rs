@@ -4,11 +4,16 @@
 //!   JWT where the page allows it), read from the live directory on every request.
 //! - [`AdminState::admin`]: the viewer must be in one of `admin.groups` (directly or
 //!   through nesting) *now*: a removed admin loses the UI on their next request.
+//! - [`AdminState::check_admin_origin`]: the admin UI answers only on the admin origin
+//!   (`admin.origin`, else `public_url`'s; elsewhere 404), and not on an origin a route
+//!   also serves unless `admin.allow_shared_origin` (403 naming the route): a script on
+//!   an upstream's page must not be same-origin with the admin UI.
 //! - [`AdminState::check_form`]: a state-changing POST must come from a session, carry
 //!   that session's CSRF token (SHA-256 of a fixed label and the session token: tied
 //!   to the session, useless without the HttpOnly cookie, the same on every replica;
-//!   compared in constant time), and come from scimgate's own origin (`Origin`, else
-//!   `Referer`).
+//!   compared in constant time), and come from the admin origin (`Origin`, else
+//!   `Referer`). Sign-out is checked against the request's own origin instead
+//!   ([`AdminState::check_sign_out`]): `/me` answers on every origin.
 
 use std::sync::Arc;
 
@@ -16,6 +21,7 @@ use http::{header, HeaderMap, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::config::host_is_origin;
 use super::error::PageError;
 use super::layout::Nav;
 use super::AdminState;
@@ -30,6 +36,8 @@ pub struct Viewer {
     /// The session token (to end it on sign-out).
     pub(crate) session: Option<String>,
     pub is_admin: bool,
+    /// Where the admin UI's links point: the admin origin, or `""` (this origin).
+    pub admin_base: String,
 }
 
 impl Viewer {
@@ -39,6 +47,7 @@ impl Viewer {
             user_name: &self.user.user_name,
             is_admin: self.is_admin,
             csrf: self.csrf.as_deref(),
+            admin_base: &self.admin_base,
         }
     }
 }
@@ -89,17 +98,32 @@ impl AdminState {
         };
         Ok(Viewer {
             is_admin: self.is_admin(&caller.user),
+            admin_base: self.admin_base(headers),
             csrf: session.as_deref().map(csrf_token),
             session,
             user: caller.user,
         })
     }
 
-    /// The viewer, who must be an admin with a browser session.
+    /// The admin links' prefix: `""` on the admin origin (or when any origin is), else
+    /// the admin origin.
+    fn admin_base(&self, headers: &HeaderMap) -> String {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        match &self.admin_origin {
+            Some(origin) if !host_is_origin(host, origin) => origin.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The viewer, who must be an admin with a browser session, on the admin origin.
     pub async fn admin(&self, headers: &HeaderMap, uri: &Uri) -> Result<Viewer, PageError> {
         if !self.config.enabled() {
             return Err(PageError::NotFound("the admin UI is not configured"));
         }
+        self.check_admin_origin(headers)?;
         let viewer = self.viewer(headers, uri, false).await?;
         if !viewer.is_admin {
             return Err(PageError::NotAdmin);
@@ -140,48 +164,89 @@ impl AdminState {
         self.check_origin(headers)
     }
 
-    /// The request must come from scimgate's own origin.
+    /// The request must come from the admin origin.
     pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), PageError> {
         let Some(own) = self.own_origin(headers) else {
             return Err(PageError::Csrf("the request's Host is missing"));
         };
-        let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        if let Some(origin) = header_str(header::ORIGIN) {
-            return if origin.eq_ignore_ascii_case(&own) {
-                Ok(())
-            } else {
-                Err(PageError::Csrf("it came from another origin"))
-            };
-        }
-        if let Some(referer) = header_str(header::REFERER) {
-            let same = referer.len() > own.len()
-                && referer[..own.len()].eq_ignore_ascii_case(&own)
-                && referer.as_bytes()[own.len()] == b'/';
-            return if same {
-                Ok(())
-            } else {
-                Err(PageError::Csrf("it came from another origin"))
-            };
-        }
-        Err(PageError::Csrf("it carries neither Origin nor Referer"))
+        crate::authn::origin::check_from(headers, &own).map_err(origin_refusal)
     }
 
-    /// `https://gate.example.com`: the configured public URL, else from the Host.
+    /// A sign-out form: the session's CSRF token, from the request's own origin (`/me`
+    /// and its sign-out button are on every origin scimgate serves).
+    pub fn check_sign_out(
+        &self,
+        viewer: &Viewer,
+        headers: &HeaderMap,
+        presented: &str,
+    ) -> Result<(), PageError> {
+        let Some(expected) = viewer.csrf.as_deref() else {
+            return Err(PageError::Csrf("forms need a browser session"));
+        };
+        let same = expected.len() == presented.len()
+            && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()));
+        if !same {
+            return Err(PageError::Csrf(
+                "the form's token does not match this session",
+            ));
+        }
+        let secure = self.gate.sessions.secure(self.gate.tls);
+        crate::authn::origin::check_same_origin(headers, secure).map_err(origin_refusal)
+    }
+
+    /// The admin UI answers only on the admin origin, and not on one a route serves
+    /// (unless `admin.allow_shared_origin`).
+    pub fn check_admin_origin(&self, headers: &HeaderMap) -> Result<(), PageError> {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or("");
+        if let Some(origin) = &self.admin_origin {
+            if !host_is_origin(host, origin) {
+                return Err(PageError::NotFound(
+                    "the admin UI is served on the admin origin only",
+                ));
+            }
+        } else if host.is_empty() {
+            return Err(PageError::NotFound("the request's Host is missing"));
+        }
+        if self.config.allow_shared_origin {
+            return Ok(());
+        }
+        let routes = self.gate.policy.current();
+        match routes
+            .routes()
+            .iter()
+            .find(|r| r.host_pattern().matches(host))
+        {
+            Some(route) => Err(PageError::SharedOrigin(route.name.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// `https://admin.example.com`: the admin origin, else from the Host.
     fn own_origin(&self, headers: &HeaderMap) -> Option<String> {
-        if let Some(url) = &self.public_url {
-            let url = url.trim_end_matches('/');
-            // Only scheme://authority: a public URL may carry a path.
-            let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
-            let end = url[after_scheme..]
-                .find('/')
-                .map(|i| i + after_scheme)
-                .unwrap_or(url.len());
-            return Some(url[..end].to_owned());
+        if let Some(origin) = &self.admin_origin {
+            return Some(origin.clone());
         }
         let host = headers.get(header::HOST)?.to_str().ok()?;
-        let scheme = if self.gate.tls { "https" } else { "http" };
+        let scheme = if self.gate.sessions.secure(self.gate.tls) {
+            "https"
+        } else {
+            "http"
+        };
         Some(format!("{scheme}://{host}"))
     }
+}
+
+fn origin_refusal(e: crate::authn::origin::OriginError) -> PageError {
+    use crate::authn::origin::OriginError;
+    PageError::Csrf(match e {
+        OriginError::NoHost => "the request's Host is missing",
+        OriginError::Foreign => "it came from another origin",
+        OriginError::Unknown => "it carries neither Origin nor Referer",
+    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub enum PageError {
     BadTokenName(#[from] BadTokenName),
     #[error("a token named {0:?} already exists")]
     TokenExists(String),
+    /// The admin UI on an origin a route also serves (`admin.allow_shared_origin` off).
+    #[error("the admin UI is not served on an origin that also serves upstream content (route `{0}`): set admin.origin to a host no route serves, or admin.allow_shared_origin: true")]
+    SharedOrigin(String),
     /// A state-changing request without a valid CSRF token or from another origin.
     #[error("the form was refused: {0}; reload the page and try again")]
     Csrf(&'static str),
@@ -50,9 +53,10 @@ impl PageError {
     pub fn status(&self) -> StatusCode {
         match self {
             PageError::NotSignedIn { .. } => StatusCode::UNAUTHORIZED,
-            PageError::NotAdmin | PageError::NotProvisioned | PageError::Csrf(_) => {
-                StatusCode::FORBIDDEN
-            }
+            PageError::NotAdmin
+            | PageError::NotProvisioned
+            | PageError::Csrf(_)
+            | PageError::SharedOrigin(_) => StatusCode::FORBIDDEN,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) | PageError::BadTokenName(_) => StatusCode::BAD_REQUEST,
             PageError::TokenExists(_) => StatusCode::CONFLICT,

@@ -12,6 +12,9 @@ pub struct Nav<'a> {
     pub is_admin: bool,
     /// The session's CSRF token (absent for a bearer caller: no sign-out button).
     pub csrf: Option<&'a str>,
+    /// Prefix of the admin links: the admin origin (`https://admin.example.com`), or
+    /// `""` when the admin UI answers on this origin.
+    pub admin_base: &'a str,
 }
 
 /// A whole page: `title`, the top bar (when someone is signed in) and `main`, which
@@ -40,13 +43,16 @@ pub fn narrow_page(title: &str, main: &str) -> String {
 
 fn top_bar(nav: &Nav<'_>) -> String {
     let admin = if nav.is_admin {
-        "<a href=\"/.scimgate/admin/users\">Users</a>\
-<a href=\"/.scimgate/admin/groups\">Groups</a>\
-<a href=\"/.scimgate/admin/audit\">Audit</a>\
-<a href=\"/.scimgate/admin/tokens\">Tokens</a>\
-<a href=\"/.scimgate/admin/policy\">Policy</a>"
+        format!(
+            "<a href=\"{b}/.scimgate/admin/users\">Users</a>\
+<a href=\"{b}/.scimgate/admin/groups\">Groups</a>\
+<a href=\"{b}/.scimgate/admin/audit\">Audit</a>\
+<a href=\"{b}/.scimgate/admin/tokens\">Tokens</a>\
+<a href=\"{b}/.scimgate/admin/policy\">Policy</a>",
+            b = E(nav.admin_base)
+        )
     } else {
-        ""
+        String::new()
     };
     let sign_out = nav
         .csrf

@@ -259,7 +259,7 @@ pub async fn sign_out(
 ) -> Result<Response, PageError> {
     let viewer = s.viewer(&headers, &uri, false).await?;
     let presented = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    s.check_form(&viewer, &headers, &presented)?;
+    s.check_sign_out(&viewer, &headers, &presented)?;
     if let Some(token) = &viewer.session {
         s.gate.sessions.end(token).await;
     }

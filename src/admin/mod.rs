@@ -6,9 +6,11 @@
 //! against the live directory on every request ([`auth`]), get the admin UI: users
 //! ([`users`]) and groups ([`groups`]), browsed and searched page by page, one user's
 //! access across every route ([`access`]), the audit timeline ([`audit`]), SCIM tokens
-//! ([`tokens`]) and policy status ([`policy`]). Every state change is a POST carrying
-//! the session's CSRF token from scimgate's own origin. Failures become responses in
-//! one place ([`error`]).
+//! ([`tokens`]) and policy status ([`policy`]). The admin UI answers only on the admin
+//! origin, and not on one an upstream also serves unless configured to ([`auth`]);
+//! `/me` is read-only and answers on every origin. Every state change is a POST
+//! carrying the session's CSRF token from the admin origin. Failures become responses
+//! in one place ([`error`]).
 
 pub mod access;
 pub mod audit;
@@ -46,8 +48,11 @@ pub struct AdminState {
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
     pub config: AdminConfig,
-    /// `https://gate.example.com`, when configured (the origin forms must come from).
+    /// `https://gate.example.com`, when configured.
     pub public_url: Option<String>,
+    /// The only origin the admin UI answers on: `admin.origin`, else the public URL's;
+    /// `None`: any.
+    pub admin_origin: Option<String>,
     /// New token secrets waiting to be shown once.
     pub(crate) fresh_tokens: tokens::FreshTokens,
 }
@@ -60,12 +65,17 @@ impl AdminState {
         config: AdminConfig,
         public_url: Option<String>,
     ) -> Self {
+        let admin_origin = config
+            .origin
+            .clone()
+            .or_else(|| public_url.as_deref().map(config::origin_of));
         AdminState {
             gate,
             store,
             clock,
             config,
             public_url,
+            admin_origin,
             fresh_tokens: Default::default(),
         }
     }

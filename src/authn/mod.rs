@@ -1,7 +1,8 @@
 //! Who is calling: browser sessions and bearer JWTs, mapped to a directory user.
 //!
 //! - [`oidc`]: the browser login (authorization code + PKCE + state + nonce) against the
-//!   configured OpenID provider; pending logins live in memory for ten minutes.
+//!   configured OpenID provider; a pending login lives in the browser, sealed in a
+//!   ten-minute cookie ([`pending`]), never in server memory.
 //! - [`session`]: server-side sessions. The cookie holds a random 256-bit token; memory
 //!   and the store keep only its SHA-256. Lookups never wait on the store.
 //! - [`jwt`]: bearer JWTs from scripts and CI, verified against the IdP's JWKS with
@@ -9,7 +10,7 @@
 //! - [`identity`]: a token's identity claim ↔ a directory user. Groups and `active` always
 //!   come from the directory, read on every request, never from claims or a cache.
 //! - [`redirect`]: the open-redirect defence for the post-login `rd` parameter.
-//! - [`routes`]: `/.scimgate/login`, `/callback`, `/logout`, `/signed-out`.
+//! - [`routes`]: `/.scimgate/login`, `/callback`, `/logout` (a same-origin POST), `/signed-out`.
 //! - [`http`]: the one outbound HTTP client (to the IdP): TLS by rustls, a timeout and a
 //!   response size cap, no redirects followed.
 //!
@@ -18,13 +19,14 @@
 pub mod claims;
 pub mod cookie;
 pub mod error;
-mod flows;
 pub mod http;
 pub mod identity;
 mod jwks;
 pub mod jwt;
 pub mod oidc;
+pub mod origin;
 mod pages;
+pub mod pending;
 pub mod redirect;
 pub mod routes;
 pub mod session;

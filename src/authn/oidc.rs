@@ -1,12 +1,12 @@
 //! The browser login: OpenID Connect authorization code flow with PKCE (S256), `state`
 //! and `nonce`, by the openidconnect crate over our own [`HttpClient`].
 //!
-//! `start` builds the IdP's authorize URL and remembers the flow (state, nonce, PKCE
-//! verifier, redirect URI, where to return) under a random flow id, which the caller
-//! puts in a short-lived cookie. `finish` takes the flow out (single use; unknown,
-//! expired, or a `state` that differs → refused), exchanges the code with the PKCE
-//! verifier, and verifies the ID token's signature (asymmetric algorithms only), `iss`,
-//! `aud`, `exp` and `nonce`. Userinfo is asked only when the ID token lacks the identity
+//! `start` builds the IdP's authorize URL and the pending sign-in (state, nonce, PKCE
+//! verifier, redirect URI, where to return), which the caller seals into a short-lived
+//! cookie ([`super::pending`]); nothing is kept in memory. `finish` checks the pending
+//! sign-in (expired, a `state` that differs, another callback address → refused),
+//! exchanges the code with the PKCE verifier, and verifies the ID token's signature
+//! (asymmetric algorithms only), `iss`, `aud`, `exp` and `nonce`. Userinfo is asked only when the ID token lacks the identity
 //! claim; its claims never replace the ID token's.
 //!
 //! Discovery is lazy (the IdP may start after scimgate), cached, and retried on the next
@@ -35,9 +35,9 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
-use super::flows::{Flows, PendingFlow, FLOW_CAP, FLOW_TTL};
 use super::http::{HttpClient, HttpError};
-use super::{random_token, AuthnError, Claims};
+use super::pending::{expired, LoginSealer, PendingLogin, MAX_RETURN_TO};
+use super::{AuthnError, Claims};
 use crate::clock::{self, to_millis, SharedClock};
 use crate::config::{IdentityAttribute, IdentityConfig, OidcConfig};
 
@@ -92,13 +92,16 @@ pub struct OidcLogin {
     provider: ArcSwapOption<Provider>,
     /// Serialises discovery.
     discovering: Mutex<()>,
-    flows: Flows,
+    /// Seals pending sign-ins into the browser's cookies.
+    sealer: LoginSealer,
     clock: SharedClock,
 }
 
 impl OidcLogin {
-    pub fn new(cfg: OidcConfig, http: HttpClient) -> Self {
-        Self {
+    /// Fails only if the key that seals pending sign-ins cannot be made.
+    pub fn new(cfg: OidcConfig, http: HttpClient) -> Result<Self, AuthnError> {
+        let sealer = LoginSealer::new(cfg.login_key.as_deref(), cfg.client_secret.as_deref())?;
+        Ok(Self {
             cfg,
             http,
             identity: IdentityConfig {
@@ -108,9 +111,9 @@ impl OidcLogin {
             },
             provider: ArcSwapOption::empty(),
             discovering: Mutex::new(()),
-            flows: Flows::new(FLOW_TTL, FLOW_CAP),
+            sealer,
             clock: clock::system(),
-        }
+        })
     }
 
     /// Which claim names the user (userinfo is asked when the ID token lacks it).
@@ -125,12 +128,13 @@ impl OidcLogin {
         self
     }
 
-    /// Starts a login: the IdP's authorize URL, and the flow id to keep in a cookie.
+    /// Starts a login: the IdP's authorize URL, and the pending sign-in to seal into
+    /// the browser's cookie. A `return_to` longer than [`MAX_RETURN_TO`] becomes `/`.
     pub async fn start(
         &self,
         redirect_uri: &str,
         return_to: String,
-    ) -> Result<(String, String), AuthnError> {
+    ) -> Result<(String, PendingLogin), AuthnError> {
         let provider = self.provider().await?;
         let client = self.client(&provider, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -143,19 +147,25 @@ impl OidcLogin {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
-        let flow_id = random_token();
-        self.flows.insert(
-            flow_id.clone(),
-            PendingFlow {
-                state: state.secret().clone(),
-                nonce: nonce.secret().clone(),
-                pkce_verifier: verifier.secret().clone(),
-                redirect_uri: redirect_uri.to_owned(),
-                return_to,
-                created_ms: self.now_ms(),
-            },
-        );
-        Ok((url.to_string(), flow_id))
+        let return_to = if return_to.len() > MAX_RETURN_TO {
+            "/".to_owned()
+        } else {
+            return_to
+        };
+        let pending = PendingLogin {
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            return_to,
+            created_ms: self.now_ms(),
+        };
+        Ok((url.to_string(), pending))
+    }
+
+    /// What seals pending sign-ins into cookies.
+    pub fn sealer(&self) -> &LoginSealer {
+        &self.sealer
     }
 
     /// Finishes a login: the verified claims (ID token, plus userinfo if needed) and
@@ -165,10 +175,16 @@ impl OidcLogin {
         redirect_uri: &str,
         code: &str,
         state: &str,
-        flow_id: &str,
+        flow: PendingLogin,
     ) -> Result<(Arc<Claims>, String), AuthnError> {
-        let flow = self.flows.take(flow_id, self.now_ms())?;
-        if !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes())) {
+        if expired(&flow, self.now_ms()) {
+            return Err(AuthnError::LoginFailed(
+                "this sign-in attempt took too long; start again",
+            ));
+        }
+        if flow.state.len() != state.len()
+            || !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes()))
+        {
             return Err(AuthnError::LoginFailed(
                 "the answer does not belong to this browser's sign-in attempt",
             ));
@@ -227,11 +243,6 @@ impl OidcLogin {
             }
         }
         Ok((Arc::new(Claims::from_map(map)?), flow.return_to))
-    }
-
-    /// How many logins are pending.
-    pub fn pending(&self) -> usize {
-        self.flows.len()
     }
 
     fn has_identity_claim(&self, map: &Map<String, Value>) -> bool {

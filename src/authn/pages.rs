@@ -1,7 +1,8 @@
-//! The small HTML pages of the login surface: errors, "not provisioned", signed out.
+//! The small HTML pages of the login surface: errors, "not provisioned", signed out,
+//! the sign-out button.
 //!
 //! Self-contained (inline style, no scripts, no external resources), never cached,
-//! never framed; every piece of text is HTML-escaped.
+//! never framed, forms only to scimgate itself; every piece of text is HTML-escaped.
 
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -36,12 +37,40 @@ pub(crate) fn page(
     let link = link
         .map(|(href, label)| format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)))
         .unwrap_or_default();
+    render(status, title, message, &link)
+}
+
+/// A page whose action is a button posting an empty form to `action` (a path of ours).
+pub(crate) fn page_with_button(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    action: &str,
+    label: &str,
+) -> Response {
+    let form = format!(
+        "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(action),
+        escape(label)
+    );
+    let mut resp = render(status, title, message, &form);
+    // Under `no-referrer` browsers send `Origin: null` with the form's POST, which the
+    // same-origin check refuses; `same-origin` keeps the Origin and tells others nothing.
+    resp.headers_mut().insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+/// `extra` is markup the caller escaped.
+fn render(status: StatusCode, title: &str, message: &str, extra: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;\
 margin:4rem auto;padding:0 1rem;color:#222}}h1{{font-size:1.4rem}}</style></head>\
-<body><h1>{title}</h1><p>{message}</p>{link}</body></html>",
+<body><h1>{title}</h1><p>{message}</p>{extra}</body></html>",
         title = escape(title),
         message = escape(message),
     );
@@ -55,7 +84,9 @@ margin:4rem auto;padding:0 1rem;color:#222}}h1{{font-size:1.4rem}}</style></head
             ),
             (
                 HeaderName::from_static("content-security-policy"),
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                ),
             ),
         ],
         body,

@@ -1,17 +1,24 @@
 //! The login surface under `/.scimgate`: `/login`, `/callback`, `/logout`, `/signed-out`.
 //!
-//! - `GET /login?rd=/path`: `rd` passes [`safe_return_to`] or becomes `/`; the flow id
-//!   goes in a ten-minute cookie (`__Host-scimgate_flow` under TLS) and the browser is
-//!   sent to the IdP. The callback address is `{public_url}/.scimgate/callback`, or
-//!   built from the request's Host and the listener's scheme when no public URL is set.
-//! - `GET /callback?code&state`: finishes the flow, maps the claims to a directory user
-//!   (unknown or inactive → a 403 page, and no session), opens a session, sets its
-//!   cookie, clears the flow cookie and returns the browser to where it was going. An
-//!   IdP `error=` answer → a 401 page naming the error code.
-//! - `GET|POST /logout`: ends the session, clears the cookie, shows `/signed-out`.
+//! - `GET /login?rd=/path`: `rd` passes [`safe_return_to`] or becomes `/`; the pending
+//!   sign-in is sealed into a ten-minute cookie (one of [`LOGIN_COOKIES`], `__Host-`
+//!   prefixed when secure; see [`super::pending`]) and the browser is sent to the IdP.
+//!   The callback address is `{public_url}/.scimgate/callback`, or built from the
+//!   request's Host and the listener's scheme when no public URL is set.
+//! - `GET /callback?code&state`: finds the browser's pending sign-in that `state`
+//!   answers (none → 401, nothing asked of the IdP), finishes it, maps the claims to a
+//!   directory user (unknown or inactive → a 403 page, and no session), opens a
+//!   session, sets its cookie, clears that pending sign-in's cookie and returns the
+//!   browser to where it was going. An IdP `error=` answer → a 401 page naming the
+//!   error code.
+//! - `POST /logout`: from our own origin only (`Origin`, else `Referer`, must be the
+//!   request's own `scheme://Host`; else 403 and nothing ends); ends the session,
+//!   clears the cookie, 303 to `/signed-out`. `GET /logout` ends nothing: it shows a
+//!   page with a sign-out button (a cross-site link or image cannot sign anyone out).
 //!
-//! Failures become pages in one place, [`error_page`]; every response here is
-//! `no-store`.
+//! Cookies are `Secure` and `__Host-` prefixed when browsers reach scimgate over HTTPS
+//! (local TLS, or an `https://` public URL: see [`Sessions::secure`]). Failures become
+//! pages in one place, [`error_page`]; every response here is `no-store`.
 
 #[cfg(test)]
 mod tests;
@@ -27,19 +34,29 @@ use http::header::{HOST, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde::Deserialize;
 
-use super::flows::FLOW_TTL;
-use super::pages::{no_store_headers, page};
+use super::origin::check_same_origin;
+use super::pages::{no_store_headers, page, page_with_button};
+use super::pending::{LOGIN_COOKIES, LOGIN_TTL};
 use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Sessions};
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
 
 /// Where these routes are mounted.
 pub const PREFIX: &str = "/.scimgate";
-/// The flow cookie's name (before the `__Host-` prefix under TLS).
+/// The cookie earlier versions kept a login flow id in (still kept from upstreams).
 pub const FLOW_COOKIE: &str = "scimgate_flow";
+/// Where sign-out is posted.
+pub const LOGOUT: &str = "/.scimgate/logout";
 const LOGIN: &str = "/.scimgate/login";
 const CALLBACK: &str = "/.scimgate/callback";
 const SIGNED_OUT: &str = "/.scimgate/signed-out";
+
+/// Every cookie name scimgate sets (before any `__Host-` prefix): the session's
+/// configured name, the pending sign-ins', and the older flow cookie.
+pub fn own_cookies(session: &str) -> [&str; 2 + LOGIN_COOKIES.len()] {
+    let [a, b, c, d] = LOGIN_COOKIES;
+    [session, FLOW_COOKIE, a, b, c, d]
+}
 
 /// What the login routes need.
 pub struct AuthnState {
@@ -50,10 +67,20 @@ pub struct AuthnState {
     pub identity: IdentityConfig,
     /// `https://gate.example.com`, when configured.
     pub public_url: Option<String>,
-    /// Whether browsers reach scimgate over HTTPS: the listener's own TLS, or a
-    /// TLS-terminating proxy in front. It sets the cookies' `__Host-` prefix and
-    /// `Secure`, and the callback's scheme when no public URL is configured.
+    /// `admin.origin`, when configured: a sign-in started there comes back there (its
+    /// `/.scimgate/callback` must be registered with the IdP too).
+    pub admin_origin: Option<String>,
+    /// Whether the listener speaks TLS. With an `https://` public URL (a TLS-terminating
+    /// proxy in front) cookies are secure too ([`Sessions::secure`]). It sets the
+    /// callback's scheme when no public URL is configured.
     pub tls: bool,
+}
+
+impl AuthnState {
+    /// Whether cookies are `Secure` and `__Host-` prefixed.
+    fn secure(&self) -> bool {
+        self.sessions.secure(self.tls)
+    }
 }
 
 /// The login routes, to be nested at [`PREFIX`].
@@ -61,7 +88,7 @@ pub fn routes(state: AuthnState) -> Router {
     Router::new()
         .route("/login", get(login))
         .route("/callback", get(callback))
-        .route("/logout", get(logout).post(logout))
+        .route("/logout", get(logout_page).post(logout))
         .route("/signed-out", get(signed_out))
         .with_state(Arc::new(state))
 }
@@ -97,10 +124,22 @@ async fn login(
     let Some(redirect_uri) = callback_url(&s, &headers, &uri) else {
         return bad_host();
     };
-    match oidc.start(&redirect_uri, return_to).await {
-        Ok((authorize_url, flow_id)) => {
-            let flow = cookie::set(&flow_cookie(s.tls), &flow_id, FLOW_TTL, s.tls);
-            redirect(&authorize_url, [flow])
+    let started = async {
+        let (authorize_url, pending) = oidc.start(&redirect_uri, return_to).await?;
+        let sealer = oidc.sealer();
+        let slot = sealer.free_slot(&headers, s.secure(), pending.created_ms);
+        Ok::<_, AuthnError>((authorize_url, slot, sealer.seal(&pending)?))
+    }
+    .await;
+    match started {
+        Ok((authorize_url, slot, sealed)) => {
+            let cookie = cookie::set(
+                &login_cookie(slot, s.secure()),
+                &sealed,
+                LOGIN_TTL,
+                s.secure(),
+            );
+            redirect(&authorize_url, [cookie])
         }
         Err(e) => error_page(&e),
     }
@@ -112,52 +151,55 @@ async fn callback(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let clear_flow = cookie::clear(&flow_cookie(s.tls), s.tls);
     let Some(oidc) = &s.oidc else {
         return not_configured();
     };
     let Ok(Query(q)) = query else {
-        return with_cookie(
-            page(
-                StatusCode::BAD_REQUEST,
-                "Bad sign-in answer",
-                "The answer from the identity provider could not be read.",
-                Some((LOGIN, "Start again")),
-            ),
-            clear_flow,
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Bad sign-in answer",
+            "The answer from the identity provider could not be read.",
+            Some((LOGIN, "Start again")),
         );
+    };
+    // The pending sign-in this answer belongs to, if the browser holds it.
+    let found = q
+        .state
+        .as_deref()
+        .map(|state| oidc.sealer().find(&headers, s.secure(), state));
+    let clear = match &found {
+        Some(Ok((slot, _))) => Some(cookie::clear(&login_cookie(*slot, s.secure()), s.secure())),
+        _ => None,
+    };
+    let with_clear = |resp: Response| match &clear {
+        Some(c) => with_cookie(resp, c.clone()),
+        None => resp,
     };
     if let Some(code) = q.error {
         let code = error_code(&code);
         tracing::info!(error = %code, "the identity provider refused the sign-in");
-        return with_cookie(
-            page(
-                StatusCode::UNAUTHORIZED,
-                "Sign-in was refused",
-                &format!("The identity provider answered with the error \"{code}\"."),
-                Some((LOGIN, "Try again")),
-            ),
-            clear_flow,
-        );
+        return with_clear(page(
+            StatusCode::UNAUTHORIZED,
+            "Sign-in was refused",
+            &format!("The identity provider answered with the error \"{code}\"."),
+            Some((LOGIN, "Try again")),
+        ));
     }
-    let (Some(code), Some(state)) = (q.code, q.state) else {
-        return with_cookie(
-            error_page(&AuthnError::LoginFailed(
-                "the answer lacks the authorization code or state",
-            )),
-            clear_flow,
-        );
-    };
-    let Some(flow_id) = cookie::find(&headers, &flow_cookie(s.tls)) else {
+    let (Some(code), Some(found)) = (q.code, found) else {
         return error_page(&AuthnError::LoginFailed(
-            "this browser has no sign-in in progress (it expired, or cookies are blocked)",
+            "the answer lacks the authorization code or state",
         ));
     };
-    let Some(redirect_uri) = callback_url(&s, &headers, &uri) else {
-        return with_cookie(bad_host(), clear_flow);
+    let (_, pending) = match found {
+        Ok(f) => f,
+        Err(e) => return error_page(&e),
     };
+    let Some(redirect_uri) = callback_url(&s, &headers, &uri) else {
+        return with_clear(bad_host());
+    };
+    let state = pending.state.clone();
     let result = async {
-        let (claims, return_to) = oidc.finish(&redirect_uri, &code, &state, flow_id).await?;
+        let (claims, return_to) = oidc.finish(&redirect_uri, &code, &state, pending).await?;
         let user = resolve_user(&s.directory, &s.identity, &claims)?;
         let token = s.sessions.create(&user.id).await?;
         tracing::info!(user = %user.user_name, id = %user.id, "signed in");
@@ -165,19 +207,58 @@ async fn callback(
     }
     .await;
     match result {
-        Ok((token, return_to)) => redirect(
-            &return_to,
-            [s.sessions.set_cookie(&token, s.tls), clear_flow],
-        ),
-        Err(e) => with_cookie(error_page(&e), clear_flow),
+        Ok((token, return_to)) => {
+            let session = s.sessions.set_cookie(&token, s.tls);
+            match clear {
+                Some(c) => redirect(&return_to, [session, c]),
+                None => redirect(&return_to, [session]),
+            }
+        }
+        Err(e) => with_clear(error_page(&e)),
     }
 }
 
+/// `GET /logout`: signs nobody out; a page with the sign-out button.
+async fn logout_page(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Response {
+    let signed_in = s
+        .sessions
+        .token_from(&headers, s.tls)
+        .is_some_and(|t| s.sessions.lookup(&t).is_some());
+    if signed_in {
+        page_with_button(
+            StatusCode::OK,
+            "Sign out",
+            "Sign out of scimgate on this browser?",
+            LOGOUT,
+            "Sign out",
+        )
+    } else {
+        page(
+            StatusCode::OK,
+            "Not signed in",
+            "This browser is not signed in to scimgate.",
+            s.oidc.is_some().then_some((LOGIN, "Sign in")),
+        )
+    }
+}
+
+/// `POST /logout`: from our own origin only; ends the session and clears the cookie.
 async fn logout(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = check_same_origin(&headers, s.secure()) {
+        tracing::info!(reason = %e, "sign-out refused");
+        return page(
+            StatusCode::FORBIDDEN,
+            "Sign-out refused",
+            &format!("This sign-out request was refused: {e}. Use the sign-out button on scimgate's own pages."),
+            Some((LOGOUT, "Sign out")),
+        );
+    }
     if let Some(token) = s.sessions.token_from(&headers, s.tls) {
         s.sessions.end(&token).await;
     }
-    redirect(SIGNED_OUT, [s.sessions.clear_cookie(s.tls)])
+    let mut resp = redirect(SIGNED_OUT, [s.sessions.clear_cookie(s.tls)]);
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    resp
 }
 
 async fn signed_out(State(s): State<Arc<AuthnState>>) -> Response {
@@ -264,15 +345,27 @@ fn with_cookie(mut resp: Response, cookie: HeaderValue) -> Response {
     resp
 }
 
-fn flow_cookie(tls: bool) -> String {
-    cookie::wire_name(FLOW_COOKIE, tls)
+/// The wire name of pending sign-in cookie `slot`.
+fn login_cookie(slot: usize, secure: bool) -> String {
+    cookie::wire_name(LOGIN_COOKIES[slot % LOGIN_COOKIES.len()], secure)
 }
 
 /// `{public_url}/.scimgate/callback`, else from the Host (or HTTP/2 authority).
 fn callback_url(s: &AuthnState, headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    let base = match &s.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let on_admin = s
+        .admin_origin
+        .as_deref()
+        .filter(|o| crate::admin::config::host_is_origin(host, o));
+    let base = match (&s.public_url, on_admin) {
+        (Some(url), Some(admin)) if crate::admin::config::origin_of(url) != admin => {
+            admin.to_owned()
+        }
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, _) => {
             let host = headers
                 .get(HOST)
                 .and_then(|h| h.to_str().ok())

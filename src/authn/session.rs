@@ -283,20 +283,33 @@ impl Sessions {
         &self.cfg.cookie_name
     }
 
-    /// The session cookie's name: `__Host-{name}` under TLS, else `{name}`.
-    pub fn cookie_name(&self, tls: bool) -> String {
-        cookie::wire_name(&self.cfg.cookie_name, tls)
+    /// Whether cookies are `Secure` and `__Host-` prefixed: the listener speaks TLS
+    /// (`tls`), or browsers reach scimgate at an `https://` public URL
+    /// (`sessions.secure`, set by the configuration).
+    pub fn secure(&self, tls: bool) -> bool {
+        tls || self.cfg.secure
     }
 
-    /// `Set-Cookie` for a new session (`Path=/; HttpOnly; SameSite=Lax`, `Secure` under
-    /// TLS, `Max-Age` the session's lifetime).
+    /// The session cookie's name: `__Host-{name}` when [secure](Self::secure), else
+    /// `{name}`.
+    pub fn cookie_name(&self, tls: bool) -> String {
+        cookie::wire_name(&self.cfg.cookie_name, self.secure(tls))
+    }
+
+    /// `Set-Cookie` for a new session (`Path=/; HttpOnly; SameSite=Lax`, `Secure` when
+    /// [secure](Self::secure), `Max-Age` the session's lifetime).
     pub fn set_cookie(&self, token: &str, tls: bool) -> HeaderValue {
-        cookie::set(&self.cookie_name(tls), token, self.cfg.ttl, tls)
+        cookie::set(
+            &self.cookie_name(tls),
+            token,
+            self.cfg.ttl,
+            self.secure(tls),
+        )
     }
 
     /// `Set-Cookie` that removes the session cookie.
     pub fn clear_cookie(&self, tls: bool) -> HeaderValue {
-        cookie::clear(&self.cookie_name(tls), tls)
+        cookie::clear(&self.cookie_name(tls), self.secure(tls))
     }
 
     /// The session token from the request's `Cookie` headers, if any.

@@ -278,6 +278,7 @@ impl FakeIdp {
             client_id: IDP_CLIENT_ID.into(),
             client_secret: Some("secret-1".into()),
             scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            login_key: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
 use crate::audit::records::RequestOrigin;
-use crate::authn::routes::FLOW_COOKIE;
+use crate::authn::routes::own_cookies;
 use crate::ops::routes::{RouteMetrics, UpstreamErrorKind};
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
@@ -130,7 +130,7 @@ async fn judge_and_forward(
         sanitise_request(headers, &ctx, upgrade, &gate.identity_headers);
         strip_own_credentials(
             headers,
-            &[gate.sessions.cookie_base(), FLOW_COOKIE],
+            &own_cookies(gate.sessions.cookie_base()),
             route.settings.forward_bearer_token,
         );
         for (name, value) in &identity {
@@ -175,6 +175,11 @@ async fn judge_and_forward(
             HeaderValue::from_static("private, no-cache"),
         );
     }
+    crate::proxy::response_hygiene::apply(
+        resp.headers_mut(),
+        &own_cookies(gate.sessions.cookie_base()),
+        route.cache,
+    );
     Ok(resp)
 }
 

@@ -85,6 +85,8 @@ pub(crate) struct RawRoute {
     pub default_license: Option<Spanned<String>>,
     #[serde(default)]
     pub require_fresh_directory: Option<bool>,
+    #[serde(default)]
+    pub cache: Option<Spanned<String>>,
 }
 
 /// `match: { host, path }`.

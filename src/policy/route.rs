@@ -50,6 +50,29 @@ pub struct Route {
     /// longer than `store.postgres.max_stale_seconds`, answer 503 instead of deciding
     /// on possibly stale groups.
     pub require_fresh_directory: bool,
+    /// What shared caches may do with the route's responses (`cache:`).
+    pub cache: CacheMode,
+}
+
+/// `cache:` of a route: how the upstream's caching headers reach the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// The default: responses are `private` (no shared cache keeps what only some
+    /// users may see): `public` and `s-maxage` are dropped, `private` added.
+    #[default]
+    Private,
+    /// The upstream's `Cache-Control` passes as it is (for content everyone may see).
+    Upstream,
+}
+
+impl CacheMode {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "private" => Ok(CacheMode::Private),
+            "upstream" => Ok(CacheMode::Upstream),
+            other => Err(format!("cache `{other}`: expected private or upstream")),
+        }
+    }
 }
 
 impl Route {
@@ -230,6 +253,10 @@ pub(crate) fn compile(
             problems.at(at(ca), "upstream_ca_file is for https:// upstreams");
         }
     }
+    let cache = match &r.cache {
+        Some(c) => problems.check(at(c), CacheMode::parse(&c.value)),
+        None => Some(CacheMode::Private),
+    };
     let docs = preset == Some(Some(Preset::DbtDocs));
     if let (true, Some(p), Some(raw_preset)) = (docs, &path, &r.preset) {
         // A strip_prefix that was itself refused is reported once, above.
@@ -292,6 +319,7 @@ pub(crate) fn compile(
         max_concurrency.or_else(|| docs.as_ref().map(|_| docs_preset::DEFAULT_MAX_CONCURRENCY));
     Some(Route {
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
+        cache: cache?,
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

@@ -18,6 +18,7 @@ pub mod forward;
 pub mod headers;
 pub mod idle;
 pub mod path;
+pub mod response_hygiene;
 mod tunnel;
 pub mod validators;
 

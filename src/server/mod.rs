@@ -144,7 +144,9 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     let oidc = config
         .oidc
         .clone()
-        .map(|cfg| Arc::new(OidcLogin::new(cfg, http.clone()).with_identity(&config.identity)));
+        .map(|cfg| OidcLogin::new(cfg, http.clone()))
+        .transpose()?
+        .map(|login| Arc::new(login.with_identity(&config.identity)));
     // Expired sessions leave memory and the store every ten minutes.
     let _purger = sessions.spawn_purger(
         Duration::from_secs(600),
@@ -176,6 +178,13 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     metrics
         .routes
         .prepare(policy.current().routes().iter().map(|r| r.name.clone()));
+    if let Some(w) = crate::admin::config::shared_origin_warning(
+        &config.admin,
+        config.public_url.as_deref(),
+        &policy.current(),
+    ) {
+        tracing::warn!("{w}");
+    }
     let readiness = readiness_checks(&policy, &store, &dir);
     let gate = Arc::new(Gate {
         dir: dir.clone(),
@@ -246,6 +255,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         directory: dir.clone(),
         identity: config.identity.clone(),
         public_url: config.public_url.clone(),
+        admin_origin: config.admin.origin.clone(),
         tls: config.tls.is_some(),
     };
     let control = app(state, authn, gate.clone(), readiness.clone(), admin);

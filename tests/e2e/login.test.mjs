@@ -1,6 +1,8 @@
 // Signing in through the IdP and what each kind of caller then gets:
 // an analyst sees the docs, a provisioned user without the group gets a
 // 403 page that explains, an API caller without credentials gets a 401.
+// Signing out is a button (a same-origin POST): a link or another origin's
+// form signs nobody out.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -36,6 +38,37 @@ test('alice, an analyst, signs in at the IdP and lands on the dbt docs', async (
   // The route exposes only the docs files, not the rest of dbt's target/.
   const hidden = await page.evaluate(async () => (await fetch('/run_results.json', { cache: 'no-store' })).status);
   assert.equal(hidden, 403);
+  await page.context().close();
+});
+
+test('mallory signs out with the button; a link or another origin cannot sign her out', async () => {
+  const { gate, idp } = stack.urls;
+  const page = await openPage(stack.browser);
+  assert.equal(await signIn(page, stack.urls, 'mallory'), 200);
+  const hasSession = async () => (await page.context().cookies(gate)).some((c) => c.name === 'scimgate_session');
+
+  // A GET of the sign-out address only shows the button.
+  await page.goto(`${gate}/.scimgate/logout`);
+  assert.ok(await hasSession(), 'a GET does not sign out');
+  await screenshot(page, stack.artifacts, 'login-4-sign-out-page');
+
+  // A form on another origin (the IdP's: same site, other port) posting to it is refused.
+  await page.goto(`${idp}/.well-known/openid-configuration`);
+  const refused = page.waitForResponse((r) => r.url() === `${gate}/.scimgate/logout`);
+  await page.evaluate((action) => {
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = action;
+    document.body.appendChild(form);
+    form.submit();
+  }, `${gate}/.scimgate/logout`);
+  assert.equal((await refused).status(), 403);
+  assert.ok(await hasSession(), 'a cross-origin POST does not sign out');
+
+  // The button on the gate's own page does.
+  await page.goto(`${gate}/.scimgate/logout`);
+  await Promise.all([page.waitForURL(/\/\.scimgate\/signed-out$/), page.click('button:has-text("Sign out")')]);
+  assert.ok(!(await hasSession()), 'the session cookie is gone');
   await page.context().close();
 });
 

@@ -11,7 +11,8 @@ import { lastNavigation, navigatedThrough, openPage, screenshot, signIn } from '
 
 let stack;
 before(async () => {
-  stack = await startStack('pages', { config: 'admin: { groups: [scimgate-admins] }\n' });
+  // The docs route serves every host, the admin UI's origin included: accepted here.
+  stack = await startStack('pages', { config: 'admin: { groups: [scimgate-admins], allow_shared_origin: true }\n' });
   await provision(stack.scim, {
     users: ['alice', 'bob', 'carol'],
     groups: { analysts: ['alice'], 'scimgate-admins': ['carol'] },

@@ -4,6 +4,7 @@
 
 mod docs_upstream;
 mod issuer;
+mod oidc_provider;
 mod proxy_env;
 mod siem;
 mod support;
@@ -13,6 +14,7 @@ mod atomic;
 mod audit;
 mod audit_bounds;
 mod bearer;
+mod browser_edge;
 mod bypass;
 mod conn_bounds;
 mod crash;

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 use crate::support::{self, patch_ops, Gate};
 
-const ADMIN_CONFIG: &str = "admin: { groups: [scimgate-admins] }\n";
+// The routes below serve every host, the admin UI's origin included: these tests accept
+// that explicitly (tests/it/browser_edge.rs covers the refusal without it).
+const ADMIN_CONFIG: &str = "admin: { groups: [scimgate-admins], allow_shared_origin: true }\n";
 const POLICY: &str = "routes:
   - name: finance-docs
     match: { path: /finance/** }

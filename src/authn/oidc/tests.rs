@@ -19,32 +19,32 @@ fn offline() -> (OidcLogin, Arc<ManualClock>) {
         client_id: "c".into(),
         client_secret: None,
         scopes: vec!["openid".into()],
+        login_key: None,
     };
-    let login = OidcLogin::new(cfg, HttpClient::new().unwrap()).with_clock(clock.shared());
+    let login = OidcLogin::new(cfg, HttpClient::new().unwrap())
+        .unwrap()
+        .with_clock(clock.shared());
     (login, clock)
 }
 
-fn pending(login: &OidcLogin, id: &str, state: &str) {
-    login.flows.insert(
-        id.into(),
-        PendingFlow {
-            state: state.into(),
-            nonce: "n".into(),
-            pkce_verifier: "v".into(),
-            redirect_uri: "https://gate.test/.scimgate/callback".into(),
-            return_to: "/docs".into(),
-            created_ms: NOW * 1000,
-        },
-    );
+fn pending(state: &str) -> PendingLogin {
+    PendingLogin {
+        state: state.into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        redirect_uri: "https://gate.test/.scimgate/callback".into(),
+        return_to: "/docs".into(),
+        created_ms: NOW * 1000,
+    }
 }
 
 const CALLBACK: &str = "https://gate.test/.scimgate/callback";
 
 #[tokio::test]
-async fn an_unknown_flow_id_is_refused_without_asking_the_provider() {
+async fn a_state_mismatch_is_refused_without_asking_the_provider() {
     let (login, _) = offline();
     let err = login
-        .finish(CALLBACK, "code", "state", "nope")
+        .finish(CALLBACK, "code", "other", pending("the-state"))
         .await
         .unwrap_err();
     assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
@@ -52,38 +52,26 @@ async fn an_unknown_flow_id_is_refused_without_asking_the_provider() {
 }
 
 #[tokio::test]
-async fn a_state_mismatch_is_refused_and_burns_the_flow() {
-    let (login, _) = offline();
-    pending(&login, "f1", "the-state");
-    let err = login
-        .finish(CALLBACK, "code", "other", "f1")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
-    // Single use: the right state no longer helps.
-    let err = login
-        .finish(CALLBACK, "code", "the-state", "f1")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
-    assert_eq!(login.pending(), 0);
-}
-
-#[tokio::test]
 async fn an_expired_flow_is_refused() {
     let (login, clock) = offline();
-    pending(&login, "f1", "s");
     clock.advance(Duration::from_secs(600));
-    let err = login.finish(CALLBACK, "code", "s", "f1").await.unwrap_err();
+    let err = login
+        .finish(CALLBACK, "code", "s", pending("s"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_callback_to_another_address_is_refused() {
     let (login, _) = offline();
-    pending(&login, "f1", "s");
     let err = login
-        .finish("https://evil.test/.scimgate/callback", "code", "s", "f1")
+        .finish(
+            "https://evil.test/.scimgate/callback",
+            "code",
+            "s",
+            pending("s"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
@@ -93,7 +81,7 @@ async fn a_callback_to_another_address_is_refused() {
 async fn an_unreachable_provider_is_a_502_and_discovery_is_retried() {
     let idp = FakeIdp::start().await;
     idp.state.lock().discovery_status = 503;
-    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap());
+    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).unwrap();
     let err = login.start(CALLBACK, "/".into()).await.unwrap_err();
     assert!(matches!(err, AuthnError::IdpUnavailable));
     assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
@@ -107,8 +95,8 @@ async fn an_unreachable_provider_is_a_502_and_discovery_is_retried() {
 #[tokio::test]
 async fn start_builds_a_pkce_authorization_request() {
     let idp = FakeIdp::start().await;
-    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap());
-    let (url, flow_id) = login.start(CALLBACK, "/docs".into()).await.unwrap();
+    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).unwrap();
+    let (url, flow) = login.start(CALLBACK, "/docs".into()).await.unwrap();
     assert!(url.starts_with(&format!("{}/auth?", idp.issuer)), "{url}");
     assert_eq!(query_param(&url, "response_type").as_deref(), Some("code"));
     assert_eq!(
@@ -127,26 +115,33 @@ async fn start_builds_a_pkce_authorization_request() {
     for p in ["state", "nonce", "code_challenge"] {
         assert!(query_param(&url, p).is_some_and(|v| v.len() >= 20), "{p}");
     }
-    assert_eq!(flow_id.len(), 43);
+    assert_eq!(query_param(&url, "state"), Some(flow.state.clone()));
+    assert_eq!(query_param(&url, "nonce"), Some(flow.nonce.clone()));
+    assert_eq!(flow.return_to, "/docs");
     let (url2, flow2) = login.start(CALLBACK, "/".into()).await.unwrap();
-    assert_ne!(flow_id, flow2);
+    assert_ne!(flow.pkce_verifier, flow2.pkce_verifier);
     assert_ne!(query_param(&url, "state"), query_param(&url2, "state"));
-    assert_eq!(login.pending(), 2);
+    // An overlong return path is not kept.
+    let (_, long) = login
+        .start(CALLBACK, format!("/{}", "a".repeat(2000)))
+        .await
+        .unwrap();
+    assert_eq!(long.return_to, "/");
 }
 
 /// Runs start and finish against the fake provider; returns the claims and return path.
 async fn sign_in(idp: &FakeIdp, login: &OidcLogin) -> Result<(Arc<Claims>, String), AuthnError> {
-    let (url, flow_id) = login.start(CALLBACK, "/docs/x".into()).await?;
+    let (url, flow) = login.start(CALLBACK, "/docs/x".into()).await?;
     let state = query_param(&url, "state").unwrap();
     let nonce = query_param(&url, "nonce").unwrap();
     idp.state.lock().nonce = nonce;
-    login.finish(CALLBACK, "the-code", &state, &flow_id).await
+    login.finish(CALLBACK, "the-code", &state, flow).await
 }
 
 #[tokio::test]
 async fn finish_verifies_the_id_token_and_skips_userinfo_when_not_needed() {
     let idp = FakeIdp::start().await;
-    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap());
+    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).unwrap();
     let (claims, return_to) = sign_in(&idp, &login).await.unwrap();
     assert_eq!(return_to, "/docs/x");
     assert_eq!(claims.get_str("preferred_username"), Some("ann"));
@@ -169,7 +164,9 @@ async fn userinfo_fills_a_missing_identity_claim_without_overriding() {
         attribute: IdentityAttribute::ExternalId,
         email_verified: Default::default(),
     };
-    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).with_identity(&identity);
+    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap())
+        .unwrap()
+        .with_identity(&identity);
     let (claims, _) = sign_in(&idp, &login).await.unwrap();
     assert_eq!(claims.get_str("oid"), Some("object-7"));
     assert_eq!(claims.get_str("name"), Some("From ID token"));
@@ -184,7 +181,7 @@ async fn userinfo_for_another_subject_is_refused() {
         st.id_claims = json!({"sub": "s1"});
         st.userinfo = json!({"sub": "someone-else", "preferred_username": "admin"});
     }
-    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap());
+    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).unwrap();
     let err = sign_in(&idp, &login).await.unwrap_err();
     assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
 }
@@ -192,13 +189,10 @@ async fn userinfo_for_another_subject_is_refused() {
 #[tokio::test]
 async fn a_wrong_nonce_is_refused() {
     let idp = FakeIdp::start().await;
-    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap());
-    let (url, flow_id) = login.start(CALLBACK, "/".into()).await.unwrap();
+    let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).unwrap();
+    let (url, flow) = login.start(CALLBACK, "/".into()).await.unwrap();
     let state = query_param(&url, "state").unwrap();
     idp.state.lock().nonce = "replayed-nonce".into();
-    let err = login
-        .finish(CALLBACK, "c", &state, &flow_id)
-        .await
-        .unwrap_err();
+    let err = login.finish(CALLBACK, "c", &state, flow).await.unwrap_err();
     assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
 }

@@ -53,6 +53,7 @@ async fn app(tls: bool, public_url: Option<&str>, with_oidc: bool) -> App {
             SessionConfig {
                 ttl: Duration::from_secs(3600),
                 cookie_name: "scimgate_session".into(),
+                secure: tls || public_url.is_some_and(|u| u.starts_with("https://")),
             },
             clock::system(),
         )
@@ -67,7 +68,11 @@ async fn app(tls: bool, public_url: Option<&str>, with_oidc: bool) -> App {
     };
     let idp = FakeIdp::start().await;
     let oidc = with_oidc.then(|| {
-        Arc::new(OidcLogin::new(idp.config(), HttpClient::new().unwrap()).with_identity(&identity))
+        Arc::new(
+            OidcLogin::new(idp.config(), HttpClient::new().unwrap())
+                .unwrap()
+                .with_identity(&identity),
+        )
     });
     let router = routes(AuthnState {
         oidc,
@@ -75,6 +80,7 @@ async fn app(tls: bool, public_url: Option<&str>, with_oidc: bool) -> App {
         directory,
         identity,
         public_url: public_url.map(String::from),
+        admin_origin: None,
         tls,
     });
     App {
@@ -152,7 +158,7 @@ async fn login_then_callback_opens_a_session_and_returns_to_rd() {
         Some("http://gate.test/.scimgate/callback")
     );
     let flow = &set_cookies(&login)[0];
-    assert!(flow.starts_with("scimgate_flow="), "{flow}");
+    assert!(flow.starts_with("scimgate_login_0="), "{flow}");
     assert!(
         flow.ends_with("; Path=/; Max-Age=600; HttpOnly; SameSite=Lax"),
         "{flow}"
@@ -169,9 +175,8 @@ async fn login_then_callback_opens_a_session_and_returns_to_rd() {
         .find(|c| c.starts_with("scimgate_session="))
         .unwrap();
     assert!(session.ends_with("; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"));
-    assert!(
-        cookies.contains(&"scimgate_flow=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned())
-    );
+    assert!(cookies
+        .contains(&"scimgate_login_0=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned()));
     let token = session
         .trim_start_matches("scimgate_session=")
         .split(';')
@@ -201,7 +206,7 @@ async fn under_tls_cookies_are_host_prefixed_and_secure_and_the_public_url_is_us
     let app = app(true, Some("https://gate.example.com/"), true).await;
     let login = app.get("/login", None).await;
     let flow = &set_cookies(&login)[0];
-    assert!(flow.starts_with("__Host-scimgate_flow="), "{flow}");
+    assert!(flow.starts_with("__Host-scimgate_login_0="), "{flow}");
     assert!(flow.ends_with("; HttpOnly; SameSite=Lax; Secure"), "{flow}");
     assert_eq!(
         query_param(&location(&login), "redirect_uri").as_deref(),
@@ -242,7 +247,10 @@ async fn an_idp_error_is_a_401_page_naming_the_code() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(set_cookies(&r).len(), 1, "the flow cookie is cleared");
+    assert!(
+        set_cookies(&r).is_empty(),
+        "no sign-in of this browser was answered"
+    );
     let text = body(r).await;
     assert!(text.contains("access_deniedscript"), "{text}");
     assert!(!text.contains("<script>"));
@@ -262,28 +270,93 @@ async fn a_callback_without_the_flow_cookie_or_with_a_forged_state_is_a_401() {
 }
 
 #[tokio::test]
-async fn logout_ends_the_session_and_clears_the_cookie() {
+async fn logout_is_a_same_origin_post_and_get_signs_nobody_out() {
     let app = app(false, None, true).await;
-    for method in ["GET", "POST"] {
-        let token = app.sessions.create("id-ann").await.unwrap();
-        let req = Request::builder()
+    let token = app.sessions.create("id-ann").await.unwrap();
+    let send = |method: &str, origin: Option<&str>| {
+        let mut req = Request::builder()
             .method(method)
             .uri("/logout")
-            .header(COOKIE, format!("scimgate_session={token}"))
-            .body(Body::empty())
-            .unwrap();
-        let r = app.router.clone().oneshot(req).await.unwrap();
-        assert_eq!(r.status(), StatusCode::FOUND);
-        assert_eq!(location(&r), "/.scimgate/signed-out");
-        assert_eq!(
-            set_cookies(&r),
-            vec!["scimgate_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned()]
-        );
-        assert!(app.sessions.lookup(&token).is_none());
+            .header(HOST, "gate.test")
+            .header(COOKIE, format!("scimgate_session={token}"));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        app.router.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    // GET: a page with a button, the session lives on.
+    let r = send("GET", None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(set_cookies(&r).is_empty());
+    // The button's POST must carry our Origin (under no-referrer it would be `null`).
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
+    let page = body(r).await;
+    assert!(
+        page.contains("<form method=\"post\" action=\"/.scimgate/logout\">"),
+        "{page}"
+    );
+    assert!(app.sessions.lookup(&token).is_some());
+    // Another origin, or none: refused.
+    for origin in [Some("http://evil.test"), Some("https://gate.test"), None] {
+        let r = send("POST", origin).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        assert!(set_cookies(&r).is_empty());
+        assert!(app.sessions.lookup(&token).is_some());
     }
+    let r = send("POST", Some("http://gate.test")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/.scimgate/signed-out");
+    assert_eq!(
+        set_cookies(&r),
+        vec!["scimgate_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned()]
+    );
+    assert!(app.sessions.lookup(&token).is_none());
     let page = app.get("/signed-out", None).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(body(page).await.contains("/.scimgate/login"));
+}
+
+#[tokio::test]
+async fn an_https_public_url_without_local_tls_makes_cookies_secure() {
+    let app = app(false, Some("https://gate.example.com"), true).await;
+    let login = app.get("/login", None).await;
+    let flow = &set_cookies(&login)[0];
+    assert!(flow.starts_with("__Host-scimgate_login_0="), "{flow}");
+    assert!(flow.ends_with("; Secure"), "{flow}");
+}
+
+#[tokio::test]
+async fn several_tabs_sign_in_at_once() {
+    let app = app(false, None, true).await;
+    // Three logins from one browser: each takes its own slot.
+    let mut jar: Vec<String> = Vec::new();
+    let mut states = Vec::new();
+    for _ in 0..3 {
+        let cookie = jar.join("; ");
+        let login = app
+            .get("/login", (!cookie.is_empty()).then_some(cookie.as_str()))
+            .await;
+        let authorize = location(&login);
+        let set = set_cookies(&login)[0].split(';').next().unwrap().to_owned();
+        jar.push(set);
+        states.push((
+            query_param(&authorize, "state").unwrap(),
+            query_param(&authorize, "nonce").unwrap(),
+        ));
+    }
+    assert!(jar[2].starts_with("scimgate_login_2="), "{jar:?}");
+    // The first tab finishes last, with every cookie still sent.
+    let (state, nonce) = &states[0];
+    app.idp.state.lock().nonce = nonce.clone();
+    let done = app
+        .get(
+            &format!("/callback?code=c1&state={state}"),
+            Some(&jar.join("; ")),
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert!(set_cookies(&done)
+        .contains(&"scimgate_login_0=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_owned()));
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ fn cfg() -> SessionConfig {
     SessionConfig {
         ttl: Duration::from_secs(3600),
         cookie_name: "scimgate_session".into(),
+        secure: false,
     }
 }
 
