@@ -457,8 +457,7 @@ impl Directory {
     fn unindex_user_keys(&self, b: &UserRecord) {
         let key = name_key(&b.user_name);
         self.user_name_order.remove(&key, b.ord);
-        self.user_names
-            .remove_if(key.as_str(), |_, o| *o == b.ord);
+        self.user_names.remove_if(key.as_str(), |_, o| *o == b.ord);
         if let Some(e) = &b.external_id {
             self.user_external.remove(e, b.ord);
         }
@@ -471,8 +470,7 @@ impl Directory {
         if let Some(b) = before {
             let key = name_key(&b.display_name);
             self.group_name_order.remove(&key, b.ord);
-            self.group_names
-                .remove_if(key.as_str(), |_, o| *o == b.ord);
+            self.group_names.remove_if(key.as_str(), |_, o| *o == b.ord);
             if let Some(e) = &b.external_id {
                 self.group_external.remove(e, b.ord);
             }
@@ -604,8 +602,7 @@ impl Directory {
                     if let Some((_, g)) = self.groups.remove(ord) {
                         let key = name_key(&g.display_name);
                         self.group_name_order.remove(&key, g.ord);
-                        self.group_names
-                            .remove_if(key.as_str(), |_, o| *o == g.ord);
+                        self.group_names.remove_if(key.as_str(), |_, o| *o == g.ord);
                         if let Some(e) = &g.external_id {
                             self.group_external.remove(e, g.ord);
                         }

@@ -47,7 +47,6 @@ pub(crate) fn decide(asked_websocket: bool, status: StatusCode, headers: &Header
     }
 }
 
-
 /// The tunnel's idle bound.
 pub(crate) struct Idle {
     pub limit: Duration,

@@ -310,8 +310,7 @@ async fn drive<S>(
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         // HTTP/2 carries the host as :authority; give handlers one place to look.
         // (Only HTTP/2: an HTTP/1.1 request without Host is refused in dispatch.)
-        if req.version() == http::Version::HTTP_2
-            && !req.headers().contains_key(http::header::HOST)
+        if req.version() == http::Version::HTTP_2 && !req.headers().contains_key(http::header::HOST)
         {
             if let Some(host) = req
                 .uri()
