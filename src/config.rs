@@ -75,6 +75,7 @@ struct RawConfig {
     admin: crate::admin::config::RawAdminConfig,
     #[serde(default)]
     identity_headers: crate::proxy::headers::identity_strip::RawIdentityHeaders,
+    #[serde(default)]
     server: crate::server::limits::RawServerLimits,
 }
 
