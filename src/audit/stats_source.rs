@@ -1,5 +1,5 @@
-//! The audit log as a source of the operations metrics: queue depth, overflow and
-//! each sink's deliveries, drops and backlog, read at each scrape.
+//! The audit log as a source of the operations metrics: queue depths, overflow,
+//! aggregation, retention, appends and each sink's deliveries, drops and backlog, read at each scrape.
 
 use super::auditor::Auditor;
 use crate::ops::collect::{AuditSinkStats, AuditStats, AuditStatsSource};
@@ -10,6 +10,11 @@ impl AuditStatsSource for Auditor {
         AuditStats {
             queue_depth: s.queue_depth,
             overflowed: s.overflowed,
+            anonymous_queue_depth: s.anonymous_queue_depth,
+            aggregated: s.aggregated,
+            pruned: s.pruned,
+            appended: s.appended,
+            append_errors: s.append_errors,
             sinks: s
                 .sinks
                 .iter()

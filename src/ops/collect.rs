@@ -25,6 +25,16 @@ pub struct AuditStats {
     pub queue_depth: u64,
     /// Records that did not fit in the queue since start (counted, never silent).
     pub overflowed: u64,
+    /// Anonymous refusals waiting in their own queue (part of `queue_depth`).
+    pub anonymous_queue_depth: u64,
+    /// Anonymous refusals counted into aggregate records instead of their own.
+    pub aggregated: u64,
+    /// Decision records removed by the retention policy.
+    pub pruned: u64,
+    /// Records appended to the chain.
+    pub appended: u64,
+    /// Records the store refused after retries.
+    pub append_errors: u64,
     /// Each sink's shipping (file, stdout, HTTP).
     pub sinks: Vec<AuditSinkStats>,
 }
@@ -197,6 +207,43 @@ impl Collector for StateCollector {
                 None,
                 overflow.metric_type(),
             )?)?;
+            let anonymous = ConstGauge::new(stats.anonymous_queue_depth as i64);
+            anonymous.encode(encoder.encode_descriptor(
+                "audit_anonymous_queue_depth",
+                "Refused anonymous requests waiting in their own audit queue.",
+                None,
+                anonymous.metric_type(),
+            )?)?;
+            for (name, help, value) in [
+                (
+                    "audit_aggregated",
+                    "Refused anonymous requests counted into access.deny_aggregate records.",
+                    stats.aggregated,
+                ),
+                (
+                    "audit_pruned",
+                    "Decision records removed by the audit retention policy.",
+                    stats.pruned,
+                ),
+                (
+                    "audit_appended",
+                    "Audit records appended to the chain.",
+                    stats.appended,
+                ),
+                (
+                    "audit_append_errors",
+                    "Audit records the store refused after retries.",
+                    stats.append_errors,
+                ),
+            ] {
+                let counter = ConstCounter::new(value);
+                counter.encode(encoder.encode_descriptor(
+                    name,
+                    help,
+                    None,
+                    counter.metric_type(),
+                )?)?;
+            }
             type Field = fn(&AuditSinkStats) -> u64;
             let counters: [(&str, &str, Field); 3] = [
                 (

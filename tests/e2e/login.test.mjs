@@ -55,6 +55,8 @@ test('mallory signs out with the button; a link or another origin cannot sign he
   // A form on another origin (the IdP's: same site, other port) posting to it is refused.
   await page.goto(`${idp}/.well-known/openid-configuration`);
   const refused = page.waitForResponse((r) => r.url() === `${gate}/.scimgate/logout`);
+  // The refused POST is a navigation too: let it finish before the next one.
+  const landed = page.waitForURL(`${gate}/.scimgate/logout`, { waitUntil: 'load' });
   await page.evaluate((action) => {
     const form = document.createElement('form');
     form.method = 'post';
@@ -63,6 +65,7 @@ test('mallory signs out with the button; a link or another origin cannot sign he
     form.submit();
   }, `${gate}/.scimgate/logout`);
   assert.equal((await refused).status(), 403);
+  await landed;
   assert.ok(await hasSession(), 'a cross-origin POST does not sign out');
 
   // The button on the gate's own page does.

@@ -150,6 +150,27 @@ async fn an_anonymous_flood_with_long_paths_costs_bounded_space_and_is_counted()
     let stats = audit.stats();
     assert_eq!(stats.aggregated, 2 * (FLOOD as u64 - 5));
     assert_eq!(stats.overflowed, 0);
+
+    // The same counts reach /metrics.
+    let ops = env.gate.running.ops_addr.expect("an operations listener");
+    let scrape = crate::ops::scrape(ops).await;
+    let metric = |name: &str| crate::ops::value(&scrape, name, &[]);
+    assert_eq!(
+        metric("scimgate_audit_aggregated_total"),
+        Some(stats.aggregated as f64)
+    );
+    assert_eq!(metric("scimgate_audit_overflow_total"), Some(0.0));
+    assert_eq!(metric("scimgate_audit_append_errors_total"), Some(0.0));
+    // The worker appends the decisions (directory changes go in with their SCIM writes).
+    let decisions = rows
+        .iter()
+        .filter(|r| r.entry.action.starts_with("access."))
+        .count();
+    assert!(
+        metric("scimgate_audit_appended_total").is_some_and(|n| n >= decisions as f64),
+        "{decisions} decision records"
+    );
+    assert_eq!(metric("scimgate_audit_anonymous_queue_depth"), Some(0.0));
 }
 
 #[tokio::test]
@@ -296,6 +317,12 @@ async fn retention_prunes_old_decisions_behind_a_checkpoint_that_verify_accepts(
         .map(|r| detail(r)["pruned"].as_u64().unwrap())
         .sum();
     assert_eq!(pruned, 120);
+    let ops = env.gate.running.ops_addr.expect("an operations listener");
+    let scrape = crate::ops::scrape(ops).await;
+    assert_eq!(
+        crate::ops::value(&scrape, "scimgate_audit_pruned_total", &[]),
+        Some(120.0)
+    );
     assert!(rows
         .iter()
         .any(|r| r.entry.actor == "user:kim" && r.entry.action == "access.allow"));

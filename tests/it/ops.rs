@@ -21,7 +21,7 @@ pub async fn scrape(ops: std::net::SocketAddr) -> Scrape {
 }
 
 /// The value of the one sample named `name` whose labels include `labels`.
-fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let hits: Vec<&Sample> = scrape
         .samples
         .iter()
