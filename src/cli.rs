@@ -188,6 +188,19 @@ enum PolicyAction {
     },
 }
 
+/// Whether `args` (without the program name) is a command line `scimgate` accepts,
+/// without running it; the parser's error when it is not. The documentation's
+/// examples are checked with it (`tests/it/readme_examples.rs`).
+pub fn check_args<I, T>(args: I) -> Result<(), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let argv = std::iter::once(std::ffi::OsString::from("scimgate"))
+        .chain(args.into_iter().map(Into::into));
+    Cli::try_parse_from(argv).map(|_| ())
+}
+
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -273,6 +286,17 @@ fn load_directory(config: &Config) -> anyhow::Result<Option<Arc<crate::directory
     ))))
 }
 
+/// The policies for `explain` and `test`, which judge requests and never send one:
+/// an unresolved secret in `inject` is a warning on stderr, not a refusal.
+fn load_for_decisions(dir: &std::path::Path) -> anyhow::Result<crate::policy::PolicySet> {
+    let (set, unresolved) =
+        crate::secret::with_placeholders(|| crate::policy::PolicySet::load_dir(dir));
+    for u in unresolved {
+        eprintln!("warning: {u}: `scimgate serve` refuses these policies until it is resolved");
+    }
+    Ok(set?)
+}
+
 fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
     use crate::policy::{cli, PolicySet};
     let config = load_config(&common, None)?;
@@ -281,7 +305,7 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
             let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
             let directory = load_directory(&config)?;
             let ok = cli::check(&dir, directory.as_deref())?;
-            if let Ok(set) = PolicySet::load_dir(&dir) {
+            if let (Ok(set), _) = crate::secret::with_placeholders(|| PolicySet::load_dir(&dir)) {
                 let admin = &config.admin;
                 if let Some(w) = crate::admin::config::shared_origin_warning(
                     admin,
@@ -294,7 +318,7 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
             ok
         }
         PolicyAction::Explain { user, method, url } => {
-            let set = PolicySet::load_dir(&config.policies_dir)?;
+            let set = load_for_decisions(&config.policies_dir)?;
             let directory = load_directory(&config)?
                 .ok_or_else(|| anyhow::anyhow!("no directory in {}", config.data_dir.display()))?;
             print!(
@@ -312,7 +336,7 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
         }
         PolicyAction::Test { file, dir } => {
             let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
-            let set = PolicySet::load_dir(&dir)?;
+            let set = load_for_decisions(&dir)?;
             let (passed, failures) = cli::run_tests(&set, &file, &normalise_for_policy)?;
             for f in &failures {
                 println!("FAIL {f}");

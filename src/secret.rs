@@ -3,6 +3,28 @@
 //! A value such as `Token ${env:DBT_SERVICE_TOKEN}` is expanded once, when the file is
 //! loaded; a reference that cannot be resolved is an error naming the reference (never
 //! its value). Text outside `${...}` is kept as written; `$$` stands for one `$`.
+//!
+//! Checking files without their secrets (`scimgate policy check` in a CI job that has
+//! none) runs the loader inside [`with_placeholders`]: there an unresolved reference
+//! expands to a placeholder and is reported to the caller instead of failing the file.
+
+use std::cell::RefCell;
+
+thread_local! {
+    /// `Some` while [`with_placeholders`] runs on this thread: the references that
+    /// could not be resolved so far.
+    static UNRESOLVED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with unresolved references expanded to a placeholder; returns its result
+/// and the errors those references would have been (e.g. "environment variable X is
+/// not set"), each once, in the order met.
+pub fn with_placeholders<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let previous = UNRESOLVED.with(|u| u.borrow_mut().replace(Vec::new()));
+    let out = f();
+    let found = UNRESOLVED.with(|u| std::mem::replace(&mut *u.borrow_mut(), previous));
+    (out, found.unwrap_or_default())
+}
 
 /// Expands every `${env:NAME}` and `${file:PATH}` in `text`.
 ///
@@ -27,7 +49,24 @@ pub fn expand(text: &str) -> Result<String, String> {
             .find('}')
             .ok_or_else(|| format!("unterminated reference in {:?}", redact(text)))?;
         let reference = &body[..end];
-        out.push_str(&resolve(reference)?);
+        match resolve(reference) {
+            Ok(value) => out.push_str(&value),
+            Err(e) => {
+                let placeholder = UNRESOLVED.with(|u| match u.borrow_mut().as_mut() {
+                    Some(found) => {
+                        if !found.contains(&e) {
+                            found.push(e.clone());
+                        }
+                        true
+                    }
+                    None => false,
+                });
+                if !placeholder {
+                    return Err(e);
+                }
+                out.push_str("unresolved");
+            }
+        }
         rest = &body[end + 1..];
     }
     out.push_str(rest);
@@ -66,6 +105,20 @@ fn redact(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_stand_in_for_unresolved_references_only_when_asked() {
+        let text = "Token ${env:SCIMGATE_TEST_SECRET_SURELY_UNSET}";
+        assert!(expand(text).is_err());
+        let (out, unresolved) = with_placeholders(|| (expand(text), expand(text)));
+        assert_eq!(out.0.unwrap(), "Token unresolved");
+        assert_eq!(
+            unresolved,
+            ["environment variable SCIMGATE_TEST_SECRET_SURELY_UNSET is not set"]
+        );
+        // Outside the closure, the reference fails again.
+        assert!(expand(text).is_err());
+    }
 
     #[test]
     fn expands_env_and_keeps_plain_text() {

@@ -32,7 +32,15 @@ pub(crate) fn check_to(
     dir: &Path,
     directory: Option<&Directory>,
 ) -> anyhow::Result<bool> {
-    let set = match PolicySet::load_dir(dir) {
+    // Secrets are checked for presence, not needed: a CI job without them can check.
+    let (loaded, unresolved) = crate::secret::with_placeholders(|| PolicySet::load_dir(dir));
+    for u in &unresolved {
+        writeln!(
+            out,
+            "warning: {u}: `scimgate serve` refuses these policies until it is resolved"
+        )?;
+    }
+    let set = match loaded {
         Ok(set) => set,
         Err(e) => {
             let problems = e.problems();

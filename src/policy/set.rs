@@ -84,6 +84,9 @@ impl PolicySet {
         let mut hasher = Sha256::new();
         let mut groups = GroupTable::default();
         let mut agents: Option<(AgentCap, agents::RouteNames, &str)> = None;
+        // Every route name written, compiled or not: a route refused for its own
+        // problems is not also "missing" where the agents cap names it.
+        let mut declared: Vec<String> = Vec::new();
         for (name, text) in files {
             // The file's own name, not its directory: replicas reading the same
             // policies from different places report the same digest.
@@ -116,6 +119,7 @@ impl PolicySet {
                 }
             }
             for raw_route in raw.iter().flat_map(|f| &f.routes) {
+                declared.push(raw_route.value.name.value.clone());
                 if let Some(mut r) = route::compile(raw_route, &file, &mut problems) {
                     for rule in r.deny.iter_mut().chain(r.allow.iter_mut()) {
                         rule.intern_groups(&mut groups);
@@ -131,7 +135,7 @@ impl PolicySet {
         all_problems.extend(duplicates(&routes));
         if let Some((_, names, file)) = &agents {
             for (route, at) in names {
-                if !routes.iter().any(|r| &*r.name == route) {
+                if !declared.iter().any(|d| d == route) {
                     all_problems.push(at_location(
                         file,
                         at,

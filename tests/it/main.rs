@@ -35,6 +35,7 @@ mod ops;
 mod pages;
 mod paging;
 mod policy_reload;
+mod readme_examples;
 mod replicas;
 mod revocation;
 mod rfc_errors;

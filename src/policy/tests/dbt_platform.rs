@@ -330,4 +330,10 @@ fn grants_and_agents_are_validated_with_positions() {
         names.contains("policies/t.yaml:6:15: agents.routes: no route is named `nope`"),
         "{names}"
     );
+    // A route refused for its own problem is reported once, not also as missing.
+    let broken = refused(
+        "routes:\n  - name: r\n    upstream: ftp://h\nagents:\n  user_types: [agent]\n  routes: [r]\n",
+    );
+    assert!(broken.contains("policies/t.yaml:3:15"), "{broken}");
+    assert!(!broken.contains("no route is named"), "{broken}");
 }
