@@ -163,8 +163,9 @@ fn unknown_key(kind: ResourceKind, key: &str, value: &Value) -> Result<(), Schem
     if !is_schema_uri(key) {
         return Ok(());
     }
+    // An object is taken as the extension itself, a scalar as one of its attributes.
     let uri = match split_urn(key) {
-        (Some(urn), _) if is_schema_uri(urn) => urn,
+        (Some(urn), _) if !value.is_object() && is_schema_uri(urn) => urn,
         _ => key,
     };
     if schema_for_urn(kind, uri).is_some() {

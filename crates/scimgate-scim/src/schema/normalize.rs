@@ -365,13 +365,17 @@ fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError
     let mut schemas: Vec<&'static str> = Vec::new();
     let listed = super::get_ci(&map, "schemas").ok_or(SchemaError::MissingCoreSchema(core.id))?;
     let listed = listed.as_array().ok_or(SchemaError::MalformedSchemas)?;
+    let mut listed_unknown: Vec<String> = Vec::new();
     for urn in listed {
         let urn = urn.as_str().ok_or(SchemaError::MalformedSchemas)?;
         match schema_for_urn(kind, urn) {
             Some(schema) if !schemas.contains(&schema.id) => schemas.push(schema.id),
             Some(_) => {}
             // The data under it, if any, is judged with the body's keys below.
-            None => admit_unknown_schema(kind, urn, None)?,
+            None => {
+                admit_unknown_schema(kind, urn, None)?;
+                listed_unknown.push(urn.to_string());
+            }
         }
     }
     if !schemas.contains(&core.id) {
@@ -432,7 +436,12 @@ fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError
             }
             Some(_) => put_attr(&mut out, core_attr(kind, rest), value, "")?,
             None => {
-                let uri = urn.filter(|u| is_schema_uri(u)).unwrap_or(&key);
+                let whole = value.is_object()
+                    || listed_unknown.iter().any(|u| u.eq_ignore_ascii_case(&key));
+                let uri = match urn {
+                    Some(u) if !whole && is_schema_uri(u) => u,
+                    _ => &key,
+                };
                 admit_unknown_schema(kind, uri, Some(&value))?
             }
         }
