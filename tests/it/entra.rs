@@ -1,6 +1,11 @@
 //! Entra ID's SCIM dialect: capitalised ops, string booleans, dotted path-less
 //! replaces, member removal forms, its filters, `excludedAttributes=members`, 204 for
-//! group PATCH, and the dbt license extension.
+//! group PATCH, and the dbt license extension. `tutorial` replays Microsoft's
+//! documented requests as sent; `unknown_schemas` holds the rule for schema URIs the
+//! service does not know.
+
+mod tutorial;
+mod unknown_schemas;
 
 use serde_json::json;
 

@@ -3,7 +3,8 @@
 //! attribute lookup used by normalization, projection, filters and PATCH.
 //!
 //! The definitions themselves live in `defs`; request-body normalization in
-//! `normalize`; `attributes`/`excludedAttributes` projection in `project`.
+//! `normalize`; `attributes`/`excludedAttributes` projection in `project`; the rule
+//! for schema URIs the service does not know in `unknown`.
 
 mod datetime;
 mod defs;
@@ -11,6 +12,7 @@ mod normalize;
 mod project;
 #[cfg(test)]
 mod tests;
+mod unknown;
 
 use serde_json::{json, Map, Value};
 
@@ -20,6 +22,7 @@ pub use normalize::{
     parse_member_list, MemberKind, MemberRef, SchemaError,
 };
 pub use project::{project, split_attr_list};
+pub use unknown::{admit_unknown_schema, is_schema_uri};
 
 /// URN of the core User schema.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -380,7 +383,23 @@ pub enum ResolvedName {
     Extension(&'static SchemaDef),
 }
 
+/// The attribute `name` of the one extension of `kind` that defines it, when exactly
+/// one does. Entra ID names extension attributes without their URN (`manager` in a
+/// PATCH path or a filter); RFC 7644 §3.10 only asks clients to qualify them
+/// "to avoid naming conflicts", so an unqualified name no core attribute and no
+/// second extension claims is taken as that extension's.
+fn sole_extension_attr(kind: ResourceKind, name: &str) -> Option<(AttrLocation, &'static AttrDef)> {
+    let mut found = kind
+        .extensions()
+        .iter()
+        .filter_map(|s| s.attr(name).map(|a| (AttrLocation::Extension(s), a)));
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
 /// Resolves `[urn:]attr[.sub]` or a bare extension URN against `kind`.
+/// An unqualified name that is no core or common attribute resolves to the
+/// attribute of the only extension defining it ([`sole_extension_attr`]).
 /// Returns `None` for unknown schemas, attributes or sub-attributes, and for
 /// a sub-attribute of a non-complex attribute.
 pub fn resolve_name(kind: ResourceKind, name: &str) -> Option<ResolvedName> {
@@ -407,9 +426,13 @@ pub fn resolve_name(kind: ResourceKind, name: &str) -> Option<ResolvedName> {
         Some((a, s)) => (a, Some(s)),
         None => (rest, None),
     };
-    let attr = match schema_attr {
-        Some(s) => s.attr(attr_name)?,
-        None => core_attr(kind, attr_name)?,
+    let (location, attr) = match schema_attr {
+        Some(s) => (location, s.attr(attr_name)?),
+        None => match core_attr(kind, attr_name) {
+            Some(a) => (location, a),
+            None if urn.is_none() => sole_extension_attr(kind, attr_name)?,
+            None => return None,
+        },
     };
     let sub = match sub_name {
         None => None,

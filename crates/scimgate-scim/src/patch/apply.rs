@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use super::super::filter::Filter;
 use super::super::path::{parse_path, PatchPath};
 use super::super::schema::{
-    key_ci, resolve_name, AttrDef, AttrLocation, Mutability, ResolvedName, ResourceKind, SchemaDef,
-    SchemaError,
+    admit_unknown_schema, is_schema_uri, key_ci, resolve_name, schema_for_urn, split_urn, AttrDef,
+    AttrLocation, Mutability, ResolvedName, ResourceKind, SchemaDef, SchemaError,
 };
 use super::super::scim_type::ScimType;
 use super::ops::{filtered_op, sub_op, whole_op};
@@ -138,9 +138,11 @@ pub(super) fn apply_op(
             continue;
         }
         // Keys are paths (Entra ID sends `name.givenName` and URN-qualified
-        // keys); unknown attributes are ignored as in POST/PUT bodies.
-        let Ok(path) = parse_path(key) else { continue };
-        let Ok(target) = resolve_target(kind, &path) else {
+        // keys); unknown attributes are ignored as in POST/PUT bodies, and
+        // values under an unknown schema get what POST/PUT bodies get.
+        let path = parse_path(key).ok();
+        let Some(target) = path.as_ref().and_then(|p| resolve_target(kind, p).ok()) else {
+            unknown_key(kind, key, v).map_err(|e| ctx.schema_err(e))?;
             continue;
         };
         apply_target(
@@ -153,6 +155,23 @@ pub(super) fn apply_op(
         )?;
     }
     Ok(())
+}
+
+/// A path-less PATCH key that names nothing of `kind`: ignored, unless it is
+/// qualified with a schema URI `kind` does not have ([`admit_unknown_schema`]).
+fn unknown_key(kind: ResourceKind, key: &str, value: &Value) -> Result<(), SchemaError> {
+    if !is_schema_uri(key) {
+        return Ok(());
+    }
+    // An object is taken as the extension itself, a scalar as one of its attributes.
+    let uri = match split_urn(key) {
+        (Some(urn), _) if !value.is_object() && is_schema_uri(urn) => urn,
+        _ => key,
+    };
+    if schema_for_urn(kind, uri).is_some() {
+        return Ok(());
+    }
+    admit_unknown_schema(kind, uri, Some(value))
 }
 
 fn apply_target(

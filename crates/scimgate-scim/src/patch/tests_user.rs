@@ -406,3 +406,32 @@ fn replace_extension_object_merges() {
     assert!(apply_user_patch(&mut r, &op).is_ok());
     assert_eq!(r[ent], json!({"department": "B"}));
 }
+
+#[test]
+fn pathless_values_under_an_unknown_schema_are_refused_null_ones_ignored() {
+    let e = failed(json!([{"op": "Replace", "value": {
+        "title": "kept only if all succeed",
+        "urn:example:custom:2.0:User:tag": "701984"
+    }}]));
+    assert_eq!(e.scim_type(), ScimType::InvalidValue);
+    assert!(e.to_string().contains("urn:example:custom:2.0:User"), "{e}");
+
+    let r = patched(json!([{"op": "Replace", "value": {
+        "title": "Engineer",
+        "urn:example:custom:2.0:User:tag": null,
+        "http://schemas.example.com/ext/User": {}
+    }}]));
+    assert_eq!(r["title"], "Engineer");
+    assert!(r.get("urn:example:custom:2.0:User").is_none(), "{r}");
+    assert_eq!(r["schemas"], json!([USER_SCHEMA]));
+}
+
+#[test]
+fn entra_manager_add_with_unqualified_path_and_array_value() {
+    let r = patched(json!([{"op": "Add", "path": "manager", "value": [
+        {"$ref": "https://h/scim/Users/m-1", "value": "m-1"}
+    ]}]));
+    assert_eq!(r[ENTERPRISE_USER_SCHEMA]["manager"]["value"], "m-1");
+    let schemas = r["schemas"].as_array().cloned().unwrap_or_default();
+    assert!(schemas.contains(&json!(ENTERPRISE_USER_SCHEMA)), "{r}");
+}

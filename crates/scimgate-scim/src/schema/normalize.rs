@@ -11,7 +11,10 @@ use thiserror::Error;
 use super::super::ident;
 use super::super::scim_type::ScimType;
 use super::datetime::parse_datetime;
-use super::{core_attr, schema_for_urn, AttrDef, AttrType, Mutability, ResourceKind, SchemaDef};
+use super::unknown::{admit_unknown_schema, is_schema_uri};
+use super::{
+    core_attr, schema_for_urn, split_urn, AttrDef, AttrType, Mutability, ResourceKind, SchemaDef,
+};
 
 /// Why a resource body or value does not conform to the schemas.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -22,8 +25,12 @@ pub enum SchemaError {
     MalformedSchemas,
     #[error("`schemas` must list `{0}`")]
     MissingCoreSchema(&'static str),
-    #[error("unknown schema URN `{0}` for this resource type")]
-    UnknownSchema(String),
+    #[error("`{uri}` is not a schema of the {kind} resource type")]
+    WrongResourceType { uri: String, kind: &'static str },
+    #[error(
+        "the request carries attributes under `{0}`, a schema this service does not support; they cannot be stored"
+    )]
+    UnsupportedExtension(String),
     #[error("attribute `{attr}`: {reason}")]
     InvalidValue { attr: String, reason: String },
     #[error("required attribute `{0}` is missing")]
@@ -39,7 +46,8 @@ impl SchemaError {
             SchemaError::NotAnObject
             | SchemaError::MalformedSchemas
             | SchemaError::MissingCoreSchema(_) => ScimType::InvalidSyntax,
-            SchemaError::UnknownSchema(_)
+            SchemaError::WrongResourceType { .. }
+            | SchemaError::UnsupportedExtension(_)
             | SchemaError::InvalidValue { .. }
             | SchemaError::MissingRequired(_)
             | SchemaError::MultiplePrimary(_) => ScimType::InvalidValue,
@@ -66,7 +74,8 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 /// Coerces a value for `attr` (multi-valued aware). A single value given for
-/// a multi-valued attribute is wrapped in an array. Returns `Ok(None)` when
+/// a multi-valued attribute is wrapped in an array; an array of at most one value
+/// given for a single-valued complex attribute is unwrapped. Returns `Ok(None)` when
 /// the value is unassigned (null, empty array, or empty complex value).
 /// `path` names the attribute in error details.
 pub fn coerce_attr_value(
@@ -78,12 +87,22 @@ pub fn coerce_attr_value(
         return Ok(None);
     }
     if !attr.multi_valued {
-        if value.is_array() {
-            return Err(SchemaError::invalid(
-                path,
-                "expected a single value, got an array",
-            ));
-        }
+        let value = match value {
+            // Entra ID sends the enterprise `manager` as `[{"value": …, "$ref": …}]`:
+            // one complex value in an array is that value.
+            Value::Array(mut items) if attr.is_complex() && items.len() <= 1 => match items.pop() {
+                Some(one) if !one.is_array() => one,
+                Some(_) => return Err(SchemaError::invalid(path, "nested arrays are not allowed")),
+                None => return Ok(None),
+            },
+            Value::Array(_) => {
+                return Err(SchemaError::invalid(
+                    path,
+                    "expected a single value, got an array",
+                ))
+            }
+            other => other,
+        };
         return coerce_single_value(attr, value, path);
     }
     let items = match value {
@@ -337,6 +356,7 @@ fn check_identifiers(
 }
 
 /// Shape and type checks of a POST/PUT body (everything but the identifier rules).
+/// Schema URIs the service does not know get what [`admit_unknown_schema`] decides.
 fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError> {
     let Value::Object(map) = body else {
         return Err(SchemaError::NotAnObject);
@@ -345,12 +365,17 @@ fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError
     let mut schemas: Vec<&'static str> = Vec::new();
     let listed = super::get_ci(&map, "schemas").ok_or(SchemaError::MissingCoreSchema(core.id))?;
     let listed = listed.as_array().ok_or(SchemaError::MalformedSchemas)?;
+    let mut listed_unknown: Vec<String> = Vec::new();
     for urn in listed {
         let urn = urn.as_str().ok_or(SchemaError::MalformedSchemas)?;
-        let schema =
-            schema_for_urn(kind, urn).ok_or_else(|| SchemaError::UnknownSchema(urn.to_string()))?;
-        if !schemas.contains(&schema.id) {
-            schemas.push(schema.id);
+        match schema_for_urn(kind, urn) {
+            Some(schema) if !schemas.contains(&schema.id) => schemas.push(schema.id),
+            Some(_) => {}
+            // The data under it, if any, is judged with the body's keys below.
+            None => {
+                admit_unknown_schema(kind, urn, None)?;
+                listed_unknown.push(urn.to_string());
+            }
         }
     }
     if !schemas.contains(&core.id) {
@@ -360,6 +385,16 @@ fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError
     let mut out = Map::new();
     out.insert("schemas".to_string(), Value::Null);
     let mut extensions: Vec<(&'static SchemaDef, Map<String, Value>)> = Vec::new();
+    let mut ext_slot = |schema: &'static SchemaDef| -> usize {
+        match extensions.iter().position(|(s, _)| s.id == schema.id) {
+            Some(i) => i,
+            None => {
+                extensions.push((schema, Map::new()));
+                extensions.len() - 1
+            }
+        }
+    };
+    let mut ext_puts: Vec<(usize, Option<&'static AttrDef>, Value, &'static str)> = Vec::new();
     for (key, value) in map {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
@@ -372,17 +407,9 @@ fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError
                 return Err(SchemaError::invalid(schema.id, "expected an object"));
             };
             if schema.is_extension() {
-                let idx = match extensions.iter().position(|(s, _)| s.id == schema.id) {
-                    Some(i) => i,
-                    None => {
-                        extensions.push((schema, Map::new()));
-                        extensions.len() - 1
-                    }
-                };
+                let idx = ext_slot(schema);
                 for (k, v) in inner {
-                    if let Some((_, ext)) = extensions.get_mut(idx) {
-                        put_attr(ext, schema.attr(&k), v, &format!("{}:", schema.id))?;
-                    }
+                    ext_puts.push((idx, schema.attr(&k), v, schema.id));
                 }
             } else {
                 for (k, v) in inner {
@@ -391,7 +418,38 @@ fn normalize_shape(kind: ResourceKind, body: Value) -> Result<Value, SchemaError
             }
             continue;
         }
-        put_attr(&mut out, core_attr(kind, &key), value, "")?;
+        if let Some(attr) = core_attr(kind, &key) {
+            put_attr(&mut out, Some(attr), value, "")?;
+            continue;
+        }
+        if !is_schema_uri(&key) {
+            // An attribute no schema defines: ignored (RFC 7644 §3.3).
+            continue;
+        }
+        // A URI-qualified attribute (`urn:…:User:employeeNumber`) or the object of a
+        // schema this resource type does not have.
+        let (urn, rest) = split_urn(&key);
+        match urn.and_then(|u| schema_for_urn(kind, u)) {
+            Some(schema) if schema.is_extension() => {
+                let idx = ext_slot(schema);
+                ext_puts.push((idx, schema.attr(rest), value, schema.id));
+            }
+            Some(_) => put_attr(&mut out, core_attr(kind, rest), value, "")?,
+            None => {
+                let whole = value.is_object()
+                    || listed_unknown.iter().any(|u| u.eq_ignore_ascii_case(&key));
+                let uri = match urn {
+                    Some(u) if !whole && is_schema_uri(u) => u,
+                    _ => &key,
+                };
+                admit_unknown_schema(kind, uri, Some(&value))?
+            }
+        }
+    }
+    for (idx, attr, value, id) in ext_puts {
+        if let Some((_, ext)) = extensions.get_mut(idx) {
+            put_attr(ext, attr, value, &format!("{id}:"))?;
+        }
     }
     for (schema, ext) in extensions {
         if ext.is_empty() {

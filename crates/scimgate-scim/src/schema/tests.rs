@@ -192,8 +192,17 @@ fn normalize_rejects_bad_schemas() {
             ScimType::InvalidSyntax,
         ),
         (
-            json!({"schemas": [USER_SCHEMA, "urn:example:custom"], "userName": "a"}),
+            json!({"schemas": [USER_SCHEMA, "urn:example:custom"], "userName": "a",
+                   "urn:example:custom": {"tag": "x"}}),
             ScimType::InvalidValue,
+        ),
+        (
+            json!({"schemas": [USER_SCHEMA, GROUP_SCHEMA], "userName": "a"}),
+            ScimType::InvalidValue,
+        ),
+        (
+            json!({"schemas": [USER_SCHEMA, "custom"], "userName": "a"}),
+            ScimType::InvalidSyntax,
         ),
         (json!([1]), ScimType::InvalidSyntax),
     ];
@@ -428,4 +437,121 @@ fn project_group_members() {
     let out = project(ResourceKind::Group, &g, &strs(&["members.value"]), &[]);
     assert_eq!(out["members"], json!([{"value": "u1"}]));
     assert_eq!(split_attr_list(" a, ,b "), strs(&["a", "b"]));
+}
+
+const ADSCIM_GROUP: &str =
+    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+
+#[test]
+fn unknown_schema_without_data_is_ignored_and_not_echoed() {
+    let bodies = [
+        json!({"schemas": [GROUP_SCHEMA, ADSCIM_GROUP], "displayName": "g"}),
+        json!({"schemas": [GROUP_SCHEMA, ADSCIM_GROUP], "displayName": "g", ADSCIM_GROUP: null}),
+        json!({"schemas": [GROUP_SCHEMA, ADSCIM_GROUP], "displayName": "g", ADSCIM_GROUP: {}}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "g", ADSCIM_GROUP: {"a": null, "b": []}}),
+        json!({"schemas": [GROUP_SCHEMA, "urn:example:x:2.0:Group"], "displayName": "g",
+               "urn:example:x:2.0:Group:tag": null}),
+    ];
+    for body in bodies {
+        let out = normalize_resource(ResourceKind::Group, body.clone());
+        assert_eq!(
+            out,
+            Ok(json!({"schemas": [GROUP_SCHEMA], "displayName": "g"})),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn unknown_schema_with_data_is_refused_naming_it() {
+    let bodies = [
+        json!({"schemas": [GROUP_SCHEMA, ADSCIM_GROUP], "displayName": "g", ADSCIM_GROUP: {"a": 1}}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "g", ADSCIM_GROUP: "x"}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "g", "urn:example:x:2.0:Group:tag": "t"}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "g", "urn:example:x:2.0:Group": {"tag": ["t"]}}),
+    ];
+    for body in bodies {
+        let err = normalize_resource(ResourceKind::Group, body.clone()).err();
+        assert!(
+            matches!(&err, Some(SchemaError::UnsupportedExtension(uri))
+                if body.as_object().is_some_and(|m| m.keys().any(|k| k.starts_with(uri.as_str())))),
+            "{body}: {err:?}"
+        );
+        assert_eq!(err.map(|e| e.scim_type()), Some(ScimType::InvalidValue));
+    }
+}
+
+#[test]
+fn another_resource_types_schema_is_refused_even_without_data() {
+    let err = normalize_resource(
+        ResourceKind::Group,
+        json!({"schemas": [GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA], "displayName": "g"}),
+    )
+    .err();
+    assert!(
+        matches!(err, Some(SchemaError::WrongResourceType { .. })),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn uri_qualified_attributes_of_known_schemas_are_stored() {
+    let mut body = user_body();
+    body[format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")] = json!("E-7");
+    body[format!("{USER_SCHEMA}:title")] = json!("Engineer");
+    let out = normalize_resource(ResourceKind::User, body).unwrap_or_default();
+    assert_eq!(out[ENTERPRISE_USER_SCHEMA]["employeeNumber"], "E-7");
+    assert_eq!(out["title"], "Engineer");
+    assert_eq!(out["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
+}
+
+#[test]
+fn schema_uri_shape() {
+    for ok in [USER_SCHEMA, ADSCIM_GROUP, "urn:x", "a+b.c-d:e"] {
+        assert!(is_schema_uri(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "custom",
+        ":x",
+        "1urn:x",
+        "urn:",
+        "name.givenName",
+        "ur n:x",
+    ] {
+        assert!(!is_schema_uri(bad), "{bad}");
+    }
+}
+
+#[test]
+fn unqualified_names_resolve_to_the_sole_extension_defining_them() {
+    let r = resolve_attr(ResourceKind::User, "manager");
+    assert!(
+        matches!(r, Some(ResolvedAttr { location: AttrLocation::Extension(s), attr, .. })
+            if s.id == ENTERPRISE_USER_SCHEMA && attr.name == "manager"),
+        "{r:?}"
+    );
+    // A core attribute wins; a core-qualified name never falls through.
+    let r = resolve_attr(ResourceKind::User, "displayName");
+    assert!(matches!(
+        r,
+        Some(ResolvedAttr {
+            location: AttrLocation::Core,
+            ..
+        })
+    ));
+    assert!(resolve_attr(ResourceKind::User, &format!("{USER_SCHEMA}:manager")).is_none());
+    assert!(resolve_attr(ResourceKind::Group, "manager").is_none());
+    assert!(resolve_attr(ResourceKind::User, "nonesuch").is_none());
+}
+
+#[test]
+fn one_complex_value_in_an_array_is_that_value() {
+    let mut body = user_body();
+    body[ENTERPRISE_USER_SCHEMA] = json!({"manager": [{"value": "m-1", "$ref": "../Users/m-1"}]});
+    let out = normalize_resource(ResourceKind::User, body.clone()).unwrap_or_default();
+    assert_eq!(out[ENTERPRISE_USER_SCHEMA]["manager"]["value"], "m-1");
+    body[ENTERPRISE_USER_SCHEMA] = json!({"manager": [{"value": "a"}, {"value": "b"}]});
+    let err = normalize_resource(ResourceKind::User, body).err();
+    assert_eq!(err.map(|e| e.scim_type()), Some(ScimType::InvalidValue));
 }
