@@ -55,11 +55,7 @@ fn documented(column: Option<&str>, area: Area, access: Access) -> bool {
             cells.split_whitespace().nth(at)
         })
         .unwrap_or("-");
-    match (text, access) {
-        ("W", _) => true,
-        ("R" | "R*" | "W#", Access::Read) => true,
-        _ => false,
-    }
+    matches!((text, access), ("W", _) | ("R" | "R*" | "W#", Access::Read))
 }
 
 #[test]
