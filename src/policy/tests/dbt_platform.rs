@@ -1,6 +1,7 @@
 //! The dbt-platform preset in a policy set: project scoping, most permissive grant,
-//! license caps, the agents cap, unknown operations, the decision order, what the 403
-//! page and `policy check` are told, and validation positions.
+//! licenses (fixed grants and the analyst cap), the agents cap, unknown operations,
+//! the decision order, what the 403 page and `policy check` are told, and validation
+//! positions.
 
 use http::Method;
 
