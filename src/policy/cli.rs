@@ -146,6 +146,7 @@ pub fn explain(
         method: &method,
         path: &path,
     };
+    let mut cell = None;
     let decision = match directory.user_by_name(user) {
         None => {
             writeln!(s, "user:     {user}: not in the directory")?;
@@ -170,10 +171,15 @@ pub fn explain(
                 groups.join(", ")
             };
             writeln!(s, "groups:   {groups}")?;
-            set.decide(&m, req, &subject)
+            let decision = set.decide(&m, req, &subject);
+            cell = documented_cell(route, &method, &path, &decision, &subject);
+            decision
         }
     };
     writeln!(s, "decision: {}", describe(&decision))?;
+    if let Some(cell) = cell {
+        writeln!(s, "cell:     {cell}")?;
+    }
     if !decision.allow {
         let groups = set.allowing_groups(route, req);
         if !groups.is_empty() {
@@ -182,6 +188,23 @@ pub fn explain(
         }
     }
     Ok(s)
+}
+
+/// The documented cell of dbt's tables behind a dbt-platform decision (by a grant,
+/// a license's fixed grant or the own-user right).
+fn documented_cell(
+    route: &Route,
+    method: &http::Method,
+    path: &str,
+    decision: &Decision,
+    who: &dyn Subject,
+) -> Option<super::dbt::CellRef> {
+    let policy = route.dbt_platform()?;
+    let m = super::dbt::classify(method, route.preset_path(path))?;
+    if !decision.allow {
+        return None;
+    }
+    policy.cell_of(&decision.by, &m, who)
 }
 
 /// Runs the cases of a test file against `set`: `(passed, failures)`, each failure

@@ -85,6 +85,10 @@ impl Subject for DirectorySubject {
         self.user.user_type.as_deref()
     }
 
+    fn external_id(&self) -> Option<&str> {
+        self.user.external_id.as_deref()
+    }
+
     fn in_group(&self, display_name: &str) -> bool {
         let ord = if crate::ident::is_key(display_name) {
             self.directory.group_ord_by_lower_name(display_name)

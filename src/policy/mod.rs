@@ -7,8 +7,9 @@
 //! wins, else the first matching allow rule, else `default-deny`. [`reload`] keeps the
 //! live set (swapped whole, only when the new one is valid); [`directory_subject`]
 //! presents a directory user to the rules; [`cli`] holds `policy check|explain|test`.
-//! [`dbt`] is the `dbt-platform` preset (operation catalogue, permission sets, grants,
-//! license caps); [`agents`] caps agent and service accounts on every route.
+//! [`dbt`] is the `dbt-platform` preset (operation catalogue, dbt's documented
+//! permission tables, permission sets, grants, licenses); [`agents`] caps agent and
+//! service accounts on every route.
 //! `policies/README.md` is the language reference.
 
 pub mod agents;

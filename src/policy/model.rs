@@ -95,6 +95,10 @@ pub trait Subject {
     fn license(&self) -> Option<&str>;
     /// The SCIM `userType`, if any.
     fn user_type(&self) -> Option<&str>;
+    /// The SCIM `externalId`, if any: on a dbt-platform route, the user's dbt user id.
+    fn external_id(&self) -> Option<&str> {
+        None
+    }
     /// Whether the user is (directly or through nesting) in the group with this
     /// displayName (case-insensitive).
     fn in_group(&self, display_name: &str) -> bool;

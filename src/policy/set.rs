@@ -344,8 +344,8 @@ fn decide_on(
     {
         return decision(true, &rule.by);
     }
-    if let Some(grant) = preset.and_then(|(policy, m)| policy.granting(&m, who, groups)) {
-        return decision(true, &grant.by);
+    if let Some(by) = preset.and_then(|(policy, m)| policy.granting(&m, who, groups)) {
+        return decision(true, by);
     }
     decision(false, &route.default_deny)
 }

@@ -37,6 +37,9 @@ pub(crate) struct FixtureUser {
     pub license: Option<String>,
     #[serde(rename = "userType", default)]
     pub user_type: Option<String>,
+    /// The SCIM `externalId` (on a dbt-platform route, the user's dbt user id).
+    #[serde(rename = "externalId", default)]
+    pub external_id: Option<String>,
     #[serde(default = "yes")]
     pub active: bool,
     #[serde(default)]
@@ -80,6 +83,7 @@ pub(crate) struct FixtureSubject {
     pub emails: Vec<Box<str>>,
     pub license: Option<String>,
     pub user_type: Option<String>,
+    pub external_id: Option<String>,
     /// Caseless keys ([`crate::ident`]).
     pub groups: Vec<String>,
     pub active: bool,
@@ -92,6 +96,7 @@ impl From<&FixtureUser> for FixtureSubject {
             emails: u.emails.iter().map(|e| e.to_lowercase().into()).collect(),
             license: u.license.clone(),
             user_type: u.user_type.clone(),
+            external_id: u.external_id.clone(),
             groups: u
                 .groups
                 .iter()
@@ -121,6 +126,10 @@ impl Subject for FixtureSubject {
 
     fn user_type(&self) -> Option<&str> {
         self.user_type.as_deref()
+    }
+
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
     }
 
     fn in_group(&self, display_name: &str) -> bool {

@@ -121,7 +121,10 @@ async fn the_preset_allows_grants_injects_the_token_and_denied_calls_never_arriv
     let ro = user(&env, "viewer", Some("read_only"), None).await;
     let it = user(&env, "it-admin", Some("it"), None).await;
     let bot = user(&env, "bot", None, Some("agent")).await;
-    env.group("engineers", &[&dev]).await;
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "mine", "active": true,
+        "externalId": "1001"});
+    let mine = env.gate.post("/Users", &body).await.expect(201).id();
+    env.group("engineers", &[&dev, &mine]).await;
     env.group("schedulers", &[&ro, &it, &bot]).await;
 
     let env_123 = "/api/v3/accounts/1/projects/123/environments/4/";
@@ -131,9 +134,40 @@ async fn the_preset_allows_grants_injects_the_token_and_denied_calls_never_arriv
         (
             Method::POST,
             "dbt.test",
-            "/api/v3/accounts/1/projects/123/credentials/9/",
+            "/api/v3/accounts/1/projects/123/connections/9/",
             "dev",
             200,
+        ),
+        // Denied as dbt's table denies: developers read project credentials, and do
+        // not create projects (an account-level permission).
+        (
+            Method::POST,
+            "dbt.test",
+            "/api/v3/accounts/1/projects/123/credentials/9/",
+            "dev",
+            403,
+        ),
+        (
+            Method::POST,
+            "dbt.test",
+            "/api/v3/accounts/1/projects/",
+            "dev",
+            403,
+        ),
+        // User-scoped: the caller's own dbt user (their externalId) only.
+        (
+            Method::POST,
+            "dbt.test",
+            "/api/v3/users/1001/credentials/",
+            "mine",
+            200,
+        ),
+        (
+            Method::POST,
+            "dbt.test",
+            "/api/v3/users/1002/credentials/",
+            "mine",
+            403,
         ),
         // GraphQL names no project: a project-restricted grant does not reach it.
         (Method::POST, "dbt.test", "/graphql", "dev", 403),
@@ -163,7 +197,8 @@ async fn the_preset_allows_grants_injects_the_token_and_denied_calls_never_arriv
             403,
         ),
         (Method::POST, "dbt.test", env_123, "dev", 403),
-        // Denied by license: read_only never writes, it never reaches jobs.
+        // Licenses: read_only reads (its fixed column) and never writes, it never
+        // reaches jobs.
         (
             Method::GET,
             "dbt.test",
@@ -184,6 +219,14 @@ async fn the_preset_allows_grants_injects_the_token_and_denied_calls_never_arriv
             "/api/v2/accounts/1/jobs/5/",
             "it-admin",
             403,
+        ),
+        // An it license is security admin + billing admin whatever its groups.
+        (
+            Method::POST,
+            "dbt.test",
+            "/api/v3/accounts/1/ip-restrictions/",
+            "it-admin",
+            200,
         ),
         // Unknown operation.
         (

@@ -1,8 +1,9 @@
 //! The dbt platform's permission *areas* (what a permission set grants read or write
 //! on) and the access an operation needs.
 //!
-//! Areas follow the rows of the dbt platform's permission tables; an operation of the
-//! API belongs to exactly one. [`Level`] is what a permission set holds on an area,
+//! Areas are the rows of the dbt platform's permission tables (see `permissions`),
+//! account-level rows and project-level rows apart; an operation of the API belongs
+//! to exactly one. [`Level`] is what a permission set holds on an area,
 //! ordered so that the most permissive of several grants is their maximum.
 
 use std::fmt;
@@ -44,9 +45,18 @@ impl Level {
     }
 }
 
+/// Which of dbt's tables an area is a row of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// "Account access": rows about the account (account-level operations).
+    Account,
+    /// "Project access": rows about projects.
+    Project,
+}
+
 macro_rules! areas {
-    ($($variant:ident => $name:literal, $doc:literal;)*) => {
-        /// A dbt permission area.
+    ($($variant:ident => $name:literal, $scope:ident, $row:literal, $doc:literal;)*) => {
+        /// A dbt permission area: one row of dbt's permission tables.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Area {
             $(#[doc = $doc] $variant,)*
@@ -64,34 +74,54 @@ macro_rules! areas {
                     $(Area::$variant => $name,)*
                 }
             }
+
+            /// The table the area is a row of.
+            pub fn scope(self) -> Scope {
+                match self {
+                    $(Area::$variant => Scope::$scope,)*
+                }
+            }
+
+            /// The row's name as dbt's table writes it.
+            pub fn row(self) -> &'static str {
+                match self {
+                    $(Area::$variant => $row,)*
+                }
+            }
         }
     };
 }
 
 areas! {
-    AccountSettings => "account-settings", "The account itself and its settings.";
-    Projects => "projects", "Projects (creating one is an account-level write), lineage integrations.";
-    Environments => "environments", "Environments, their extended attributes, profiles and caches.";
-    EnvironmentVariables => "environment-variables", "Custom environment variables.";
-    Connections => "connections", "Warehouse connections, adapters and encryption keys.";
-    Credentials => "credentials", "Warehouse credentials (deployment and development).";
-    Repositories => "repositories", "Git repositories, managed repositories.";
-    Jobs => "jobs", "Job definitions (create, edit, delete).";
-    Runs => "runs", "Runs: reading them and their artifacts, triggering, cancelling, retrying.";
-    Groups => "groups", "Groups and their permission assignments.";
-    Users => "users", "Account members (including SCIM users).";
-    Licenses => "licenses", "Licenses and license mappings.";
-    Invites => "invites", "Invitations.";
-    ServiceTokens => "service-tokens", "Service tokens.";
-    PersonalTokens => "personal-tokens", "Personal (account) API keys.";
-    Webhooks => "webhooks", "Webhook subscriptions and their deliveries.";
-    AuditLogs => "audit-logs", "The audit log and its exports.";
-    Notifications => "notifications", "Job notifications.";
-    Security => "security", "IP restrictions, OAuth/SSO configuration, SCIM configuration, private endpoints.";
-    Billing => "billing", "Billing (no Admin API operation; kept for the reference table).";
-    SemanticLayerConfig => "semantic-layer-config", "Semantic Layer configuration and credentials.";
-    Metadata => "metadata", "The Discovery (metadata) API, catalog favourites.";
-    SemanticLayer => "semantic-layer", "Semantic Layer queries (GraphQL / JDBC over HTTP).";
+    AccountSettings => "account-settings", Account, "Account settings", "The account and its settings.";
+    AuditLogs => "audit-logs", Account, "Audit logs", "The audit log and its exports.";
+    AuthProvider => "auth-provider", Account, "Auth provider", "SSO/OAuth configurations, SCIM configuration and discovery.";
+    Billing => "billing", Account, "Billing", "Billing (no Admin API operation).";
+    AccountConnections => "account-connections", Account, "Connections", "Account-level connections, encryption keys, the adapter schema.";
+    Groups => "groups", Account, "Groups", "Groups (including SCIM groups).";
+    Invitations => "invitations", Account, "Invitations", "Invitations.";
+    IpRestrictions => "ip-restrictions", Account, "IP restrictions", "IP restrictions and private endpoints.";
+    Licenses => "licenses", Account, "Licenses", "Licenses and license maps.";
+    MarketplaceApp => "marketplace-app", Account, "Marketplace app", "Marketplace apps (no Admin API operation).";
+    Members => "members", Account, "Members", "Account members (including SCIM users), group assignment, other users' credentials and API keys.";
+    ProjectCreate => "project-create", Account, "Project (create)", "Creating a project.";
+    PublicModels => "public-models", Account, "Public models", "Public models (no Admin API operation).";
+    ServiceTokens => "service-tokens", Account, "Service tokens", "Service tokens.";
+    Webhooks => "webhooks", Account, "Webhooks", "Webhook subscriptions and their deliveries.";
+    EnvironmentCredentials => "environment-credentials", Project, "Environment credentials", "Project (deployment) credentials.";
+    CostManagement => "cost-management", Project, "Cost Management", "Cost Management (no Admin API operation).";
+    CustomEnvVariables => "custom-env-variables", Project, "Custom env. variables", "Custom environment variables (environment-level and personal overrides).";
+    DataPlatformConfigs => "data-platform-configs", Project, "Data platform configurations", "A project's connections and adapters.";
+    Develop => "develop", Project, "Develop (IDE or CLI)", "Developing; through the API, the caller's own development credentials.";
+    Environments => "environments", Project, "Environments", "Environments, extended attributes, profiles, the SAO cache.";
+    FusionUpgrade => "fusion-upgrade", Project, "Fusion upgrade", "Fusion upgrades (no Admin API operation).";
+    Jobs => "jobs", Project, "Jobs", "Job definitions and job notifications.";
+    Metadata => "metadata", Project, "Metadata GraphQL API access", "The Discovery API, catalog favourites.";
+    Permissions => "permissions", Project, "Permissions", "Group permissions (what a group may do on which projects).";
+    Projects => "projects", Project, "Projects", "Projects (reading, editing, deleting), lineage integrations.";
+    Repositories => "repositories", Project, "Repositories", "Git repositories, managed repositories.";
+    Runs => "runs", Project, "Runs", "Runs and their artifacts: reading, triggering, cancelling, retrying.";
+    SemanticLayerConfig => "semantic-layer-config", Project, "Semantic Layer config", "Semantic Layer configuration, credentials and queries.";
 }
 
 impl Area {

@@ -8,16 +8,20 @@
 //! account-level operation, whose path names no project, is governed by account-wide
 //! grants alone). Of the grants whose group the user is in, the most permissive wins:
 //! the request is allowed when any one of them, capped by the user's license, holds
-//! the level the operation needs.
+//! the level the operation needs. read_only and it licenses ignore grants (their
+//! fixed grant decides); a user-scoped operation on the caller's own dbt user is
+//! decided by the own-user right.
 
 use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
 use super::area::{Access, Area, Level};
-use super::license::License;
+use super::catalogue::OwnUser;
+use super::license::{Effect, License};
 use super::matcher::Matched;
 use super::permission_set::PermissionSet;
+use super::permissions::CellRef;
 use crate::policy::error::{file_line, Problems};
 use crate::policy::groups::{GroupTable, Membership};
 use crate::policy::model::{RuleRef, Subject};
@@ -59,9 +63,22 @@ impl Grant {
         self.levels[area.index()]
     }
 
-    /// Whether this grant (before any license cap) allows the operation.
+    /// Whether this grant (before any license) allows the operation to another user
+    /// than the one a user-scoped operation names.
     pub fn allows(&self, m: &Matched<'_>) -> bool {
-        self.covers(m.project_id) && self.level(m.op.area) >= m.op.access.needs()
+        let access = if m.op.own_user.is_some() {
+            Access::Write
+        } else {
+            m.op.access
+        };
+        self.covers(m.project_id) && self.level(m.op.area) >= access.needs()
+    }
+
+    /// The documented cell that gives the grant's set its level on `area`.
+    pub fn cell(&self, area: Area, access: Access) -> Option<CellRef> {
+        self.set
+            .cell(area)
+            .filter(|c| c.cell.level() >= access.needs())
     }
 
     /// Whether `who` is in the grant's group, through one decision's membership checks.
@@ -97,9 +114,33 @@ impl Project {
 pub struct DbtPlatformPolicy {
     pub grants: Box<[Grant]>,
     pub default_license: License,
+    /// What decisions by a read_only or it license's fixed grant report.
+    read_only: RuleRef,
+    it: RuleRef,
+    /// What a decision by the caller's right on their own user reports.
+    own_user: RuleRef,
     /// Per area and access (`area * 2 + access`), the indexes of the grants whose set
     /// holds that level, in file order: a decision looks only at these.
     candidates: Box<[Box<[u16]>]>,
+}
+
+/// Whether the user of a user-scoped operation is the caller: the path's user id
+/// equals the caller's dbt user id (their SCIM `externalId`).
+fn is_own(m: &Matched<'_>, who: &dyn Subject) -> bool {
+    match (m.user_id, who.external_id()) {
+        (Some(path), Some(mine)) => !mine.is_empty() && path == mine,
+        _ => false,
+    }
+}
+
+/// The area and access an operation needs of a grant: its own, except that a
+/// user-scoped operation on another user needs write on its area (user management).
+fn needs(m: &Matched<'_>, who: &dyn Subject) -> (Area, Access) {
+    if m.op.own_user.is_some() && !is_own(m, who) {
+        (m.op.area, Access::Write)
+    } else {
+        (m.op.area, m.op.access)
+    }
 }
 
 fn slot(area: Area, access: Access) -> usize {
@@ -107,33 +148,88 @@ fn slot(area: Area, access: Access) -> usize {
 }
 
 impl DbtPlatformPolicy {
-    /// The grant that lets `who` do the operation, if one does (licenses capping);
-    /// group membership is checked through the decision's `groups` (names resolved
-    /// once per directory state).
+    /// What lets `who` do the operation, if anything does: their own-user right on a
+    /// user-scoped operation, their license's fixed grant (read_only, it), or a grant
+    /// (capped by an analyst license); group membership is checked through the
+    /// decision's `groups` (names resolved once per directory state).
     ///
-    /// Caps are monotone (identity, at most read, or nothing), so a grant's capped
-    /// level suffices exactly when its own level does and the license lets the
-    /// access through at all: the license is checked once, then only the grants
-    /// whose set holds the level are looked at.
+    /// The analyst cap is monotone, so a grant's capped level suffices exactly when
+    /// its own level does and the cap lets the access through at all: the cap is
+    /// checked once, then only the grants whose set holds the level are looked at.
     pub(crate) fn granting(
         &self,
         m: &Matched<'_>,
         who: &dyn Subject,
         groups: &Membership<'_>,
-    ) -> Option<&Grant> {
+    ) -> Option<&RuleRef> {
         let license = License::of_user(who.license(), self.default_license);
-        let (area, access) = (m.op.area, m.op.access);
-        if license.cap(area, Level::Write) < access.needs() {
-            return None;
+        let (area, access) = needs(m, who);
+        if let (Some(own), true) = (m.op.own_user, is_own(m, who)) {
+            let allowed = match own {
+                OwnUser::Any => license.api_access(),
+                OwnUser::Develop => {
+                    license.api_access()
+                        && self
+                            .by_grants(license, Area::Develop, m.op.access, None, who, groups)
+                            .is_some()
+                }
+            };
+            if allowed {
+                return Some(&self.own_user);
+            }
         }
-        let project = Project::of(m.project_id);
+        self.by_grants(license, area, access, Some(m), who, groups)
+    }
+
+    /// What grants `area`/`access` to `who` on `m`'s project, or (`m` `None`) on any
+    /// project: a user's development credentials are not a project's.
+    fn by_grants(
+        &self,
+        license: License,
+        area: Area,
+        access: Access,
+        m: Option<&Matched<'_>>,
+        who: &dyn Subject,
+        groups: &Membership<'_>,
+    ) -> Option<&RuleRef> {
+        match license.effect() {
+            Effect::Fixed => {
+                let rule = match license {
+                    License::ReadOnly => &self.read_only,
+                    _ => &self.it,
+                };
+                return (license.level(area) >= access.needs()).then_some(rule);
+            }
+            Effect::Capped if license.level(area) < access.needs() => return None,
+            Effect::Capped | Effect::Grants => {}
+        }
+        let project = m.map(|m| Project::of(m.project_id));
         self.candidates
             .get(slot(area, access))?
             .iter()
             .filter_map(|&i| self.grants.get(usize::from(i)))
-            .find(|g| g.covers_project(project) && g.held_in(who, groups))
+            .find(|g| project.is_none_or(|p| g.covers_project(p)) && g.held_in(who, groups))
+            .map(|g| &g.by)
     }
 
+    /// The documented cell behind a decision this policy made by `by` on `m` for
+    /// `who` (for `policy explain`).
+    pub fn cell_of(&self, by: &RuleRef, m: &Matched<'_>, who: &dyn Subject) -> Option<CellRef> {
+        let license = License::of_user(who.license(), self.default_license);
+        let (area, access) = if Arc::ptr_eq(&by.rule, &self.own_user.rule) {
+            (Area::Develop, m.op.access)
+        } else {
+            needs(m, who)
+        };
+        if Arc::ptr_eq(&by.rule, &self.read_only.rule) || Arc::ptr_eq(&by.rule, &self.it.rule) {
+            return license.cell(area, access.needs());
+        }
+        let grant = self
+            .grants
+            .iter()
+            .find(|g| Arc::ptr_eq(&g.by.rule, &by.rule))?;
+        grant.cell(area, access)
+    }
     /// Records the ids of the grants' group names in the set's table.
     pub(crate) fn intern_groups(&mut self, table: &mut GroupTable) {
         for g in self.grants.iter_mut() {
@@ -250,9 +346,21 @@ pub(crate) fn compile(
             }
         }
     }
+    let location: Arc<str> = Arc::from(match grants {
+        Some(g) => file_line(problems.file, at(g)),
+        None => problems.file.to_owned(),
+    });
+    let rule = |name: &str| RuleRef {
+        route: route.clone(),
+        rule: Arc::from(name),
+        location: location.clone(),
+    };
     Some(DbtPlatformPolicy {
         grants: out.into(),
         default_license,
+        read_only: rule("license:read_only"),
+        it: rule("license:it"),
+        own_user: rule("own-user"),
         candidates: candidates.into_iter().map(Vec::into_boxed_slice).collect(),
     })
 }

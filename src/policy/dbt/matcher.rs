@@ -21,6 +21,8 @@ pub struct Matched<'p> {
     pub op: &'static Operation,
     pub account_id: Option<&'p str>,
     pub project_id: Option<&'p str>,
+    /// The user of a user-scoped operation (`{user_id}`, or the id after `users`).
+    pub user_id: Option<&'p str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +31,7 @@ struct Leaf {
     /// Segment positions of the account and project ids in the path.
     account_at: Option<u8>,
     project_at: Option<u8>,
+    user_at: Option<u8>,
 }
 
 /// Above this many literal children a node looks them up by hash.
@@ -85,6 +88,7 @@ impl OperationTree {
         let mut at = 0;
         let mut account_at = None;
         let mut project_at = None;
+        let mut user_at = None;
         let mut previous = "";
         let segments: Vec<&'static str> = segments(op.path).collect();
         for (i, seg) in segments.iter().enumerate() {
@@ -96,11 +100,17 @@ impl OperationTree {
                 if name == "project_id" || (name == "id" && previous == "projects") {
                     project_at = position;
                 }
+                if op.own_user.is_some()
+                    && (name == "user_id" || (name == "id" && previous == "users"))
+                {
+                    user_at = position;
+                }
                 if name == "remainder" && i + 1 == segments.len() {
                     let leaf = Leaf {
                         op,
                         account_at,
                         project_at,
+                        user_at,
                     };
                     return place(&mut self.nodes[at].remainder[op.verb.index()], leaf);
                 }
@@ -131,6 +141,7 @@ impl OperationTree {
             op,
             account_at,
             project_at,
+            user_at,
         };
         place(&mut self.nodes[at].ends[op.verb.index()], leaf)
     }
@@ -155,6 +166,7 @@ impl OperationTree {
             op: leaf.op,
             account_id: pick(leaf.account_at),
             project_id: pick(leaf.project_at),
+            user_id: pick(leaf.user_at),
         })
     }
 
@@ -270,7 +282,7 @@ mod tests {
         let sl = t.find(Verb::POST, "/api/graphql/").unwrap();
         assert_eq!(
             (sl.op.area, sl.op.access),
-            (Area::SemanticLayer, Access::Read)
+            (Area::SemanticLayerConfig, Access::Read)
         );
     }
 
@@ -289,6 +301,23 @@ mod tests {
             .find(Verb::DELETE, "/api/v3/accounts/7/projects/456/")
             .unwrap();
         assert_eq!(project.project_id, Some("456"));
+    }
+
+    #[test]
+    fn user_ids_are_read_from_user_scoped_paths_only() {
+        let t = tree();
+        let creds = t
+            .find(Verb::GET, "/api/v3/users/42/credentials/7/")
+            .unwrap();
+        assert_eq!(creds.user_id, Some("42"));
+        let keys = t
+            .find(Verb::POST, "/api/v3/accounts/1/users/43/account-apikeys/")
+            .unwrap();
+        assert_eq!(keys.user_id, Some("43"));
+        let v2 = t.find(Verb::GET, "/api/v2/users/44/").unwrap();
+        assert_eq!(v2.user_id, Some("44"));
+        let member = t.find(Verb::GET, "/api/v3/accounts/1/users/45/").unwrap();
+        assert_eq!(member.user_id, None);
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn the_dbt_platform_example_loads_and_passes_its_tests() {
     )
     .unwrap();
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!(passed, 13);
+    assert_eq!(passed, 20);
 }
 
 #[test]
@@ -313,17 +313,18 @@ fn explain_shows_the_operation_and_the_deciding_grant() {
         &dir,
         "alice",
         "POST",
-        "https://h/api/v3/accounts/1/projects/123/environments/4/",
+        "https://h/api/v3/accounts/1/projects/123/connections/4/",
         &simple_normalise,
     )
     .unwrap();
     assert!(
-        out.contains("operation: POST /api/v3/accounts/{account_id}/projects/{project_id}/environments/{id}/ (environments write, project 123)\n"),
+        out.contains("operation: POST /api/v3/accounts/{account_id}/projects/{project_id}/connections/{id}/ (data-platform-configs write, project 123)\n"),
         "{out}"
     );
     assert!(
         out.ends_with(
-            "decision: allow by grant[0]:finance-analysts:job_admin (policies/t.yaml:6)\n"
+            "decision: allow by grant[0]:finance-analysts:job_admin (policies/t.yaml:6)\n\
+             cell:     dbt \"Enterprise permissions\", Project access for project permissions: Data platform configurations × Job admin = W\n"
         ),
         "{out}"
     );
@@ -332,7 +333,7 @@ fn explain_shows_the_operation_and_the_deciding_grant() {
         &dir,
         "bob",
         "POST",
-        "https://h/api/v3/accounts/1/projects/123/environments/4/",
+        "https://h/api/v3/accounts/1/projects/123/connections/4/",
         &simple_normalise,
     )
     .unwrap();

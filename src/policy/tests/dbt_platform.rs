@@ -1,6 +1,7 @@
 //! The dbt-platform preset in a policy set: project scoping, most permissive grant,
-//! license caps, the agents cap, unknown operations, the decision order, what the 403
-//! page and `policy check` are told, and validation positions.
+//! licenses (fixed grants and the analyst cap), the agents cap, unknown operations,
+//! the decision order, what the 403 page and `policy check` are told, and validation
+//! positions.
 
 use http::Method;
 
@@ -67,16 +68,26 @@ fn project_grants_cover_only_their_projects_and_never_account_writes() {
         verdict(&s, Method::GET, "h", "/api/v2/accounts/1/jobs/", &sched),
         "deny by default-deny"
     );
-    // `{id}` right after `projects` is the project.
+    // `{id}` right after `projects` is the project (developer reads projects).
     assert_eq!(
         verdict(
             &s,
-            Method::POST,
+            Method::GET,
             "h",
             "/api/v3/accounts/1/projects/123/",
             &who(&["analytics-engineers"], None)
         ),
         "allow by grant[0]:analytics-engineers:developer"
+    );
+    assert_eq!(
+        verdict(
+            &s,
+            Method::GET,
+            "h",
+            "/api/v3/accounts/1/projects/456/",
+            &who(&["analytics-engineers"], None)
+        ),
+        "deny by default-deny"
     );
 }
 
@@ -106,69 +117,124 @@ fn the_most_permissive_grant_wins_across_groups() {
 }
 
 #[test]
-fn licenses_cap_grants() {
+fn read_only_and_it_licenses_are_fixed_grants_whatever_the_groups() {
     let s = set(DBT);
     let admin_ro = who(&["platform"], Some("read_only"));
-    assert_eq!(
-        verdict(&s, Method::POST, "h", ENV_123, &admin_ro),
-        "deny by default-deny"
-    );
-    assert_eq!(
-        verdict(&s, Method::GET, "h", ENV_123, &admin_ro),
-        "allow by grant[3]:platform:account_admin"
-    );
+    let alone_ro = who(&[], Some("read_only"));
+    for ro in [&admin_ro, &alone_ro] {
+        // The Stakeholder/Read-Only column: reads of project surfaces, on every project.
+        assert_eq!(
+            verdict(&s, Method::GET, "h", ENV_456, ro),
+            "allow by license:read_only"
+        );
+        assert_eq!(
+            verdict(&s, Method::POST, "h", ENV_123, ro),
+            "deny by default-deny"
+        );
+        // Not the audit log, SSO/SCIM configuration or service tokens.
+        for path in [
+            "/api/v3/accounts/1/audit-logs/",
+            "/api/v3/accounts/1/oauth-configurations/",
+            "/api/v3/accounts/1/scim-config/",
+            "/api/v3/accounts/1/service-tokens/",
+        ] {
+            assert_eq!(
+                verdict(&s, Method::GET, "h", path, ro),
+                "deny by default-deny",
+                "{path}"
+            );
+        }
+    }
     let admin_it = who(&["platform"], Some("it"));
-    assert_eq!(
-        verdict(
-            &s,
-            Method::POST,
-            "h",
-            "/api/v3/accounts/1/ip-restrictions/",
-            &admin_it
-        ),
-        "allow by grant[3]:platform:account_admin"
-    );
-    assert_eq!(
-        verdict(
-            &s,
-            Method::PATCH,
-            "h",
-            "/api/v3/accounts/1/scim/v2/Users/x",
-            &admin_it
-        ),
-        "allow by grant[3]:platform:account_admin"
-    );
-    assert_eq!(
-        verdict(
-            &s,
-            Method::POST,
-            "h",
-            "/api/v2/accounts/1/jobs/5/",
-            &admin_it
-        ),
-        "deny by default-deny"
-    );
-    assert_eq!(
-        verdict(
-            &s,
-            Method::GET,
-            "h",
-            "/api/v2/accounts/1/jobs/5/",
-            &admin_it
-        ),
-        "deny by default-deny"
-    );
-    // An unknown license value reads only.
+    let alone_it = who(&[], Some("it"));
+    for it in [&admin_it, &alone_it] {
+        // Security admin + billing admin.
+        assert_eq!(
+            verdict(
+                &s,
+                Method::POST,
+                "h",
+                "/api/v3/accounts/1/ip-restrictions/",
+                it
+            ),
+            "allow by license:it"
+        );
+        assert_eq!(
+            verdict(
+                &s,
+                Method::PATCH,
+                "h",
+                "/api/v3/accounts/1/scim/v2/Users/x",
+                it
+            ),
+            "allow by license:it"
+        );
+        assert_eq!(
+            verdict(&s, Method::GET, "h", "/api/v2/accounts/1/", it),
+            "allow by license:it"
+        );
+        // Not the account's settings (security admin reads them), not jobs.
+        assert_eq!(
+            verdict(&s, Method::POST, "h", "/api/v2/accounts/1/", it),
+            "deny by default-deny"
+        );
+        assert_eq!(
+            verdict(&s, Method::GET, "h", "/api/v2/accounts/1/jobs/5/", it),
+            "deny by default-deny"
+        );
+    }
+    // An unknown license value is read_only.
     let odd = who(&["platform"], Some("enterprise-plus"));
     assert_eq!(
         verdict(&s, Method::POST, "h", ENV_123, &odd),
         "deny by default-deny"
     );
-    // No license: the default (developer) does not cap.
+    assert_eq!(
+        verdict(&s, Method::GET, "h", ENV_123, &odd),
+        "allow by license:read_only"
+    );
+    // No license: the default (developer) takes the grants as they are.
     let none = who(&["platform"], None);
     assert_eq!(
         verdict(&s, Method::POST, "h", ENV_123, &none),
         "allow by grant[3]:platform:account_admin"
+    );
+}
+
+#[test]
+fn an_analyst_license_caps_grants_at_the_analyst_column() {
+    let s = set(DBT);
+    let admin = who(&["platform"], Some("analyst"));
+    // account_admin edits environments; the analyst column reads them.
+    assert_eq!(
+        verdict(&s, Method::POST, "h", ENV_123, &admin),
+        "deny by default-deny"
+    );
+    assert_eq!(
+        verdict(&s, Method::GET, "h", ENV_123, &admin),
+        "allow by grant[3]:platform:account_admin"
+    );
+    // Data platform configurations: W in both columns.
+    assert_eq!(
+        verdict(
+            &s,
+            Method::POST,
+            "h",
+            "/api/v3/accounts/1/projects/123/connections/4/",
+            &admin
+        ),
+        "allow by grant[3]:platform:account_admin"
+    );
+    // Nothing the analyst column does not have, whatever the grant.
+    assert_eq!(
+        verdict(
+            &s,
+            Method::GET,
+            "h",
+            "/api/v3/accounts/1/audit-logs/",
+            &admin
+        ),
+        "deny by default-deny"
     );
 }
 

@@ -45,6 +45,7 @@ pub(super) struct Who {
     pub groups: Vec<&'static str>,
     pub license: Option<&'static str>,
     pub user_type: Option<&'static str>,
+    pub external_id: Option<&'static str>,
 }
 
 impl Who {
@@ -72,6 +73,9 @@ impl Subject for Who {
     }
     fn user_type(&self) -> Option<&str> {
         self.user_type
+    }
+    fn external_id(&self) -> Option<&str> {
+        self.external_id
     }
     fn in_group(&self, display_name: &str) -> bool {
         self.groups

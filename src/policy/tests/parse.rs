@@ -127,6 +127,7 @@ fn every_rule_key_takes_part_in_the_decision() {
         groups: vec!["data-platform"],
         license: Some("Developer"),
         user_type: Some("employee"),
+        external_id: None,
     };
     let ok = "/finance/123/index.html";
     assert_eq!(
@@ -201,6 +202,7 @@ fn clone(w: &Who) -> Who {
         groups: w.groups.clone(),
         license: w.license,
         user_type: w.user_type,
+        external_id: w.external_id,
     }
 }
 

@@ -173,7 +173,8 @@ fn resolved_group_names_follow_every_directory_change() {
 fn dbt_platform_grants_use_the_resolved_group_table() {
     let dir = directory();
     let s = set("routes:\n  - name: dbt\n    preset: dbt-platform\n    upstream: https://h\n    allow:\n      - { name: ghosts, groups: [Ghosts], methods: [PATCH] }\n    grants:\n      - { group: Data-Platform, permission_set: job_admin }\n      - { group: ÜNÏCODE-team, permission_set: stakeholder }\n");
-    let path = "/api/v2/accounts/1/jobs/5/";
+    // Data platform configurations: W for job_admin, and within alice's analyst cap.
+    let path = "/api/v3/accounts/1/projects/5/connections/4/";
     let m = s.match_route("h", path).unwrap();
     let decide = |name: &str, method: &'static Method| {
         let who = DirectorySubject::new(&dir, dir.user_by_name(name).unwrap());
