@@ -90,6 +90,7 @@ impl AdminState {
 pub fn routes(state: AdminState) -> Router {
     Router::new()
         .route("/assets/style.css", get(html::stylesheet))
+        .route("/assets/favicon.svg", get(html::icon))
         .route("/me", get(me::page))
         .route("/me/sign-out", post(me::sign_out))
         .route("/admin", get(users::home))

@@ -86,7 +86,12 @@ impl Gate {
         let caller = match self.authenticate(ask.headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) => {
-                self.audit_refusal(&ask, AuditDenyReason::Unauthenticated, route_name);
+                let reason = if is_icon_request(&ask) {
+                    AuditDenyReason::Icon
+                } else {
+                    AuditDenyReason::Unauthenticated
+                };
+                self.audit_refusal(&ask, reason, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: ask.login_return_to.filter(|_| self.login_enabled),
                     reason: None,
@@ -115,21 +120,31 @@ impl Gate {
         };
         let decision = policy.decide(m, facts, &subject);
         let user = &caller.user;
-        self.audit.record_decision(&DecisionRecord {
-            at: self.audit.now_ms(),
-            allow: decision.allow,
-            user_name: &user.user_name,
-            user_id: &user.id,
-            route: &m.route.name,
-            method: ask.method.as_str(),
-            path: &ask.path.matching,
-            rule: &decision.by.rule,
-            rule_location: &decision.by.location,
-            directory_seq,
-            origin: ask.origin,
-        });
+        // The browser asks for an icon on every page it shows; a refusal of that is
+        // counted, not recorded (nor logged at INFO) once per page view.
+        let icon_noise = !decision.allow && is_icon_request(&ask);
+        if icon_noise {
+            tracing::debug!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "icon request denied");
+            self.audit_refusal(&ask, AuditDenyReason::Icon, Some(&m.route.name));
+        } else {
+            self.audit.record_decision(&DecisionRecord {
+                at: self.audit.now_ms(),
+                allow: decision.allow,
+                user_name: &user.user_name,
+                user_id: &user.id,
+                route: &m.route.name,
+                method: ask.method.as_str(),
+                path: &ask.path.matching,
+                rule: &decision.by.rule,
+                rule_location: &decision.by.location,
+                directory_seq,
+                origin: ask.origin,
+            });
+        }
         if !decision.allow {
-            tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
+            if !icon_noise {
+                tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
+            }
             return Err(GateError::Forbidden(Box::new(Forbidden {
                 browser: ask.browser,
                 user_name: user.user_name.to_string(),
@@ -159,6 +174,17 @@ impl Gate {
             ask.origin,
         );
     }
+}
+
+/// The path browsers ask for on their own, once per site, to show an icon.
+pub const BROWSER_ICON_PATH: &str = "/favicon.ico";
+
+/// Whether `ask` is a browser's automatic icon request: `GET` or `HEAD` of
+/// [`BROWSER_ICON_PATH`], not a page navigation.
+fn is_icon_request(ask: &Ask<'_>) -> bool {
+    (ask.method == Method::GET || ask.method == Method::HEAD)
+        && !ask.browser
+        && ask.path.matching == BROWSER_ICON_PATH
 }
 
 /// The `reason` label of a refusal.
