@@ -55,6 +55,8 @@ pub struct AdminState {
     pub admin_origin: Option<String>,
     /// New token secrets waiting to be shown once.
     pub(crate) fresh_tokens: tokens::FreshTokens,
+    /// The browser login, when configured: sign-out signs out at the provider too.
+    pub oidc: Option<Arc<crate::authn::OidcLogin>>,
 }
 
 impl AdminState {
@@ -77,7 +79,14 @@ impl AdminState {
             public_url,
             admin_origin,
             fresh_tokens: Default::default(),
+            oidc: None,
         }
+    }
+
+    /// Signs browsers out at this OpenID provider too ([`me::sign_out`]).
+    pub fn with_oidc(mut self, oidc: Option<Arc<crate::authn::OidcLogin>>) -> Self {
+        self.oidc = oidc;
+        self
     }
 
     /// Now, in Unix milliseconds.

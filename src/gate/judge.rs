@@ -95,6 +95,7 @@ impl Gate {
                 return Err(GateError::Unauthenticated {
                     login_return_to: ask.login_return_to.filter(|_| self.login_enabled),
                     reason: None,
+                    login_enabled: self.login_enabled,
                 });
             }
             Err(NoCaller::Refused(e)) => {
@@ -103,12 +104,14 @@ impl Gate {
                 return Err(GateError::Unauthenticated {
                     login_return_to: None,
                     reason: Some(e),
+                    login_enabled: self.login_enabled,
                 });
             }
             Err(NoCaller::NotProvisioned) => {
                 self.audit_refusal(&ask, AuditDenyReason::NotProvisioned, route_name);
                 return Err(GateError::NotProvisioned {
                     browser: ask.browser,
+                    login_enabled: self.login_enabled,
                 });
             }
         };
@@ -152,6 +155,7 @@ impl Gate {
                 path: ask.path.forward.clone(),
                 allowing_groups: policy.allowing_groups(m.route, facts),
                 by: decision.by,
+                login_enabled: self.login_enabled,
             })));
         }
         tracing::debug!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access allowed");
