@@ -13,13 +13,13 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use http::{header, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::access::{explain_all, RouteAccess};
 use super::auth::wants_json;
 use super::error::PageError;
-use super::html::{html, see_other, E};
+use super::html::{html, E};
 use super::layout::{page as layout, sign_out_form};
 use super::AdminState;
 use crate::directory::{Directory, UserRecord};
@@ -324,8 +324,8 @@ pub async fn sign_out(
         &uri,
     );
     let location = crate::authn::routes::sign_out_location(s.oidc.as_deref(), ended, base).await;
-    let mut r = see_other(&location);
-    r.headers_mut()
-        .append(header::SET_COOKIE, s.gate.sessions.clear_cookie(s.gate.tls));
-    Ok(r)
+    Ok(crate::authn::routes::signed_out_response(
+        &location,
+        s.gate.sessions.clear_cookie(s.gate.tls),
+    ))
 }

@@ -97,6 +97,31 @@ fn render(status: StatusCode, title: &str, message: &str, extra: &str) -> Respon
     crate::admin::html::html(status, narrow_page(title, &main))
 }
 
+/// The answer to a sign-out that continues at the identity provider (`url`, its
+/// end-session endpoint): a page that goes there at once (`<meta http-equiv=refresh>`)
+/// and links to it. Not a redirect: browsers apply the sign-out form's
+/// `form-action 'self'` to the redirects that follow its POST, which would stop at the
+/// provider's origin; a refresh is a navigation of its own.
+pub(crate) fn continue_at_provider(url: &str) -> Response {
+    let url = escape(url);
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"refresh\" content=\"0;url={url}\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Signing out · scimgate</title>{links}</head>\
+<body><main class=\"narrow\"><h1>Signing out</h1>\
+<p class=\"detail\">You are signed out of scimgate. Signing you out of your identity provider…</p>\
+<p class=\"links\"><a href=\"{url}\">Continue</a></p></main></body></html>\n",
+        links = crate::admin::html::HEAD_LINKS,
+    );
+    let mut resp = crate::admin::html::html(StatusCode::OK, body);
+    resp.headers_mut().insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

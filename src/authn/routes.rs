@@ -16,9 +16,10 @@
 //!   error code.
 //! - `POST /logout`: from our own origin only (`Origin`, else `Referer`, must be the
 //!   request's own `scheme://Host`; else 403 and nothing ends); ends the session,
-//!   clears the cookie, and 303s to the IdP's `end_session_endpoint` when it publishes
-//!   one ([`sign_out_location`]: RP-initiated logout, coming back to `/signed-out`),
-//!   else to `/signed-out`. `GET /logout` ends nothing: it shows a
+//!   clears the cookie, and sends the browser on to the IdP's `end_session_endpoint`
+//!   when it publishes one ([`sign_out_location`]: RP-initiated logout, coming back to
+//!   `/signed-out`; by a page that refreshes there, see [`signed_out_response`]), else
+//!   303s to `/signed-out`. `GET /logout` ends nothing: it shows a
 //!   page with a sign-out button (a cross-site link or image cannot sign anyone out).
 //!
 //! Cookies are `Secure` and `__Host-` prefixed when browsers reach scimgate over HTTPS
@@ -292,8 +293,21 @@ async fn logout(State(s): State<Arc<AuthnState>>, headers: HeaderMap, uri: Uri) 
         &uri,
     );
     let location = sign_out_location(s.oidc.as_deref(), ended, base).await;
-    let mut resp = redirect(&location, [s.sessions.clear_cookie(s.tls)]);
-    *resp.status_mut() = StatusCode::SEE_OTHER;
+    signed_out_response(&location, s.sessions.clear_cookie(s.tls))
+}
+
+/// The answer to a sign-out POST, clearing the session cookie: a 303 to `/signed-out`,
+/// or a page continuing at the provider's end-session `location`
+/// ([`super::pages::continue_at_provider`]).
+pub fn signed_out_response(location: &str, clear_cookie: HeaderValue) -> Response {
+    let mut resp = if location == SIGNED_OUT {
+        let mut r = redirect(SIGNED_OUT, []);
+        *r.status_mut() = StatusCode::SEE_OTHER;
+        r
+    } else {
+        super::pages::continue_at_provider(location)
+    };
+    resp.headers_mut().append(SET_COOKIE, clear_cookie);
     resp
 }
 

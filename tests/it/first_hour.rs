@@ -247,8 +247,9 @@ async fn switching_accounts_signs_out_at_the_provider_and_asks_for_a_login() {
     assert_eq!(done.status(), StatusCode::FOUND);
     let ann_session = session_of(&done);
 
-    // Signing out ends scimgate's session and sends the browser to the provider's
-    // end-session endpoint, with the ID token as hint, to come back signed out.
+    // Signing out ends scimgate's session and sends the browser on to the provider's
+    // end-session endpoint, with the ID token as hint, to come back signed out (by a
+    // page that refreshes there: the form's `form-action 'self'` would stop a redirect).
     let out = http
         .post(format!("{}/.scimgate/logout", g.root()))
         .header("cookie", &ann_session)
@@ -256,8 +257,13 @@ async fn switching_accounts_signs_out_at_the_provider_and_asks_for_a_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    let end = location(&out);
+    assert_eq!(out.status(), StatusCode::OK);
+    assert!(cookie_named(&out, "scimgate_session").is_none());
+    assert!(out.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("scimgate_session=;"));
+    let end = refresh_target(&out.text().await.unwrap());
     assert!(
         end.starts_with(&format!("{}/session/end?", idp.issuer())),
         "{end}"
@@ -334,8 +340,30 @@ async fn switching_accounts_signs_out_at_the_provider_and_asks_for_a_login() {
         .send()
         .await
         .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let end = refresh_target(&out.text().await.unwrap());
+    assert!(
+        end.starts_with(&format!("{}/session/end?", idp.issuer())),
+        "{end}"
+    );
+
+    // Without an end-session endpoint, or without a session, it ends at /signed-out.
+    let out = http
+        .post(format!("{}/.scimgate/logout", g.root()))
+        .header("origin", g.root())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    assert!(location(&out).starts_with(&format!("{}/session/end?", idp.issuer())));
+    assert_eq!(location(&out), "/.scimgate/signed-out");
+}
+
+/// Where a page's `<meta http-equiv="refresh">` goes (unescaped).
+fn refresh_target(page: &str) -> String {
+    let marker = "http-equiv=\"refresh\" content=\"0;url=";
+    let at = page.find(marker).expect("a refresh") + marker.len();
+    let end = page[at..].find('"').unwrap();
+    page[at..at + end].replace("&amp;", "&")
 }
 
 #[tokio::test]
