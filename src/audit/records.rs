@@ -42,9 +42,9 @@ pub enum DenyReason {
     NotProvisioned,
     /// The route needs a fresh directory and this replica is cut off from the store.
     StaleDirectory,
-    /// A browser's automatic `GET /favicon.ico` that was refused (anonymous, or a
-    /// signed-in user the route does not allow it): only ever counted, never recorded
-    /// one by one ([`super::refusals`]).
+    /// A browser's icon request (`GET`/`HEAD`, not a navigation, of a path naming a
+    /// favicon) that was refused (anonymous, or a signed-in user the route does not
+    /// allow it): only ever counted, never recorded one by one ([`super::refusals`]).
     Icon,
 }
 

@@ -180,15 +180,14 @@ impl Gate {
     }
 }
 
-/// The path browsers ask for on their own, once per site, to show an icon.
-pub const BROWSER_ICON_PATH: &str = "/favicon.ico";
-
-/// Whether `ask` is a browser's automatic icon request: `GET` or `HEAD` of
-/// [`BROWSER_ICON_PATH`], not a page navigation.
+/// Whether `ask` is a browser's icon request: `GET` or `HEAD`, not a page navigation,
+/// of a path that names a favicon (`/favicon.ico`, which browsers ask for on their own,
+/// or a page's icon link such as the dbt docs UI's, whose unexpanded template
+/// `/${require('./assets/favicons/favicon.ico')}` is asked for on every docs page view).
 fn is_icon_request(ask: &Ask<'_>) -> bool {
     (ask.method == Method::GET || ask.method == Method::HEAD)
         && !ask.browser
-        && ask.path.matching == BROWSER_ICON_PATH
+        && ask.path.matching.to_ascii_lowercase().contains("favicon")
 }
 
 /// The `reason` label of a refusal.

@@ -169,6 +169,12 @@ async fn pages_name_scimgates_icon_and_icon_refusals_are_not_audit_noise() {
     assert_eq!(secret.len(), 1, "{rows:#?}");
     assert_eq!(secret[0].entry.actor, "user:vic");
     assert_eq!(denials(&rows, "/").len(), 1, "the 403 page's own denial");
+    assert!(
+        !rows.iter().any(|r| detail(r)["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("require("))),
+        "{rows:#?}"
+    );
     let icon = denials(&rows, "/favicon.ico");
     assert_eq!(icon.len(), 1, "only the navigation: {icon:#?}");
     assert_eq!(icon[0].entry.actor, "user:vic");
