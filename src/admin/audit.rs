@@ -1,6 +1,8 @@
 //! Admin UI: the audit timeline, newest first, filtered by user, route, action and
 //! time, paged by sequence number ("older" continues below the last record shown).
-//! Each record shows who did what to what; before/after bodies and details fold out
+//! Each record shows who did what to what: users and groups by their names (from the
+//! directory, else from the record's own body), an access decision with its method,
+//! path and deciding rule (or refusal reason); before/after bodies and details fold out
 //! (`<details>`, no script needed).
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use super::layout::page as layout;
 use super::{AdminState, PAGE_SIZE};
 use crate::audit::{AuditQuery, AuditRow};
 use crate::clock::{rfc3339_millis, to_millis};
+use crate::directory::Directory;
 
 /// The timeline's filters, as the form sends them.
 #[derive(Debug, Default, Deserialize)]
@@ -122,33 +125,84 @@ fn folded(label: &str, text: Option<&str>) -> String {
     )
 }
 
-/// The target, linked to its admin page when it is a user or group.
-fn target(target: &str) -> String {
-    let link = |page: &str, id: &str| {
+/// The name a record's body gives its resource (`userName`, else `displayName`).
+fn name_in_body(body: Option<&str>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body?).ok()?;
+    ["userName", "displayName"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(|n| n.as_str()).map(str::to_owned))
+}
+
+/// The target, linked to its admin page when it is a user or group, by name (the
+/// directory's, else the record's before/after body's; the id when neither has one).
+fn target(dir: &Directory, e: &crate::audit::AuditEntry) -> String {
+    let named = |page: &str, id: &str, current: Option<String>| {
+        let name = current
+            .or_else(|| name_in_body(e.after.as_deref()))
+            .or_else(|| name_in_body(e.before.as_deref()));
+        let label = match &name {
+            Some(n) => E(n).to_string(),
+            None => E(&e.target).to_string(),
+        };
         format!(
-            "<a href=\"/.scimgate/admin/{page}/{}\">{}</a>",
+            "<a href=\"/.scimgate/admin/{page}/{}\" title=\"{}\">{label}</a>",
             url_encode(id),
-            E(target)
+            E(&e.target)
         )
     };
-    match target.split_once('/') {
-        Some(("User", id)) => link("users", id),
-        Some(("Group", id)) => link("groups", id),
-        _ => E(target).to_string(),
+    match e.target.split_once('/') {
+        Some(("User", id)) => named(
+            "users",
+            id,
+            dir.user_by_id(id).map(|u| u.user_name.to_string()),
+        ),
+        Some(("Group", id)) => named(
+            "groups",
+            id,
+            dir.group_by_id(id).map(|g| g.display_name.to_string()),
+        ),
+        _ => E(&e.target).to_string(),
     }
 }
 
-fn row(r: &AuditRow) -> String {
+/// An access record's request, shown: method and path, and the deciding rule or the
+/// refusal's reason.
+fn request(e: &crate::audit::AuditEntry) -> String {
+    if !e.action.starts_with("access.") || e.action == "access.deny_aggregate" {
+        return String::new();
+    }
+    let Some(d) = e
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+    else {
+        return String::new();
+    };
+    let text = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let why = match (text("rule"), text("reason")) {
+        ("", "") => String::new(),
+        ("", reason) => format!(" <span class=\"muted\">reason {}</span>", E(reason)),
+        (rule, _) => format!(" <span class=\"muted\">rule {}</span>", E(rule)),
+    };
+    format!(
+        "<div class=\"request\"><code>{} {}</code>{why}</div>",
+        E(text("method")),
+        E(text("path"))
+    )
+}
+
+fn row(dir: &Directory, r: &AuditRow) -> String {
     let e = &r.entry;
     format!(
         "<tr class=\"audit\" data-action=\"{action}\"><td>{seq}</td><td class=\"muted\">{at}</td>\
 <td class=\"actor\">{actor}</td><td class=\"action\"><code>{action}</code></td>\
-<td class=\"target\">{target}</td><td>{detail}{before}{after}</td></tr>",
+<td class=\"target\">{target}{request}</td><td>{detail}{before}{after}</td></tr>",
         seq = r.seq,
         at = E(&rfc3339_millis(e.at)),
         actor = E(&e.actor),
         action = E(&e.action),
-        target = target(&e.target),
+        target = target(dir, e),
+        request = request(e),
         detail = folded("detail", e.detail.as_deref()),
         before = folded("before", e.before.as_deref()),
         after = folded("after", e.after.as_deref()),
@@ -170,7 +224,8 @@ pub async fn timeline(
     let mut rows = tokio::task::spawn_blocking(move || store.audit_query(&audit_query)).await??;
     let more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
-    let body: String = rows.iter().map(row).collect();
+    let dir = &s.gate.dir;
+    let body: String = rows.iter().map(|r| row(dir, r)).collect();
     let older = match (more, rows.last()) {
         (true, Some(last)) => format!(
             "<a rel=\"next\" href=\"/.scimgate/admin/audit?{}&amp;before={}\">Older →</a>",
@@ -233,14 +288,41 @@ mod tests {
         assert_eq!(parse_time("2026-13-01"), None);
     }
 
+    fn entry(target: &str, after: Option<&str>) -> crate::audit::AuditEntry {
+        crate::audit::AuditEntry {
+            at: 0,
+            actor: "scim:idp".into(),
+            action: "user.create".into(),
+            target: target.into(),
+            before: None,
+            after: after.map(str::to_owned),
+            detail: None,
+        }
+    }
+
     #[test]
-    fn user_and_group_targets_link_to_their_pages() {
+    fn user_and_group_targets_link_to_their_pages_by_name() {
+        let dir = Directory::default();
         assert_eq!(
-            target("User/a b"),
-            "<a href=\"/.scimgate/admin/users/a%20b\">User/a b</a>"
+            target(&dir, &entry("User/a b", Some(r#"{"userName":"ann"}"#))),
+            "<a href=\"/.scimgate/admin/users/a%20b\" title=\"User/a b\">ann</a>"
         );
-        assert!(target("Group/g1").contains("/.scimgate/admin/groups/g1"));
-        assert_eq!(target("token:<x>"), "token:&lt;x&gt;");
+        assert!(target(&dir, &entry("Group/g1", None))
+            .contains("/.scimgate/admin/groups/g1\" title=\"Group/g1\">Group/g1<"));
+        assert_eq!(target(&dir, &entry("token:<x>", None)), "token:&lt;x&gt;");
+    }
+
+    #[test]
+    fn an_access_record_shows_its_request() {
+        let mut e = entry("route:docs", None);
+        e.action = "access.deny".into();
+        e.detail = Some(r#"{"method":"GET","path":"/x<y","rule":"default-deny"}"#.into());
+        assert_eq!(
+            request(&e),
+            "<div class=\"request\"><code>GET /x&lt;y</code> <span class=\"muted\">rule default-deny</span></div>"
+        );
+        e.action = "user.create".into();
+        assert_eq!(request(&e), "");
     }
 
     #[test]

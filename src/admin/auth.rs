@@ -121,7 +121,11 @@ impl AdminState {
     /// The viewer, who must be an admin with a browser session, on the admin origin.
     pub async fn admin(&self, headers: &HeaderMap, uri: &Uri) -> Result<Viewer, PageError> {
         if !self.config.enabled() {
-            return Err(PageError::NotFound("the admin UI is not configured"));
+            return Err(PageError::NotFound(
+                "the admin UI is off: set admin.groups in scimgate's configuration to the \
+                 directory groups whose members administer it (for example \
+                 admin: { groups: [scimgate-admins] })",
+            ));
         }
         self.check_admin_origin(headers)?;
         let viewer = self.viewer(headers, uri, false).await?;

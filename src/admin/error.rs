@@ -23,10 +23,10 @@ pub enum PageError {
         wants_json: bool,
     },
     /// Signed in, but not a member of an admin group.
-    #[error("this page is for scimgate administrators")]
+    #[error("this page is for scimgate administrators: members of the groups named in admin.groups; ask one of them, or your identity provider's administrators, to add you")]
     NotAdmin,
     /// The caller's identity names no active directory user.
-    #[error("your account is not provisioned in scimgate's directory")]
+    #[error("your account is deactivated or not provisioned in scimgate's directory; ask your identity provider's administrators to assign you to this application")]
     NotProvisioned,
     /// The admin UI is not configured (`admin.groups`), or nothing is here.
     #[error("{0}")]
@@ -106,7 +106,12 @@ impl IntoResponse for PageError {
             PageError::Store(_) | PageError::Task(_) => {
                 "scimgate could not complete this request.".to_owned()
             }
-            other => other.to_string(),
+            PageError::NotSignedIn { .. } => format!(
+                "You are not signed in, and browser sign-in is off: this scimgate has no \
+                 OpenID provider configured. Its administrator turns it on by setting {}.",
+                crate::authn::routes::OIDC_KEYS
+            ),
+            other => sentence(&other.to_string()),
         };
         let main = format!(
             "<h1>{}</h1><p class=\"detail\">{}</p>\
@@ -116,6 +121,24 @@ impl IntoResponse for PageError {
         );
         html(status, narrow_page(title, &main))
     }
+}
+
+/// `text` as a sentence: a capital first letter (unless it starts with a name such as
+/// `scimgate`) and a full stop.
+fn sentence(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) if !text.starts_with("scimgate") => {
+            out.extend(c.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+        _ => out.push_str(text),
+    }
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -137,6 +160,13 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(e.into_response().status().as_u16(), want);
         }
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(sentence("the admin UI is off"), "The admin UI is off.");
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence("scimgate failed"), "scimgate failed.");
     }
 
     #[test]

@@ -22,6 +22,19 @@ form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLESHEET: &str = include_str!("assets/style.css");
 
+/// Where scimgate's icon is served. Every page names it (`<link rel="icon">`), so a
+/// browser showing one of scimgate's pages does not ask the route behind it for
+/// `/favicon.ico`.
+pub const ICON_PATH: &str = "/.scimgate/assets/favicon.svg";
+
+const ICON: &str = include_str!("assets/favicon.svg");
+
+/// The `<head>` links every page carries: the stylesheet and the icon.
+pub const HEAD_LINKS: &str = concat!(
+    "<link rel=\"stylesheet\" href=\"/.scimgate/assets/style.css\">",
+    "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/.scimgate/assets/favicon.svg\">"
+);
+
 /// Text escaped for HTML content and attribute values (`&<>"'`).
 pub struct E<'a>(pub &'a str);
 
@@ -104,12 +117,18 @@ pub fn see_other(location: &str) -> Response {
 
 /// `GET /.scimgate/assets/style.css`.
 pub async fn stylesheet() -> Response {
-    let mut r = Response::new(Body::from(STYLESHEET));
+    asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+/// `GET /.scimgate/assets/favicon.svg`.
+pub async fn icon() -> Response {
+    asset(ICON, "image/svg+xml")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
@@ -132,6 +151,12 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
         assert_eq!(E("plain ünïcode").to_string(), "plain ünïcode");
+    }
+
+    #[test]
+    fn head_links_name_the_served_assets() {
+        assert!(HEAD_LINKS.contains(STYLESHEET_PATH));
+        assert!(HEAD_LINKS.contains(ICON_PATH));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The shared page layout: a top bar (who is signed in, links to `/me` and, for
 //! admins, the admin UI, and a sign-out button) around each page's content.
 
-use super::html::{E, STYLESHEET_PATH};
+use super::html::{E, HEAD_LINKS};
 
 /// Where the sign-out form posts.
 pub const SIGN_OUT_PATH: &str = "/.scimgate/me/sign-out";
@@ -24,7 +24,7 @@ pub fn page(title: &str, nav: Option<&Nav<'_>>, main: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} · scimgate</title><link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\"></head>\
+<title>{title} · scimgate</title>{HEAD_LINKS}</head>\
 <body>{bar}<main>{main}</main></body></html>\n",
         title = E(title),
     )
@@ -35,7 +35,7 @@ pub fn narrow_page(title: &str, main: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} · scimgate</title><link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\"></head>\
+<title>{title} · scimgate</title>{HEAD_LINKS}</head>\
 <body><main class=\"narrow\">{main}</main></body></html>\n",
         title = E(title),
     )

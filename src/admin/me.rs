@@ -1,7 +1,8 @@
 //! `/.scimgate/me`: who I am, my groups (direct and through nesting), my license, and
 //! what each route lets me do, from the live directory and policies. A bearer caller
 //! asking for `application/json` gets the same as JSON. `POST /me/sign-out` ends the
-//! session (CSRF-checked) and shows the login surface's signed-out page.
+//! session (CSRF-checked), signs out at the OpenID provider when it publishes an
+//! end-session endpoint, and shows the login surface's signed-out page.
 //!
 //! The rendering of a user's profile, groups and access table lives here too: the
 //! admin UI's user page shows the same pieces, with the deciding rules.
@@ -12,13 +13,13 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use http::{header, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::access::{explain_all, RouteAccess};
 use super::auth::wants_json;
 use super::error::PageError;
-use super::html::{html, see_other, E};
+use super::html::{html, E};
 use super::layout::{page as layout, sign_out_form};
 use super::AdminState;
 use crate::directory::{Directory, UserRecord};
@@ -169,10 +170,9 @@ by <code class=\"rule\">{}</code> <span class=\"muted\">{}</span></div>",
         };
         rows.push_str(&format!(
             "<tr class=\"route\" data-route=\"{name}\"><td><code>{name}</code></td>\
-<td><code>{host}</code> <code>{path}</code></td><td class=\"methods\">{verdict}{grants}</td></tr>",
+<td class=\"where\">{place}</td><td class=\"methods\">{verdict}{grants}</td></tr>",
             name = E(&r.route),
-            host = E(&r.host),
-            path = E(path),
+            place = where_html(r, path),
         ));
     }
     let head = if rules {
@@ -184,6 +184,38 @@ by <code class=\"rule\">{}</code> <span class=\"muted\">{}</span></div>",
         "<table class=\"access\"><thead><tr><th>Route</th><th>Where</th><th>{head}</th></tr></thead>\
 <tbody>{rows}</tbody></table>"
     )
+}
+
+/// Where a route answers: a link to its path when a browser can open it (any host, or
+/// one literal host; the user may `GET` it), else the host and path as text ("any
+/// host" for `*`).
+fn where_html(r: &RouteAccess, path: &str) -> String {
+    let may_open = r.methods.iter().any(|m| m.method == "GET" && m.allow);
+    let any_host = r.host == "*";
+    let literal_host = !any_host && !r.host.contains(['*', '{']);
+    match &r.path {
+        Some(p) if may_open && any_host => {
+            format!("<a href=\"{p}\"><code>{p}</code></a>", p = E(p))
+        }
+        Some(p) if may_open && literal_host => format!(
+            "<a href=\"//{h}{p}\"><code>{h}{p}</code></a>",
+            h = E(&r.host),
+            p = E(p)
+        ),
+        _ if any_host => format!(
+            "<code>{}</code> <span class=\"muted\">on any host</span>",
+            E(path)
+        ),
+        _ => format!("<code>{}</code> <code>{}</code>", E(&r.host), E(path)),
+    }
+}
+
+/// The routes this user may use (some method allowed, or it depends on the path), and
+/// the others.
+pub fn split_usable(routes: Vec<RouteAccess>) -> (Vec<RouteAccess>, Vec<RouteAccess>) {
+    routes
+        .into_iter()
+        .partition(|r| r.path.is_none() || !r.allowed().is_empty() || !r.grants.is_empty())
 }
 
 #[derive(Serialize)]
@@ -228,14 +260,33 @@ pub async fn page(
         .as_deref()
         .map(|c| format!("<p>{}</p>", sign_out_form(c, "")))
         .unwrap_or_default();
+    let (usable, others) = split_usable(routes);
+    let usable = if usable.is_empty() {
+        "<p class=\"none\">None yet. Your identity provider's administrators give access by \
+adding you to the groups the routes allow.</p>"
+            .to_owned()
+    } else {
+        access_html(&usable, false)
+    };
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        let items: String = others
+            .iter()
+            .map(|r| format!("<li><code>{}</code></li>", E(&r.route)))
+            .collect();
+        format!(
+            "<h2>Routes I may not use</h2><ul class=\"no-access\">{items}</ul>\
+<p class=\"muted\">Opening one shows which groups would let you in.</p>"
+        )
+    };
     let main = format!(
         "<h1>My access</h1>{profile}<h2>My groups</h2>{groups}\
-<h2>Routes I may use</h2>{routes}\
+<h2>Routes I may use</h2>{usable}{others}\
 <p class=\"muted\">Read from the directory and policies as they are now; a change by \
 your identity provider shows here at once.</p>{sign_out}",
         profile = profile(user),
         groups = groups_html(&groups, false),
-        routes = access_html(&routes, false),
     );
     Ok(html(
         StatusCode::OK,
@@ -260,12 +311,21 @@ pub async fn sign_out(
     let viewer = s.viewer(&headers, &uri, false).await?;
     let presented = form.map(|Form(f)| f.csrf).unwrap_or_default();
     s.check_sign_out(&viewer, &headers, &presented)?;
-    if let Some(token) = &viewer.session {
-        s.gate.sessions.end(token).await;
-    }
+    let ended = match &viewer.session {
+        Some(token) => Some(s.gate.sessions.end(token).await),
+        None => None,
+    };
     tracing::info!(user = %viewer.user.user_name, "signed out");
-    let mut r = see_other("/.scimgate/signed-out");
-    r.headers_mut()
-        .append(header::SET_COOKIE, s.gate.sessions.clear_cookie(s.gate.tls));
-    Ok(r)
+    let base = crate::authn::routes::own_base(
+        s.public_url.as_deref(),
+        s.config.origin.as_deref(),
+        s.gate.tls,
+        &headers,
+        &uri,
+    );
+    let location = crate::authn::routes::sign_out_location(s.oidc.as_deref(), ended, base).await;
+    Ok(crate::authn::routes::signed_out_response(
+        &location,
+        s.gate.sessions.clear_cookie(s.gate.tls),
+    ))
 }

@@ -55,6 +55,8 @@ pub struct AdminState {
     pub admin_origin: Option<String>,
     /// New token secrets waiting to be shown once.
     pub(crate) fresh_tokens: tokens::FreshTokens,
+    /// The browser login, when configured: sign-out signs out at the provider too.
+    pub oidc: Option<Arc<crate::authn::OidcLogin>>,
 }
 
 impl AdminState {
@@ -77,7 +79,14 @@ impl AdminState {
             public_url,
             admin_origin,
             fresh_tokens: Default::default(),
+            oidc: None,
         }
+    }
+
+    /// Signs browsers out at this OpenID provider too ([`me::sign_out`]).
+    pub fn with_oidc(mut self, oidc: Option<Arc<crate::authn::OidcLogin>>) -> Self {
+        self.oidc = oidc;
+        self
     }
 
     /// Now, in Unix milliseconds.
@@ -90,6 +99,7 @@ impl AdminState {
 pub fn routes(state: AdminState) -> Router {
     Router::new()
         .route("/assets/style.css", get(html::stylesheet))
+        .route("/assets/favicon.svg", get(html::icon))
         .route("/me", get(me::page))
         .route("/me/sign-out", post(me::sign_out))
         .route("/admin", get(users::home))

@@ -42,17 +42,22 @@ pub enum DenyReason {
     NotProvisioned,
     /// The route needs a fresh directory and this replica is cut off from the store.
     StaleDirectory,
+    /// A browser's icon request (`GET`/`HEAD`, not a navigation, of a path naming a
+    /// favicon) that was refused (anonymous, or a signed-in user the route does not
+    /// allow it): only ever counted, never recorded one by one ([`super::refusals`]).
+    Icon,
 }
 
 impl DenyReason {
     /// Every reason, in [`DenyReason::index`] order.
-    pub const ALL: [DenyReason; 6] = [
+    pub const ALL: [DenyReason; 7] = [
         DenyReason::NoRoute,
         DenyReason::AmbiguousPath,
         DenyReason::Unauthenticated,
         DenyReason::CredentialsRefused,
         DenyReason::NotProvisioned,
         DenyReason::StaleDirectory,
+        DenyReason::Icon,
     ];
 
     /// The reason's place in [`DenyReason::ALL`].
@@ -68,6 +73,7 @@ impl DenyReason {
             DenyReason::CredentialsRefused => "credentials_refused",
             DenyReason::NotProvisioned => "not_provisioned",
             DenyReason::StaleDirectory => "stale_directory",
+            DenyReason::Icon => "icon",
         }
     }
 }

@@ -7,6 +7,10 @@
 //! writes one `access.deny_aggregate` record per key that counted any. At most
 //! `max_keys` keys per window; refusals past that share the key `route:*` of their
 //! reason. Memory is bounded by `max_keys × samples_per_key` clipped samples.
+//!
+//! Refusals of a browser's automatic icon request ([`DenyReason::Icon`]) are never
+//! recorded one by one: they are only counted (and sampled), so the aggregate says how
+//! many there were without one record per page view.
 
 use std::collections::HashMap;
 
@@ -41,7 +45,7 @@ struct Bucket {
 struct Window {
     start: i64,
     keys: usize,
-    routes: HashMap<String, [Option<Bucket>; 6]>,
+    routes: HashMap<String, [Option<Bucket>; DenyReason::ALL.len()]>,
 }
 
 /// The current window of anonymous refusals.
@@ -89,7 +93,11 @@ impl RefusalWindow {
             w.keys += 1;
             Bucket::default()
         });
-        if bucket.individual < self.config.individual_per_key {
+        let individual_cap = match reason {
+            DenyReason::Icon => 0,
+            _ => self.config.individual_per_key,
+        };
+        if bucket.individual < individual_cap {
             bucket.individual += 1;
             return Admit::Individually;
         }
@@ -178,6 +186,23 @@ mod tests {
         assert_eq!(d["samples"].as_array().unwrap().len(), 1);
         assert_eq!(records[0].target, "route:-");
         assert_eq!(w.close(8).1, 0, "a new window starts empty");
+    }
+
+    #[test]
+    fn icon_refusals_are_only_counted() {
+        let w = RefusalWindow::new(config(10), 0);
+        for _ in 0..3 {
+            assert_eq!(
+                w.admit(DenyReason::Icon, Some("docs"), sample),
+                Admit::Counted
+            );
+        }
+        let (records, total) = w.close(5);
+        assert_eq!((records.len(), total), (1, 3));
+        let d: serde_json::Value =
+            serde_json::from_str(records[0].detail.as_deref().unwrap()).unwrap();
+        assert_eq!(d["reason"], "icon");
+        assert_eq!(d["recorded_individually"].as_u64(), Some(0));
     }
 
     #[test]

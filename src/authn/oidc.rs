@@ -9,6 +9,10 @@
 //! (asymmetric algorithms only), `iss`, `aud`, `exp` and `nonce`. Userinfo is asked only when the ID token lacks the identity
 //! claim; its claims never replace the ID token's.
 //!
+//! When discovery publishes an `end_session_endpoint` (OpenID Connect RP-Initiated
+//! Logout 1.0), [`OidcLogin::end_session_url`] is where a sign-out sends the browser so
+//! the provider's session ends too; `start_with(.., true)` asks for `prompt=login`.
+//!
 //! Discovery is lazy (the IdP may start after scimgate), cached, and retried on the next
 //! login after a failure. When an ID token names a key the cached metadata lacks (the
 //! IdP rotated keys), discovery is redone, at most once a minute, and the check retried.
@@ -20,15 +24,15 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
     CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse,
-    UserInfoClaims, UserInfoError,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
+    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier,
+    TokenResponse, UserInfoClaims, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -80,8 +84,28 @@ type FullIdToken =
     IdToken<AllClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 struct Provider {
-    metadata: CoreProviderMetadata,
+    metadata: ProviderMetadataWithLogout,
     fetched_ms: i64,
+}
+
+/// A finished sign-in.
+pub struct SignedIn {
+    /// The verified claims (ID token, plus userinfo if needed).
+    pub claims: Arc<Claims>,
+    /// Where to send the browser.
+    pub return_to: String,
+    /// The ID token as the provider sent it: the hint for signing out at the provider
+    /// ([`OidcLogin::end_session_url`]).
+    pub id_token: String,
+}
+
+impl std::fmt::Debug for SignedIn {
+    /// Without the ID token (a credential).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("return_to", &self.return_to)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The browser login against one OpenID provider.
@@ -135,6 +159,18 @@ impl OidcLogin {
         redirect_uri: &str,
         return_to: String,
     ) -> Result<(String, PendingLogin), AuthnError> {
+        self.start_with(redirect_uri, return_to, false).await
+    }
+
+    /// [`OidcLogin::start`]; with `force_login`, the request asks the provider to show
+    /// its login form even to a browser it has a session with (`prompt=login`), so
+    /// someone else can sign in.
+    pub async fn start_with(
+        &self,
+        redirect_uri: &str,
+        return_to: String,
+        force_login: bool,
+    ) -> Result<(String, PendingLogin), AuthnError> {
         let provider = self.provider().await?;
         let client = self.client(&provider, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -145,6 +181,9 @@ impl OidcLogin {
         );
         for scope in self.cfg.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if force_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let return_to = if return_to.len() > MAX_RETURN_TO {
@@ -168,15 +207,15 @@ impl OidcLogin {
         &self.sealer
     }
 
-    /// Finishes a login: the verified claims (ID token, plus userinfo if needed) and
-    /// where to send the browser.
+    /// Finishes a login: the verified claims, where to send the browser, and the ID
+    /// token.
     pub async fn finish(
         &self,
         redirect_uri: &str,
         code: &str,
         state: &str,
         flow: PendingLogin,
-    ) -> Result<(Arc<Claims>, String), AuthnError> {
+    ) -> Result<SignedIn, AuthnError> {
         if expired(&flow, self.now_ms()) {
             return Err(AuthnError::LoginFailed(
                 "this sign-in attempt took too long; start again",
@@ -203,10 +242,11 @@ impl OidcLogin {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        let id_token: FullIdToken = token
+        let id_token_text = token
             .id_token()
             .ok_or(AuthnError::LoginFailed("the provider sent no ID token"))?
-            .to_string()
+            .to_string();
+        let id_token: FullIdToken = id_token_text
             .parse()
             .map_err(|_| AuthnError::BadToken("the ID token is malformed"))?;
         let nonce = Nonce::new(flow.nonce);
@@ -242,7 +282,39 @@ impl OidcLogin {
                 }
             }
         }
-        Ok((Arc::new(Claims::from_map(map)?), flow.return_to))
+        Ok(SignedIn {
+            claims: Arc::new(Claims::from_map(map)?),
+            return_to: flow.return_to,
+            id_token: id_token_text,
+        })
+    }
+
+    /// Where to send a browser that signed out of scimgate so it signs out at the
+    /// provider too (OpenID Connect RP-Initiated Logout 1.0): the provider's
+    /// `end_session_endpoint` with `client_id`, `id_token_hint` (when the session kept
+    /// one) and `post_logout_redirect_uri`. `None` when the provider publishes no such
+    /// endpoint or cannot be reached: then only scimgate's session ended.
+    pub async fn end_session_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &str,
+    ) -> Option<String> {
+        let provider = self.provider().await.ok()?;
+        let endpoint = provider
+            .metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .as_ref()?;
+        let mut url = endpoint.url().clone();
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(hint) = id_token_hint {
+                q.append_pair("id_token_hint", hint);
+            }
+            q.append_pair("client_id", &self.cfg.client_id);
+            q.append_pair("post_logout_redirect_uri", post_logout_redirect_uri);
+        }
+        Some(url.to_string())
     }
 
     fn has_identity_claim(&self, map: &Map<String, Value>) -> bool {
@@ -297,7 +369,7 @@ impl OidcLogin {
         let metadata = loop {
             let url = IssuerUrl::new(issuer.clone())
                 .map_err(|_| AuthnError::LoginFailed("the issuer is not a valid URL"))?;
-            match CoreProviderMetadata::discover_async(url, &self.http).await {
+            match ProviderMetadataWithLogout::discover_async(url, &self.http).await {
                 Ok(m) => break m,
                 // The config drops a trailing slash some providers keep in `issuer`.
                 Err(DiscoveryError::Validation(_)) if !issuer.ends_with('/') => issuer.push('/'),

@@ -1,12 +1,15 @@
 //! The small HTML pages of the login surface: errors, "not provisioned", signed out,
 //! the sign-out button.
 //!
-//! Self-contained (inline style, no scripts, no external resources), never cached,
-//! never framed, forms only to scimgate itself; every piece of text is HTML-escaped.
+//! In the layout of scimgate's other pages (`crate::admin::layout::narrow_page`: its
+//! own stylesheet and icon, no scripts, no external resources), never cached, never
+//! framed, forms only to scimgate itself; every piece of text is HTML-escaped.
 
-use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::Response;
+use http::header::CACHE_CONTROL;
 use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::admin::layout::narrow_page;
 
 /// Headers every login-surface response carries.
 pub(crate) fn no_store_headers() -> [(HeaderName, HeaderValue); 4] {
@@ -34,10 +37,34 @@ pub(crate) fn page(
     message: &str,
     link: Option<(&str, &str)>,
 ) -> Response {
-    let link = link
-        .map(|(href, label)| format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)))
-        .unwrap_or_default();
-    render(status, title, message, &link)
+    page_with_links(status, title, message, link.as_slice())
+}
+
+/// A page: `title`, a paragraph of `message`, and a paragraph of `links` (`href`, label).
+pub(crate) fn page_with_links(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    links: &[(&str, &str)],
+) -> Response {
+    let mut resp = render(status, title, message, &links_html(links));
+    resp.headers_mut().insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+/// A paragraph of links, or nothing.
+pub(crate) fn links_html(links: &[(&str, &str)]) -> String {
+    if links.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = links
+        .iter()
+        .map(|(href, label)| format!("<a href=\"{}\">{}</a>", escape(href), escape(label)))
+        .collect();
+    format!("<p class=\"links\">{}</p>", items.join(" · "))
 }
 
 /// A page whose action is a button posting an empty form to `action` (a path of ours).
@@ -53,45 +80,46 @@ pub(crate) fn page_with_button(
         escape(action),
         escape(label)
     );
-    let mut resp = render(status, title, message, &form);
     // Under `no-referrer` browsers send `Origin: null` with the form's POST, which the
-    // same-origin check refuses; `same-origin` keeps the Origin and tells others nothing.
-    resp.headers_mut().insert(
-        HeaderName::from_static("referrer-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    resp
+    // same-origin check refuses; the pages' `same-origin` keeps the Origin and tells
+    // others nothing.
+    render(status, title, message, &form)
 }
 
-/// `extra` is markup the caller escaped.
+/// In the layout and under the headers of every other page (`crate::admin::html`):
+/// scimgate's stylesheet and icon, a strict CSP. `extra` is markup the caller escaped.
 fn render(status: StatusCode, title: &str, message: &str, extra: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;\
-margin:4rem auto;padding:0 1rem;color:#222}}h1{{font-size:1.4rem}}</style></head>\
-<body><h1>{title}</h1><p>{message}</p>{extra}</body></html>",
+    let main = format!(
+        "<h1>{title}</h1><p class=\"detail\">{message}</p>{extra}",
         title = escape(title),
         message = escape(message),
     );
-    (
-        status,
-        no_store_headers(),
-        [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (
-                HeaderName::from_static("content-security-policy"),
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-                ),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    crate::admin::html::html(status, narrow_page(title, &main))
+}
+
+/// The answer to a sign-out that continues at the identity provider (`url`, its
+/// end-session endpoint): a page that goes there at once (`<meta http-equiv=refresh>`)
+/// and links to it. Not a redirect: browsers apply the sign-out form's
+/// `form-action 'self'` to the redirects that follow its POST, which would stop at the
+/// provider's origin; a refresh is a navigation of its own.
+pub(crate) fn continue_at_provider(url: &str) -> Response {
+    let url = escape(url);
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"refresh\" content=\"0;url={url}\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Signing out · scimgate</title>{links}</head>\
+<body><main class=\"narrow\"><h1>Signing out</h1>\
+<p class=\"detail\">You are signed out of scimgate. Signing you out of your identity provider…</p>\
+<p class=\"links\"><a href=\"{url}\">Continue</a></p></main></body></html>\n",
+        links = crate::admin::html::HEAD_LINKS,
+    );
+    let mut resp = crate::admin::html::html(StatusCode::OK, body);
+    resp.headers_mut().insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
 }
 
 /// Escapes text for HTML content and attribute values.

@@ -1,19 +1,25 @@
 //! The login surface under `/.scimgate`: `/login`, `/callback`, `/logout`, `/signed-out`.
 //!
-//! - `GET /login?rd=/path`: `rd` passes [`safe_return_to`] or becomes `/`; the pending
+//! - `GET /login?rd=/path[&prompt=login]`: `rd` passes [`safe_return_to`] or becomes `/`; the pending
 //!   sign-in is sealed into a ten-minute cookie (one of [`LOGIN_COOKIES`], `__Host-`
 //!   prefixed when secure; see [`super::pending`]) and the browser is sent to the IdP.
 //!   The callback address is `{public_url}/.scimgate/callback`, or built from the
-//!   request's Host and the listener's scheme when no public URL is set.
+//!   request's Host and the listener's scheme when no public URL is set. With
+//!   `prompt=login` ("sign in as someone else") the IdP is asked to show its login
+//!   form even when it has a session with the browser.
 //! - `GET /callback?code&state`: finds the browser's pending sign-in that `state`
 //!   answers (none → 401, nothing asked of the IdP), finishes it, maps the claims to a
 //!   directory user (unknown or inactive → a 403 page, and no session), opens a
-//!   session, sets its cookie, clears that pending sign-in's cookie and returns the
-//!   browser to where it was going. An IdP `error=` answer → a 401 page naming the
+//!   session (ending the one the browser had), sets its cookie, clears that pending
+//!   sign-in's cookie and returns the browser to where it was going. An unknown user
+//!   and a deactivated one get different pages, each saying what happened. An IdP `error=` answer → a 401 page naming the
 //!   error code.
 //! - `POST /logout`: from our own origin only (`Origin`, else `Referer`, must be the
 //!   request's own `scheme://Host`; else 403 and nothing ends); ends the session,
-//!   clears the cookie, 303 to `/signed-out`. `GET /logout` ends nothing: it shows a
+//!   clears the cookie, and sends the browser on to the IdP's `end_session_endpoint`
+//!   when it publishes one ([`sign_out_location`]: RP-initiated logout, coming back to
+//!   `/signed-out`; by a page that refreshes there, see [`signed_out_response`]), else
+//!   303s to `/signed-out`. `GET /logout` ends nothing: it shows a
 //!   page with a sign-out button (a cross-site link or image cannot sign anyone out).
 //!
 //! Cookies are `Secure` and `__Host-` prefixed when browsers reach scimgate over HTTPS
@@ -35,7 +41,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde::Deserialize;
 
 use super::origin::check_same_origin;
-use super::pages::{no_store_headers, page, page_with_button};
+use super::pages::{no_store_headers, page, page_with_button, page_with_links};
 use super::pending::{LOGIN_COOKIES, LOGIN_TTL};
 use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Sessions};
 use crate::config::IdentityConfig;
@@ -48,8 +54,13 @@ pub const FLOW_COOKIE: &str = "scimgate_flow";
 /// Where sign-out is posted.
 pub const LOGOUT: &str = "/.scimgate/logout";
 const LOGIN: &str = "/.scimgate/login";
+/// Sign in, asking the IdP for its login form even when it knows the browser.
+pub const LOGIN_AS_SOMEONE_ELSE: &str = "/.scimgate/login?prompt=login";
 const CALLBACK: &str = "/.scimgate/callback";
-const SIGNED_OUT: &str = "/.scimgate/signed-out";
+/// Where a sign-out ends (and where the IdP returns the browser after its own).
+pub const SIGNED_OUT: &str = "/.scimgate/signed-out";
+/// The configuration keys that turn browser sign-in on.
+pub const OIDC_KEYS: &str = "oidc.issuer, oidc.client_id and oidc.client_secret";
 
 /// Every cookie name scimgate sets (before any `__Host-` prefix): the session's
 /// configured name, the pending sign-ins', and the older flow cookie.
@@ -96,6 +107,7 @@ pub fn routes(state: AuthnState) -> Router {
 #[derive(Deserialize)]
 struct LoginQuery {
     rd: Option<String>,
+    prompt: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,10 +126,13 @@ async fn login(
     let Some(oidc) = &s.oidc else {
         return not_configured();
     };
-    // Returning into the login routes themselves would loop.
-    let return_to = query
+    let (rd, prompt) = query
         .ok()
-        .and_then(|Query(q)| q.rd)
+        .map(|Query(q)| (q.rd, q.prompt))
+        .unwrap_or_default();
+    let force_login = prompt.as_deref() == Some("login");
+    // Returning into the login routes themselves would loop.
+    let return_to = rd
         .and_then(|rd| safe_return_to(&rd))
         .filter(|rd| !(rd.starts_with(LOGIN) || rd.starts_with(CALLBACK)))
         .unwrap_or_else(|| "/".to_owned());
@@ -125,7 +140,9 @@ async fn login(
         return bad_host();
     };
     let started = async {
-        let (authorize_url, pending) = oidc.start(&redirect_uri, return_to).await?;
+        let (authorize_url, pending) = oidc
+            .start_with(&redirect_uri, return_to, force_login)
+            .await?;
         let sealer = oidc.sealer();
         let slot = sealer.free_slot(&headers, s.secure(), pending.created_ms);
         Ok::<_, AuthnError>((authorize_url, slot, sealer.seal(&pending)?))
@@ -199,11 +216,18 @@ async fn callback(
     };
     let state = pending.state.clone();
     let result = async {
-        let (claims, return_to) = oidc.finish(&redirect_uri, &code, &state, pending).await?;
-        let user = resolve_user(&s.directory, &s.identity, &claims)?;
-        let token = s.sessions.create(&user.id).await?;
+        let signed_in = oidc.finish(&redirect_uri, &code, &state, pending).await?;
+        let user = resolve_user(&s.directory, &s.identity, &signed_in.claims)?;
+        let token = s
+            .sessions
+            .create_with_id_token(&user.id, Some(signed_in.id_token))
+            .await?;
+        // Someone else signing in on this browser replaces the session it had.
+        if let Some(previous) = s.sessions.token_from(&headers, s.tls) {
+            s.sessions.end(&previous).await;
+        }
         tracing::info!(user = %user.user_name, id = %user.id, "signed in");
-        Ok::<_, AuthnError>((token, return_to))
+        Ok::<_, AuthnError>((token, signed_in.return_to))
     }
     .await;
     match result {
@@ -243,7 +267,7 @@ async fn logout_page(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Re
 }
 
 /// `POST /logout`: from our own origin only; ends the session and clears the cookie.
-async fn logout(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Response {
+async fn logout(State(s): State<Arc<AuthnState>>, headers: HeaderMap, uri: Uri) -> Response {
     if let Err(e) = check_same_origin(&headers, s.secure()) {
         tracing::info!(reason = %e, "sign-out refused");
         return page(
@@ -253,20 +277,75 @@ async fn logout(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Respons
             Some((LOGOUT, "Sign out")),
         );
     }
-    if let Some(token) = s.sessions.token_from(&headers, s.tls) {
-        s.sessions.end(&token).await;
-    }
-    let mut resp = redirect(SIGNED_OUT, [s.sessions.clear_cookie(s.tls)]);
-    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let ended = match s.sessions.token_from(&headers, s.tls) {
+        Some(token) if s.sessions.lookup(&token).is_some() => Some(s.sessions.end(&token).await),
+        Some(token) => {
+            s.sessions.end(&token).await;
+            None
+        }
+        None => None,
+    };
+    let base = own_base(
+        s.public_url.as_deref(),
+        s.admin_origin.as_deref(),
+        s.tls,
+        &headers,
+        &uri,
+    );
+    let location = sign_out_location(s.oidc.as_deref(), ended, base).await;
+    signed_out_response(&location, s.sessions.clear_cookie(s.tls))
+}
+
+/// The answer to a sign-out POST, clearing the session cookie: a 303 to `/signed-out`,
+/// or a page continuing at the provider's end-session `location`
+/// ([`super::pages::continue_at_provider`]).
+pub fn signed_out_response(location: &str, clear_cookie: HeaderValue) -> Response {
+    let mut resp = if location == SIGNED_OUT {
+        let mut r = redirect(SIGNED_OUT, []);
+        *r.status_mut() = StatusCode::SEE_OTHER;
+        r
+    } else {
+        super::pages::continue_at_provider(location)
+    };
+    resp.headers_mut().append(SET_COOKIE, clear_cookie);
     resp
 }
 
+/// Where a browser goes once its scimgate session `ended` (`Some(id token kept)`; `None`:
+/// it had none): to the IdP's end-session endpoint, so the IdP's session ends too and
+/// the next sign-in may be someone else, coming back to `{base}/.scimgate/signed-out`;
+/// else (no session, no endpoint published, no base known) straight to `/signed-out`.
+pub async fn sign_out_location(
+    oidc: Option<&OidcLogin>,
+    ended: Option<Option<Arc<str>>>,
+    base: Option<String>,
+) -> String {
+    if let (Some(oidc), Some(id_token), Some(base)) = (oidc, ended, base) {
+        let back = format!("{base}{SIGNED_OUT}");
+        if let Some(url) = oidc.end_session_url(id_token.as_deref(), &back).await {
+            return url;
+        }
+    }
+    SIGNED_OUT.to_owned()
+}
+
 async fn signed_out(State(s): State<Arc<AuthnState>>) -> Response {
-    page(
+    if s.oidc.is_none() {
+        return page(
+            StatusCode::OK,
+            "Signed out",
+            "You are signed out of scimgate.",
+            None,
+        );
+    }
+    page_with_links(
         StatusCode::OK,
         "Signed out",
         "You are signed out of scimgate.",
-        s.oidc.is_some().then_some((LOGIN, "Sign in again")),
+        &[
+            (LOGIN, "Sign in again"),
+            (LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else"),
+        ],
     )
 }
 
@@ -279,12 +358,24 @@ fn error_page(e: &AuthnError) -> Response {
         tracing::info!(error = %e, code = e.code(), "sign-in refused");
     }
     match e {
-        AuthnError::UnknownUser | AuthnError::InactiveUser => page(
+        AuthnError::InactiveUser => page_with_links(
+            StatusCode::FORBIDDEN,
+            "Account deactivated",
+            "You signed in at your identity provider, but your account is deactivated in \
+             scimgate's directory: your identity provider's administrators turned it off or \
+             unassigned you from this application, so scimgate lets it use nothing, and your \
+             access page (/.scimgate/me) is not available either. Ask them to reactivate it \
+             if you still need access, or sign in with another account.",
+            &[(LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else")],
+        ),
+        AuthnError::UnknownUser => page_with_links(
             StatusCode::FORBIDDEN,
             "Not provisioned",
-            "You signed in, but your account is not provisioned in scimgate's directory. \
-             Ask your administrator to assign you to this application.",
-            None,
+            "You signed in at your identity provider, but no account for you is provisioned \
+             in scimgate's directory. Ask your identity provider's administrators to assign \
+             you to this application (it then provisions your account), or sign in with \
+             another account.",
+            &[(LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else")],
         ),
         AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => page(
             status,
@@ -311,7 +402,11 @@ fn not_configured() -> Response {
     page(
         StatusCode::NOT_FOUND,
         "Sign-in is not set up",
-        "This scimgate has no OpenID provider configured for browser sign-in.",
+        &format!(
+            "Browser sign-in is off: this scimgate has no OpenID provider configured. \
+             Its administrator turns it on by setting {OIDC_KEYS} in the configuration \
+             file's oidc section. Until then only API callers with a bearer token get in."
+        ),
         None,
     )
 }
@@ -352,15 +447,32 @@ fn login_cookie(slot: usize, secure: bool) -> String {
 
 /// `{public_url}/.scimgate/callback`, else from the Host (or HTTP/2 authority).
 fn callback_url(s: &AuthnState, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    let base = own_base(
+        s.public_url.as_deref(),
+        s.admin_origin.as_deref(),
+        s.tls,
+        headers,
+        uri,
+    )?;
+    Some(format!("{base}{CALLBACK}"))
+}
+
+/// The origin browsers reach scimgate at for this request: the admin origin when the
+/// request came there, else the public URL, else built from the Host (or HTTP/2
+/// authority) and the listener's scheme (`None` when the Host is not valid).
+pub fn own_base(
+    public_url: Option<&str>,
+    admin_origin: Option<&str>,
+    tls: bool,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<String> {
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let on_admin = s
-        .admin_origin
-        .as_deref()
-        .filter(|o| crate::admin::config::host_is_origin(host, o));
-    let base = match (&s.public_url, on_admin) {
+    let on_admin = admin_origin.filter(|o| crate::admin::config::host_is_origin(host, o));
+    let base = match (public_url, on_admin) {
         (Some(url), Some(admin)) if crate::admin::config::origin_of(url) != admin => {
             admin.to_owned()
         }
@@ -378,11 +490,11 @@ fn callback_url(s: &AuthnState, headers: &HeaderMap, uri: &Uri) -> Option<String
             if !valid {
                 return None;
             }
-            let scheme = if s.tls { "https" } else { "http" };
+            let scheme = if tls { "https" } else { "http" };
             format!("{scheme}://{host}")
         }
     };
-    Some(format!("{base}{CALLBACK}"))
+    Some(base)
 }
 
 /// An IdP error code as safe text: RFC 6749 codes are `[\x20-\x7e]` minus `"` and `\`;

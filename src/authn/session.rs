@@ -8,6 +8,11 @@
 //! user's sessions without scanning: [`Sessions::end_user`] is memory-only, because the
 //! store already deleted the rows in the same transaction as the deprovisioning.
 //!
+//! A session opened by a browser sign-in keeps the provider's ID token in memory (not
+//! in the store): on sign-out it is the `id_token_hint` that signs the browser out at
+//! the provider too. After a restart, or on another replica, the hint is absent and
+//! the provider is asked with `client_id` alone.
+//!
 //! A session ends at its expiry (`sessions.ttl_seconds` after login, not sliding), at
 //! sign-out, or when its user is deactivated or deleted. Whether the user is still
 //! active and in which groups is read from the directory on every request by the
@@ -61,6 +66,8 @@ pub struct Sessions {
     clock: SharedClock,
     by_token: DashMap<Hash, Session, RandomState>,
     by_user: DashMap<Arc<str>, SmallVec<[Hash; 2]>, RandomState>,
+    /// The ID token each browser sign-in was made with (memory only).
+    id_tokens: DashMap<Hash, Arc<str>, RandomState>,
 }
 
 impl Sessions {
@@ -77,6 +84,7 @@ impl Sessions {
             clock,
             by_token: DashMap::with_hasher(RandomState::default()),
             by_user: DashMap::with_hasher(RandomState::default()),
+            id_tokens: DashMap::with_hasher(RandomState::default()),
         };
         for row in rows {
             let Ok(hash) = Hash::try_from(row.token_hash.as_slice()) else {
@@ -97,6 +105,16 @@ impl Sessions {
     /// Opens a session for `user_id`; returns the token for the cookie once the
     /// session is durable.
     pub async fn create(&self, user_id: &str) -> Result<String, AuthnError> {
+        self.create_with_id_token(user_id, None).await
+    }
+
+    /// [`Sessions::create`], keeping the ID token of the sign-in (in memory) for the
+    /// provider's sign-out.
+    pub async fn create_with_id_token(
+        &self,
+        user_id: &str,
+        id_token: Option<String>,
+    ) -> Result<String, AuthnError> {
         let token = random_token();
         let hash = hash(&token);
         let now = to_millis(self.clock.now());
@@ -114,6 +132,9 @@ impl Sessions {
         };
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.session_insert(&row)).await??;
+        if let Some(id_token) = id_token {
+            self.id_tokens.insert(hash, Arc::from(id_token));
+        }
         self.remember(hash, session);
         Ok(token)
     }
@@ -198,12 +219,14 @@ impl Sessions {
         }
     }
 
-    /// Signs out: forgets the session in memory and deletes it from the store.
-    pub async fn end(&self, token: &str) {
+    /// Signs out: forgets the session in memory and deletes it from the store. Returns
+    /// the ID token the session was opened with, when this replica kept it.
+    pub async fn end(&self, token: &str) -> Option<Arc<str>> {
         if token.len() != TOKEN_LEN {
-            return;
+            return None;
         }
         let hash = hash(token);
+        let id_token = self.id_tokens.get(&hash).map(|t| t.clone());
         self.forget(&hash);
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.session_delete(&hash)).await {
@@ -213,6 +236,7 @@ impl Sessions {
             }
             Err(error) => tracing::warn!(error = %error, "session deletion task failed"),
         }
+        id_token
     }
 
     /// Ends every session of `user_id` in memory (the store deleted them with the
@@ -223,7 +247,10 @@ impl Sessions {
         };
         hashes
             .iter()
-            .filter(|h| self.by_token.remove(*h).is_some())
+            .filter(|h| {
+                self.id_tokens.remove(*h);
+                self.by_token.remove(*h).is_some()
+            })
             .count()
     }
 
@@ -239,6 +266,7 @@ impl Sessions {
             keep
         });
         for (user, hash) in &expired {
+            self.id_tokens.remove(hash);
             self.unindex(user, hash);
         }
         let store = self.store.clone();
@@ -328,6 +356,7 @@ impl Sessions {
     }
 
     fn forget(&self, hash: &Hash) {
+        self.id_tokens.remove(hash);
         if let Some((_, session)) = self.by_token.remove(hash) {
             self.unindex(&session.user_id, hash);
         }

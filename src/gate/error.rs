@@ -12,6 +12,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use super::pages;
 use crate::authn::error::AuthnError;
 use crate::authn::redirect::login_url;
+use crate::authn::routes::OIDC_KEYS;
 use crate::policy::RuleRef;
 use crate::proxy::error::ProxyError;
 
@@ -33,9 +34,11 @@ pub enum GateError {
         login_return_to: Option<String>,
         /// Why presented credentials were refused (absent when none were sent).
         reason: Option<AuthnError>,
+        /// Whether browser sign-in is configured (else the answer says how to turn it on).
+        login_enabled: bool,
     },
     #[error("identity is not an active user in the directory")]
-    NotProvisioned { browser: bool },
+    NotProvisioned { browser: bool, login_enabled: bool },
     #[error("access denied by {}", .0.by.rule)]
     Forbidden(Box<Forbidden>),
     #[error(transparent)]
@@ -56,6 +59,8 @@ pub struct Forbidden {
     pub by: RuleRef,
     /// Groups whose members this route would let through for this request.
     pub allowing_groups: Vec<Arc<str>>,
+    /// Whether the page offers "sign in as someone else" (browser sign-in configured).
+    pub login_enabled: bool,
 }
 
 impl GateError {
@@ -97,6 +102,7 @@ impl GateError {
             GateError::Unauthenticated {
                 login_return_to: None,
                 reason,
+                login_enabled,
             } => {
                 let challenge = match &reason {
                     Some(e) => format!(
@@ -105,9 +111,15 @@ impl GateError {
                     ),
                     None => "Bearer realm=\"scimgate\"".to_owned(),
                 };
-                let detail = reason
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "sign in or send a bearer token".to_owned());
+                let detail = match reason {
+                    Some(e) => e.to_string(),
+                    None if login_enabled => "Sign in, or send a bearer token.".to_owned(),
+                    None => format!(
+                        "Browser sign-in is off on this scimgate: no OpenID provider is configured. \
+                         Its administrator turns it on by setting {OIDC_KEYS} in the configuration \
+                         file. Until then, send a bearer token."
+                    ),
+                };
                 let mut r = json_or_page(status, wants_html, "unauthenticated", &detail);
                 if let Ok(v) = HeaderValue::from_str(&challenge) {
                     r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -128,12 +140,19 @@ impl GateError {
                     json(status, &body)
                 }
             }
-            GateError::NotProvisioned { browser } => json_or_page(
-                status,
-                browser || wants_html,
-                "not_provisioned",
-                "your identity is not an active user in scimgate's directory; ask your identity provider's administrators to assign you",
-            ),
+            GateError::NotProvisioned {
+                browser,
+                login_enabled,
+            } => {
+                if browser || wants_html {
+                    pages::html(status, pages::not_provisioned(login_enabled))
+                } else {
+                    json(
+                        status,
+                        &serde_json::json!({ "error": "not_provisioned", "detail": pages::NOT_PROVISIONED }),
+                    )
+                }
+            }
             GateError::Upstream(e) => {
                 tracing::warn!(error = %e, "upstream failure");
                 json_or_page(status, wants_html, "upstream", &e.to_string())

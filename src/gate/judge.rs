@@ -86,10 +86,16 @@ impl Gate {
         let caller = match self.authenticate(ask.headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) => {
-                self.audit_refusal(&ask, AuditDenyReason::Unauthenticated, route_name);
+                let reason = if is_icon_request(&ask) {
+                    AuditDenyReason::Icon
+                } else {
+                    AuditDenyReason::Unauthenticated
+                };
+                self.audit_refusal(&ask, reason, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: ask.login_return_to.filter(|_| self.login_enabled),
                     reason: None,
+                    login_enabled: self.login_enabled,
                 });
             }
             Err(NoCaller::Refused(e)) => {
@@ -98,12 +104,14 @@ impl Gate {
                 return Err(GateError::Unauthenticated {
                     login_return_to: None,
                     reason: Some(e),
+                    login_enabled: self.login_enabled,
                 });
             }
             Err(NoCaller::NotProvisioned) => {
                 self.audit_refusal(&ask, AuditDenyReason::NotProvisioned, route_name);
                 return Err(GateError::NotProvisioned {
                     browser: ask.browser,
+                    login_enabled: self.login_enabled,
                 });
             }
         };
@@ -115,21 +123,31 @@ impl Gate {
         };
         let decision = policy.decide(m, facts, &subject);
         let user = &caller.user;
-        self.audit.record_decision(&DecisionRecord {
-            at: self.audit.now_ms(),
-            allow: decision.allow,
-            user_name: &user.user_name,
-            user_id: &user.id,
-            route: &m.route.name,
-            method: ask.method.as_str(),
-            path: &ask.path.matching,
-            rule: &decision.by.rule,
-            rule_location: &decision.by.location,
-            directory_seq,
-            origin: ask.origin,
-        });
+        // The browser asks for an icon on every page it shows; a refusal of that is
+        // counted, not recorded (nor logged at INFO) once per page view.
+        let icon_noise = !decision.allow && is_icon_request(&ask);
+        if icon_noise {
+            tracing::debug!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "icon request denied");
+            self.audit_refusal(&ask, AuditDenyReason::Icon, Some(&m.route.name));
+        } else {
+            self.audit.record_decision(&DecisionRecord {
+                at: self.audit.now_ms(),
+                allow: decision.allow,
+                user_name: &user.user_name,
+                user_id: &user.id,
+                route: &m.route.name,
+                method: ask.method.as_str(),
+                path: &ask.path.matching,
+                rule: &decision.by.rule,
+                rule_location: &decision.by.location,
+                directory_seq,
+                origin: ask.origin,
+            });
+        }
         if !decision.allow {
-            tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
+            if !icon_noise {
+                tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
+            }
             return Err(GateError::Forbidden(Box::new(Forbidden {
                 browser: ask.browser,
                 user_name: user.user_name.to_string(),
@@ -137,6 +155,7 @@ impl Gate {
                 path: ask.path.forward.clone(),
                 allowing_groups: policy.allowing_groups(m.route, facts),
                 by: decision.by,
+                login_enabled: self.login_enabled,
             })));
         }
         tracing::debug!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access allowed");
@@ -159,6 +178,16 @@ impl Gate {
             ask.origin,
         );
     }
+}
+
+/// Whether `ask` is a browser's icon request: `GET` or `HEAD`, not a page navigation,
+/// of a path that names a favicon (`/favicon.ico`, which browsers ask for on their own,
+/// or a page's icon link such as the dbt docs UI's, whose unexpanded template
+/// `/${require('./assets/favicons/favicon.ico')}` is asked for on every docs page view).
+fn is_icon_request(ask: &Ask<'_>) -> bool {
+    (ask.method == Method::GET || ask.method == Method::HEAD)
+        && !ask.browser
+        && ask.path.matching.to_ascii_lowercase().contains("favicon")
 }
 
 /// The `reason` label of a refusal.

@@ -6,8 +6,9 @@ use axum::body::Body;
 use http::{Response, StatusCode};
 
 use super::error::Forbidden;
-use crate::admin::html::E;
+use crate::admin::html::{url_encode, E};
 use crate::admin::layout::narrow_page;
+use crate::authn::routes::LOGIN_AS_SOMEONE_ELSE;
 
 /// A complete HTML response with the pages' headers (strict CSP: only scimgate's own
 /// stylesheet, no scripts).
@@ -40,13 +41,22 @@ pub fn forbidden(f: &Forbidden) -> String {
 <code class=\"route\">{route}</code> does not allow <code>{method} {path}</code> for you.</p>\
 {groups}\
 <p class=\"muted\">Decided by rule <code class=\"rule\">{rule}</code> ({location}).</p>\
-<p class=\"muted\"><a href=\"/.scimgate/me\">See what you may use, or sign out</a></p>",
+<p class=\"links\"><a href=\"/.scimgate/me\">See what you may use, or sign out</a>{switch}</p>",
         user = E(&f.user_name),
         route = E(&f.by.route),
         method = E(&f.method),
         path = E(&f.path),
         rule = E(&f.by.rule),
         location = E(public_location(&f.by.location)),
+        switch = if f.login_enabled {
+            format!(
+                " · <a href=\"{}&amp;rd={}\">Sign in as someone else</a>",
+                E(LOGIN_AS_SOMEONE_ELSE),
+                url_encode(&f.path)
+            )
+        } else {
+            String::new()
+        },
     );
     layout("Access denied", &main)
 }
@@ -54,6 +64,28 @@ pub fn forbidden(f: &Forbidden) -> String {
 /// A rule's `file:line` without the server's directories (users see the file name).
 pub fn public_location(location: &str) -> &str {
     location.rsplit('/').next().unwrap_or(location)
+}
+
+/// What a caller whose identity names no active directory user is told.
+pub const NOT_PROVISIONED: &str = "Your identity is not an active user in scimgate's directory: \
+the account is deactivated, or was never provisioned. Ask your identity provider's \
+administrators to assign you to this application (or to reactivate your account).";
+
+/// The page for [`NOT_PROVISIONED`], offering another sign-in when there is one.
+pub fn not_provisioned(login_enabled: bool) -> String {
+    let switch = if login_enabled {
+        format!(
+            "<p class=\"links\"><a href=\"{}\">Sign in as someone else</a></p>",
+            E(LOGIN_AS_SOMEONE_ELSE)
+        )
+    } else {
+        String::new()
+    };
+    let main = format!(
+        "<h1>No access</h1><p class=\"detail\">{}</p>{switch}",
+        E(NOT_PROVISIONED)
+    );
+    layout("No access", &main)
 }
 
 /// A short page with one message.

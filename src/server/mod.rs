@@ -185,6 +185,12 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     ) {
         tracing::warn!("{w}");
     }
+    if oidc.is_none() {
+        tracing::warn!(
+            "browser sign-in is off: no oidc section is configured (set {}); only bearer tokens are accepted",
+            crate::authn::routes::OIDC_KEYS
+        );
+    }
     let readiness = readiness_checks(&policy, &store, &dir);
     let gate = Arc::new(Gate {
         dir: dir.clone(),
@@ -239,7 +245,8 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         clock.clone(),
         config.admin.clone(),
         config.public_url.clone(),
-    );
+    )
+    .with_oidc(oidc.clone());
     let state = ScimState::new(
         dir.clone(),
         writer,

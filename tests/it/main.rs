@@ -25,6 +25,7 @@ mod durability;
 mod entra;
 mod etag;
 mod filters;
+mod first_hour;
 mod forward_auth;
 mod identity_strict;
 mod lock_and_acl;

@@ -160,6 +160,7 @@ async fn serve(
                 "authorization_endpoint": format!("{issuer}/auth"),
                 "token_endpoint": format!("{issuer}/token"),
                 "jwks_uri": format!("{issuer}/jwks.json"),
+                "end_session_endpoint": format!("{issuer}/session/end"),
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["ES256"],

@@ -135,7 +135,12 @@ async fn sign_in(idp: &FakeIdp, login: &OidcLogin) -> Result<(Arc<Claims>, Strin
     let state = query_param(&url, "state").unwrap();
     let nonce = query_param(&url, "nonce").unwrap();
     idp.state.lock().nonce = nonce;
-    login.finish(CALLBACK, "the-code", &state, flow).await
+    let done = login.finish(CALLBACK, "the-code", &state, flow).await?;
+    assert!(
+        !done.id_token.is_empty(),
+        "the ID token is kept for sign-out"
+    );
+    Ok((done.claims, done.return_to))
 }
 
 #[tokio::test]

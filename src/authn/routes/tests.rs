@@ -222,7 +222,13 @@ async fn under_tls_cookies_are_host_prefixed_and_secure_and_the_public_url_is_us
 #[tokio::test]
 async fn an_unprovisioned_or_inactive_user_gets_a_403_page_and_no_session() {
     let app = app(false, None, true).await;
-    for who in ["zed", "bob"] {
+    for (who, says) in [
+        ("zed", "no account for you is provisioned"),
+        (
+            "bob",
+            "your account is deactivated in scimgate&#39;s directory",
+        ),
+    ] {
         let done = app.sign_in("%2F", who).await;
         assert_eq!(done.status(), StatusCode::FORBIDDEN, "{who}");
         let cookies = set_cookies(&done);
@@ -230,9 +236,13 @@ async fn an_unprovisioned_or_inactive_user_gets_a_403_page_and_no_session() {
             cookies.iter().all(|c| !c.starts_with("scimgate_session=")),
             "{cookies:?}"
         );
-        assert!(body(done)
-            .await
-            .contains("not provisioned in scimgate&#39;s directory"));
+        let page = body(done).await;
+        assert!(page.contains(says), "{who}: {page}");
+        assert!(
+            page.contains("href=\"/.scimgate/login?prompt=login\">Sign in as someone else"),
+            "{page}"
+        );
+        assert!(page.contains("/.scimgate/assets/style.css"), "{page}");
     }
     assert!(app.sessions.is_empty());
 }

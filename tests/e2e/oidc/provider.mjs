@@ -10,7 +10,10 @@
 // `preferred_username` claim, which scimgate maps to the SCIM userName. One
 // confidential client, `scimgate`, redirecting to the gate's callback, with
 // PKCE required. Consent is granted up front so the flow never stops on a
-// consent page. Prints `ready ISSUER` on stdout once it listens.
+// consent page. RP-initiated logout (its end_session_endpoint) signs the
+// browser out without asking, as many providers do for a request carrying a
+// valid id_token_hint, and returns it to the gate's /.scimgate/signed-out.
+// Prints `ready ISSUER` on stdout once it listens.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -45,6 +48,18 @@ async function findAccount(_ctx, id) {
   };
 }
 
+// The end-session confirmation, answered at once: the page submits the
+// provider's own form (with its xsrf token) saying yes. Without scripts, the
+// button is there to click.
+async function logoutSource(ctx, form) {
+  const yes = form.replace('</form>', '<input type="hidden" name="logout" value="yes"></form>');
+  ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signing out</title></head>
+<body><p>Signing you out of the test provider…</p>${yes}
+<button type="submit" form="op.logoutForm">Sign out</button>
+<script>addEventListener('load', () => document.getElementById('op.logoutForm').submit());</script>
+</body></html>`;
+}
+
 // Reuse the session's grant for this client, or grant the standard scopes
 // at once: the tests exercise scimgate, not a consent screen.
 async function loadExistingGrant(ctx) {
@@ -66,7 +81,7 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     redirect_uris: gates.map((g) => `${g}/.scimgate/callback`),
-    post_logout_redirect_uris: gates.map((g) => `${g}/`),
+    post_logout_redirect_uris: gates.flatMap((g) => [`${g}/`, `${g}/.scimgate/signed-out`]),
   }],
   pkce: { required: () => true },
   findAccount,
@@ -81,7 +96,10 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   jwks: { keys: [signingKey] },
   cookies: { keys: ['e2e-only-cookie-signing-key'] },
-  features: { devInteractions: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource },
+  },
 });
 
 provider.on('server_error', (_ctx, err) => console.error('idp server_error:', err));
