@@ -141,6 +141,7 @@ struct RawScim {
     max_concurrent_scans: Option<usize>,
     scan_timeout_seconds: Option<u64>,
     scan_queue_wait_ms: Option<u64>,
+    page_threads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,8 +178,19 @@ pub struct ScimConfig {
     pub max_concurrent_scans: usize,
     /// How long one such scan may run before it stops with an error.
     pub scan_timeout: Duration,
-    /// How long a scan waits for a free slot before it is refused with 503.
+    /// How long a scan waits for a free slot before it is refused with 503 (and a
+    /// listing for a free page thread).
     pub scan_queue_wait: Duration,
+    /// How many low-priority threads render index-bounded listings and large groups
+    /// (off the proxy's workers), one listing each at a time.
+    pub page_threads: usize,
+}
+
+/// Page threads by default: one per core, at most four.
+fn default_page_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
 }
 
 impl Default for ScimConfig {
@@ -193,6 +205,7 @@ impl Default for ScimConfig {
             max_concurrent_scans: 2,
             scan_timeout: Duration::from_secs(10),
             scan_queue_wait: Duration::from_millis(250),
+            page_threads: default_page_threads(),
         }
     }
 }
@@ -500,6 +513,16 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
             Some(ms) => Duration::from_millis(ms),
             None => defaults.scan_queue_wait,
         },
+        page_threads: match raw.scim.page_threads {
+            Some(n) if n == 0 || n > 64 => {
+                return Err(invalid(
+                    "scim.page_threads",
+                    "must be between 1 and 64".into(),
+                ))
+            }
+            Some(n) => n,
+            None => defaults.page_threads,
+        },
     };
     let log_format = match raw.log.format.as_deref() {
         None | Some("text") => LogFormat::Text,
@@ -804,12 +827,16 @@ mod tests {
         assert_eq!(c.scim.max_concurrent_scans, 2);
         assert_eq!(c.scim.scan_timeout, Duration::from_secs(10));
         assert_eq!(c.scim.scan_queue_wait, Duration::from_millis(250));
-        let text = "scim:\n  max_concurrent_scans: 4\n  scan_timeout_seconds: 3\n  scan_queue_wait_ms: 0\n";
+        assert!((1..=4).contains(&c.scim.page_threads));
+        let text = "scim:\n  max_concurrent_scans: 4\n  scan_timeout_seconds: 3\n  scan_queue_wait_ms: 0\n  page_threads: 3\n";
         let c = Config::from_yaml("f", text, &Overrides::default()).unwrap();
         assert_eq!(c.scim.max_concurrent_scans, 4);
         assert_eq!(c.scim.scan_timeout, Duration::from_secs(3));
         assert_eq!(c.scim.scan_queue_wait, Duration::ZERO);
+        assert_eq!(c.scim.page_threads, 3);
         for (text, key) in [
+            ("scim:\n  page_threads: 0\n", "scim.page_threads"),
+            ("scim:\n  page_threads: 65\n", "scim.page_threads"),
             (
                 "scim:\n  max_concurrent_scans: 0\n",
                 "scim.max_concurrent_scans",

@@ -12,6 +12,7 @@ mod draft;
 pub mod error;
 mod handlers;
 mod observe;
+mod pages;
 mod query;
 mod render;
 mod scan;
@@ -55,6 +56,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// The slots that listings which walk the directory run in.
     scans: scan::Scans,
+    /// The low-priority threads that render index-bounded listings and large groups.
+    pages: pages::Pages,
 }
 
 impl ScimState {
@@ -68,6 +71,7 @@ impl ScimState {
         metrics: Arc<Metrics>,
     ) -> Self {
         let scans = scan::Scans::new(&cfg, metrics.clone());
+        let pages = pages::Pages::new(&cfg, metrics.clone());
         ScimState(Arc::new(Inner {
             dir,
             writer,
@@ -77,6 +81,7 @@ impl ScimState {
             tls,
             touched: DashMap::new(),
             scans,
+            pages,
             metrics,
         }))
     }

@@ -5,7 +5,9 @@
 //! equality filter on an indexed attribute (userName, externalId, id, e-mail, group
 //! displayName) reads the index, then re-checks the whole filter; anything else (`co`,
 //! `ew`, complex filters, sorts on other attributes) is a scan, which the handlers run
-//! through [`super::scan`] (off the async workers, bounded in number and time). A scan
+//! through [`super::scan`] (off the async workers, bounded in number and time); the
+//! others the handlers run on the page pool ([`super::pages`]), also off the async
+//! workers, since rendering a page still costs the page. A scan
 //! keeps only the page it returns (or, sorted, the best `startIndex + count` so far).
 //! Lists are in creation order unless `sortBy` is given (ties broken by creation order),
 //! so pages stay stable while new resources are added.
@@ -191,10 +193,10 @@ fn render(ctx: &Ctx<'_>, kind: ResourceKind, ord: u32, full: bool) -> Option<Val
     }
 }
 
-/// Most resources a listing may render on the request's own worker (to re-check a
-/// filter or read sort keys); a listing with more candidates is a scan.
+/// Most resources an index-bounded listing may render (to re-check a filter or read
+/// sort keys); a listing with more candidates is a scan.
 const INLINE_RENDER_LIMIT: usize = 256;
-/// Most ords an index-answered listing may put back in creation order on the worker.
+/// Most ords an index-answered listing may put back in creation order without a scan.
 const INLINE_ORDS_LIMIT: usize = 65_536;
 /// How many ords a scan reads from the directory at a time.
 const SCAN_CHUNK: usize = 4096;
@@ -226,8 +228,8 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    /// Whether the listing is bounded by an index, so it may run on the request's own
-    /// worker; otherwise it is a scan (see [`super::scan`]).
+    /// Whether the listing is bounded by an index, so it needs no scan slot (it runs
+    /// on the page pool, [`super::pages`]); otherwise it is a scan ([`super::scan`]).
     pub fn inline(&self) -> bool {
         match &self.source {
             Source::Creation | Source::Names { .. } => true,

@@ -105,11 +105,13 @@ impl Scans {
         std::thread::Builder::new()
             .name("scim-scan".into())
             .spawn(move || {
-                let _slot = slot;
                 lower_priority();
                 hold::checkpoint(hold.as_deref());
+                let out = work(&deadline);
+                // Free before answering: the caller's next scan must find it free.
+                drop(slot);
                 // The listing may have gone (client closed): nothing to answer then.
-                let _ = tx.send(work(&deadline));
+                let _ = tx.send(out);
             })
             .map_err(|e| ScimError::Internal(Box::new(e)))?;
         let outcome = rx.await.map_err(|e| ScimError::Internal(Box::new(e)))?;
@@ -123,17 +125,19 @@ impl Scans {
 
 /// Gives the calling thread the lowest scheduling priority (Linux: the nice value is
 /// per thread). Best effort: a scan runs anyway if the system refuses.
-fn lower_priority() {
+pub(super) fn lower_priority() {
     #[cfg(unix)]
     if let Err(e) = rustix::process::setpriority_process(None, 19) {
         tracing::debug!(error = %e, "could not lower the scan thread's priority");
     }
 }
 
+pub(super) use hold::checkpoint;
 pub use hold::ScanHold;
 
-/// A test hook: holds scans whose filter contains a marker in flight until released, so
-/// that tests can saturate the scan slots without depending on timing. Inert (one
+/// A test hook: holds scans (and listings on the page pool) whose filter contains a
+/// marker in flight until released, so that tests can saturate the scan slots and the
+/// page threads without depending on timing. Inert (one
 /// atomic load per scan) unless a test registers a marker.
 mod hold {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -196,7 +200,7 @@ mod hold {
     }
 
     /// Blocks while a hold whose marker `filter` contains is in place.
-    pub(super) fn checkpoint(filter: Option<&str>) {
+    pub(in crate::scim) fn checkpoint(filter: Option<&str>) {
         if ACTIVE.load(Ordering::SeqCst) == 0 {
             return;
         }

@@ -1,8 +1,9 @@
 //! Heavy SCIM listings: `sortBy=userName` and `userName sw`/`eq` answered from the
 //! directory's name order (right after creates, renames and deletes, at any depth, both
-//! directions); listings that must scan run in bounded slots off the proxy's workers:
-//! a saturated slot limit answers 503 with `Retry-After`, and while scans are held in
-//! flight `/healthz` and proxied requests are still answered.
+//! directions); listings that must scan run in bounded slots off the proxy's workers,
+//! and index-bounded listings, large groups and large bodies on the page threads: a
+//! saturated slot limit or busy page threads answer 503 with `Retry-After`, and while
+//! either is held in flight `/healthz` and proxied requests are still answered.
 
 use serde_json::json;
 
@@ -366,4 +367,155 @@ async fn status(env: &Env) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// A listing answered from an index whose filter the hook holds on the page pool.
+fn held_page_listing(gate: &Gate, marker: &str) -> tokio::task::JoinHandle<u16> {
+    let r = gate.req(reqwest::Method::GET, "/Users").query(&[
+        ("filter", format!("userName sw \"{marker}\"")),
+        ("sortBy", "userName".to_owned()),
+    ]);
+    tokio::spawn(async move { support::send(r).await.status })
+}
+
+async fn refused_count(env: &Env) -> String {
+    let ops = env.gate.running.ops_addr.expect("an operations listener");
+    let metrics = reqwest::get(format!("http://{ops}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find(|l| l.starts_with("scimgate_scim_scans_total{outcome=\"refused\"}"))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// New behaviour (index-bounded listings were rendered on the async workers): sorted,
+/// `sw`, unfiltered and `.search` listings, large groups and large request bodies are
+/// all handled on the page threads. With the only page thread held, each of them is
+/// refused with a SCIM 503 and `Retry-After` (which shows it needed that thread), while
+/// the proxy, `/healthz`, a single small resource and a substring scan (its own slots)
+/// are still answered; once released, everything answers again.
+#[tokio::test]
+async fn index_listings_and_large_groups_use_the_page_threads() {
+    let env = Env::start("scim:\n  page_threads: 1\n  scan_queue_wait_ms: 20\n").await;
+    let (rita, _) = reader(&env, "rita").await;
+    let gate = &env.gate;
+    let mut members = vec![rita.clone()];
+    for i in 0..300 {
+        members.push(
+            gate.create_user(&format!("member{i:03}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let big = gate.create_group("big", &refs).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let small = gate.create_group("small", &[&rita]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A replacement body over 64 KiB: the same members, each with a long display.
+    let mut big_body = support::group_body("big", &refs);
+    for m in big_body["members"].as_array_mut().unwrap() {
+        m["display"] = json!("d".repeat(240));
+    }
+    assert!(big_body.to_string().len() > 64 * 1024);
+    let before = refused_count(&env).await;
+
+    let marker = hold_marker();
+    let mut hold = ScanHold::new(&marker);
+    let held = held_page_listing(gate, &marker);
+    hold.held(1).await;
+
+    let refused = [
+        gate.get_q("/Users", &[("sortBy", "userName")]).await,
+        gate.get_q("/Users", &[("filter", "userName sw \"m\"")])
+            .await,
+        gate.get_q("/Groups", &[]).await,
+        support::send(support::with_json(
+            gate.req(reqwest::Method::POST, "/Users/.search"),
+            &json!({"schemas": [support::SEARCH_SCHEMA], "sortBy": "userName"}),
+        ))
+        .await,
+        gate.get(&format!("/Groups/{big}")).await,
+        gate.put(&format!("/Groups/{big}"), &big_body).await,
+    ];
+    for r in &refused {
+        r.expect_error(503, None);
+        assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    }
+    // Not on the page threads: the proxy, health, a small group, a user, a scan.
+    assert_eq!(status(&env).await, 200);
+    let health = reqwest::get(format!("{}/healthz", gate.root()))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let g = gate.get(&format!("/Groups/{small}")).await.expect(200);
+    assert_eq!(
+        support::sorted_values(&g.body["members"]),
+        std::slice::from_ref(&rita)
+    );
+    gate.get(&format!("/Users/{rita}")).await.expect(200);
+    let big_without_members = gate
+        .get_q(
+            &format!("/Groups/{big}"),
+            &[("excludedAttributes", "members")],
+        )
+        .await
+        .expect(200);
+    assert!(big_without_members.body.get("members").is_none());
+    let scanned = gate
+        .get_q("/Users", &[("filter", "userName co \"ita\"")])
+        .await
+        .expect(200);
+    assert_eq!(user_names(&scanned.resources()), ["rita"]);
+    assert_ne!(refused_count(&env).await, before);
+
+    hold.release();
+    assert_eq!(held.await.unwrap(), 200);
+    // Answered in full once a page thread is free.
+    let mut want = members.clone();
+    want.sort();
+    let g = gate.get(&format!("/Groups/{big}")).await.expect(200);
+    assert_eq!(support::sorted_values(&g.body["members"]), want);
+    let g = gate
+        .put(&format!("/Groups/{big}"), &big_body)
+        .await
+        .expect(200);
+    assert_eq!(support::sorted_values(&g.body["members"]), want);
+    let (total, names) = page(gate, &[("sortBy", "userName"), ("count", "2")]).await;
+    assert_eq!(total, 301);
+    assert_eq!(names, ["member000", "member001"]);
+    let (total, names) = page(
+        gate,
+        &[
+            ("filter", "userName sw \"MEMBER29\""),
+            ("sortBy", "userName"),
+            ("sortOrder", "descending"),
+            ("startIndex", "9"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (total, names),
+        (10, vec!["member291".to_owned(), "member290".to_owned()])
+    );
+    let groups = gate
+        .get_q("/Groups", &[("sortBy", "displayName")])
+        .await
+        .expect(200);
+    let names: Vec<String> = groups
+        .resources()
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["big", "readers", "small"]);
 }

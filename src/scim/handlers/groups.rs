@@ -117,12 +117,13 @@ pub(in crate::scim) async fn patch_group(
         };
         return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), version));
     }
-    Ok(resource_response(
+    resource_response(
         &state,
         &headers,
         ResourceKind::Group,
         StatusCode::OK,
-        &out,
-        &p,
-    ))
+        out,
+        p,
+    )
+    .await
 }

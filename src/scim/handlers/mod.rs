@@ -1,7 +1,8 @@
 //! The SCIM resource handlers: read, list, create, replace, patch and delete Users and
 //! Groups. Reads and deletes are shared (generic over [`Kind`]); writes live in
 //! `users.rs` and `groups.rs`. Changes go to the directory writer and are answered once
-//! durable.
+//! durable. Work that grows with a page, a group or a body (listings, large groups,
+//! large bodies) runs off the async workers, on the page pool or in a scan slot.
 
 mod groups;
 mod users;
@@ -18,7 +19,7 @@ use serde_json::Value;
 pub(in crate::scim) use groups::{create_group, patch_group, replace_group};
 pub(in crate::scim) use users::{create_user, patch_user, replace_user};
 
-use super::body::read_json;
+use super::body::{parse_json, read_body};
 use super::error::SCIM_CONTENT_TYPE;
 use super::query::{list as list_resources, list_all, plan, ListParams};
 use super::render::{etag, group_json, user_json, Ctx};
@@ -30,7 +31,12 @@ use crate::directory::{Actor, Directory, DirectoryError};
 
 /// A JSON response with the SCIM media type.
 pub(super) fn scim_json(status: StatusCode, body: Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+    scim_text(status, body.to_string())
+}
+
+/// A response with the SCIM media type whose JSON text is already written.
+fn scim_text(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(SCIM_CONTENT_TYPE),
@@ -76,19 +82,26 @@ fn not_modified(headers: &HeaderMap, version: u64) -> bool {
         })
 }
 
-fn resource_response(
-    state: &ScimState,
-    headers: &HeaderMap,
+/// Groups with more members than this are rendered on the page pool, not the worker.
+const INLINE_MEMBERS: usize = 256;
+/// Request bodies larger than this are parsed on the page pool, not the worker.
+const INLINE_BODY_BYTES: usize = 64 * 1024;
+
+/// A rendered resource: its JSON text, version and location.
+struct Rendered {
+    text: String,
+    version: u64,
+    location: String,
+}
+
+fn render_resource(
+    dir: &Directory,
+    base: &str,
     kind: ResourceKind,
-    status: StatusCode,
     outcome: &Outcome,
     params: &ListParams,
-) -> Response {
-    let base = base_url(state, headers);
-    let ctx = Ctx {
-        dir: &state.0.dir,
-        base: &base,
-    };
+) -> Option<Rendered> {
+    let ctx = Ctx { dir, base };
     let (body, version, location) = match outcome {
         Outcome::User(u) => (
             user_json(&ctx, u, params.wants("groups")),
@@ -100,15 +113,47 @@ fn resource_response(
             g.version,
             format!("{base}/Groups/{}", g.id),
         ),
-        Outcome::Deleted => return StatusCode::NO_CONTENT.into_response(),
+        Outcome::Deleted => return None,
     };
-    let mut resp = with_etag(scim_json(status, params.project(kind, body)), version);
+    Some(Rendered {
+        text: params.project(kind, body).to_string(),
+        version,
+        location,
+    })
+}
+
+/// Answers with the resource a read or change produced: rendered on this worker, or
+/// on the page pool for a group with many members.
+async fn resource_response(
+    state: &ScimState,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    status: StatusCode,
+    outcome: Outcome,
+    params: ListParams,
+) -> Result<Response, ScimError> {
+    let base = base_url(state, headers);
+    let dir = state.0.dir.clone();
+    let large = match &outcome {
+        Outcome::Group(g) => params.wants("members") && dir.member_count(g.ord) > INLINE_MEMBERS,
+        _ => false,
+    };
+    let render = move || render_resource(&dir, &base, kind, &outcome, &params);
+    let rendered = if large {
+        state.0.pages.run(None, move || Ok(render())).await?
+    } else {
+        render()
+    };
+    let Some(r) = rendered else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let mut resp = with_etag(scim_text(status, r.text), r.version);
     if status == StatusCode::CREATED {
-        if let Ok(v) = HeaderValue::from_str(&location) {
+        if let Ok(v) = HeaderValue::from_str(&r.location) {
             resp.headers_mut().insert(header::LOCATION, v);
         }
     }
-    resp
+    Ok(resp)
 }
 
 fn params(q: &HashMap<String, String>) -> Result<ListParams, ScimError> {
@@ -130,12 +175,17 @@ async fn submit_and_render(
     p: &ListParams,
 ) -> Result<Response, ScimError> {
     let out = submit(state, actor, cmd).await?;
-    Ok(resource_response(state, headers, kind, status, &out, p))
+    resource_response(state, headers, kind, status, out, p.clone()).await
 }
 
-/// Reads a JSON request body within the configured size cap.
+/// Reads a JSON request body within the configured size cap; a large one is parsed on
+/// the page pool.
 async fn body_json(state: &ScimState, headers: &HeaderMap, body: Body) -> Result<Value, ScimError> {
-    read_json(headers, body, state.0.cfg.max_body_bytes).await
+    let bytes = read_body(headers, body, state.0.cfg.max_body_bytes).await?;
+    if bytes.len() <= INLINE_BODY_BYTES {
+        return parse_json(&bytes);
+    }
+    state.0.pages.run(None, move || parse_json(&bytes)).await
 }
 
 /// The stored body with its `id`, so PATCH can refuse an attempt to change the id.
@@ -159,8 +209,9 @@ fn rejected(e: impl std::error::Error + Send + Sync + 'static) -> DirectoryError
     DirectoryError::Rejected(Box::new(e))
 }
 
-/// Answers a listing: on this worker when an index bounds it, else as a scan (off the
-/// async workers, within the scan slots and deadline).
+/// Answers a listing: on the page pool when an index bounds it, else as a scan
+/// (within the scan slots and deadline). Either way off the async workers, and the
+/// JSON text is written there too.
 async fn answer_list(
     state: &ScimState,
     headers: &HeaderMap,
@@ -170,28 +221,23 @@ async fn answer_list(
     let base = base_url(state, headers);
     let dir = state.0.dir.clone();
     let plan = plan(&dir, &state.0.cfg, kind, &p)?;
-    let body = if plan.inline() {
+    let inline = plan.inline();
+    let hold = p.filter.clone();
+    let cfg = state.0.cfg.clone();
+    let work = move |deadline: &Deadline| {
         let ctx = Ctx {
             dir: &dir,
             base: &base,
         };
-        list_resources(&ctx, &state.0.cfg, &plan, &p, &Deadline::none())?
-    } else {
-        let cfg = state.0.cfg.clone();
-        let hold = p.filter.clone();
-        state
-            .0
-            .scans
-            .run(hold, move |deadline| {
-                let ctx = Ctx {
-                    dir: &dir,
-                    base: &base,
-                };
-                list_resources(&ctx, &cfg, &plan, &p, deadline)
-            })
-            .await?
+        list_resources(&ctx, &cfg, &plan, &p, deadline).map(|v| v.to_string())
     };
-    Ok(scim_json(StatusCode::OK, body))
+    let body = if inline {
+        let pages = &state.0.pages;
+        pages.run(hold, move || work(&Deadline::none())).await?
+    } else {
+        state.0.scans.run(hold, work).await?
+    };
+    Ok(scim_text(StatusCode::OK, body))
 }
 
 async fn search_params(
@@ -199,17 +245,17 @@ async fn search_params(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<ListParams, ScimError> {
-    ListParams::from_search(&read_json(headers, body, state.0.cfg.max_body_bytes).await?)
+    ListParams::from_search(&body_json(state, headers, body).await?)
 }
 
 /// A single resource, or 304 when `If-None-Match` names its version.
-fn answer_get(
+async fn answer_get(
     state: &ScimState,
     headers: &HeaderMap,
     kind: ResourceKind,
     found: Option<Outcome>,
     id: &str,
-    p: &ListParams,
+    p: ListParams,
 ) -> Result<Response, ScimError> {
     let outcome =
         found.ok_or_else(|| ScimError::NotFound(format!("{} {id} not found", kind.name())))?;
@@ -221,14 +267,7 @@ fn answer_get(
     if not_modified(headers, version) {
         return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), version));
     }
-    Ok(resource_response(
-        state,
-        headers,
-        kind,
-        StatusCode::OK,
-        &outcome,
-        p,
-    ))
+    resource_response(state, headers, kind, StatusCode::OK, outcome, p).await
 }
 
 /// What differs between Users and Groups for the handlers shared by both.
@@ -290,7 +329,7 @@ pub(super) async fn get<K: Kind>(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
     let found = K::find(&state.0.dir, &id);
-    answer_get(&state, &headers, K::KIND, found, &id, &params(&q)?)
+    answer_get(&state, &headers, K::KIND, found, &id, params(&q)?).await
 }
 
 /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`: 204 once durable.
@@ -315,28 +354,23 @@ pub(super) async fn search_all(
     let dir = state.0.dir.clone();
     let users = plan(&dir, &state.0.cfg, ResourceKind::User, &p)?;
     let groups = plan(&dir, &state.0.cfg, ResourceKind::Group, &p)?;
-    let body = if users.inline() && groups.inline() {
+    let inline = users.inline() && groups.inline();
+    let hold = p.filter.clone();
+    let cfg = state.0.cfg.clone();
+    let work = move |deadline: &Deadline| {
         let ctx = Ctx {
             dir: &dir,
             base: &base,
         };
-        list_all(&ctx, &state.0.cfg, (&users, &groups), &p, &Deadline::none())?
-    } else {
-        let cfg = state.0.cfg.clone();
-        let hold = p.filter.clone();
-        state
-            .0
-            .scans
-            .run(hold, move |deadline| {
-                let ctx = Ctx {
-                    dir: &dir,
-                    base: &base,
-                };
-                list_all(&ctx, &cfg, (&users, &groups), &p, deadline)
-            })
-            .await?
+        list_all(&ctx, &cfg, (&users, &groups), &p, deadline).map(|v| v.to_string())
     };
-    Ok(scim_json(StatusCode::OK, body))
+    let body = if inline {
+        let pages = &state.0.pages;
+        pages.run(hold, move || work(&Deadline::none())).await?
+    } else {
+        state.0.scans.run(hold, work).await?
+    };
+    Ok(scim_text(StatusCode::OK, body))
 }
 
 // ---- Other endpoints ----
