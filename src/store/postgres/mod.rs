@@ -18,6 +18,7 @@
 
 mod audit;
 mod auth;
+mod batch;
 mod directory;
 mod import;
 mod oplog;
@@ -234,7 +235,7 @@ impl Drop for PgStore {
 /// A statement prepared once per connection.
 fn stmt(
     stmts: &mut HashMap<&'static str, Statement>,
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut impl postgres::GenericClient,
     sql: &'static str,
 ) -> Result<Statement, StoreError> {
     if let Some(s) = stmts.get(sql) {
