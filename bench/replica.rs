@@ -14,6 +14,9 @@
 //! the next trial. `import`: 8 concurrent keep-alive clients `POST /Users` into an empty
 //! store, once on SQLite and once on PostgreSQL, in the same run.
 //!
+//! `SCIMGATE_BENCH_PG_OPTIONS=sslmode=disable` connects without TLS (the default,
+//! `prefer`, uses TLS when the server offers it).
+//!
 //! Figures are printed as `replica <metric> <value> <unit>` and appended, with the date,
 //! to `bench/out/results.txt`. Nothing is hard-coded.
 
@@ -107,8 +110,13 @@ impl Db {
         Ok(Db { name })
     }
 
+    /// The database's URL; `SCIMGATE_BENCH_PG_OPTIONS` (e.g. `sslmode=disable`) is
+    /// added as its query.
     fn url(&self) -> String {
-        format!("{PG}/{}", self.name)
+        match std::env::var("SCIMGATE_BENCH_PG_OPTIONS") {
+            Ok(q) if !q.is_empty() => format!("{PG}/{}?{q}", self.name),
+            _ => format!("{PG}/{}", self.name),
+        }
     }
 }
 

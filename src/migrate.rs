@@ -17,7 +17,8 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub from: PathBuf,
     /// The PostgreSQL database to move it to (must hold no scimgate data yet);
-    /// `${env:VAR}` references are expanded.
+    /// `${env:VAR}` references are expanded. TLS as libpq: `?sslmode=verify-full&
+    /// sslrootcert=ca.pem` (and `sslcert`/`sslkey` for a client certificate).
     #[arg(long)]
     pub to: String,
     /// Connect and statement timeout, in seconds.

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::CatchUpSignal;
 use crate::authn::session::Sessions;
 use crate::directory::Directory;
+use crate::store::postgres::tls::{self, PgTls, TlsOptions};
 use crate::store::postgres::{CHANGES_CHANNEL, LISTEN_ALL};
 
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
@@ -20,6 +21,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct FollowSettings {
     /// The shared store's connection URL.
     pub url: String,
+    /// TLS options from the configuration (the URL may hold them too).
+    pub tls: TlsOptions,
     /// Connect timeout, and the bound on each liveness check.
     pub timeout: Duration,
     /// Safety-net interval: the writer is poked this often even without notifications.
@@ -34,14 +37,24 @@ pub fn spawn(
     sessions: Arc<Sessions>,
     cancel: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut config: tokio_postgres::Config = settings.url.parse()?;
+    let (url, tls) = tls::resolve(&settings.url, &settings.tls)?;
+    let mut config: tokio_postgres::Config = url.parse()?;
     config
+        .ssl_mode(tls.client_mode())
         .connect_timeout(settings.timeout)
         .application_name("scimgate-follower");
     Ok(tokio::spawn(async move {
         let mut backoff = MIN_BACKOFF;
         loop {
-            let session = follow_once(&config, &settings, &signal, &sessions, &dir, &mut backoff);
+            let session = follow_once(
+                &config,
+                &tls,
+                &settings,
+                &signal,
+                &sessions,
+                &dir,
+                &mut backoff,
+            );
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = session => {}
@@ -62,13 +75,14 @@ pub fn spawn(
 /// until the connection fails.
 async fn follow_once(
     config: &tokio_postgres::Config,
+    tls: &PgTls,
     settings: &FollowSettings,
     signal: &CatchUpSignal,
     sessions: &Arc<Sessions>,
     dir: &Directory,
     backoff: &mut Duration,
 ) {
-    let (client, mut conn) = match config.connect(NoTls).await {
+    let (client, mut conn) = match config.connect(tls.connector.clone()).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "follower cannot reach the shared store");

@@ -215,6 +215,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
             let signal = Arc::new(CatchUpSignal::default());
             let settings = FollowSettings {
                 url: pg.url.clone(),
+                tls: pg.tls.clone(),
                 timeout: pg.timeout,
                 poll: (pg.max_stale / 4).clamp(Duration::from_millis(100), Duration::from_secs(2)),
             };

@@ -5,6 +5,9 @@
 //! database; `url` may hold `${env:VAR}` / `${file:PATH}` references (expanded at load,
 //! so the password need not sit in the file), and `max_stale_seconds` bounds how long a
 //! replica cut off from the database keeps serving routes that demand fresh state.
+//! TLS to the database takes libpq's options, `sslmode`, `sslrootcert`, `sslcert` and
+//! `sslkey`, in the URL's query or as keys of `postgres:` (both: they must agree);
+//! see [`super::postgres::tls`].
 //! `sqlite: { wal_max_bytes: ... }` bounds the embedded store's write-ahead log: past
 //! it the WAL is checkpointed and truncated (see [`super::sqlite`]).
 
@@ -12,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::postgres::tls::{self, TlsOptions};
 use crate::config::ConfigError;
 
 /// Default bound on how long a replica may be cut off before failing closed.
@@ -58,6 +62,10 @@ struct RawPostgres {
     url: String,
     max_stale_seconds: Option<f64>,
     timeout_seconds: Option<f64>,
+    sslmode: Option<String>,
+    sslrootcert: Option<String>,
+    sslcert: Option<String>,
+    sslkey: Option<String>,
 }
 
 /// The validated `store:` section (absent: SQLite in the data directory).
@@ -79,6 +87,8 @@ pub struct PostgresConfig {
     pub max_stale: Duration,
     /// Connect timeout and statement timeout: a write never waits longer.
     pub timeout: Duration,
+    /// TLS options set in the section (the URL's query may hold them too).
+    pub tls: TlsOptions,
 }
 
 impl std::fmt::Debug for PostgresConfig {
@@ -88,6 +98,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("url", &"<redacted>")
             .field("max_stale", &self.max_stale)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -141,7 +152,29 @@ impl RawStoreConfig {
                 "must start with postgres:// or postgresql://".into(),
             ));
         }
-        url.parse::<postgres::Config>()
+        let configured = TlsOptions {
+            sslmode: pg.sslmode,
+            sslrootcert: pg.sslrootcert,
+            sslcert: pg.sslcert,
+            sslkey: pg.sslkey,
+        };
+        let tls_invalid = |e: tls::PgTlsError| ConfigError::Invalid {
+            file: file.to_owned(),
+            key: "store.postgres",
+            reason: e.to_string(),
+        };
+        let (rest, from_url) = tls::split_url(&url).map_err(tls_invalid)?;
+        let opts = from_url.merge(&configured).map_err(tls_invalid)?;
+        if let Some(mode) = &opts.sslmode {
+            tls::SslMode::parse(mode).map_err(tls_invalid)?;
+        }
+        if opts.sslcert.is_some() != opts.sslkey.is_some() {
+            return Err(tls_invalid(tls::PgTlsError::Option {
+                key: "sslcert",
+                reason: "sslcert and sslkey go together".into(),
+            }));
+        }
+        rest.parse::<postgres::Config>()
             .map_err(|e| invalid(format!("not a valid connection URL: {e}")))?;
         Ok(StoreConfig {
             sqlite,
@@ -159,6 +192,7 @@ impl RawStoreConfig {
                     pg.timeout_seconds,
                     DEFAULT_TIMEOUT,
                 )?,
+                tls: configured,
             }),
         })
     }
@@ -187,6 +221,25 @@ mod tests {
         assert_eq!(c.url, "postgres://u@h:5/db");
         assert_eq!(c.max_stale, Duration::from_millis(2500));
         assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn tls_options_are_read_from_keys_and_checked_against_the_url() {
+        let c = parse(
+            "postgres: { url: 'postgres://u@h/db?sslmode=verify-full', sslrootcert: /ca.pem }",
+        )
+        .unwrap()
+        .postgres
+        .unwrap();
+        assert_eq!(c.tls.sslrootcert.as_deref(), Some("/ca.pem"));
+        assert!(
+            parse("postgres: { url: 'postgres://u@h/db', sslmode: verify-everything }").is_err()
+        );
+        assert!(
+            parse("postgres: { url: 'postgres://u@h/db?sslmode=require', sslmode: disable }")
+                .is_err()
+        );
+        assert!(parse("postgres: { url: 'postgres://u@h/db', sslcert: /c.pem }").is_err());
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the PostgreSQL store is unavailable")]
     Postgres(#[from] ::postgres::Error),
+    /// TLS to PostgreSQL could not be set up, or the server's certificate (or lack of
+    /// TLS) was refused.
+    /// (Not a `source`: the detail is in this error's own words, said once.)
+    #[error("TLS to PostgreSQL: {0}")]
+    PgTls(postgres::tls::PgTlsError),
     /// A shared store's change log moved past the sequence a batch was planned at:
     /// another replica wrote first. The writer catches up and plans again.
     #[error("the directory changed since the change was planned (head {head}, planned at {base})")]
@@ -48,6 +53,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the database schema is version {found}, newer than this build knows ({known})")]
     TooNew { found: i64, known: i64 },
+}
+
+impl From<postgres::tls::PgTlsError> for StoreError {
+    fn from(e: postgres::tls::PgTlsError) -> Self {
+        StoreError::PgTls(e)
+    }
 }
 
 /// One write inside a change.

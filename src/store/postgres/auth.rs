@@ -4,7 +4,7 @@
 
 use postgres::Row;
 
-use super::{is_unique_violation, PgStore, SESSIONS_CHANNEL};
+use super::{is_unique_violation, stmt, PgStore, SESSIONS_CHANNEL};
 use crate::store::{SessionRow, StoreError, TokenRow};
 
 fn token_row(r: &Row) -> Result<TokenRow, StoreError> {
@@ -58,11 +58,14 @@ impl PgStore {
 
     pub(super) fn pg_token_by_id(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
         self.with_reader(|c| {
+            // Every SCIM request asks: prepared once per connection.
+            let s = stmt(
+                &mut c.stmts,
+                &mut c.client,
+                "SELECT name, token_id, hash, scope, created, last_used FROM tokens WHERE token_id = $1",
+            )?;
             c.client
-                .query_opt(
-                    "SELECT name, token_id, hash, scope, created, last_used FROM tokens WHERE token_id = $1",
-                    &[&token_id],
-                )?
+                .query_opt(&s, &[&token_id])?
                 .as_ref()
                 .map(token_row)
                 .transpose()

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use postgres::{IsolationLevel, Statement, Transaction};
 
-use super::audit::{append, last_hash};
 use super::{oplog, stmt, to_u32, PgStore, CHANGES_CHANNEL, WRITE_LOCK};
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 use crate::store::{Change, Snapshot, StoreError, StoreOp};
@@ -226,6 +225,7 @@ impl PgStore {
     }
 
     /// Commits `batch`; with `base`, refuses as stale if the head is not `base`.
+    /// The round trips do not grow with the batch ([`super::batch`]).
     pub(super) fn pg_commit(
         &self,
         base: Option<u64>,
@@ -233,49 +233,22 @@ impl PgStore {
     ) -> Result<Vec<u64>, StoreError> {
         self.with_writer(|c| {
             let mut tx = c.client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-            let head: i64 = tx
-                .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM change_log", &[])?
-                .try_get(0)?;
-            let head = head as u64;
-            if let Some(base) = base.filter(|b| *b != head) {
-                return Err(StoreError::Stale { head, base });
+            let lock = stmt(&mut c.stmts, &mut tx, "SELECT pg_advisory_xact_lock($1)")?;
+            tx.execute(&lock, &[&WRITE_LOCK])?;
+            let heads = super::batch::heads(&mut c.stmts, &mut tx)?;
+            if let Some(base) = base.filter(|b| *b != heads.seq) {
+                return Err(StoreError::Stale {
+                    head: heads.seq,
+                    base,
+                });
             }
-            let mut hash = last_hash(&mut tx)?;
-            let (mut seq, mut audit_seq) = (head, super::audit::head(&mut tx)?);
-            let mut seqs = Vec::with_capacity(batch.len());
-            for change in batch {
-                for op in &change.ops {
-                    write_op(&mut c.stmts, &mut tx, op).map_err(unique_to_conflict)?;
-                }
-                seq += 1;
-                let s = stmt(
-                    &mut c.stmts,
-                    &mut tx,
-                    "INSERT INTO change_log (seq, at, actor, action, resource_type, resource_id, ops) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )?;
-                tx.execute(
-                    &s,
-                    &[
-                        &(seq as i64),
-                        &change.at,
-                        &change.actor,
-                        &change.action,
-                        &change.resource_type,
-                        &change.resource_id,
-                        &oplog::encode(&change.ops),
-                    ],
-                )?;
-                seqs.push(seq);
-                audit_seq += 1;
-                hash = append(&mut c.stmts, &mut tx, audit_seq, &hash, &change.audit_entry())?;
+            if batch.is_empty() {
+                tx.commit()?;
+                return Ok(Vec::new());
             }
-            if !batch.is_empty() {
-                tx.execute(
-                    "SELECT pg_notify($1, $2)",
-                    &[&CHANGES_CHANNEL, &seq.to_string()],
-                )?;
-            }
+            super::batch::write_ops(&mut c.stmts, &mut tx, batch).map_err(unique_to_conflict)?;
+            let seqs =
+                super::batch::log_and_audit(&mut c.stmts, &mut tx, &heads, batch, CHANGES_CHANNEL)?;
             tx.commit()?;
             Ok(seqs)
         })
@@ -287,10 +260,14 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<(u64, Change)>, StoreError> {
         self.with_reader(|c| {
-            let rows = c.client.query(
+            let s = stmt(
+                &mut c.stmts,
+                &mut c.client,
                 "SELECT seq, at, actor, action, resource_type, resource_id, ops FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&(after as i64), &(limit.min(i64::MAX as usize) as i64)],
             )?;
+            let rows = c
+                .client
+                .query(&s, &[&(after as i64), &(limit.min(i64::MAX as usize) as i64)])?;
             rows.iter()
                 .map(|r| {
                     let ops: Option<String> = r.try_get(6)?;

@@ -13,23 +13,25 @@
 //! Calls block (the sync `postgres` client); callers run them on blocking threads.
 //! Connecting and every statement are bounded by the configured timeout, so a write
 //! while the database is down fails promptly instead of hanging. A connection found
-//! broken is replaced on next use. TLS to PostgreSQL is not supported yet (the only
-//! rustls adapter for it would need care to keep aws-lc-rs the single provider): use a
-//! local socket, a private network or a TLS-terminating sidecar.
+//! broken is replaced on next use. Connections use TLS as libpq's `sslmode` says
+//! ([`tls`]).
 
 mod audit;
 mod auth;
+mod batch;
 mod directory;
 mod import;
 mod oplog;
 mod schema;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 
+use self::tls::{PgTls, TlsOptions};
 use super::config::PostgresConfig;
 use super::StoreError;
 
@@ -63,6 +65,9 @@ struct Slot {
 /// PostgreSQL-backed [`super::Store`].
 pub struct PgStore {
     config: postgres::Config,
+    tls: PgTls,
+    /// The first host, for telling a host name mismatch.
+    host: String,
     timeout: Duration,
     /// Directory commits, audit appends, token and session writes.
     writer: Slot,
@@ -76,14 +81,30 @@ pub struct PgStore {
 impl PgStore {
     /// Connects, applies migrations, and returns the store.
     pub fn open(cfg: &PostgresConfig) -> Result<Self, StoreError> {
-        Self::open_url(&cfg.url, cfg.timeout)
+        Self::open_with(&cfg.url, &cfg.tls, cfg.timeout)
     }
 
-    /// Connects to `url` with `timeout` for connecting and for each statement.
+    /// Connects to `url` (TLS options in its query, as libpq's) with `timeout` for
+    /// connecting and for each statement.
     pub fn open_url(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        Self::open_with(url, &TlsOptions::default(), timeout)
+    }
+
+    /// As [`PgStore::open_url`], with TLS options from the configuration too.
+    pub fn open_with(
+        url: &str,
+        tls_options: &TlsOptions,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let (url, tls) = tls::resolve(url, tls_options)?;
         let mut config: postgres::Config = url
             .parse()
             .map_err(|_| StoreError::Corrupt("the PostgreSQL URL is not valid".into()))?;
+        config.ssl_mode(tls.client_mode());
+        let host = match config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => String::new(),
+        };
         let ms = timeout.as_millis().max(1);
         let options = format!(
             "-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout={}",
@@ -97,6 +118,8 @@ impl PgStore {
             .application_name("scimgate");
         let store = Self {
             config,
+            tls,
+            host,
             timeout,
             writer: Slot {
                 conn: Mutex::new(None),
@@ -119,7 +142,13 @@ impl PgStore {
 
     fn connect(&self) -> Result<Conn, StoreError> {
         Ok(Conn {
-            client: self.config.connect(NoTls)?,
+            client: self
+                .config
+                .connect(self.tls.connector.clone())
+                .map_err(|e| match self.tls.classify(&e, &self.host) {
+                    Some(t) => StoreError::PgTls(t),
+                    None => StoreError::Postgres(e),
+                })?,
             stmts: HashMap::new(),
             last_used: Instant::now(),
         })
@@ -206,7 +235,7 @@ impl Drop for PgStore {
 /// A statement prepared once per connection.
 fn stmt(
     stmts: &mut HashMap<&'static str, Statement>,
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut impl postgres::GenericClient,
     sql: &'static str,
 ) -> Result<Statement, StoreError> {
     if let Some(s) = stmts.get(sql) {

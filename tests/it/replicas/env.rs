@@ -108,6 +108,28 @@ pub struct Replica {
 }
 
 impl Replica {
+    /// Starts a replica with `yaml` (no policies), or the start's error, all of its
+    /// chain.
+    pub async fn try_start(yaml: &str, token: &str) -> Result<Replica, String> {
+        let data = tempfile::tempdir().unwrap();
+        let pdir = data.path().join("policies");
+        std::fs::create_dir_all(&pdir).unwrap();
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(data.path().to_path_buf()),
+            policies_dir: Some(pdir),
+        };
+        let config = Config::from_yaml("replica.yaml", yaml, &overrides)
+            .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+        let running = server::spawn(config).await.map_err(|e| format!("{e:#}"))?;
+        Ok(Replica {
+            running,
+            _data: data,
+            token: token.to_owned(),
+            http: reqwest::Client::new(),
+        })
+    }
+
     /// Starts a replica with `yaml` and these policy files.
     pub async fn start(yaml: &str, token: &str, policies: &[(&str, &str)]) -> Replica {
         let data = tempfile::tempdir().unwrap();
@@ -261,6 +283,13 @@ fn free_port() -> u16 {
 impl Cluster {
     /// Creates and starts a cluster.
     pub fn start() -> Cluster {
+        Self::start_configured(|_| {})
+    }
+
+    /// Creates a cluster, lets `configure` write into its data directory (settings
+    /// appended to `postgresql.conf`, a `pg_hba.conf`, certificate files), hands the
+    /// files to the server's user, and starts it.
+    pub fn start_configured(configure: impl FnOnce(&Path)) -> Cluster {
         let tmp = tempfile::Builder::new()
             .prefix("scimgate-pg-")
             .tempdir_in("/tmp")
@@ -287,6 +316,12 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        configure(&dir);
+        if is_root() {
+            let _ = Command::new("chown")
+                .args(["-R", "postgres", &dir.display().to_string()])
+                .status();
+        }
         let cluster = Cluster {
             dir,
             port: free_port(),

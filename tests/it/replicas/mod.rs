@@ -8,4 +8,5 @@ mod conflicts;
 mod crash;
 mod migrate;
 mod outage;
+mod pg_tls;
 mod revocation;
