@@ -1,12 +1,14 @@
 #!/bin/sh
 # The docker-compose demo's IdP stand-in: pushes two users and two groups to
 # scimgate by SCIM, as Okta or Entra ID would. The SCIM token was written by
-# the `token` service (scimgate token create demo).
+# the `token` service (scimgate token create demo). SCIMGATE_URL is replica
+# a's address (default: its compose service name).
 set -eu
 token="$(cat /run/demo/token)"
-base="http://scimgate-a:8080/scim/v2"
+gate="${SCIMGATE_URL:-http://scimgate-a:8080}"
+base="$gate/scim/v2"
 for _ in $(seq 60); do
-	curl -fsS http://scimgate-a:8080/readyz >/dev/null 2>&1 && break
+	curl -fsS "$gate/readyz" >/dev/null 2>&1 && break
 	sleep 1
 done
 scim() { # METHOD PATH [BODY]
