@@ -153,6 +153,15 @@ impl GateError {
                     )
                 }
             }
+            GateError::Upstream(e) if e.closes_connection() => {
+                // The client's fault (a request body it stopped sending): the rest of
+                // the body will not be read, so the connection closes after this.
+                tracing::info!(error = %e, "request refused");
+                let mut r = json_or_page(status, wants_html, "request_timeout", &e.to_string());
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
             GateError::Upstream(e) => {
                 tracing::warn!(error = %e, "upstream failure");
                 json_or_page(status, wants_html, "upstream", &e.to_string())

@@ -65,7 +65,9 @@ pub async fn handle(
     .await;
     let route_metrics = route_metrics.unwrap_or_else(|| gate.metrics.routes.unrouted().clone());
     if let Err(GateError::Upstream(e)) = &result {
-        route_metrics.upstream_error(UpstreamErrorKind::of(e));
+        if let Some(kind) = UpstreamErrorKind::of(e) {
+            route_metrics.upstream_error(kind);
+        }
     }
     let mut resp = match result {
         Ok(r) => r,

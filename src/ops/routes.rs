@@ -100,15 +100,18 @@ impl UpstreamErrorKind {
         }
     }
 
-    /// The kind of a forwarding error.
-    pub fn of(e: &ProxyError) -> Self {
-        match e {
+    /// The kind of a forwarding error; `None` for the client's own fault (a request
+    /// body it stopped sending), which is not the upstream's and is counted among
+    /// connection closures instead.
+    pub fn of(e: &ProxyError) -> Option<Self> {
+        Some(match e {
             ProxyError::UpstreamConnect(_) => UpstreamErrorKind::Connect,
             ProxyError::UpstreamConnectTimeout(_) => UpstreamErrorKind::ConnectTimeout,
             ProxyError::Upstream(_) | ProxyError::UnexpectedSwitch => UpstreamErrorKind::Exchange,
             ProxyError::ResponseTimeout => UpstreamErrorKind::ResponseTimeout,
             ProxyError::Overloaded => UpstreamErrorKind::Overloaded,
             ProxyError::Cancelled => UpstreamErrorKind::Cancelled,
+            ProxyError::RequestBodyStalled => return None,
             ProxyError::Path(_)
             | ProxyError::AmbiguousPath(_)
             | ProxyError::BadUpstreamUri { .. }
@@ -118,7 +121,7 @@ impl UpstreamErrorKind {
             | ProxyError::KeyFile { .. }
             | ProxyError::KeyInvalid { .. }
             | ProxyError::Signing => UpstreamErrorKind::Config,
-        }
+        })
     }
 }
 

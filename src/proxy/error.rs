@@ -38,6 +38,11 @@ pub enum ProxyError {
     /// No response head within `response_timeout`.
     #[error("the upstream did not answer in time")]
     ResponseTimeout,
+    /// The client stopped sending the request body it announced for the route's
+    /// `stream_idle` while the upstream waited for it (the client's fault: 408, and
+    /// the connection is closed since the rest of the body will not be read).
+    #[error("the client stopped sending the request body")]
+    RequestBodyStalled,
     /// No concurrency permit within `response_timeout` (`max_concurrency` reached).
     #[error("too many requests in flight to the upstream")]
     Overloaded,
@@ -84,6 +89,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Path(_) | Self::AmbiguousPath(_) => StatusCode::BAD_REQUEST,
+            Self::RequestBodyStalled => StatusCode::REQUEST_TIMEOUT,
             Self::UpstreamConnect(_) | Self::Upstream(_) | Self::UnexpectedSwitch => {
                 StatusCode::BAD_GATEWAY
             }
@@ -107,6 +113,7 @@ impl ProxyError {
             Self::UpstreamConnect(_) | Self::Upstream(_) => "upstream unavailable",
             Self::UnexpectedSwitch => "upstream switched protocols unexpectedly",
             Self::UpstreamConnectTimeout(_) | Self::ResponseTimeout => "upstream timed out",
+            Self::RequestBodyStalled => "request body timed out",
             Self::Overloaded => "upstream busy, try again",
             Self::Cancelled => "request cancelled",
             Self::BadUpstreamUri { .. }
@@ -117,6 +124,12 @@ impl ProxyError {
             | Self::KeyInvalid { .. }
             | Self::Signing => "proxy misconfigured",
         }
+    }
+
+    /// Whether the client connection must close after the response (HTTP/1; hyper
+    /// drops the header from HTTP/2 responses, where only the stream ends).
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Self::RequestBodyStalled)
     }
 
     /// The response for the client: JSON (`{"error": .., "status": ..}`) or plain text.
@@ -138,6 +151,11 @@ impl ProxyError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.closes_connection() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
             .extensions_mut()
             .insert(ProxyErrorCause(Arc::new(self)));
@@ -189,6 +207,7 @@ mod tests {
                 StatusCode::BAD_GATEWAY,
             ),
             (ProxyError::ResponseTimeout, StatusCode::GATEWAY_TIMEOUT),
+            (ProxyError::RequestBodyStalled, StatusCode::REQUEST_TIMEOUT),
             (ProxyError::Overloaded, StatusCode::SERVICE_UNAVAILABLE),
             (ProxyError::Cancelled, StatusCode::SERVICE_UNAVAILABLE),
             (

@@ -22,7 +22,7 @@ use super::body::CancellableBody;
 use super::client::UpstreamClient;
 use super::error::ProxyError;
 use super::headers::{is_websocket_upgrade, prepare_response};
-use super::idle::{ConnectionBounds, IdleRequestBody};
+use super::idle::{ConnectionBounds, IdleRequestBody, StreamIdle};
 use super::tunnel;
 use crate::policy::RouteSettings;
 use crate::server::limits::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
@@ -217,8 +217,16 @@ async fn acquire(
     }
 }
 
-/// Connect errors (with timeouts apart) versus failures on an open connection.
+/// A request body the client stopped sending (the client's fault), connect errors
+/// (with timeouts apart), and other failures on an open connection.
 fn classify(error: hyper_util::client::legacy::Error) -> ProxyError {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.is::<StreamIdle>() {
+            return ProxyError::RequestBodyStalled;
+        }
+        source = cause.source();
+    }
     if !error.is_connect() {
         return ProxyError::Upstream(error);
     }

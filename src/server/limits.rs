@@ -6,7 +6,8 @@
 //! before its protocol is known, how long a request head may take, how long an idle
 //! HTTP/1 or HTTP/2 connection is kept, the HTTP/2 keep-alive pings, the TLS handshake,
 //! and how long a proxied body or websocket may make no progress before it is cut (the
-//! global default of the routes' `timeouts.stream_idle` / `timeouts.websocket_idle`).
+//! global default of the routes' `timeouts.stream_idle` / `timeouts.websocket_idle`),
+//! and the kernel's queue of connections waiting to be accepted (`listen_backlog`).
 
 use std::time::Duration;
 
@@ -21,6 +22,11 @@ pub const DEFAULT_MAX_CONNECTIONS_CEILING: usize = 4096;
 pub const RESERVED_DESCRIPTORS: u64 = 128;
 /// The least a derived connection cap is, however low the descriptor limit.
 pub const MIN_DERIVED_CONNECTIONS: usize = 16;
+/// Connections the kernel queues for the accept loop by default (Linux lowers it to
+/// `net.core.somaxconn`, 4096 on current kernels).
+pub const DEFAULT_LISTEN_BACKLOG: u32 = 4096;
+/// The most `server.listen_backlog` may be written as.
+pub const MAX_LISTEN_BACKLOG: u32 = 65_535;
 
 pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +44,7 @@ pub const DEFAULT_WEBSOCKET_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 #[serde(deny_unknown_fields)]
 pub struct RawServerLimits {
     max_connections: Option<u64>,
+    listen_backlog: Option<u32>,
     detect_timeout_seconds: Option<f64>,
     header_read_timeout_seconds: Option<f64>,
     tls_handshake_timeout_seconds: Option<f64>,
@@ -56,6 +63,10 @@ pub struct ServerLimits {
     /// Most client connections open at once on the main listener; `None`: derived
     /// from the descriptor limit at start ([`ServerLimits::effective_max_connections`]).
     pub max_connections: Option<usize>,
+    /// Length of the main listener's accept queue (`listen(2)` backlog): connections
+    /// the kernel completes before the accept loop takes them. Too short a queue makes
+    /// the kernel drop handshakes under a burst (see [`super::listen`]).
+    pub listen_backlog: u32,
     /// From accept (after the TLS handshake) until the protocol is known: the first
     /// bytes of an HTTP/1 request, or the whole 24-byte HTTP/2 preface.
     pub detect_timeout: Duration,
@@ -85,6 +96,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             max_connections: None,
+            listen_backlog: DEFAULT_LISTEN_BACKLOG,
             detect_timeout: DEFAULT_DETECT_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
@@ -135,8 +147,19 @@ impl RawServerLimits {
             }
             Some(n) => n,
         };
+        let listen_backlog = match self.listen_backlog {
+            None => DEFAULT_LISTEN_BACKLOG,
+            Some(n) if (1..=MAX_LISTEN_BACKLOG).contains(&n) => n,
+            Some(n) => {
+                return Err(invalid(
+                    "server.listen_backlog",
+                    format!("{n} is not between 1 and {MAX_LISTEN_BACKLOG}"),
+                ))
+            }
+        };
         Ok(ServerLimits {
             max_connections,
+            listen_backlog,
             detect_timeout: seconds(
                 "server.detect_timeout_seconds",
                 self.detect_timeout_seconds,
@@ -233,9 +256,12 @@ mod tests {
     #[test]
     fn defaults_and_written_values() {
         assert_eq!(check("{}").unwrap(), ServerLimits::default());
-        let l = check("max_connections: 50\ndetect_timeout_seconds: 0.5\nhttp2_max_streams: 8")
-            .unwrap();
+        let l = check(
+            "max_connections: 50\nlisten_backlog: 512\ndetect_timeout_seconds: 0.5\nhttp2_max_streams: 8",
+        )
+        .unwrap();
         assert_eq!(l.max_connections, Some(50));
+        assert_eq!(l.listen_backlog, 512);
         assert_eq!(l.detect_timeout, Duration::from_millis(500));
         assert_eq!(l.http2_max_streams, 8);
     }
@@ -244,6 +270,8 @@ mod tests {
     fn bad_values_name_the_key() {
         for (yaml, key) in [
             ("max_connections: 0", "server.max_connections"),
+            ("listen_backlog: 0", "server.listen_backlog"),
+            ("listen_backlog: 70000", "server.listen_backlog"),
             ("detect_timeout_seconds: 0", "server.detect_timeout_seconds"),
             (
                 "stream_idle_timeout_seconds: -1",

@@ -5,7 +5,8 @@
 //! connection builder. Each request goes to [`dispatch`]: scimgate's own paths (SCIM,
 //! login, forward-auth, health) to the control application, everything else to the gate.
 //! Every connection is bounded by the `server:` section ([`limits`]): a cap on open
-//! connections ([`accept`]), protocol detection, header, idle, keep-alive and TLS
+//! connections ([`accept`]) behind an accept queue sized by `listen_backlog`
+//! ([`listen`]), protocol detection, header, idle, keep-alive and TLS
 //! handshake timeouts, and a stalled response closing its connection ([`conn`]).
 //! Policies reload on file change and on SIGHUP. On SIGINT or SIGTERM the listener
 //! closes, open connections drain for up to ten seconds, the directory writer
@@ -15,6 +16,7 @@ mod accept;
 mod conn;
 mod dispatch;
 pub mod limits;
+mod listen;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -396,9 +398,9 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let built = build(&config).await?;
     let acceptor = built.tls.clone().map(tls::acceptor).transpose()?;
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = listen::bind(config.listen, config.server.listen_backlog)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listen::announce(config.server.listen_backlog);
     let addr = listener.local_addr()?;
     let ops_stop = CancellationToken::new();
     let ops_addr = start_ops(&config, &built, ops_stop.clone()).await?;
@@ -432,9 +434,9 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let built = build(&config).await?;
     let acceptor = built.tls.clone().map(tls::acceptor).transpose()?;
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = listen::bind(config.listen, config.server.listen_backlog)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listen::announce(config.server.listen_backlog);
     // The handler is in place before the listener is announced: a SIGHUP sent as soon
     // as the server says it is up reloads instead of ending the process.
     spawn_sighup(built.gate.clone(), built.tls.clone());

@@ -1,7 +1,9 @@
 //! Connection bounds of the main listener (`server:`): connections that never say which
 //! protocol they speak, idle HTTP/2 connections, the connection cap (with the ops
-//! listener still answering), and a download the client stops reading, which must give
-//! its route's `max_concurrency` slot back to a waiting user.
+//! listener still answering), a download the client stops reading, which must give
+//! its route's `max_concurrency` slot back to a waiting user, an upload the client stops
+//! sending (408, connection closed, slot released) and a request head that stops
+//! arriving (closed without a response).
 //!
 //! Every wait is on an event (a socket closing, a status, a gauge); the outer timeouts
 //! only keep a failing run from hanging.
@@ -35,6 +37,24 @@ async fn read_until_closed(tcp: &mut TcpStream) -> usize {
     .await;
     assert!(closed.is_ok(), "the server never closed the connection");
     total
+}
+
+/// Reads until the server closes the connection; returns what was read (at most 64 KiB).
+async fn response_until_closed(tcp: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) if got.len() < 64 * 1024 => got.extend_from_slice(&buf[..n]),
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server never closed the connection");
+    String::from_utf8_lossy(&got).into_owned()
 }
 
 /// Waits until `check` holds (polled on a short period, bounded by [`HANG_GUARD`]).
@@ -295,4 +315,84 @@ async fn a_silent_websocket_is_closed_and_gives_its_slot_back() {
             .closed_count(CloseReason::WebsocketIdle)
             >= 1
     );
+}
+
+#[tokio::test]
+async fn a_stalled_upload_gets_408_and_gives_its_slot_back() {
+    let up = crate::upstream::start().await;
+    let iss = crate::issuer::Issuer::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: narrow
+    match: {{ host: narrow.test, path: /** }}
+    upstream: {}
+    max_concurrency: 1
+    timeouts: {{ response: 30s, stream_idle: 300ms }}
+    allow:
+      - {{ groups: [readers] }}
+"#,
+        up.url()
+    );
+    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    reader(&env, "ulla").await;
+    reader(&env, "wanda").await;
+
+    // Ulla announces 1000 bytes, sends 100, then nothing more.
+    let mut stalled = TcpStream::connect(env.addr()).await.unwrap();
+    let head = format!(
+        "POST /sink HTTP/1.1\r\nHost: narrow.test\r\nAuthorization: Bearer {}\r\nContent-Length: 1000\r\n\r\n",
+        env.iss.token("ulla")
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    stalled.write_all(&[b'x'; 100]).await.unwrap();
+
+    // The client's fault: 408, and the connection is closed (the rest of the body will
+    // never be read).
+    let response = response_until_closed(&mut stalled).await;
+    assert!(
+        response.starts_with("HTTP/1.1 408 "),
+        "{}",
+        response.lines().next().unwrap_or_default()
+    );
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{response}"
+    );
+    assert!(
+        env.gate
+            .running
+            .gate
+            .metrics
+            .connections
+            .closed_count(CloseReason::StreamIdle)
+            >= 1
+    );
+
+    // The route's only slot is free again: Wanda is served (a held slot would make her
+    // wait out the 30 s response timeout and get 503).
+    let served = env
+        .get("narrow.test", "/doc.json", Some("wanda"))
+        .timeout(HANG_GUARD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+}
+
+#[tokio::test]
+async fn a_request_head_past_header_read_timeout_is_closed_without_a_response() {
+    let gate = support::start("server:\n  header_read_timeout_seconds: 0.3\n").await;
+    let metrics = gate.running.gate.metrics.clone();
+    let mut slow = TcpStream::connect(gate.running.addr).await.unwrap();
+    // The protocol is known (HTTP/1), the head never ends.
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: gate.test\r\n")
+        .await
+        .unwrap();
+    assert_eq!(response_until_closed(&mut slow).await, "");
+    until("the closure counted as header_read", || {
+        metrics.connections.closed_count(CloseReason::HeaderRead) >= 1
+    })
+    .await;
 }
