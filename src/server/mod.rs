@@ -13,6 +13,7 @@
 
 mod accept;
 mod conn;
+pub mod data_lock;
 mod dispatch;
 pub mod limits;
 pub mod tls;
@@ -420,8 +421,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Opens the store, loads the directory and serves until a shutdown signal.
+/// Locks the data directory ([`data_lock`]), opens the store, loads the directory and
+/// serves until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Before the store opens: a second server on this directory would corrupt it.
+    let _lock = data_lock::DataDirLock::acquire(&config.data_dir)?;
     let built = build(&config).await?;
     let acceptor = built.tls.clone().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
