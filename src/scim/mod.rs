@@ -6,6 +6,7 @@
 //! hands changes to the directory writer and renders what it returns.
 
 mod auth;
+mod auth_log;
 mod body;
 mod discovery;
 mod draft;
@@ -55,6 +56,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// The slots that listings which walk the directory run in.
     scans: scan::Scans,
+    /// How many refused credentials a second are logged.
+    auth_log: auth_log::LogBudget,
 }
 
 impl ScimState {
@@ -78,6 +81,7 @@ impl ScimState {
             touched: DashMap::new(),
             scans,
             metrics,
+            auth_log: auth_log::LogBudget::default(),
         }))
     }
 
@@ -130,6 +134,16 @@ fn guarded(routes: Router<ScimState>, state: ScimState, scope: TokenScope) -> Ro
 }
 
 /// The `/scim/v2` routes (nest them under that prefix).
+/// The answer to a path under `/scim` outside `/scim/v2` (a base URL without the
+/// version): a SCIM 404 that names the right base URL.
+pub async fn outside_v2(uri: axum::http::Uri) -> ScimError {
+    ScimError::NotFound(format!(
+        "no SCIM endpoint at {}: the SCIM base URL ends in /scim/v2 (e.g. /scim/v2/Users); \
+         check the base URL configured in the identity provider",
+        uri.path()
+    ))
+}
+
 pub fn router(state: ScimState) -> Router {
     let routes = resource_routes()
         .route("/Users/.search", post(handlers::search::<Users>))

@@ -508,6 +508,8 @@ pub fn app(
         );
     Router::new()
         .nest("/scim/v2", scim::router(state))
+        .route("/scim", axum::routing::any(scim::outside_v2))
+        .route("/scim/{*rest}", axum::routing::any(scim::outside_v2))
         .nest("/.scimgate", own)
         .route(
             "/.well-known/scimgate/jwks.json",

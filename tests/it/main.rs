@@ -40,6 +40,7 @@ mod policy_reload;
 mod replicas;
 mod revocation;
 mod rfc_errors;
+mod scim_auth;
 mod scim_scans;
 mod streaming;
 mod tls;
