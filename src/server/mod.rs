@@ -173,6 +173,8 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         .context("starting the audit sinks")?
     };
     policy.set_observer(crate::audit::policy_observer(audit.clone()));
+    // Groups the policies name that nobody is in: logged now and on each reload.
+    policy.set_directory(dir.clone());
     let metrics = Arc::new(Metrics::new());
     metrics.sources.set_directory(dir.clone());
     metrics.sources.set_audit(Arc::new(audit.clone()));

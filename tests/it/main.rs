@@ -37,6 +37,7 @@ mod ops;
 mod pages;
 mod paging;
 mod policy_reload;
+mod policy_warnings;
 mod replicas;
 mod revocation;
 mod rfc_errors;
