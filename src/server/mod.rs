@@ -55,12 +55,15 @@ pub use dispatch::Dispatch;
 use limits::ServerLimits;
 pub use tls::ReloadingCert;
 
-/// Sets up logging as the configuration says (`RUST_LOG` wins when set).
+/// Sets up logging as the configuration says (`RUST_LOG` wins when set). Text logs are
+/// coloured only when stderr is a terminal (never in a file or a pipe).
 pub fn init_tracing(config: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -189,6 +192,12 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         tracing::warn!("{w}");
     }
     let readiness = readiness_checks(&policy, &store, &dir);
+    // The identity provider is reported, not required: see crate::ops::readiness.
+    if let Some(login) = &oidc {
+        login.discover_in_background();
+        let login = login.clone();
+        readiness.add_advisory("oidc", move || login.unreachable().map_or(Ok(()), Err));
+    }
     let gate = Arc::new(Gate {
         dir: dir.clone(),
         policy: policy.clone(),

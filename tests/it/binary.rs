@@ -26,6 +26,7 @@ impl Drop for Serve {
 pub fn command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_scimgate"));
     for var in [
+        "NO_COLOR",
         "RUST_LOG",
         "SCIMGATE_CONFIG",
         "SCIMGATE_DATA",

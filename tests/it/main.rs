@@ -34,6 +34,7 @@ mod log_redaction;
 mod nesting;
 mod okta;
 mod ops;
+mod ops_logs;
 mod pages;
 mod paging;
 mod policy_reload;
