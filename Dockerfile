@@ -4,12 +4,20 @@
 #   docker build -t scimgate .
 #   docker run -p 8080:8080 -v scimgate-data:/var/lib/scimgate scimgate
 #
-# The build stage runs scripts/build-release, the same command CI runs.
+# The build stage runs scripts/build-release, the same command CI runs. The image gets
+# the binary without debug info; its symbols (scimgate.debug) are kept by the build:
+#
+#   docker build --target symbols --output type=local,dest=./symbols .
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN scripts/build-release && install -m 0755 target/release/scimgate /usr/local/bin/scimgate
+RUN scripts/build-release && install -m 0755 target/release/scimgate /usr/local/bin/scimgate \
+ && install -D -m 0644 target/release/scimgate.debug /symbols/scimgate.debug
+
+# The debug info of the shipped binary, for `--target symbols --output ...` (not in the image).
+FROM scratch AS symbols
+COPY --from=build /symbols/ /
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

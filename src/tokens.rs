@@ -12,7 +12,8 @@ use subtle::ConstantTimeEq;
 
 use crate::store::TokenRow;
 
-const PREFIX: &str = "scimgate_";
+/// What every token starts with.
+pub const PREFIX: &str = "scimgate_";
 const ID_LEN: usize = 12;
 
 /// What a token may be used for.

@@ -1,6 +1,7 @@
 //! Admin UI: policy status. The files in force, when they were last loaded, the
 //! digest, the routes, and the last refused reload with its `file:line: reason` (the
-//! last good set stays in force until the file is fixed).
+//! last good set stays in force until the file is fixed), and the warnings of the set in
+//! force (groups it names that do not exist or have no members).
 
 use std::sync::Arc;
 
@@ -32,6 +33,29 @@ the policies below stay in force.<pre>{}</pre></div>",
         ),
         None => "<p class=\"ok\">The last reload succeeded.</p>".to_owned(),
     };
+    let warnings: String = s
+        .gate
+        .policy
+        .warnings()
+        .iter()
+        .map(|w| {
+            let what = if w.missing {
+                "does not exist in the directory"
+            } else {
+                "has no members"
+            };
+            format!(
+                "<li>Group <code>{}</code> ({}) {what}: the rules naming it let nobody in.</li>",
+                E(&w.group),
+                E(crate::gate::pages::public_location(&w.location)),
+            )
+        })
+        .collect();
+    let warnings = if warnings.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Warnings</h2><ul class=\"warnings\">{warnings}</ul>")
+    };
     let files: String = set
         .files()
         .iter()
@@ -53,7 +77,7 @@ the policies below stay in force.<pre>{}</pre></div>",
         })
         .collect();
     let main = format!(
-        "<h1>Policy status</h1>{error}\
+        "<h1>Policy status</h1>{error}{warnings}\
 <dl><dt>Directory</dt><dd><code>{dir}</code></dd>\
 <dt>Last loaded</dt><dd class=\"last-load\">{loaded}</dd>\
 <dt>Digest</dt><dd><code>{digest}</code></dd><dt>Generation</dt><dd>{generation}</dd></dl>\

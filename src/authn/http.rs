@@ -28,6 +28,22 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Sent on every outbound request (some providers refuse requests without one).
 const USER_AGENT: &str = concat!("scimgate/", env!("CARGO_PKG_VERSION"));
 
+/// An error and its causes on one line (`a: b: c`), each cause once, for logs that
+/// must read as sentences rather than debug structs.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
 /// Why an outbound request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {

@@ -244,7 +244,8 @@ impl Jwks {
                 set
             }
             Err(error) => {
-                tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "cannot fetch the IdP's signing keys");
+                let why = super::http::error_chain(&error);
+                tracing::warn!(url = self.url.as_deref().unwrap_or("(discovered)"), error = %why, "cannot fetch the IdP's signing keys: {why}");
                 current
             }
         }

@@ -39,7 +39,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
-use super::http::{HttpClient, HttpError};
+use super::http::{error_chain, HttpClient, HttpError};
 use super::pending::{expired, LoginSealer, PendingLogin, MAX_RETURN_TO};
 use super::{AuthnError, Claims};
 use crate::clock::{self, to_millis, SharedClock};
@@ -116,6 +116,8 @@ pub struct OidcLogin {
     provider: ArcSwapOption<Provider>,
     /// Serialises discovery.
     discovering: Mutex<()>,
+    /// Why the last discovery failed, until one succeeds (for `/readyz`).
+    last_failure: parking_lot::Mutex<Option<String>>,
     /// Seals pending sign-ins into the browser's cookies.
     sealer: LoginSealer,
     clock: SharedClock,
@@ -135,9 +137,24 @@ impl OidcLogin {
             },
             provider: ArcSwapOption::empty(),
             discovering: Mutex::new(()),
+            last_failure: parking_lot::Mutex::new(None),
             sealer,
             clock: clock::system(),
         })
+    }
+
+    /// Why the identity provider could not be reached, if the last discovery failed.
+    pub fn unreachable(&self) -> Option<String> {
+        self.last_failure.lock().clone()
+    }
+
+    /// Tries discovery now, in the background, so that an unreachable identity provider
+    /// shows at start-up (log, `/readyz`) rather than at the first sign-in.
+    pub fn discover_in_background(self: &Arc<Self>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _ = this.provider().await;
+        });
     }
 
     /// Which claim names the user (userinfo is asked when the ID token lacks it).
@@ -374,7 +391,13 @@ impl OidcLogin {
                 // The config drops a trailing slash some providers keep in `issuer`.
                 Err(DiscoveryError::Validation(_)) if !issuer.ends_with('/') => issuer.push('/'),
                 Err(error) => {
-                    tracing::warn!(issuer = %self.cfg.issuer, error = %error, source = ?std::error::Error::source(&error), "OpenID discovery failed");
+                    let why = format!(
+                        "OpenID discovery at {} failed: {}",
+                        self.cfg.issuer,
+                        error_chain(&error)
+                    );
+                    tracing::warn!(issuer = %self.cfg.issuer, error = %error_chain(&error), "cannot reach the identity provider (browser sign-in fails until it answers): {why}");
+                    *self.last_failure.lock() = Some(why);
                     return Err(AuthnError::IdpUnavailable);
                 }
             }
@@ -384,6 +407,9 @@ impl OidcLogin {
             fetched_ms: self.now_ms(),
         });
         self.provider.store(Some(provider.clone()));
+        if self.last_failure.lock().take().is_some() {
+            tracing::info!(issuer = %self.cfg.issuer, "the identity provider answers again");
+        }
         Ok(provider)
     }
 }
@@ -430,7 +456,7 @@ fn token_error<T: openidconnect::ErrorResponse>(e: RequestTokenError<HttpError, 
             AuthnError::LoginFailed("the provider refused the authorization code")
         }
         RequestTokenError::Request(error) => {
-            tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "token request failed");
+            tracing::warn!(error = %error_chain(&error), "token request to the identity provider failed");
             AuthnError::IdpUnavailable
         }
         RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {

@@ -179,7 +179,7 @@ impl Directory {
     /// [`Directory::epoch`]) was read, and none was in progress then.
     pub fn epoch_after(&self, before: u64) -> bool {
         fence(Ordering::Acquire);
-        before % 2 == 0 && self.epoch.load(Ordering::Relaxed) == before
+        before.is_multiple_of(2) && self.epoch.load(Ordering::Relaxed) == before
     }
 
     pub fn user_count(&self) -> usize {

@@ -66,17 +66,8 @@ pub(crate) fn check_to(
         writeln!(out, "{file}: ok ({n} route{s})")?;
     }
     if let Some(directory) = directory {
-        for (group, location) in set.group_references() {
-            match directory.group_by_name(&group) {
-                None => writeln!(
-                    out,
-                    "warning: group `{group}` ({location}) does not exist in the directory"
-                )?,
-                Some(g) if directory.member_count(g.ord) == 0 => {
-                    writeln!(out, "warning: group `{group}` ({location}) has no members")?
-                }
-                Some(_) => {}
-            }
+        for w in super::warnings::group_warnings(&set, directory) {
+            writeln!(out, "warning: {w}")?;
         }
     }
     Ok(true)

@@ -31,6 +31,7 @@ mod rule;
 mod set;
 mod testfile;
 mod values;
+pub mod warnings;
 mod yaml;
 
 pub use directory_subject::DirectorySubject;
@@ -40,6 +41,7 @@ pub use preset::Preset;
 pub use reload::{PolicyHandle, ReloadStatus, WatchGuard};
 pub use route::Route;
 pub use set::{PolicySet, RouteMatch};
+pub use warnings::GroupWarning;
 
 /// The rule of a decision no rule made: nothing allowed the request.
 pub const DEFAULT_DENY: &str = "default-deny";

@@ -4,7 +4,10 @@
 //! file leaves the running set in force, is logged, and shows in [`ReloadStatus`].
 //! Each successful reload that changes the policies bumps a generation counter that
 //! subscribers (the server, to re-check open streams) watch. [`PolicyHandle::watch`]
-//! reloads when files in the directory change, after ~200 ms of quiet.
+//! reloads when files in the directory change, after ~200 ms of quiet. Once the
+//! directory is known ([`PolicyHandle::set_directory`]), a reload that applies a set logs
+//! its [`warnings`](super::warnings) (groups nobody is in) at WARN, and
+//! [`PolicyHandle::warnings`] gives those of the set in force (the admin Policy page).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,7 @@ use parking_lot::Mutex;
 
 use super::error::PolicyError;
 use super::set::PolicySet;
+use super::warnings::{self, GroupWarning};
 use crate::clock::{self, SharedClock};
 
 /// How long the directory must be quiet before a change is loaded.
@@ -58,6 +62,8 @@ pub struct PolicyHandle {
     /// Held for a whole reload, so that two reloads cannot swap in out of order.
     reloading: Mutex<()>,
     observer: std::sync::OnceLock<ReloadObserver>,
+    /// The directory the policies' groups are checked against.
+    directory: std::sync::OnceLock<Arc<crate::directory::Directory>>,
 }
 
 impl std::fmt::Debug for PolicyHandle {
@@ -97,6 +103,7 @@ impl PolicyHandle {
             clock,
             reloading: Mutex::new(()),
             observer: std::sync::OnceLock::new(),
+            directory: std::sync::OnceLock::new(),
         }))
     }
 
@@ -125,7 +132,8 @@ impl PolicyHandle {
                     status.digest = set.digest().to_owned();
                     status.generation += 1;
                     tracing::info!(routes = set.routes().len(), digest = %set.digest(), generation = status.generation, "policies reloaded");
-                    self.current.store(Arc::new(set));
+                    let set = Arc::new(set);
+                    self.current.store(set.clone());
                     self.generation.send_replace(status.generation);
                     let (digest, generation) = (status.digest.clone(), status.generation);
                     drop(status);
@@ -133,6 +141,9 @@ impl PolicyHandle {
                         digest: &digest,
                         generation,
                     });
+                    if let Some(directory) = self.directory.get() {
+                        warnings::log(&warnings::group_warnings(&set, directory));
+                    }
                 }
                 Ok(())
             }
@@ -143,6 +154,23 @@ impl PolicyHandle {
                 self.tell(ReloadEvent::Refused { error: &error });
                 Err(e)
             }
+        }
+    }
+
+    /// Sets the directory the policies' groups are checked against (once; later calls
+    /// are ignored) and logs the warnings of the set in force.
+    pub fn set_directory(&self, directory: Arc<crate::directory::Directory>) {
+        if self.directory.set(directory).is_ok() {
+            warnings::log(&self.warnings());
+        }
+    }
+
+    /// The warnings of the set in force against the directory as it is now (none
+    /// before [`PolicyHandle::set_directory`]).
+    pub fn warnings(&self) -> Vec<GroupWarning> {
+        match self.directory.get() {
+            Some(directory) => warnings::group_warnings(&self.current(), directory),
+            None => Vec::new(),
         }
     }
 

@@ -25,8 +25,8 @@ pub enum ScimError {
         scim_type: Option<ScimType>,
         detail: String,
     },
-    #[error("a valid bearer token is required")]
-    Unauthorized,
+    #[error("{0}")]
+    Unauthorized(super::auth::AuthFailure),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -64,7 +64,7 @@ impl ScimError {
     pub fn status(&self) -> StatusCode {
         match self {
             ScimError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ScimError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ScimError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ScimError::Forbidden(_) => StatusCode::FORBIDDEN,
             ScimError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimError::Uniqueness(_) => StatusCode::CONFLICT,
@@ -196,7 +196,11 @@ mod tests {
                 400,
                 Some("invalidFilter"),
             ),
-            (ScimError::Unauthorized, 401, None),
+            (
+                ScimError::Unauthorized(crate::scim::auth::AuthFailure::Missing),
+                401,
+                None,
+            ),
             (ScimError::Forbidden("no".into()), 403, None),
             (ScimError::NotFound("User 1 not found".into()), 404, None),
             (

@@ -6,6 +6,7 @@
 //! hands changes to the directory writer and renders what it returns.
 
 mod auth;
+mod auth_log;
 mod body;
 mod discovery;
 mod draft;
@@ -58,6 +59,8 @@ struct Inner {
     scans: scan::Scans,
     /// The low-priority threads that render index-bounded listings and large groups.
     pages: pages::Pages,
+    /// How many refused credentials a second are logged.
+    auth_log: auth_log::LogBudget,
 }
 
 impl ScimState {
@@ -83,6 +86,7 @@ impl ScimState {
             scans,
             pages,
             metrics,
+            auth_log: auth_log::LogBudget::default(),
         }))
     }
 
@@ -135,6 +139,16 @@ fn guarded(routes: Router<ScimState>, state: ScimState, scope: TokenScope) -> Ro
 }
 
 /// The `/scim/v2` routes (nest them under that prefix).
+/// The answer to a path under `/scim` outside `/scim/v2` (a base URL without the
+/// version): a SCIM 404 that names the right base URL.
+pub async fn outside_v2(uri: axum::http::Uri) -> ScimError {
+    ScimError::NotFound(format!(
+        "no SCIM endpoint at {}: the SCIM base URL ends in /scim/v2 (e.g. /scim/v2/Users); \
+         check the base URL configured in the identity provider",
+        uri.path()
+    ))
+}
+
 pub fn router(state: ScimState) -> Router {
     let routes = resource_routes()
         .route("/Users/.search", post(handlers::search::<Users>))

@@ -54,7 +54,11 @@ impl Deadline {
     /// Called once per item scanned: an error once the deadline has passed.
     pub(crate) fn tick(&self) -> Result<(), ScimError> {
         let Some(at) = self.at else { return Ok(()) };
-        if self.ticks.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY != 0 {
+        if !self
+            .ticks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(CHECK_EVERY)
+        {
             return Ok(());
         }
         if Instant::now() >= at {

@@ -1,5 +1,5 @@
 //! Where each request goes. The path is normalised here, once: scimgate's own paths
-//! (`/scim/v2`, `/.scimgate/...`, `/.well-known/scimgate/...`, `/healthz`, `/readyz`)
+//! (`/scim/...`, `/.scimgate/...`, `/.well-known/scimgate/...`, `/healthz`, `/readyz`)
 //! go to the control application, everything else to the gate with the normalised path
 //! it will both match and forward.
 //!
@@ -38,7 +38,8 @@ pub fn is_control_path(p: &str) -> bool {
     }
     p == "/healthz"
         || p == "/readyz"
-        || under(p, "/scim/v2")
+        // All of /scim: a base URL without /v2 gets a SCIM 404 naming the right one.
+        || under(p, "/scim")
         || under(p, "/.scimgate")
         || under(p, "/.well-known/scimgate")
 }
@@ -308,19 +309,14 @@ mod tests {
             "/healthz",
             "/scim/v2",
             "/scim/v2/Users",
+            "/scim",
+            "/scim/Users",
             "/.scimgate/login",
             "/.well-known/scimgate/jwks.json",
         ] {
             assert!(is_control_path(p), "{p}");
         }
-        for p in [
-            "/",
-            "/scim/v2x",
-            "/scim",
-            "/.scimgatex",
-            "/healthz/x",
-            "/docs/scim/v2",
-        ] {
+        for p in ["/", "/scimx", "/.scimgatex", "/healthz/x", "/docs/scim/v2"] {
             assert!(!is_control_path(p), "{p}");
         }
     }

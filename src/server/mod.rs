@@ -14,6 +14,7 @@
 
 mod accept;
 mod conn;
+pub mod data_lock;
 mod dispatch;
 pub mod limits;
 mod listen;
@@ -56,12 +57,15 @@ pub use dispatch::Dispatch;
 use limits::ServerLimits;
 pub use tls::ReloadingCert;
 
-/// Sets up logging as the configuration says (`RUST_LOG` wins when set).
+/// Sets up logging as the configuration says (`RUST_LOG` wins when set). Text logs are
+/// coloured only when stderr is a terminal (never in a file or a pipe).
 pub fn init_tracing(config: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -174,6 +178,8 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         .context("starting the audit sinks")?
     };
     policy.set_observer(crate::audit::policy_observer(audit.clone()));
+    // Groups the policies name that nobody is in: logged now and on each reload.
+    policy.set_directory(dir.clone());
     let metrics = Arc::new(Metrics::new());
     metrics.sources.set_directory(dir.clone());
     metrics.sources.set_audit(Arc::new(audit.clone()));
@@ -194,6 +200,12 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         );
     }
     let readiness = readiness_checks(&policy, &store, &dir);
+    // The identity provider is reported, not required: see crate::ops::readiness.
+    if let Some(login) = &oidc {
+        login.discover_in_background();
+        let login = login.clone();
+        readiness.add_advisory("oidc", move || login.unreachable().map_or(Ok(()), Err));
+    }
     let gate = Arc::new(Gate {
         dir: dir.clone(),
         policy: policy.clone(),
@@ -430,8 +442,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Opens the store, loads the directory and serves until a shutdown signal.
+/// Locks the data directory ([`data_lock`]), opens the store, loads the directory and
+/// serves until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Before the store opens: a second server on this directory would corrupt it.
+    let _lock = data_lock::DataDirLock::acquire(&config.data_dir)?;
     let built = build(&config).await?;
     let acceptor = built.tls.clone().map(tls::acceptor).transpose()?;
     let listener = listen::bind(config.listen, config.server.listen_backlog)
@@ -514,6 +529,8 @@ pub fn app(
         );
     Router::new()
         .nest("/scim/v2", scim::router(state))
+        .route("/scim", axum::routing::any(scim::outside_v2))
+        .route("/scim/{*rest}", axum::routing::any(scim::outside_v2))
         .nest("/.scimgate", own)
         .route(
             "/.well-known/scimgate/jwks.json",

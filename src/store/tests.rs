@@ -16,7 +16,7 @@ fn user(ord: u32) -> Arc<UserRecord> {
         id: Arc::from(format!("u{ord}")),
         user_name: format!("User{ord}").into(),
         external_id: Some(format!("x{ord}").into()),
-        active: ord % 2 == 0,
+        active: ord.is_multiple_of(2),
         emails: vec![format!("u{ord}@example.com").into_boxed_str()].into(),
         license: Some("analyst".into()),
         user_type: None,

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
+mod binary;
 mod docs_upstream;
 mod issuer;
 mod oidc_provider;
@@ -18,6 +19,7 @@ mod browser_edge;
 mod bypass;
 mod conn_bounds;
 mod crash;
+mod data_lock;
 mod dbt_platform;
 mod docs;
 mod doctor;
@@ -33,13 +35,16 @@ mod log_redaction;
 mod nesting;
 mod okta;
 mod ops;
+mod ops_logs;
 mod pages;
 mod paging;
 mod policy_reload;
 mod readme_examples;
+mod policy_warnings;
 mod replicas;
 mod revocation;
 mod rfc_errors;
+mod scim_auth;
 mod scim_scans;
 mod streaming;
 mod tls;
