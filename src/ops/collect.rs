@@ -193,28 +193,32 @@ impl Collector for StateCollector {
         }
         if let Some(audit) = sources.audit.get() {
             let stats = audit.audit_stats();
-            let depth = ConstGauge::new(stats.queue_depth as i64);
-            depth.encode(encoder.encode_descriptor(
-                "audit_queue_depth",
-                "Audit records waiting to be written.",
-                None,
-                depth.metric_type(),
-            )?)?;
-            let overflow = ConstCounter::new(stats.overflowed);
-            overflow.encode(encoder.encode_descriptor(
-                "audit_overflow",
-                "Audit records that did not fit in the queue.",
-                None,
-                overflow.metric_type(),
-            )?)?;
-            let anonymous = ConstGauge::new(stats.anonymous_queue_depth as i64);
-            anonymous.encode(encoder.encode_descriptor(
-                "audit_anonymous_queue_depth",
-                "Refused anonymous requests waiting in their own audit queue.",
-                None,
-                anonymous.metric_type(),
-            )?)?;
             for (name, help, value) in [
+                (
+                    "audit_queue_depth",
+                    "Audit records waiting to be written.",
+                    stats.queue_depth,
+                ),
+                (
+                    "audit_anonymous_queue_depth",
+                    "Refused anonymous requests waiting in their own audit queue.",
+                    stats.anonymous_queue_depth,
+                ),
+            ] {
+                let gauge = ConstGauge::new(value as i64);
+                gauge.encode(encoder.encode_descriptor(
+                    name,
+                    help,
+                    None,
+                    gauge.metric_type(),
+                )?)?;
+            }
+            for (name, help, value) in [
+                (
+                    "audit_overflow",
+                    "Audit records that did not fit in the queue.",
+                    stats.overflowed,
+                ),
                 (
                     "audit_aggregated",
                     "Refused anonymous requests counted into access.deny_aggregate records.",
