@@ -133,7 +133,17 @@ impl Bench {
             data_dir: Some(data.to_path_buf()),
             policies_dir: Some(policies),
         };
-        let config = Config::from_yaml("bench.yaml", &iss.config(), &overrides)?;
+        // HOSTILE_SCIM_SERVER_YAML: more of the server's configuration (e.g. a `scim:`
+        // block with `max_concurrent_scans` and `page_threads`), to compare settings.
+        let extra = std::env::var("HOSTILE_SCIM_SERVER_YAML").unwrap_or_default();
+        if !extra.is_empty() {
+            eprintln!(
+                "hostile note: server configuration added: {}",
+                extra.replace('\n', " ")
+            );
+        }
+        let yaml = format!("{}{extra}", iss.config());
+        let config = Config::from_yaml("bench.yaml", &yaml, &overrides)?;
         let started = Instant::now();
         let running = server.block_on(server::spawn(config))?;
         eprintln!(

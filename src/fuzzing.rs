@@ -105,7 +105,9 @@ pub fn check_path_match(data: &[u8]) {
             pattern.as_str()
         );
     }
-    if !raw.contains(['.', '%', '\\', ';']) && raw.is_ascii() {
+    // Bytes the normaliser rewrites (dot segments, escapes, and the bytes it always
+    // writes escaped: `\\`, `;`, NUL, `#`) make the raw spelling differ from the canonical.
+    if !raw.contains(['.', '%', '\\', ';', '\0', '#']) && raw.is_ascii() {
         assert_eq!(
             pattern.matches(raw),
             verdict,

@@ -55,6 +55,12 @@ impl PathPattern {
                 "path pattern `{text}`: `?` and `#` never reach matching (the query and fragment are not part of the path)"
             ));
         }
+        if let Some(c) = text.chars().find(|c| matches!(c, '\\' | ';' | '\0')) {
+            return Err(format!(
+                "path pattern `{text}`: {c:?} never reaches matching as written (paths are matched with it escaped; write `%{:02X}` to name it)",
+                u32::from(c)
+            ));
+        }
         // A trailing `/` is the same resource as none (module doc); `/` is no segment.
         let body = body.strip_suffix('/').unwrap_or(body);
         let parts: Vec<&str> = if body.is_empty() {
@@ -357,10 +363,24 @@ mod tests {
             ("/a/*//", "empty segment"),
             ("/a/../b", "normalised"),
             ("/a?x=1", "query"),
+            ("/a\\b", "escaped"),
+            ("/a;jsessionid=1", "`%3B`"),
+            ("/a\0b", "`%00`"),
             ("/{a}/{a}", "twice"),
         ] {
             let e = PathPattern::parse(bad, false).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn bytes_matched_escaped_are_named_escaped() {
+        // `;`, `\` and NUL are always escaped in the text paths are matched on, so a
+        // pattern names them that way and matches every spelling of the request.
+        let pattern = p("/a%3Bb/%5C/%00");
+        for raw in ["/a;b/\\/%00", "/a%3bb/%5c/%00", "/a%3Bb//%5C/%00/"] {
+            let n = crate::proxy::path::normalise(raw).unwrap();
+            assert!(pattern.matches(&n.matching), "{raw} -> {}", n.matching);
         }
     }
 

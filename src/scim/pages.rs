@@ -129,6 +129,15 @@ mod tests {
         assert_eq!(pages.run(None, || Ok(7)).await.expect("ran"), 7);
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn jobs_run_on_threads_with_the_idle_scheduling_policy() {
+        use crate::scim::scan::tests::{own_policy, SCHED_IDLE};
+        let pages = Pages::new(&ScimConfig::default(), Arc::new(Metrics::new()));
+        let policy = pages.run(None, || Ok(own_policy())).await.expect("ran");
+        assert_eq!(policy, SCHED_IDLE);
+    }
+
     #[tokio::test]
     async fn a_busy_pool_refuses_after_the_queue_wait() {
         let metrics = Arc::new(Metrics::new());
