@@ -373,13 +373,21 @@ pub fn overflow(at: i64, dropped: u64, total: u64) -> AuditEntry {
     )
 }
 
+/// The action of a sink's loss record.
+pub const SINK_DROPPED: &str = "audit.sink_dropped";
+
+/// The target of a sink's loss records: `audit:sink:<name>`.
+pub fn sink_target(sink: &str) -> String {
+    format!("audit:sink:{sink}")
+}
+
 /// `audit.sink_dropped`: records a sink discarded because its spool was full.
 pub fn sink_dropped(at: i64, sink: &str, dropped: u64, total: u64, policy: &str) -> AuditEntry {
     entry(
         at,
         "system".into(),
-        "audit.sink_dropped",
-        format!("audit:sink:{sink}"),
+        SINK_DROPPED,
+        sink_target(sink),
         json!({ "dropped": dropped, "total": total, "policy": policy }),
     )
 }

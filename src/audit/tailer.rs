@@ -74,7 +74,13 @@ impl Tailer {
             Start::End => chain_head(self.store.as_ref())
                 .map_err(|e| io(std::io::Error::other(e.to_string())))?,
         };
-        let cursor = Cursor::open(&path, initial).map_err(io)?;
+        let fresh = !path.exists();
+        let mut cursor = Cursor::open(&path, initial).map_err(io)?;
+        if fresh {
+            // Where a new sink starts is kept at once: records appended while it
+            // cannot write are still its to deliver after a restart.
+            cursor.set(initial).map_err(io)?;
+        }
         sink.counters()
             .cursor
             .store(cursor.get(), std::sync::atomic::Ordering::Relaxed);

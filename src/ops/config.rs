@@ -5,9 +5,9 @@
 //! the world. A non-loopback address must be asked for with `allow_remote: true`, and
 //! the address may not be the main listener's. When the main listener asks for an
 //! ephemeral port (`listen: ...:0`, as tests and side-by-side instances do) and
-//! `ops.listen` is not set, the ops listener takes an ephemeral port too.
+//! `ops.listen` is not set, the ops listener takes an ephemeral port too (on loopback).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Deserialize;
 
@@ -63,7 +63,7 @@ impl RawOpsConfig {
                     format!("{text:?} is not an address:port or `off` ({e})"),
                 )
             })?),
-            None if main.port() == 0 => Some(SocketAddr::new(main.ip(), 0)),
+            None if main.port() == 0 => Some(SocketAddr::new(loopback_beside(main.ip()), 0)),
             None => DEFAULT_OPS_LISTEN.parse().ok(),
         };
         if let Some(addr) = listen {
@@ -87,6 +87,16 @@ impl RawOpsConfig {
     }
 }
 
+/// The main listener's address when it is loopback, else the loopback address of its
+/// family: an ops listener nobody configured stays loopback.
+fn loopback_beside(main: IpAddr) -> IpAddr {
+    match main {
+        ip if ip.is_loopback() => ip,
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
 /// Whether two addresses on the same port would collide.
 fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
     a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified()
@@ -107,6 +117,11 @@ mod tests {
         assert_eq!(c.listen, Some("127.0.0.1:9090".parse().unwrap()));
         let c = check("{}", "127.0.0.1:0").unwrap();
         assert_eq!(c.listen, Some("127.0.0.1:0".parse().unwrap()));
+        // Beside an ephemeral main port on every address: ephemeral, and loopback.
+        let c = check("{}", "0.0.0.0:0").unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:0".parse().unwrap()));
+        let c = check("{}", "[::]:0").unwrap();
+        assert_eq!(c.listen, Some("[::1]:0".parse().unwrap()));
         assert_eq!(
             check("listen: 'off'", "127.0.0.1:8080").unwrap().listen,
             None

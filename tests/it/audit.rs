@@ -18,17 +18,17 @@ use crate::siem;
 use crate::support;
 
 /// Every record in the data directory's chain, in order.
-fn chain(data: &Path) -> Vec<AuditRow> {
+pub fn chain(data: &Path) -> Vec<AuditRow> {
     let store = SqliteStore::open(&data.join("scimgate.db")).unwrap();
     store.audit_query(&AuditQuery::default()).unwrap()
 }
 
-fn detail(row: &AuditRow) -> Value {
+pub fn detail(row: &AuditRow) -> Value {
     serde_json::from_str(row.entry.detail.as_deref().unwrap_or("null")).unwrap()
 }
 
 /// The one record with this action and target (panics unless exactly one).
-fn only<'a>(rows: &'a [AuditRow], action: &str, target: &str) -> &'a AuditRow {
+pub fn only<'a>(rows: &'a [AuditRow], action: &str, target: &str) -> &'a AuditRow {
     let found: Vec<&AuditRow> = rows
         .iter()
         .filter(|r| r.entry.action == action && r.entry.target == target)
@@ -213,6 +213,17 @@ async fn a_full_queue_is_counted_and_the_gap_recorded() {
     let rows = chain(env.gate.dir.path());
     let overflow = only(&rows, "audit.overflow", "audit:queue");
     assert_eq!(detail(overflow)["dropped"], 3);
+    assert_eq!(detail(overflow)["total"], 3);
+    // The same count is exported.
+    let m = crate::ops::scrape(env.gate.running.ops_addr.unwrap()).await;
+    assert_eq!(
+        crate::ops::value(&m, "scimgate_audit_overflow_total", &[]),
+        Some(3.0)
+    );
+    assert_eq!(
+        crate::ops::value(&m, "scimgate_audit_queue_depth", &[]),
+        Some(0.0)
+    );
     assert_eq!(
         rows.iter()
             .filter(|r| r.entry.action == "access.deny")

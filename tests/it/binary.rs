@@ -49,9 +49,34 @@ pub fn run(data: &Path, args: &[&str]) -> Output {
         .expect("run scimgate")
 }
 
+/// `scimgate token create NAME --scope SCOPE` on `data`; the token it printed.
+pub fn token(data: &Path, name: &str, scope: &str) -> String {
+    let out = run(data, &["token", "create", name, "--scope", scope]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Creates a user through the SCIM API of the server at `base` (expects 201).
+pub async fn create_user(base: &str, token: &str, user_name: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/scim/v2/Users"))
+        .bearer_auth(token)
+        .header("content-type", crate::support::SCIM_JSON)
+        .body(crate::support::user_body(user_name).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+}
+
 /// Starts `scimgate serve --config <dir>/<name>.yaml` with `config` as the file, its
 /// stderr in `<dir>/<name>.log`.
 pub fn spawn(dir: &Path, name: &str, config: &str) -> Serve {
+    spawn_with_stdout(dir, name, config, Stdio::null())
+}
+
+/// As [`spawn`], with the process's stdout going to `stdout`.
+pub fn spawn_with_stdout(dir: &Path, name: &str, config: &str, stdout: Stdio) -> Serve {
     let cfg = dir.join(format!("{name}.yaml"));
     std::fs::write(&cfg, config).expect("write config");
     let log = dir.join(format!("{name}.log"));
@@ -59,7 +84,7 @@ pub fn spawn(dir: &Path, name: &str, config: &str) -> Serve {
         .arg("serve")
         .arg("--config")
         .arg(&cfg)
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn scimgate serve");

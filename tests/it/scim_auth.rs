@@ -51,19 +51,13 @@ async fn wait_refusal(serve: &Serve, reason: &str) -> Value {
     panic!("no {reason} refusal in:\n{}", serve.log_text());
 }
 
-fn cli_token(data: &std::path::Path, name: &str, scope: &str) -> String {
-    let out = binary::run(data, &["token", "create", name, "--scope", scope]);
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[tokio::test]
 async fn each_refusal_says_what_to_check_and_is_logged_without_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let good = cli_token(&data, "okta-prod", "scim");
-    let admin = cli_token(&data, "ops-admin", "admin");
-    let revoked = cli_token(&data, "old-idp", "scim");
+    let good = binary::token(&data, "okta-prod", "scim");
+    let admin = binary::token(&data, "ops-admin", "admin");
+    let revoked = binary::token(&data, "old-idp", "scim");
     let mut serve = binary::spawn(dir.path(), "gate", &binary::config(&data, ""));
     let base = serve.base().await;
     let out = binary::run(&data, &["token", "revoke", "old-idp"]);

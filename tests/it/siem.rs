@@ -1,5 +1,6 @@
 //! A fake SIEM for the audit HTTP sink tests: it refuses (503) while told to, and
-//! keeps every record of every batch it accepted.
+//! keeps every record of every batch it accepted; while holding, it keeps a batch and
+//! never answers (the sender is left waiting for its acknowledgement).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,6 +13,10 @@ use serde_json::Value;
 #[derive(Default)]
 pub struct Siem {
     pub refusing: AtomicBool,
+    /// While set, a batch is kept and its request never answered.
+    pub holding: AtomicBool,
+    /// Batches kept and left unanswered so far.
+    pub held: AtomicUsize,
     /// Requests refused so far.
     pub refused: AtomicUsize,
     /// Records accepted, in arrival order.
@@ -38,6 +43,10 @@ async fn ingest(State(siem): State<Arc<Siem>>, body: String) -> StatusCode {
         return StatusCode::BAD_REQUEST;
     };
     siem.records.lock().extend(batch);
+    if siem.holding.load(Ordering::SeqCst) {
+        siem.held.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+    }
     StatusCode::OK
 }
 

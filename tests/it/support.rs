@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder};
@@ -33,6 +34,7 @@ pub struct Gate {
     pub base: String,
     pub http: reqwest::Client,
     yaml: String,
+    listen: String,
 }
 
 /// A response, read whole: status, headers and the body as JSON (`Null` when empty or
@@ -122,12 +124,12 @@ pub fn revoke_token(data: &Path, name: &str) -> bool {
     store.token_revoke(name).expect("revoke token")
 }
 
-async fn spawn_on(dir: &Path, yaml: &str) -> Running {
+async fn spawn_on(dir: &Path, yaml: &str, listen: &str) -> Running {
     // Each server reads its own policy directory (empty unless a test writes one).
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).expect("policy dir");
     let overrides = Overrides {
-        listen: Some("127.0.0.1:0".into()),
+        listen: Some(listen.into()),
         data_dir: Some(dir.to_path_buf()),
         policies_dir: (!yaml.contains("policies:")).then_some(policies),
     };
@@ -142,6 +144,12 @@ pub async fn start(yaml: &str) -> Gate {
 
 /// Starts a server with these policy files (name, YAML) in its policy directory.
 pub async fn start_with_policies(yaml: &str, policies: &[(&str, &str)]) -> Gate {
+    start_at("127.0.0.1:0", yaml, policies).await
+}
+
+/// Starts a server listening on `listen` (e.g. `[::]:0`, dual-stack) with these policy
+/// files.
+pub async fn start_at(listen: &str, yaml: &str, policies: &[(&str, &str)]) -> Gate {
     let dir = tempfile::tempdir().expect("tempdir");
     let pdir = dir.path().join("policies");
     std::fs::create_dir_all(&pdir).expect("policy dir");
@@ -149,7 +157,7 @@ pub async fn start_with_policies(yaml: &str, policies: &[(&str, &str)]) -> Gate 
         std::fs::write(pdir.join(name), text).expect("write policy");
     }
     let token = create_token(dir.path(), "test-idp", TokenScope::Scim);
-    let running = spawn_on(dir.path(), yaml).await;
+    let running = spawn_on(dir.path(), yaml, listen).await;
     let base = format!("http://{}/scim/v2", running.addr);
     Gate {
         running,
@@ -158,6 +166,7 @@ pub async fn start_with_policies(yaml: &str, policies: &[(&str, &str)]) -> Gate 
         base,
         http: reqwest::Client::new(),
         yaml: yaml.to_owned(),
+        listen: listen.to_owned(),
     }
 }
 
@@ -170,10 +179,11 @@ impl Gate {
             dir,
             token,
             yaml,
+            listen,
             ..
         } = self;
         running.stop().await;
-        let running = spawn_on(dir.path(), &yaml).await;
+        let running = spawn_on(dir.path(), &yaml, &listen).await;
         let base = format!("http://{}/scim/v2", running.addr);
         Gate {
             running,
@@ -183,6 +193,7 @@ impl Gate {
             // A fresh client: no pooled connection to the old listener.
             http: reqwest::Client::new(),
             yaml,
+            listen,
         }
     }
 
@@ -268,6 +279,23 @@ impl Gate {
     pub async fn member_ids(&self, group_id: &str) -> Vec<String> {
         let g = self.get(&format!("/Groups/{group_id}")).await.expect(200);
         sorted_values(&g.body["members"])
+    }
+}
+
+/// Polls `check` every 5 ms until it holds; panics after `within`. Returns how long it
+/// took.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = Instant::now();
+    loop {
+        if check().await {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

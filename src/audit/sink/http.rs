@@ -82,7 +82,7 @@ impl Sink for HttpSink {
     fn write(&mut self, rows: &[AuditRow]) -> Result<(), SinkError> {
         let lines: Vec<String> = rows.iter().map(wire::to_line).collect();
         let mut spool = self.spool.lock();
-        let dropped = spool.append(&lines).map_err(|source| SinkError::Io {
+        let discarded = spool.append(&lines).map_err(|source| SinkError::Io {
             sink: "http",
             path: "spool".into(),
             source,
@@ -91,9 +91,11 @@ impl Sink for HttpSink {
             .backlog_bytes
             .store(spool.backlog(), Ordering::Relaxed);
         drop(spool);
+        // Waiting lines skipped to make room were counted when they were taken.
         self.counters
             .taken
-            .fetch_add(rows.len() as u64 - dropped, Ordering::Relaxed);
+            .fetch_add(rows.len() as u64 - discarded.incoming, Ordering::Relaxed);
+        let dropped = discarded.total();
         if dropped > 0 {
             let total = self.counters.dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
             tracing::warn!(
@@ -102,13 +104,19 @@ impl Sink for HttpSink {
                 policy = self.policy,
                 "audit HTTP sink spool full; records discarded"
             );
-            self.auditor.record(records::sink_dropped(
-                self.auditor.now_ms(),
-                "http",
-                dropped,
-                total,
-                self.policy,
-            ));
+            // A loss caused only by spooling our own loss records is counted (and in
+            // the next record's total) but not recorded again: each record would
+            // otherwise displace another and beget the next, for as long as the
+            // SIEM is away.
+            if !rows.iter().all(is_own_loss_record) {
+                self.auditor.record(records::sink_dropped(
+                    self.auditor.now_ms(),
+                    "http",
+                    dropped,
+                    total,
+                    self.policy,
+                ));
+            }
         }
         self.wake.notify_one();
         Ok(())
@@ -117,6 +125,11 @@ impl Sink for HttpSink {
     fn counters(&self) -> &Arc<SinkCounters> {
         &self.counters
     }
+}
+
+/// Whether `row` is this sink's own `audit.sink_dropped` record.
+fn is_own_loss_record(row: &AuditRow) -> bool {
+    row.entry.action == records::SINK_DROPPED && row.entry.target == records::sink_target("http")
 }
 
 impl HttpSender {

@@ -5,8 +5,8 @@
 //! from the acknowledged offset and moves it on success. When everything is
 //! acknowledged the file is emptied; when the acknowledged prefix grows past the bound
 //! it is compacted away. Past the bound, `drop_oldest` skips the oldest waiting lines
-//! and `drop_newest` refuses the new ones; either way the count is returned so the
-//! caller can report it.
+//! and `drop_newest` refuses the new ones; either way the counts are returned
+//! ([`Discarded`]) so the caller can report them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -26,6 +26,22 @@ pub struct Spool {
     on_full: SpoolFull,
     /// The end offset of the batch being sent, if one is.
     in_flight: Option<u64>,
+}
+
+/// What an append discarded to stay within the bound.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Discarded {
+    /// New lines that were not spooled.
+    pub incoming: u64,
+    /// Waiting lines skipped to make room (`drop_oldest`).
+    pub spooled: u64,
+}
+
+impl Discarded {
+    /// Every record lost, new or waiting.
+    pub fn total(self) -> u64 {
+        self.incoming + self.spooled
+    }
 }
 
 /// A batch read for sending: the lines and the offset just past them.
@@ -88,13 +104,13 @@ impl Spool {
         Ok((lines, at))
     }
 
-    /// Appends lines (without newlines); returns how many records were discarded to
-    /// stay within the bound.
-    pub fn append(&mut self, lines: &[String]) -> std::io::Result<u64> {
+    /// Appends lines (without newlines); returns what was discarded to stay within the
+    /// bound.
+    pub fn append(&mut self, lines: &[String]) -> std::io::Result<Discarded> {
         let sizes: Vec<u64> = lines.iter().map(|l| l.len() as u64 + 1).collect();
         let mut first = 0;
         let mut incoming: u64 = sizes.iter().sum();
-        let mut dropped = 0u64;
+        let mut dropped = Discarded::default();
         // What cannot fit even in an empty spool goes first: the oldest of the new
         // lines (drop_oldest) or the newest (drop_newest).
         let mut last = lines.len();
@@ -109,14 +125,14 @@ impl Spool {
                     incoming -= sizes[last];
                 }
             }
-            dropped += 1;
+            dropped.incoming += 1;
         }
         let excess = (self.backlog() + incoming).saturating_sub(self.max_bytes);
         if excess > 0 {
             match self.on_full {
                 SpoolFull::DropOldest => {
                     let (n, at) = self.skip_lines(self.acked, excess)?;
-                    dropped += n;
+                    dropped.spooled += n;
                     self.acked = at;
                     self.save_acked()?;
                 }
@@ -125,7 +141,7 @@ impl Spool {
                     while incoming > room && first < last {
                         last -= 1;
                         incoming -= sizes[last];
-                        dropped += 1;
+                        dropped.incoming += 1;
                     }
                 }
             }
@@ -230,7 +246,7 @@ mod tests {
     fn delivers_in_order_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Spool::open(dir.path(), 1 << 20, SpoolFull::DropOldest).unwrap();
-        assert_eq!(s.append(&lines(0..5)).unwrap(), 0);
+        assert_eq!(s.append(&lines(0..5)).unwrap().total(), 0);
         let b = s.peek(2).unwrap().unwrap();
         s.ack(b.end).unwrap();
         drop(s);
@@ -254,17 +270,29 @@ mod tests {
         // Each line is 11 bytes; a 4096-byte bound holds 372 of them.
         let dir = tempfile::tempdir().unwrap();
         let mut s = Spool::open(&dir.path().join("old"), 4096, SpoolFull::DropOldest).unwrap();
-        assert_eq!(s.append(&lines(0..300)).unwrap(), 0);
-        assert_eq!(s.append(&lines(300..400)).unwrap(), 28);
+        assert_eq!(s.append(&lines(0..300)).unwrap().total(), 0);
+        let d = s.append(&lines(300..400)).unwrap();
+        assert_eq!((d.incoming, d.spooled), (0, 28));
         let got = drain(&mut s);
         assert_eq!(got.first().unwrap(), &lines(28..29)[0]);
         assert_eq!(got.last().unwrap(), &lines(399..400)[0]);
 
         let mut s = Spool::open(&dir.path().join("new"), 4096, SpoolFull::DropNewest).unwrap();
-        assert_eq!(s.append(&lines(0..300)).unwrap(), 0);
-        assert_eq!(s.append(&lines(300..400)).unwrap(), 28);
+        assert_eq!(s.append(&lines(0..300)).unwrap().total(), 0);
+        let d = s.append(&lines(300..400)).unwrap();
+        assert_eq!((d.incoming, d.spooled), (28, 0));
         let got = drain(&mut s);
         assert_eq!(got.first().unwrap(), &lines(0..1)[0]);
         assert_eq!(got.last().unwrap(), &lines(371..372)[0]);
+    }
+
+    #[test]
+    fn one_new_line_may_displace_several_waiting_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(dir.path(), 4096, SpoolFull::DropOldest).unwrap();
+        assert_eq!(s.append(&lines(0..372)).unwrap().total(), 0);
+        let d = s.append(&["x".repeat(100)]).unwrap();
+        assert_eq!((d.incoming, d.spooled), (0, 9));
+        assert_eq!(drain(&mut s).len(), 372 - 9 + 1);
     }
 }

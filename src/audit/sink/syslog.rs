@@ -1,14 +1,19 @@
-//! The syslog sink: each record as one RFC 5424 message (over UDP or TCP, through the
-//! `fasyslog` crate). MSGID is the action; the structured data element
-//! `scimgate@32473` carries `seq` and `hash`; the message is the record's JSON line.
+//! The syslog sink: each record as one RFC 5424 message, over UDP (through the
+//! `fasyslog` crate) or TCP (framed by a CRLF trailer, RFC 6587 non-transparent
+//! framing). MSGID is the action; the structured data element `scimgate@32473` carries
+//! `seq` and `hash`; the message is the record's JSON line.
 //! A send that fails drops the connection and leaves the cursor where it was, so the
-//! records are sent again (from the chain) on the next pass.
+//! records are sent again (from the chain) on the next pass. A TCP connection the
+//! receiver has closed is replaced before a batch is sent on it: a write to it could
+//! still succeed locally, and what it carried would be lost.
 
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use fasyslog::sender::{TcpSender, UdpSender};
+use fasyslog::format::SyslogContext;
+use fasyslog::sender::UdpSender;
 use fasyslog::{Facility, SDElement, Severity};
 
 use super::{Sink, SinkCounters, SinkError};
@@ -20,7 +25,37 @@ const SD_ID: &str = "scimgate@32473";
 
 enum Connection {
     Udp(UdpSender),
-    Tcp(TcpSender),
+    Tcp(TcpConnection),
+}
+
+/// A TCP connection to the receiver and the messages of the batch being sent.
+struct TcpConnection {
+    stream: TcpStream,
+    context: SyslogContext,
+    pending: Vec<u8>,
+}
+
+impl TcpConnection {
+    /// Whether the receiver closed (or reset) its end since the last batch.
+    fn closed_by_peer(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut byte = [0u8; 1];
+        let closed = match self.stream.peek(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        closed || self.stream.set_nonblocking(false).is_err()
+    }
+
+    /// Sends the pending messages.
+    fn flush(&mut self) -> std::io::Result<()> {
+        let sent = (&self.stream).write_all(&self.pending);
+        self.pending.clear();
+        sent
+    }
 }
 
 /// Sends records to a syslog receiver.
@@ -43,26 +78,38 @@ impl SyslogSink {
 
     fn connect(&self) -> std::io::Result<Connection> {
         let addr: SocketAddr = self.config.address;
-        let mut conn = match self.config.transport {
+        Ok(match self.config.transport {
             SyslogTransport::Udp => {
                 let local = if addr.is_ipv4() {
                     "0.0.0.0:0"
                 } else {
                     "[::]:0"
                 };
-                Connection::Udp(fasyslog::sender::udp(local, addr)?)
+                let mut sender = fasyslog::sender::udp(local, addr)?;
+                sender
+                    .mut_context()
+                    .facility(self.facility)
+                    .appname("scimgate");
+                Connection::Udp(sender)
             }
-            SyslogTransport::Tcp => Connection::Tcp(fasyslog::sender::tcp(addr)?),
-        };
-        let ctx = match &mut conn {
-            Connection::Udp(s) => s.mut_context(),
-            Connection::Tcp(s) => s.mut_context(),
-        };
-        ctx.facility(self.facility).appname("scimgate");
-        Ok(conn)
+            SyslogTransport::Tcp => {
+                let mut context = SyslogContext::new();
+                context.facility(self.facility).appname("scimgate");
+                Connection::Tcp(TcpConnection {
+                    stream: TcpStream::connect(addr)?,
+                    context,
+                    pending: Vec::new(),
+                })
+            }
+        })
     }
 
     fn send(&mut self, rows: &[AuditRow]) -> std::io::Result<()> {
+        if let Some(Connection::Tcp(c)) = &self.conn {
+            if c.closed_by_peer() {
+                self.conn = None;
+            }
+        }
         if self.conn.is_none() {
             self.conn = Some(self.connect()?);
         }
@@ -85,11 +132,16 @@ impl SyslogSink {
             let line = wire::to_line(row);
             match conn {
                 Connection::Udp(s) => s.send_rfc5424(severity, msgid, vec![sd], line)?,
-                Connection::Tcp(s) => s.send_rfc5424(severity, msgid, vec![sd], line)?,
+                Connection::Tcp(c) => {
+                    let message = c
+                        .context
+                        .format_rfc5424(severity, msgid, vec![sd], Some(line));
+                    write!(c.pending, "{message}\r\n")?;
+                }
             }
         }
-        if let Connection::Tcp(s) = conn {
-            s.flush()?;
+        if let Connection::Tcp(c) = conn {
+            c.flush()?;
         }
         Ok(())
     }

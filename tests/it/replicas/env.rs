@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::issuer::Issuer;
 use crate::proxy_env::standard_policy;
+pub use crate::support::eventually;
 use crate::support::{send, with_json, Resp, PATCH_SCHEMA, USER_SCHEMA};
 use crate::upstream::{self, Upstream};
 use scimgate::config::{Config, Overrides};
@@ -209,22 +210,6 @@ impl Proxying {
         let iss = Issuer::start().await;
         let policy = standard_policy(&up.url());
         Proxying { up, iss, policy }
-    }
-}
-
-/// Polls `check` every 5 ms until it holds; panics after `within`.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let t0 = Instant::now();
-    loop {
-        if check().await {
-            return t0.elapsed();
-        }
-        assert!(t0.elapsed() < within, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -2,7 +2,7 @@
 //! directory, revoke everywhere, survive a replica crash and a database restart, fail
 //! closed when cut off, and an embedded store moves over intact.
 
-mod env;
+pub mod env;
 
 mod conflicts;
 mod crash;
