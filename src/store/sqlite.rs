@@ -55,6 +55,25 @@ impl SqliteStore {
         self.audit_reader.lock()
     }
 
+    /// Runs `f` on every connection the store holds, named by its role (tests: their
+    /// settings). The destructuring makes a new connection field a compile error here
+    /// until it is listed.
+    #[cfg(test)]
+    pub(crate) fn each_connection(&self, mut f: impl FnMut(&'static str, &Connection)) {
+        let SqliteStore {
+            writer,
+            reader,
+            audit_reader,
+            checkpointer,
+            wal_path: _,
+            wal_max_bytes: _,
+        } = self;
+        f("writer", &writer.lock().conn);
+        f("reader", &reader.lock());
+        f("audit reader", &audit_reader.lock());
+        f("checkpointer", &checkpointer.lock());
+    }
+
     /// [`SqliteStore::open`] with explicit tuning.
     pub fn open_with(path: &Path, tuning: &SqliteConfig) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -47,6 +47,39 @@ fn open() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// Every connection the store uses is in WAL mode with `synchronous=FULL` (2), so a
+/// commit is on disk before it returns (NORMAL would sync only at checkpoints). A
+/// SIGKILL cannot tell the two apart (the OS keeps the unsynced writes); this can. A
+/// reopened store is set up the same way.
+#[test]
+fn every_connection_syncs_each_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    for round in ["new", "reopened"] {
+        let store = SqliteStore::open(&path).unwrap();
+        let mut roles = Vec::new();
+        store.each_connection(|role, conn| {
+            let synchronous: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(
+                synchronous, 2,
+                "{round} store, {role} connection: synchronous={synchronous}, want FULL (2)"
+            );
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal", "{round} store, {role} connection");
+            roles.push(role);
+        });
+        assert_eq!(
+            roles,
+            ["writer", "reader", "audit reader", "checkpointer"],
+            "{round} store"
+        );
+    }
+}
+
 #[test]
 fn commit_and_load_round_trip() {
     let (_d, store) = open();

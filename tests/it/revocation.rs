@@ -64,7 +64,7 @@ async fn removal_from_a_nested_parent_group_denies_the_next_request() {
 }
 
 /// Reads the download until it ends; returns whether it ended with an error (cut).
-async fn drain(mut resp: reqwest::Response) -> bool {
+pub async fn drain(mut resp: reqwest::Response) -> bool {
     loop {
         match resp.chunk().await {
             Ok(Some(_)) => continue,

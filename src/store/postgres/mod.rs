@@ -35,9 +35,10 @@ use self::tls::{PgTls, TlsOptions};
 use super::config::PostgresConfig;
 use super::StoreError;
 
-/// Advisory lock serialising directory commits and audit appends across replicas.
 pub use import::Export;
+pub use schema::MIGRATE_LOCK;
 
+/// Advisory lock serialising directory commits and audit appends across replicas.
 pub(crate) const WRITE_LOCK: i64 = 0x5c16_a7e0_0002;
 /// `NOTIFY` channel of committed changes; the payload is the last sequence number.
 pub const CHANGES_CHANNEL: &str = "scimgate_changes";

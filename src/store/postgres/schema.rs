@@ -11,8 +11,8 @@ use postgres::Client;
 
 use crate::store::StoreError;
 
-/// Advisory lock key taken while migrating.
-const MIGRATE_LOCK: i64 = 0x5c16_a7e0_0001;
+/// Advisory lock key taken while migrating (public so that tests can hold it).
+pub const MIGRATE_LOCK: i64 = 0x5c16_a7e0_0001;
 
 /// (version, SQL). Append only: never edit a migration that has shipped.
 const MIGRATIONS: &[(i64, &str)] = &[

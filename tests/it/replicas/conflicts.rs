@@ -1,23 +1,23 @@
-//! Writes to several replicas at once: exactly one of two same-name creates wins, and
-//! concurrent membership changes to one group all land.
+//! Writes to several replica processes at once (`scimgate serve`, started together on
+//! a fresh database): exactly one of two same-name creates wins, and concurrent
+//! membership changes to one group all land. The store's own stale-plan refusal is
+//! tested on a store handle in the test process.
 
 use reqwest::Method;
 use serde_json::json;
 
-use super::env::{store_yaml, Replica, TestDb};
+use super::env::{store_yaml, TestDb};
+use super::procs::{give_token, start_together, Proc};
 use crate::support::{sorted_values, GROUP_SCHEMA, PATCH_SCHEMA, USER_SCHEMA};
 
-async fn replicas(db: &TestDb, n: usize) -> Vec<Replica> {
+async fn replicas(db: &TestDb, n: usize) -> Vec<Proc> {
+    let mut rs = start_together(n, &store_yaml(&db.url(), 10.0), &[]).await;
     let token = db.token("idp").await;
-    let yaml = store_yaml(&db.url(), 10.0);
-    let mut out = Vec::new();
-    for _ in 0..n {
-        out.push(Replica::start(&yaml, &token, &[]).await);
-    }
-    out
+    give_token(&mut rs, &token);
+    rs
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_user_name_on_two_replicas_at_once_is_created_once() {
     let db = TestDb::create().await;
     let rs = replicas(&db, 2).await;
@@ -45,7 +45,7 @@ async fn the_same_user_name_on_two_replicas_at_once_is_created_once() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_patches_to_one_group_lose_no_member() {
     let db = TestDb::create().await;
     let rs = replicas(&db, 3).await;

@@ -1,6 +1,7 @@
 //! Replicas under test: a private database on the shared PostgreSQL (or on a private
-//! cluster that a test may stop and start), in-process replicas on it, SCIM tokens in
-//! it, and a proxy policy in front of the fake upstream.
+//! cluster that a test may stop and start), in-process replicas on it (for process
+//! replicas see [`super::procs`]), SCIM tokens in it, and a proxy policy in front of
+//! the fake upstream.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,69 +100,31 @@ pub fn store_yaml(url: &str, max_stale_seconds: f64) -> String {
     )
 }
 
-/// One in-process replica.
-pub struct Replica {
-    pub running: Running,
-    /// Kept so the data directory lives as long as the replica.
-    pub _data: tempfile::TempDir,
+/// What a test calls on a replica, in process or not: its SCIM API with a token, and
+/// its proxy.
+pub struct Api {
+    pub base: String,
     pub token: String,
     pub http: reqwest::Client,
 }
 
-impl Replica {
-    /// Starts a replica with `yaml` (no policies), or the start's error, all of its
-    /// chain.
-    pub async fn try_start(yaml: &str, token: &str) -> Result<Replica, String> {
-        let data = tempfile::tempdir().unwrap();
-        let pdir = data.path().join("policies");
-        std::fs::create_dir_all(&pdir).unwrap();
-        let overrides = Overrides {
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(data.path().to_path_buf()),
-            policies_dir: Some(pdir),
-        };
-        let config = Config::from_yaml("replica.yaml", yaml, &overrides)
-            .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
-        let running = server::spawn(config).await.map_err(|e| format!("{e:#}"))?;
-        Ok(Replica {
-            running,
-            _data: data,
-            token: token.to_owned(),
-            http: reqwest::Client::new(),
-        })
-    }
-
-    /// Starts a replica with `yaml` and these policy files.
-    pub async fn start(yaml: &str, token: &str, policies: &[(&str, &str)]) -> Replica {
-        let data = tempfile::tempdir().unwrap();
-        let pdir = data.path().join("policies");
-        std::fs::create_dir_all(&pdir).unwrap();
-        for (name, text) in policies {
-            std::fs::write(pdir.join(name), text).unwrap();
-        }
-        let overrides = Overrides {
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(data.path().to_path_buf()),
-            policies_dir: Some(pdir),
-        };
-        let config = Config::from_yaml("replica.yaml", yaml, &overrides).expect("config");
-        let running = server::spawn(config).await.expect("replica starts");
-        Replica {
-            running,
-            _data: data,
+impl Api {
+    pub fn new(base: String, token: &str) -> Api {
+        Api {
+            base,
             token: token.to_owned(),
             http: reqwest::Client::new(),
         }
     }
 
     pub fn root(&self) -> String {
-        format!("http://{}", self.running.addr)
+        self.base.clone()
     }
 
     pub async fn scim(&self, method: Method, path: &str, body: Option<&Value>) -> Resp {
         let r = self
             .http
-            .request(method, format!("{}/scim/v2{path}", self.root()))
+            .request(method, format!("{}/scim/v2{path}", self.base))
             .bearer_auth(&self.token);
         send(match body {
             Some(b) => with_json(r, b),
@@ -186,13 +149,75 @@ impl Replica {
     /// A proxied GET on `host` with a bearer token from `iss` for `user`.
     pub async fn proxied(&self, iss: &Issuer, host: &str, path: &str, user: &str) -> u16 {
         self.http
-            .get(format!("{}{path}", self.root()))
+            .get(format!("{}{path}", self.base))
             .header("host", host)
             .bearer_auth(iss.token(user))
             .send()
             .await
             .map(|r| r.status().as_u16())
             .unwrap_or(0)
+    }
+}
+
+/// One in-process replica (the server's `spawn` on the test's runtime); its [`Api`]
+/// through `Deref`.
+pub struct Replica {
+    pub running: Running,
+    /// Kept so the data directory lives as long as the replica.
+    pub _data: tempfile::TempDir,
+    pub api: Api,
+}
+
+impl std::ops::Deref for Replica {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Replica {
+    /// Starts a replica with `yaml` (no policies), or the start's error, all of its
+    /// chain.
+    pub async fn try_start(yaml: &str, token: &str) -> Result<Replica, String> {
+        let data = tempfile::tempdir().unwrap();
+        let pdir = data.path().join("policies");
+        std::fs::create_dir_all(&pdir).unwrap();
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(data.path().to_path_buf()),
+            policies_dir: Some(pdir),
+        };
+        let config = Config::from_yaml("replica.yaml", yaml, &overrides)
+            .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+        let running = server::spawn(config).await.map_err(|e| format!("{e:#}"))?;
+        Ok(Replica::new(running, data, token))
+    }
+
+    /// Starts a replica with `yaml` and these policy files.
+    pub async fn start(yaml: &str, token: &str, policies: &[(&str, &str)]) -> Replica {
+        let data = tempfile::tempdir().unwrap();
+        let pdir = data.path().join("policies");
+        std::fs::create_dir_all(&pdir).unwrap();
+        for (name, text) in policies {
+            std::fs::write(pdir.join(name), text).unwrap();
+        }
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(data.path().to_path_buf()),
+            policies_dir: Some(pdir),
+        };
+        let config = Config::from_yaml("replica.yaml", yaml, &overrides).expect("config");
+        let running = server::spawn(config).await.expect("replica starts");
+        Replica::new(running, data, token)
+    }
+
+    fn new(running: Running, data: tempfile::TempDir, token: &str) -> Replica {
+        let api = Api::new(format!("http://{}", running.addr), token);
+        Replica {
+            running,
+            _data: data,
+            api,
+        }
     }
 }
 
