@@ -77,6 +77,8 @@ struct RawConfig {
     identity_headers: crate::proxy::headers::identity_strip::RawIdentityHeaders,
     #[serde(default)]
     server: crate::server::limits::RawServerLimits,
+    #[serde(default)]
+    reload: RawReload,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +144,12 @@ struct RawScim {
     scan_timeout_seconds: Option<u64>,
     scan_queue_wait_ms: Option<u64>,
     page_threads: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReload {
+    watch: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -364,6 +372,9 @@ pub struct Config {
     pub identity_headers: crate::proxy::headers::IdentityStrip,
     /// Bounds on client connections and streams (`server:`).
     pub server: crate::server::limits::ServerLimits,
+    /// Whether the policies and the TLS certificate are reloaded when their files
+    /// change (`reload.watch`, default on); off, only SIGHUP reloads them.
+    pub watch_files: bool,
 }
 
 /// Values from flags and environment that win over the file.
@@ -718,6 +729,7 @@ fn validate(name: &str, raw: RawConfig, ov: &Overrides) -> Result<Config, Config
         admin: raw.admin.validate(name)?,
         identity_headers: raw.identity_headers.validate(name)?,
         server: raw.server.validate(name)?,
+        watch_files: raw.reload.watch.unwrap_or(true),
         public_url,
         policies_dir,
         trusted_proxies,
@@ -832,6 +844,15 @@ mod tests {
         assert_eq!(c.scim.base_url.as_deref(), Some("https://gate.example.com"));
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.tls.is_some());
+    }
+
+    #[test]
+    fn file_watching_is_on_unless_turned_off() {
+        let c = Config::from_yaml("f", "", &Overrides::default()).unwrap();
+        assert!(c.watch_files);
+        let off = "reload:\n  watch: false\n";
+        let c = Config::from_yaml("f", off, &Overrides::default()).unwrap();
+        assert!(!c.watch_files);
     }
 
     #[test]

@@ -61,6 +61,34 @@ pub struct ScanLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of the reload counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// `policies` or `certificate`.
+    pub what: &'static str,
+    /// `applied` (a new set or pair is in force) or `refused` (the old one stays).
+    pub outcome: &'static str,
+}
+
+/// What a reload counted by [`Metrics::reload`] loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reloaded {
+    Policies,
+    Certificate,
+}
+
+impl Reloaded {
+    const ALL: [Reloaded; 2] = [Reloaded::Policies, Reloaded::Certificate];
+
+    /// The `what` label.
+    fn label(self) -> &'static str {
+        match self {
+            Reloaded::Policies => "policies",
+            Reloaded::Certificate => "certificate",
+        }
+    }
+}
+
 /// The families, shared by the route table and the recorders.
 #[derive(Debug, Default)]
 pub(crate) struct Families {
@@ -70,6 +98,7 @@ pub(crate) struct Families {
     pub upstream_errors: Family<UpstreamLabels, Counter>,
     pub scim_operations: Family<ScimLabels, Counter>,
     pub scim_scans: Family<ScanLabels, Counter>,
+    pub reloads: Family<ReloadLabels, Counter>,
     pub sessions_ended: Counter,
     pub streams_cut: Counter,
 }
@@ -138,6 +167,18 @@ impl Metrics {
             f.scim_scans.clone(),
         );
         registry.register(
+            "reloads",
+            "Reloads of the policies and the TLS certificate (file change or SIGHUP): applied, or refused with the old ones kept.",
+            f.reloads.clone(),
+        );
+        // Every series from the first scrape, so a refusal shows as an increase.
+        for what in Reloaded::ALL {
+            for outcome in ["applied", "refused"] {
+                let what = what.label();
+                let _ = f.reloads.get_or_create(&ReloadLabels { what, outcome });
+            }
+        }
+        registry.register(
             "revoked_sessions",
             "Sessions ended because their user was deactivated or deleted.",
             f.sessions_ended.clone(),
@@ -174,6 +215,19 @@ impl Metrics {
     /// Counts live streams cut by a revocation or a policy reload.
     pub fn streams_cut(&self, n: usize) {
         self.families.streams_cut.inc_by(n as u64);
+    }
+
+    /// Counts one reload of `what`: `applied` when a new set or pair went into force,
+    /// else refused.
+    pub fn reload(&self, what: Reloaded, applied: bool) {
+        let outcome = if applied { "applied" } else { "refused" };
+        self.families
+            .reloads
+            .get_or_create(&ReloadLabels {
+                what: what.label(),
+                outcome,
+            })
+            .inc();
     }
 
     /// Counts one SCIM scan event (`run`, `refused`, `timed_out`).

@@ -8,7 +8,8 @@
 //! connections ([`accept`]) behind an accept queue sized by `listen_backlog`
 //! ([`listen`]), protocol detection, header, idle, keep-alive and TLS
 //! handshake timeouts, and a stalled response closing its connection ([`conn`]).
-//! Policies reload on file change and on SIGHUP. On SIGINT or SIGTERM the listener
+//! Policies and the certificate reload on file change (unless `reload.watch: false`)
+//! and on SIGHUP; each reload is counted in the metrics. On SIGINT or SIGTERM the listener
 //! closes, open connections drain for up to ten seconds, the directory writer
 //! finishes the changes it has queued, and the audit queue is written and shipped.
 
@@ -177,10 +178,15 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         .await?
         .context("starting the audit sinks")?
     };
-    policy.set_observer(crate::audit::policy_observer(audit.clone()));
+    let metrics = Arc::new(Metrics::new());
+    observe_reloads(
+        &policy,
+        tls.as_ref(),
+        crate::audit::policy_observer(audit.clone()),
+        &metrics,
+    );
     // Groups the policies name that nobody is in: logged now and on each reload.
     policy.set_directory(dir.clone());
-    let metrics = Arc::new(Metrics::new());
     metrics.sources.set_directory(dir.clone());
     metrics.sources.set_audit(Arc::new(audit.clone()));
     metrics
@@ -282,11 +288,15 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     };
     let control = app(state, authn, gate.clone(), readiness.clone(), admin);
     let mut watchers: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
-    match policy.watch() {
-        Ok(w) => watchers.push(Box::new(w)),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch the policy directory; reload with SIGHUP")
+    if config.watch_files {
+        match policy.watch() {
+            Ok(w) => watchers.push(Box::new(w)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the policy directory; reload with SIGHUP")
+            }
         }
+    } else {
+        tracing::info!("file watching is off (reload.watch: false): SIGHUP reloads the policies and the certificate");
     }
     // After a policy reload, live streams are judged again under the new rules.
     let mut generations = policy.subscribe();
@@ -303,7 +313,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
             }
         }
     });
-    if let Some(cert) = &tls {
+    if let Some(cert) = tls.as_ref().filter(|_| config.watch_files) {
         match cert.watch() {
             Ok(w) => watchers.push(Box::new(w)),
             Err(e) => tracing::warn!(error = %e, "cannot watch the TLS files; reload with SIGHUP"),
@@ -318,6 +328,32 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
         watchers,
         audit: audit_service,
     })
+}
+
+/// Counts every policy and certificate reload in the metrics; the policies' reloads
+/// also go to `audit` (the audit log's observer).
+fn observe_reloads(
+    policy: &PolicyHandle,
+    tls: Option<&Arc<ReloadingCert>>,
+    audit: crate::policy::reload::ReloadObserver,
+    metrics: &Arc<Metrics>,
+) {
+    use crate::ops::metrics::Reloaded;
+    use crate::policy::reload::ReloadEvent;
+    let m = metrics.clone();
+    policy.set_observer(Box::new(move |event| {
+        m.reload(
+            Reloaded::Policies,
+            matches!(event, ReloadEvent::Applied { .. }),
+        );
+        audit(event);
+    }));
+    if let Some(cert) = tls {
+        let m = metrics.clone();
+        cert.set_observer(Box::new(move |applied| {
+            m.reload(Reloaded::Certificate, applied)
+        }));
+    }
 }
 
 /// The readiness conditions: the policies route something, the store answers, and the

@@ -3,7 +3,8 @@
 //! The acceptor resolves its certificate through [`ReloadingCert`], which holds the
 //! current key pair behind an atomic pointer. A file watcher (and SIGHUP) reloads it; a
 //! pair that fails to load is logged and the previous one stays in service, so a
-//! half-written renewal never takes the listener down.
+//! half-written renewal never takes the listener down. An observer
+//! ([`ReloadingCert::set_observer`]) is told the outcome of every reload (the metrics).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,11 +21,22 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsConfig;
 
+/// Told after every reload whether the new pair went into service.
+pub type CertObserver = Box<dyn Fn(bool) + Send + Sync>;
+
 /// The listener's current certificate and key.
-#[derive(Debug)]
 pub struct ReloadingCert {
     current: ArcSwap<CertifiedKey>,
     files: TlsConfig,
+    observer: std::sync::OnceLock<CertObserver>,
+}
+
+impl std::fmt::Debug for ReloadingCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadingCert")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ResolvesServerCert for ReloadingCert {
@@ -63,12 +75,18 @@ impl ReloadingCert {
         Ok(Arc::new(ReloadingCert {
             current: ArcSwap::from_pointee(load_pair(files)?),
             files: files.clone(),
+            observer: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Sets the observer told about each reload (once; later calls are ignored).
+    pub fn set_observer(&self, observer: CertObserver) {
+        let _ = self.observer.set(observer);
     }
 
     /// Loads the files again; on failure the previous pair stays.
     pub fn reload(&self) -> bool {
-        match load_pair(&self.files) {
+        let applied = match load_pair(&self.files) {
             Ok(pair) => {
                 self.current.store(Arc::new(pair));
                 tracing::info!(cert = %self.files.cert.display(), "TLS certificate reloaded");
@@ -78,7 +96,11 @@ impl ReloadingCert {
                 tracing::warn!(error = %format!("{e:#}"), "TLS certificate reload failed; keeping the previous one");
                 false
             }
+        };
+        if let Some(observe) = self.observer.get() {
+            observe(applied);
         }
+        applied
     }
 
     /// The certificate currently served (DER of the leaf).

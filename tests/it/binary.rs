@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -156,8 +157,35 @@ impl Serve {
 
     /// Waits until the server listens; its base URL.
     pub async fn base(&mut self) -> String {
+        format!("http://{}", self.addr().await)
+    }
+
+    /// Waits until the server listens; its address.
+    pub async fn addr(&mut self) -> SocketAddr {
         let up = self.wait_for("scimgate listening").await;
-        format!("http://{}", up["addr"].as_str().expect("addr"))
+        up["addr"]
+            .as_str()
+            .expect("addr")
+            .parse()
+            .expect("an address")
+    }
+
+    /// Waits until the operations listener listens; its address.
+    pub async fn ops_addr(&mut self) -> SocketAddr {
+        let up = self
+            .wait_for("operations listener (metrics, health) listening")
+            .await;
+        up["addr"]
+            .as_str()
+            .expect("addr")
+            .parse()
+            .expect("an address")
+    }
+
+    /// Sends SIGHUP (reload the policies and the certificate).
+    pub fn hangup(&self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP sent");
     }
 
     /// Waits (up to 30 s) for the process to end.

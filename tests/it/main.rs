@@ -7,6 +7,7 @@ mod docs_upstream;
 mod issuer;
 mod oidc_provider;
 mod proxy_env;
+mod served;
 mod siem;
 mod support;
 mod upstream;

@@ -1,5 +1,6 @@
-//! The TLS listener: rustls with a configured certificate, HTTP/2 by ALPN, and a
-//! refused start when the key does not match.
+//! The TLS listener: rustls with a configured certificate, HTTP/2 by ALPN, a refused
+//! start when the key does not match, and the certificate reloaded (file watcher, and
+//! SIGHUP alone in the real binary with the watcher off) with a broken pair refused.
 
 use std::sync::Arc;
 
@@ -8,6 +9,9 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use scimgate::config::{Config, Overrides};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::binary;
+use crate::ops::{scrape, value};
 
 fn write_cert(dir: &std::path::Path, name: &str) -> (String, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -168,9 +172,17 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         .unwrap();
     let first = presented_leaf(running.addr).await;
 
-    // A broken write (certificate without its key) is ignored: the old pair stays.
+    // A broken write (certificate without its key) is refused: the old pair stays.
+    let ops = running.ops_addr.expect("an operations listener");
     std::fs::write(&key, "not a key").unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let t0 = std::time::Instant::now();
+    while reloads(ops, "refused").await < 1.0 {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "the broken pair was not refused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(presented_leaf(running.addr).await, first);
 
     // The renewal lands: new certificate and key.
@@ -189,4 +201,51 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     running.stop().await;
+}
+
+/// `scimgate_reloads_total` of the certificate with `outcome`.
+async fn reloads(ops: std::net::SocketAddr, outcome: &str) -> f64 {
+    let labels = [("what", "certificate"), ("outcome", outcome)];
+    value(&scrape(ops).await, "scimgate_reloads_total", &labels).expect("the series")
+}
+
+#[tokio::test]
+async fn sighup_alone_reloads_the_certificate_and_refuses_a_broken_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_cert(dir.path(), "server");
+    // No file watcher: a reload can only come from the signal.
+    let config = binary::config(
+        &dir.path().join("data"),
+        &format!("tls:\n  cert: {cert}\n  key: {key}\nreload:\n  watch: false\n"),
+    );
+    let mut serve = binary::spawn(dir.path(), "gate", &config);
+    let addr = serve.addr().await;
+    let ops = serve.ops_addr().await;
+    let first = presented_leaf(addr).await;
+
+    // The renewal lands: the old certificate until SIGHUP, the new one after.
+    let next = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&key, next.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert, next.cert.pem()).unwrap();
+    assert_eq!(presented_leaf(addr).await, first);
+    serve.hangup();
+    serve.wait_for("TLS certificate reloaded").await;
+    assert_eq!(presented_leaf(addr).await, next.cert.der().to_vec());
+
+    // A broken pair by SIGHUP: refused, and the renewed certificate stays.
+    std::fs::write(&key, "not a key").unwrap();
+    serve.hangup();
+    let refused = serve
+        .wait_for("TLS certificate reload failed; keeping the previous one")
+        .await;
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("private key"),
+        "{refused}"
+    );
+    assert_eq!(presented_leaf(addr).await, next.cert.der().to_vec());
+    assert_eq!(reloads(ops, "applied").await, 1.0);
+    assert_eq!(reloads(ops, "refused").await, 1.0);
 }

@@ -1,11 +1,13 @@
 //! A small fake upstream for the proxy tests: it echoes what reached it, streams large
-//! or endless bodies, and echoes websocket messages. Its own behaviour is not what is
-//! tested; what arrives at it is.
+//! or endless bodies (counting what it handed to the connection), holds an upload
+//! half-read until the test releases it, and echoes websocket messages. Its own
+//! behaviour is not what is tested; what arrives at it is.
 
 #![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
@@ -31,7 +34,18 @@ pub struct Seen {
     pub requests: Mutex<Vec<Value>>,
     /// Accepted TCP connections.
     pub connections: std::sync::atomic::AtomicUsize,
+    /// Bytes of `/big` bodies handed to the connection so far: what a client's
+    /// backpressure holds back.
+    pub streamed: AtomicU64,
+    /// `/hold`: notified once the first [`HOLD_AT`] bytes of the upload are in and
+    /// the upstream stops reading...
+    pub holding: Notify,
+    /// ...until this is notified; then it reads the rest.
+    pub release: Notify,
 }
+
+/// How much of a `/hold` upload is read before the upstream stops reading.
+pub const HOLD_AT: u64 = 8 << 20;
 
 pub struct Upstream {
     pub addr: SocketAddr,
@@ -127,9 +141,13 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
         let chunks = mib * 4;
-        let stream = futures_util::stream::iter(
-            (0..chunks).map(|_| Ok::<_, Infallible>(Frame::data(Bytes::from_static(&ZEROS)))),
-        );
+        let counted = seen.clone();
+        let stream = futures_util::stream::iter((0..chunks).map(move |_| {
+            counted
+                .streamed
+                .fetch_add(ZEROS.len() as u64, Ordering::Relaxed);
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(&ZEROS)))
+        }));
         let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
         r.headers_mut().insert(
             "content-length",
@@ -147,14 +165,21 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
         });
         return Ok(Response::new(BodyExt::boxed(StreamBody::new(stream))));
     }
-    if path.ends_with("/sink") {
-        // Count the upload frame by frame, keeping nothing.
+    if path.ends_with("/sink") || path.ends_with("/hold") {
+        // Count the upload frame by frame, keeping nothing; `/hold` pauses after
+        // HOLD_AT bytes until the test releases it.
+        let mut hold = path.ends_with("/hold");
         let mut body = req.into_body();
         let mut received: u64 = 0;
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(f) => received += f.data_ref().map(|d| d.len() as u64).unwrap_or(0),
                 Err(_) => break,
+            }
+            if hold && received >= HOLD_AT {
+                hold = false;
+                seen.holding.notify_one();
+                seen.release.notified().await;
             }
         }
         return Ok(full(200, json!({ "received": received }).to_string()));
