@@ -22,11 +22,13 @@
 mod issuer;
 #[allow(dead_code)]
 mod load;
+#[allow(dead_code)] // shared with the other benchmarks
+mod report;
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/upstream.rs"]
 mod upstream;
+use report::Report;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,42 +52,6 @@ const USER: &str = "kim@example.com";
 const SCIM_JSON: &str = "application/scim+json";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
-struct Report {
-    out: PathBuf,
-    stamp: String,
-}
-
-impl Report {
-    fn line(&self, text: &str) -> anyhow::Result<()> {
-        println!("{text}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {text}", self.stamp)?;
-        Ok(())
-    }
-
-    fn figure(
-        &self,
-        metric: &str,
-        value: f64,
-        unit: &str,
-        target: Option<(&str, bool)>,
-    ) -> anyhow::Result<()> {
-        let value = if value.abs() >= 100.0 {
-            format!("{value:.0}")
-        } else {
-            format!("{value:.3}")
-        };
-        let target = match target {
-            Some((t, met)) => format!(" (target {t}: {})", if met { "met" } else { "NOT MET" }),
-            None => String::new(),
-        };
-        self.line(&format!("hostile {metric} {value} {unit}{target}"))
-    }
-}
 
 /// The database file and its WAL, in bytes.
 fn db_bytes(data: &Path) -> u64 {
@@ -217,12 +183,7 @@ async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = root.join("bench").join("out");
     std::fs::create_dir_all(out.join("tmp"))?;
-    let r = Report {
-        out: out.clone(),
-        stamp: scimgate::clock::rfc3339_millis(scimgate::clock::to_millis(
-            time::OffsetDateTime::now_utc(),
-        )),
-    };
+    let r = Report::new("hostile")?;
     let bin = load::release_binary(&root)?;
     let up = upstream::start().await;
     let iss = issuer::Issuer::start().await;
@@ -320,24 +281,23 @@ async fn main() -> anyhow::Result<()> {
         "hostile note: flood sent {sent} ({refused} refused as expected) in {flood_secs:.1} s; {aggregated} counted in aggregates, {} records written",
         new_rows.len()
     ))?;
-    r.figure(
+    r.figure_with(
         "audit_growth_per_100k_anonymous_60k_paths",
         per_100k / 1_048_576.0,
         "MiB",
-        Some(("≤ 5 MiB", per_100k <= 5.0 * 1_048_576.0)),
+        &report::target("≤ 5 MiB", per_100k <= 5.0 * 1_048_576.0),
     )?;
     r.figure(
         "audit_bytes_per_anonymous_refusal",
         grown / sent.max(1) as f64,
         "B",
-        None,
     )?;
     let share = 100.0 * recorded_denials as f64 / denied.max(1) as f64;
-    r.figure(
+    r.figure_with(
         "audit_signed_in_decisions_recorded_during_flood",
         share,
         "%",
-        Some(("100 %", recorded_denials == denied && denied > 0)),
+        &report::target("100 %", recorded_denials == denied && denied > 0),
     )?;
 
     // 2. Allowed traffic.
@@ -368,13 +328,11 @@ async fn main() -> anyhow::Result<()> {
         "audit_bytes_per_allowed_request",
         grown / allowed.max(1) as f64,
         "B",
-        None,
     )?;
     r.figure(
         "audit_disk_per_million_allowed",
         grown / allowed.max(1) as f64 * 1e6 / 1_048_576.0,
         "MiB",
-        None,
     )?;
     Ok(())
 }

@@ -20,8 +20,10 @@ mod issuer;
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/oidc_provider.rs"]
 mod oidc_provider;
+#[allow(dead_code)] // shared with the other benchmarks
+mod report;
+use report::Report;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -39,23 +41,6 @@ const DEFAULT_FLOOD: usize = 100_000;
 const CONCURRENCY: usize = 64;
 /// The flood ends here even if not all requests were sent.
 const FLOOD_DEADLINE: Duration = Duration::from_secs(300);
-
-struct Report {
-    out: PathBuf,
-    stamp: String,
-}
-
-impl Report {
-    fn line(&self, text: &str) -> anyhow::Result<()> {
-        println!("{text}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {text}", self.stamp)?;
-        Ok(())
-    }
-}
 
 /// This process's resident set, in bytes.
 fn rss_bytes() -> anyhow::Result<u64> {
@@ -82,12 +67,7 @@ fn main() -> anyhow::Result<()> {
         .join("bench")
         .join("out");
     std::fs::create_dir_all(&out)?;
-    let stamp =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
-    let report = Report {
-        out: out.clone(),
-        stamp,
-    };
+    let report = Report::new("hostile")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -31,13 +31,15 @@
 mod issuer;
 #[allow(dead_code)] // shared with the other benchmarks; this one uses part of it
 mod load;
+#[allow(dead_code)] // shared with the other benchmarks
+mod report;
 #[allow(dead_code)]
 mod seed;
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/upstream.rs"]
 mod upstream;
+use report::Report;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -61,32 +63,6 @@ const LISTING_RUNS: usize = 5;
 const PROXY_REQUESTS: usize = 20_000;
 /// SCIM clients looping heavy listings during the loaded phase.
 const SCIM_CLIENTS: usize = 4;
-
-struct Report {
-    out: PathBuf,
-    stamp: String,
-}
-
-impl Report {
-    fn line(&self, text: &str) -> anyhow::Result<()> {
-        println!("{text}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {text}", self.stamp)?;
-        Ok(())
-    }
-
-    fn figure(&self, metric: &str, value: f64, unit: &str, target: &str) -> anyhow::Result<()> {
-        let value = if value.abs() >= 100.0 {
-            format!("{value:.0}")
-        } else {
-            format!("{value:.2}")
-        };
-        self.line(&format!("hostile {metric} {value} {unit}{target}"))
-    }
-}
 
 /// What the clients need to reach the server under test.
 #[derive(Clone)]
@@ -360,9 +336,7 @@ fn main() -> anyhow::Result<()> {
         .join("bench")
         .join("out");
     std::fs::create_dir_all(&out)?;
-    let stamp =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
-    let report = Report { out, stamp };
+    let report = Report::new("hostile")?;
     let (data, token) = seed::cached(&report.out, &format!("hostile-scim-{users}"), || Spec {
         users,
         groups: Vec::new(),
@@ -416,7 +390,7 @@ fn run(
         anyhow::Ok(figures)
     })?)?;
     for (name, statuses, median) in figures {
-        report.figure(
+        report.figure_with(
             &format!("scim {name} median (status {statuses:?})"),
             median / 1e3,
             "ms",
@@ -425,7 +399,7 @@ fn run(
     }
 
     let idle = proxy_p99(target, proxy_requests)?;
-    report.figure("proxy p99 idle", idle / 1e3, "ms", "")?;
+    report.figure_with("proxy p99 idle", idle / 1e3, "ms", "")?;
 
     // Four clients loop heavy listings (two sorted deep pages, two substring scans)
     // until the loaded measurement is done.
@@ -481,7 +455,7 @@ fn run(
     } else {
         "NOT MET"
     };
-    report.figure(
+    report.figure_with(
         "proxy p99 during 4 sorted+substring SCIM clients",
         loaded / 1e3,
         "ms",

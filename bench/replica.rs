@@ -23,11 +23,13 @@
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/issuer.rs"]
 mod issuer;
+#[allow(dead_code)] // shared with the other benchmarks
+mod report;
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/upstream.rs"]
 mod upstream;
+use report::Report;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,27 +61,6 @@ const SCIM_JSON: &str = "application/scim+json";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-struct Report {
-    out: PathBuf,
-    stamp: String,
-}
-
-impl Report {
-    fn line(&self, text: &str) -> anyhow::Result<()> {
-        println!("{text}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {text}", self.stamp)?;
-        Ok(())
-    }
-
-    fn figure(&self, metric: &str, value: f64, unit: &str) -> anyhow::Result<()> {
-        self.line(&format!("replica {metric} {value:.3} {unit}"))
-    }
-}
 
 fn quantile(values: &mut [f64], q: f64) -> f64 {
     if values.is_empty() {
@@ -389,15 +370,7 @@ fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/out");
     let tmp = out.join("tmp");
     std::fs::create_dir_all(&tmp)?;
-    let report = Report {
-        out,
-        stamp: scimgate::clock::rfc3339_millis(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0),
-        ),
-    };
+    let report = Report::new("replica")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -20,11 +20,13 @@
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/issuer.rs"]
 mod issuer;
+#[allow(dead_code)] // shared with the other benchmarks
+mod report;
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 #[path = "../tests/it/upstream.rs"]
 mod upstream;
+use report::Report;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -50,37 +52,6 @@ const SCIM_JSON: &str = "application/scim+json";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-/// Where figures go.
-struct Report {
-    out: PathBuf,
-    stamp: String,
-}
-
-impl Report {
-    fn line(&self, text: &str) -> anyhow::Result<()> {
-        println!("{text}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {text}", self.stamp)?;
-        Ok(())
-    }
-
-    fn figure(&self, metric: &str, value: f64, unit: &str) -> anyhow::Result<()> {
-        let value = if value.abs() >= 100.0 || value.fract() == 0.0 {
-            format!("{value:.0}")
-        } else {
-            format!("{value:.3}")
-        };
-        self.line(&format!("revocation {metric} {value} {unit}"))
-    }
-
-    fn note(&self, text: &str) -> anyhow::Result<()> {
-        self.line(&format!("revocation note: {text}"))
-    }
-}
 
 /// The `q` quantile (0..=1) of `values`, sorted in place.
 fn quantile(values: &mut [f64], q: f64) -> f64 {
@@ -264,12 +235,7 @@ fn main() -> anyhow::Result<()> {
         .join("bench")
         .join("out");
     std::fs::create_dir_all(&out)?;
-    let stamp =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
-    let report = Report {
-        out: out.clone(),
-        stamp,
-    };
+    let report = Report::new("revocation")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -12,7 +12,10 @@
 //! in `bench/out/data/` and reused; see `bench/README.md`.
 
 mod load;
+#[allow(dead_code)] // shared with the other benchmarks
+mod report;
 mod seed;
+use report::Report;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,46 +35,6 @@ const BENCHES: &[&str] = &["import", "big-group", "lookup", "scale"];
 const SCIM_JSON: &str = "application/scim+json";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// Where figures go.
-struct Report {
-    out: PathBuf,
-    stamp: String,
-}
-
-impl Report {
-    fn figure(&self, bench: &str, metric: &str, value: f64, unit: &str) -> anyhow::Result<()> {
-        let value = if value.abs() >= 100.0 {
-            format!("{value:.0}")
-        } else {
-            format!("{value:.2}")
-        };
-        println!("{bench} {metric} {value} {unit}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {bench} {metric} {value} {unit}", self.stamp)?;
-        Ok(())
-    }
-
-    /// A note that explains the figures around it (printed and recorded).
-    fn note(&self, bench: &str, text: &str) -> anyhow::Result<()> {
-        println!("{bench} note: {text}");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.out.join("results.txt"))?;
-        writeln!(f, "{} {bench} note: {text}", self.stamp)?;
-        Ok(())
-    }
-
-    fn tempdir(&self) -> anyhow::Result<tempfile::TempDir> {
-        let tmp = self.out.join("tmp");
-        std::fs::create_dir_all(&tmp)?;
-        Ok(tempfile::tempdir_in(tmp)?)
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     // `cargo bench` appends `--bench`; names are the other arguments.
     let names: Vec<String> = std::env::args()
@@ -88,9 +51,7 @@ fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = root.join("bench").join("out");
     std::fs::create_dir_all(&out)?;
-    let stamp =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
-    let report = Report { out, stamp };
+    let report = Report::new("scim")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -133,7 +94,8 @@ async fn import(r: &Report) -> anyhow::Result<()> {
             memberships: Vec::new(),
         },
     )?;
-    r.figure("import", "fsync_p50", fsync_p50_us(data)?, "us")?;
+    r.for_bench("import")
+        .figure("fsync_p50", fsync_p50_us(data)?, "us")?;
     let (running, base) = load::spawn(data).await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -174,23 +136,23 @@ async fn import(r: &Report) -> anyhow::Result<()> {
     if count != IMPORT_USERS as usize {
         bail!("the directory holds {count} users after importing {IMPORT_USERS}");
     }
-    r.figure("import", "users", f64::from(IMPORT_USERS), "users")?;
-    r.figure(
-        "import",
-        "clients",
-        f64::from(IMPORT_CLIENTS),
-        "connections",
-    )?;
-    r.figure("import", "wall", wall.as_secs_f64(), "s")?;
-    r.figure(
-        "import",
+    r.for_bench("import")
+        .figure("users", f64::from(IMPORT_USERS), "users")?;
+    r.for_bench("import")
+        .figure("clients", f64::from(IMPORT_CLIENTS), "connections")?;
+    r.for_bench("import")
+        .figure("wall", wall.as_secs_f64(), "s")?;
+    r.for_bench("import").figure(
         "throughput",
         f64::from(IMPORT_USERS) / wall.as_secs_f64(),
         "users/s",
     )?;
-    r.figure("import", "latency_p50", all.quantile_us(0.50), "us")?;
-    r.figure("import", "latency_p99", all.quantile_us(0.99), "us")?;
-    r.figure("import", "latency_max", all.quantile_us(1.0), "us")?;
+    r.for_bench("import")
+        .figure("latency_p50", all.quantile_us(0.50), "us")?;
+    r.for_bench("import")
+        .figure("latency_p99", all.quantile_us(0.99), "us")?;
+    r.for_bench("import")
+        .figure("latency_max", all.quantile_us(1.0), "us")?;
     Ok(())
 }
 
@@ -254,14 +216,11 @@ async fn big_group(r: &Report) -> anyhow::Result<()> {
     if !via_http {
         let status = probe.status();
         let text = body_text(probe).await;
-        r.note(
-            "big-group",
-            &format!(
-                "group PATCH answered {status} ({}); measuring the directory writer \
+        r.for_bench("big-group").note(&format!(
+            "group PATCH answered {status} ({}); measuring the directory writer \
                  (plan + store commit + cache apply) without HTTP instead",
-                text.chars().take(120).collect::<String>()
-            ),
-        )?;
+            text.chars().take(120).collect::<String>()
+        ))?;
     }
     let (mut big, mut small) = (Samples::default(), Samples::default());
     if via_http {
@@ -293,27 +252,18 @@ async fn big_group(r: &Report) -> anyhow::Result<()> {
     }
     let (b, s) = (big.quantile_us(0.5), small.quantile_us(0.5));
     let via = if via_http { "http" } else { "writer" };
-    r.figure("big-group", "samples", big.len() as f64, "per group")?;
-    r.figure("big-group", &format!("{via}_median_100k"), b, "us")?;
-    r.figure("big-group", &format!("{via}_median_10"), s, "us")?;
-    r.figure(
-        "big-group",
-        &format!("{via}_p99_100k"),
-        big.quantile_us(0.99),
-        "us",
-    )?;
-    r.figure(
-        "big-group",
-        &format!("{via}_p99_10"),
-        small.quantile_us(0.99),
-        "us",
-    )?;
-    r.figure(
-        "big-group",
-        &format!("{via}_ratio"),
-        b / s,
-        "x (target <= 1.5)",
-    )?;
+    r.for_bench("big-group")
+        .figure("samples", big.len() as f64, "per group")?;
+    r.for_bench("big-group")
+        .figure(&format!("{via}_median_100k"), b, "us")?;
+    r.for_bench("big-group")
+        .figure(&format!("{via}_median_10"), s, "us")?;
+    r.for_bench("big-group")
+        .figure(&format!("{via}_p99_100k"), big.quantile_us(0.99), "us")?;
+    r.for_bench("big-group")
+        .figure(&format!("{via}_p99_10"), small.quantile_us(0.99), "us")?;
+    r.for_bench("big-group")
+        .figure(&format!("{via}_ratio"), b / s, "x (target <= 1.5)")?;
     Ok(())
 }
 
@@ -391,20 +341,12 @@ async fn lookup(r: &Report) -> anyhow::Result<()> {
     let sizes: [u32; 2] = [1_000_000, 1_000];
     let (big_dir, big_token) = seed::cached(&r.out, "users-1m-v2", || users_only(sizes[0]))?;
     let (small_dir, small_token) = seed::cached(&r.out, "users-1k-v2", || users_only(sizes[1]))?;
-    r.figure(
-        "lookup",
-        "user_body_bytes",
-        seed::mean_body_bytes(1000)?,
-        "B",
-    )?;
+    r.for_bench("lookup")
+        .figure("user_body_bytes", seed::mean_body_bytes(1000)?, "B")?;
     let t = Instant::now();
     let (big_srv, big_base) = load::spawn(&big_dir).await?;
-    r.figure(
-        "lookup",
-        "load_1m_in_process",
-        t.elapsed().as_secs_f64(),
-        "s",
-    )?;
+    r.for_bench("lookup")
+        .figure("load_1m_in_process", t.elapsed().as_secs_f64(), "s")?;
     let (small_srv, small_base) = load::spawn(&small_dir).await?;
     let servers = [(big_base, big_token), (small_base, small_token)];
     let http = load::client()?;
@@ -425,13 +367,10 @@ async fn lookup(r: &Report) -> anyhow::Result<()> {
     if !filter_works {
         let status = probe.status();
         let text = body_text(probe).await;
-        r.note(
-            "lookup",
-            &format!(
-                "filter answered {status} ({}); measuring GET /Users/{{id}} (the id index) instead",
-                text.chars().take(120).collect::<String>()
-            ),
-        )?;
+        r.for_bench("lookup").note(&format!(
+            "filter answered {status} ({}); measuring GET /Users/{{id}} (the id index) instead",
+            text.chars().take(120).collect::<String>()
+        ))?;
     }
     let mut samples = [Samples::default(), Samples::default()];
     for i in 0..LOOKUP_SAMPLES + 100 {
@@ -469,27 +408,18 @@ async fn lookup(r: &Report) -> anyhow::Result<()> {
     small_srv.stop().await;
     let via = if filter_works { "filter" } else { "by_id" };
     let (b, s) = (samples[0].quantile_us(0.5), samples[1].quantile_us(0.5));
-    r.figure("lookup", "samples", samples[0].len() as f64, "per size")?;
-    r.figure("lookup", &format!("{via}_median_1m"), b, "us")?;
-    r.figure("lookup", &format!("{via}_median_1k"), s, "us")?;
-    r.figure(
-        "lookup",
-        &format!("{via}_p99_1m"),
-        samples[0].quantile_us(0.99),
-        "us",
-    )?;
-    r.figure(
-        "lookup",
-        &format!("{via}_p99_1k"),
-        samples[1].quantile_us(0.99),
-        "us",
-    )?;
-    r.figure(
-        "lookup",
-        &format!("{via}_ratio"),
-        b / s,
-        "x (target <= 1.5)",
-    )?;
+    r.for_bench("lookup")
+        .figure("samples", samples[0].len() as f64, "per size")?;
+    r.for_bench("lookup")
+        .figure(&format!("{via}_median_1m"), b, "us")?;
+    r.for_bench("lookup")
+        .figure(&format!("{via}_median_1k"), s, "us")?;
+    r.for_bench("lookup")
+        .figure(&format!("{via}_p99_1m"), samples[0].quantile_us(0.99), "us")?;
+    r.for_bench("lookup")
+        .figure(&format!("{via}_p99_1k"), samples[1].quantile_us(0.99), "us")?;
+    r.for_bench("lookup")
+        .figure(&format!("{via}_ratio"), b / s, "x (target <= 1.5)")?;
     Ok(())
 }
 
@@ -528,13 +458,10 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
     let bin = load::release_binary(root)?;
     let log = r.out.join("scale-server.log");
     let db_bytes = std::fs::metadata(data.join("scimgate.db"))?.len();
-    r.figure(
-        "scale",
-        "user_body_bytes",
-        seed::mean_body_bytes(1000)?,
-        "B",
-    )?;
-    r.figure("scale", "db_size", db_bytes as f64 / 1048576.0, "MiB")?;
+    r.for_bench("scale")
+        .figure("user_body_bytes", seed::mean_body_bytes(1000)?, "B")?;
+    r.for_bench("scale")
+        .figure("db_size", db_bytes as f64 / 1048576.0, "MiB")?;
 
     let since = Instant::now();
     let mut server = load::start_binary(&bin, &data, &log)?;
@@ -570,17 +497,16 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
     let rss = load::proc_status_bytes(pid, "VmRSS")?;
     drop(server);
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    r.figure(
-        "scale",
-        "startup",
-        startup.as_secs_f64(),
-        "s (target <= 20)",
-    )?;
-    r.figure("scale", "peak_rss_at_ready", gib(hwm_start), "GiB")?;
-    r.figure("scale", "peak_rss", gib(hwm), "GiB (target <= 1.5)")?;
-    r.figure("scale", "rss", gib(rss), "GiB")?;
+    r.for_bench("scale")
+        .figure("startup", startup.as_secs_f64(), "s (target <= 20)")?;
+    r.for_bench("scale")
+        .figure("peak_rss_at_ready", gib(hwm_start), "GiB")?;
+    r.for_bench("scale")
+        .figure("peak_rss", gib(hwm), "GiB (target <= 1.5)")?;
+    r.for_bench("scale").figure("rss", gib(rss), "GiB")?;
     if let Some(ms) = loaded_ms(&log) {
-        r.figure("scale", "server_reported_load", ms / 1000.0, "s")?;
+        r.for_bench("scale")
+            .figure("server_reported_load", ms / 1000.0, "s")?;
     }
 
     // Where start-up goes: the store read and the index build, timed apart, with this
@@ -593,31 +519,19 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
         Ok(SqliteStore::open(&path)?.load()?)
     })
     .await??;
-    r.figure("scale", "phase_store_load", t.elapsed().as_secs_f64(), "s")?;
+    r.for_bench("scale")
+        .figure("phase_store_load", t.elapsed().as_secs_f64(), "s")?;
     let rss1 = load::proc_status_bytes(own, "VmRSS")?;
-    r.figure(
-        "scale",
-        "snapshot_rss",
-        gib(rss1.saturating_sub(rss0)),
-        "GiB",
-    )?;
+    r.for_bench("scale")
+        .figure("snapshot_rss", gib(rss1.saturating_sub(rss0)), "GiB")?;
     let t = Instant::now();
     let dir = Directory::from_snapshot(snapshot);
-    r.figure(
-        "scale",
-        "phase_directory_build",
-        t.elapsed().as_secs_f64(),
-        "s",
-    )?;
+    r.for_bench("scale")
+        .figure("phase_directory_build", t.elapsed().as_secs_f64(), "s")?;
     let rss2 = load::proc_status_bytes(own, "VmRSS")?;
-    r.figure(
-        "scale",
-        "directory_rss",
-        gib(rss2.saturating_sub(rss0)),
-        "GiB",
-    )?;
-    r.figure(
-        "scale",
+    r.for_bench("scale")
+        .figure("directory_rss", gib(rss2.saturating_sub(rss0)), "GiB")?;
+    r.for_bench("scale").figure(
         "directory_bytes_per_user",
         rss2.saturating_sub(rss0) as f64 / f64::from(SCALE_USERS),
         "B (users, indexes, 5 memberships each)",
@@ -625,7 +539,8 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
     let t = Instant::now();
     let memberships = dir.membership_count();
     drop(dir);
-    r.figure("scale", "phase_drop", t.elapsed().as_secs_f64(), "s")?;
+    r.for_bench("scale")
+        .figure("phase_drop", t.elapsed().as_secs_f64(), "s")?;
     if memberships != SCALE_USERS as usize * 5 {
         bail!("{memberships} memberships loaded");
     }
