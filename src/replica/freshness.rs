@@ -5,8 +5,12 @@
 //! shared store the follower marks every successful catch-up; if none succeeded within
 //! the bound (the database is out of reach), routes that demand fresh state answer 503
 //! and `/readyz` says not ready, until the next catch-up succeeds.
+//!
+//! Time is tokio's clock (the system's monotonic clock, unless a test pauses it).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -87,14 +91,25 @@ mod tests {
         assert_eq!(f.status().bound, None);
     }
 
-    #[test]
-    fn bound_expires_and_catch_up_recovers() {
+    #[tokio::test(start_paused = true)]
+    async fn bound_expires_and_catch_up_recovers() {
+        let bound = Duration::from_secs(30);
         let f = Freshness::default();
-        f.set_bound(Duration::from_millis(30));
+        f.set_bound(bound);
         assert!(f.is_fresh());
-        std::thread::sleep(Duration::from_millis(60));
+        // Fresh up to the bound itself, stale just past it.
+        tokio::time::advance(bound).await;
+        assert_eq!(f.status().since_catch_up, Some(bound));
+        assert!(f.is_fresh());
+        tokio::time::advance(Duration::from_millis(1)).await;
         assert!(!f.is_fresh());
+        // A catch-up counts from now.
         f.caught_up();
         assert!(f.is_fresh());
+        assert_eq!(f.status().since_catch_up, Some(Duration::ZERO));
+        tokio::time::advance(bound).await;
+        assert!(f.is_fresh());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(!f.is_fresh());
     }
 }

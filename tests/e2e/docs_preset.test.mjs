@@ -3,6 +3,7 @@
 // catalog.json arrive compressed, the rest of dbt's target/ is refused; and
 // the same site with its manifest padded to 60 MB renders through scimgate.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -73,6 +74,26 @@ test('the docs render under a prefix with manifest and catalog compressed', asyn
   await page.context().close();
 });
 
+/**
+ * GET `target` from the gate byte for byte as written, with the page's
+ * cookies. (A browser resolves `.` and `..` segments before sending, so the
+ * gate would never see them.) Resolves to { status, body }.
+ */
+async function rawGet(page, target) {
+  const cookie = (await page.context().cookies(stack.urls.gate))
+    .map((c) => `${c.name}=${c.value}`).join('; ');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: stack.ports.gate, path: target, headers: { cookie } }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 test('the rest of target/ is refused, whoever asks and however it is spelled', async () => {
   const page = await openPage(stack.browser);
   await signIn(page, stack.urls, 'alice', { path: '/finance/' });
@@ -87,9 +108,18 @@ test('the rest of target/ is refused, whoever asks and however it is spelled', a
     '/finance/compiled/scimgate_e2e/models/stg_orders.sql',
     '/finance/run/scimgate_e2e/models/stg_orders.sql',
     '/finance/Manifest.json',
-    '/finance/x/../run_results.json',
   ]);
   for (const [p, s] of Object.entries(statuses)) assert.equal(s, 403, p);
+  // Dot segments reach the gate only from a client that sends them as written:
+  // the gate resolves them before the preset's check, so they open nothing...
+  for (const target of ['/finance/x/../run_results.json', '/finance/./run_results.json', '/finance/x/%2e%2e/run_results.json']) {
+    const raw = await rawGet(page, target);
+    assert.equal(raw.status, 403, `${target}: ${raw.body}`);
+    assert.equal(JSON.parse(raw.body).rule, 'preset:dbt-docs-paths', target);
+  }
+  // ...and resolved to a UI file, they reach it (the same session, the same client).
+  const control = await rawGet(page, '/finance/x/../manifest.json');
+  assert.equal(control.status, 200, control.body.slice(0, 200));
   // The four UI files are there (the UI adds ?cb=...).
   const ok = await page.evaluate(async () => (await fetch('/finance/manifest.json?cb=1')).status);
   assert.equal(ok, 200);

@@ -1,6 +1,7 @@
 // Open streams end when access ends: a websocket and a download held by a
 // signed-in analyst are cut when SCIM removes him from the group or
-// deactivates him, and we measure how long after the SCIM response.
+// deactivates him. How long after the SCIM response is reported, not
+// asserted: the figure is `cargo bench --bench revocation -- stream`.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
@@ -9,7 +10,9 @@ import { provision, startStack } from './harness.mjs';
 import { openPage, screenshot, signIn } from './lib/browser.mjs';
 import { openStreams } from './lib/streams.mjs';
 
-const CUT_WITHIN_MS = 1000; // the target is 100 ms; this bound keeps the test robust
+// How long to wait for what should happen at once before failing: a guard
+// against hanging, not a latency target.
+const GUARD_MS = 30000;
 
 let stack;
 let ids;
@@ -37,7 +40,7 @@ async function expectStreamsCut(t, user, change, revoke) {
   await revoke();
   const answeredAt = Date.now();
 
-  await page.waitForFunction(() => window.cut.websocket && window.cut.download, null, { timeout: 5000 });
+  await page.waitForFunction(() => window.cut.websocket && window.cut.download, null, { timeout: GUARD_MS });
   const cut = await page.evaluate(() => window.cut);
   const wsAfter = cut.websocket.at - answeredAt;
   const downloadAfter = cut.download.at - answeredAt;
@@ -47,13 +50,14 @@ async function expectStreamsCut(t, user, change, revoke) {
   t.diagnostic(report);
 
   assert.match(cut.download.how, /^error/, 'the download is cut, not ended as if complete');
-  assert.ok(wsAfter <= CUT_WITHIN_MS, `websocket closed ${wsAfter} ms after the SCIM response`);
-  assert.ok(downloadAfter <= CUT_WITHIN_MS, `download cut ${downloadAfter} ms after the SCIM response`);
+  // The gate drops the tunnel's sockets: no close frame, an abnormal closure.
+  assert.equal(cut.websocket.how, 'close code 1006', 'the websocket is cut, not closed by the upstream');
 
   // The gate let go of the upstream side as well.
+  const deadline = Date.now() + GUARD_MS;
   let open = await upstreamOpen();
-  for (let i = 0; i < 20 && (open.downloads || open.websockets); i += 1) {
-    await sleep(50);
+  while ((open.downloads || open.websockets) && Date.now() < deadline) {
+    await sleep(20);
     open = await upstreamOpen();
   }
   assert.deepEqual(open, { downloads: 0, websockets: 0 });
@@ -72,7 +76,12 @@ test('dave removed from analysts by SCIM: his websocket and download are cut', a
 test('erin deactivated by SCIM: her websocket and download are cut', async (t) => {
   const page = await expectStreamsCut(t, 'erin', 'deactivated',
     () => stack.scim.deactivate(ids.users.erin));
-  const status = await page.evaluate(async () => (await fetch('/live/hello', { redirect: 'manual', cache: 'no-store' })).status);
-  assert.ok(status === 401 || status === 403, `erin's next request is denied (got ${status})`);
+  // Her session ended with her account: a script's request is unauthenticated.
+  const next = await page.evaluate(async () => {
+    const response = await fetch('/live/hello', { redirect: 'manual', cache: 'no-store' });
+    return { status: response.status, body: await response.text() };
+  });
+  assert.equal(next.status, 401, next.body);
+  assert.equal(JSON.parse(next.body).error, 'unauthenticated');
   await page.context().close();
 });

@@ -184,7 +184,9 @@ async fn every_scim_change_and_decision_is_on_the_chain() {
 
 #[tokio::test]
 async fn a_full_queue_is_counted_and_the_gap_recorded() {
-    let env = Env::start("audit: { queue_capacity: 4 }\n").await;
+    // One record per batch: a record the worker has taken off the queue is already
+    // being appended (no batch window to wait out).
+    let env = Env::start("audit: { queue_capacity: 4, batch_max: 1 }\n").await;
     let audit = env.gate.running.gate.audit.clone();
     let refused = || async {
         let r = env.get("nowhere.test", "/x", None).send().await.unwrap();
@@ -194,7 +196,17 @@ async fn a_full_queue_is_counted_and_the_gap_recorded() {
     let db = rusqlite::Connection::open(env.gate.dir.path().join("scimgate.db")).unwrap();
     db.execute_batch("BEGIN IMMEDIATE").unwrap();
     refused().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The worker took that record (the queue is empty again) and is stuck appending it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while audit.stats().queue_depth != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never took the record: {:?}",
+            audit.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(audit.stats().appended, 0);
     for _ in 0..4 + 3 {
         refused().await;
     }
@@ -308,8 +320,15 @@ async fn the_http_sink_delivers_everything_after_a_siem_outage_and_a_restart() {
     }
     gate.running.gate.audit.flush().await;
     siem.refusing.store(false, Ordering::SeqCst);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while siem.seqs().len() < 20 {
+    // Until the sink has had every delivery acknowledged: then nothing is left to send
+    // (a duplicate cannot arrive later).
+    let backlog = || {
+        let stats = gate.running.gate.audit.stats();
+        let http = stats.sinks.iter().find(|s| s.name == "http").unwrap();
+        http.backlog_bytes
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while siem.seqs().len() < 20 || backlog() != 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "delivered only {:?}",
@@ -317,7 +336,6 @@ async fn the_http_sink_delivers_everything_after_a_siem_outage_and_a_restart() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         siem.seqs(),
         (1..=20).collect::<Vec<u64>>(),
@@ -486,8 +504,12 @@ async fn search_filters_by_user_action_and_time() {
 async fn policy_reloads_are_recorded_accepted_or_refused() {
     let env = Env::start("").await;
     let policies = env.gate.dir.path().join("policies");
+    let digest = env.gate.running.gate.policy.status().digest;
     std::fs::write(policies.join("app.yaml"), "routes: [ this is not valid").unwrap();
-    let _ = env.gate.running.gate.policy.reload();
+    let err = env.gate.running.gate.policy.reload().unwrap_err();
+    assert!(err.to_string().contains("app.yaml"), "{err}");
+    // The last good policies stay in force.
+    assert_eq!(env.gate.running.gate.policy.status().digest, digest);
     let good = crate::proxy_env::standard_policy(&env.up.url())
         .replace("/public/secret.json", "/public/hidden.json");
     std::fs::write(policies.join("app.yaml"), good).unwrap();

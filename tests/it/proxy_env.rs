@@ -159,6 +159,10 @@ pub struct RawResponse {
     pub status: u16,
     pub head: String,
     pub body: String,
+    /// How many responses the connection carried (a status line each).
+    pub responses: usize,
+    /// Whether the server closed the connection (rather than the read giving up).
+    pub closed: bool,
 }
 
 impl RawResponse {
@@ -171,12 +175,15 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
     tcp.write_all(request).await.expect("write");
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(
+    let read = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         tcp.read_to_end(&mut buf),
     )
     .await;
+    // Finished (an end or a reset) rather than timed out.
+    let closed = read.is_ok();
     let text = String::from_utf8_lossy(&buf).into_owned();
+    let responses = usize::from(text.starts_with("HTTP/")) + text.matches("\r\nHTTP/1.").count();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split_whitespace()
@@ -196,6 +203,8 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> RawResponse {
         status,
         head: head.to_owned(),
         body,
+        responses,
+        closed,
     }
 }
 

@@ -30,7 +30,8 @@ type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 /// What the upstream saw.
 #[derive(Default)]
 pub struct Seen {
-    /// Every request: the echo document.
+    /// Every request: the echo document, with the `body` received added once read
+    /// whole (null if it failed) by the echoing handler.
     pub requests: Mutex<Vec<Value>>,
     /// Accepted TCP connections.
     pub connections: std::sync::atomic::AtomicUsize,
@@ -99,7 +100,11 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
         "target": target,
         "headers": headers,
     });
-    seen.requests.lock().push(doc.clone());
+    let index = {
+        let mut requests = seen.requests.lock();
+        requests.push(doc.clone());
+        requests.len() - 1
+    };
 
     if path == "/ws" || path.ends_with("/ws") {
         let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
@@ -184,7 +189,16 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
         }
         return Ok(full(200, json!({ "received": received }).to_string()));
     }
-    let _ = req.into_body().collect().await;
+    // The body as it arrived, recorded before the answer (so a client holding the
+    // response knows it is there).
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned());
+    if let Some(recorded) = seen.requests.lock().get_mut(index) {
+        recorded["body"] = body.map_or(Value::Null, Value::String);
+    }
     let mut r = full(200, doc.to_string());
     r.headers_mut().insert(
         "content-type",

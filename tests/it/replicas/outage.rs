@@ -1,11 +1,12 @@
 //! The database goes away: a private cluster is stopped and started under load. Writes
-//! during the outage fail promptly with a SCIM 503; replicas reconnect and catch up;
-//! nothing acknowledged is lost; routes that demand fresh state fail closed after the
-//! bound and recover.
+//! during the outage are refused with a SCIM 503 (not left hanging); replicas reconnect
+//! and catch up; nothing acknowledged is lost; routes that demand fresh state fail
+//! closed after the bound and recover. How long a refused write takes is not asserted
+//! here (no benchmark measures it yet); the statement timeout bounds it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use reqwest::Method;
@@ -13,6 +14,10 @@ use serde_json::json;
 
 use super::env::{eventually, store_yaml, Cluster, Proxying, Replica, TestDb};
 use crate::support::GROUP_SCHEMA;
+
+/// How long a step may take before the test fails (a guard against hanging, not a
+/// latency target).
+const GUARD: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_under_load_loses_no_acknowledged_write() {
@@ -23,7 +28,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     let a = Arc::new(Replica::start(&yaml, &token, &[]).await);
     let b = Arc::new(Replica::start(&yaml, &token, &[]).await);
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let outage_errors: Arc<Mutex<Vec<(u16, Duration, String)>>> = Arc::default();
+    let outage_errors: Arc<Mutex<Vec<(u16, String)>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = [a.clone(), b.clone()]
         .into_iter()
@@ -35,16 +40,14 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let name = format!("load-{k}-{i}");
                     i += 1;
-                    let t0 = Instant::now();
                     let resp = r.create_user(&name).await;
                     match resp.status {
                         201 => {
                             acked.lock().insert(resp.id());
                         }
                         _ => {
-                            errors
-                                .lock()
-                                .push((resp.status, t0.elapsed(), resp.text.clone()));
+                            errors.lock().push((resp.status, resp.text.clone()));
+                            // Pace the retries of a refused writer (load shaping only).
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     }
@@ -52,21 +55,25 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(GUARD, "writes flow before the outage", || async {
+        !acked.lock().is_empty()
+    })
+    .await;
     let before = acked.lock().len();
-    assert!(before > 0, "writes flowed before the outage");
     tokio::task::block_in_place(|| cluster.down());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    // During the outage: prompt 503s in the SCIM error shape.
-    let t0 = Instant::now();
-    let resp = a.create_user("during-outage").await;
-    let took = t0.elapsed();
+    eventually(GUARD, "the load meets the outage", || async {
+        !outage_errors.lock().is_empty()
+    })
+    .await;
+    // During the outage: 503s in the SCIM error shape.
+    let resp = tokio::time::timeout(GUARD, a.create_user("during-outage"))
+        .await
+        .expect("a write during the outage was left hanging");
     resp.expect_error(503, None);
-    assert!(took < Duration::from_secs(6), "a write hung for {took:?}");
     tokio::task::block_in_place(|| cluster.up());
     // Writes succeed again on both replicas.
     for r in [&a, &b] {
-        eventually(Duration::from_secs(30), "writes recover", || async {
+        eventually(GUARD, "writes recover", || async {
             r.create_user(&format!("after-{}", uuid::Uuid::new_v4()))
                 .await
                 .status
@@ -74,16 +81,20 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The load's own writers are acknowledged again too.
+    let recovered = acked.lock().len();
+    eventually(GUARD, "the load flows again", || async {
+        acked.lock().len() > recovered
+    })
+    .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
         w.await.unwrap();
     }
     let errors = outage_errors.lock().clone();
     assert!(!errors.is_empty(), "some writes met the outage");
-    for (status, took, text) in &errors {
+    for (status, text) in &errors {
         assert_eq!(*status, 503, "a write during the outage: {text}");
-        assert!(*took < Duration::from_secs(6), "a write hung for {took:?}");
     }
     // Every acknowledged write is in the database and on both replicas.
     let acked = acked.lock().clone();
@@ -95,7 +106,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     let stored: BTreeSet<String> = snap.users.iter().map(|u| u.id.to_string()).collect();
     assert!(acked.is_subset(&stored), "an acknowledged write was lost");
     for r in [&a, &b] {
-        eventually(Duration::from_secs(10), "replicas caught up", || async {
+        eventually(GUARD, "replicas caught up", || async {
             acked
                 .iter()
                 .all(|id| r.running.directory.user_by_id(id).is_some())
@@ -120,7 +131,13 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
         "routes:\n  - name: fresh\n    match: {{ host: fresh.test, path: /** }}\n    upstream: {}\n    require_fresh_directory: true\n    allow:\n      - {{ groups: [readers] }}\n",
         p.up.url()
     );
-    let yaml = format!("{}{}", p.iss.config(), store_yaml(&db.url(), 1.0));
+    // A bound long enough that the request right after the cut is surely within it.
+    let bound = Duration::from_secs(3);
+    let yaml = format!(
+        "{}{}",
+        p.iss.config(),
+        store_yaml(&db.url(), bound.as_secs_f64())
+    );
     let r = Replica::start(
         &yaml,
         &token,
@@ -143,19 +160,16 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
     };
     assert_eq!(r.proxied(&p.iss, "fresh.test", "/x", "fay").await, 200);
     assert_eq!(ready().await, 200);
-    let cut = Instant::now();
     tokio::task::block_in_place(|| cluster.down());
     // Within the bound it keeps serving...
     assert_eq!(r.proxied(&p.iss, "fresh.test", "/x", "fay").await, 200);
-    // ...past it (counted from the last catch-up, at most a poll interval of a quarter
-    // bound before the cut), the fresh route and /readyz refuse.
-    let took = eventually(Duration::from_secs(6), "fails closed", || async {
+    // ...past it (counted from the last catch-up), the fresh route and /readyz refuse.
+    eventually(GUARD, "fails closed", || async {
         r.proxied(&p.iss, "fresh.test", "/x", "fay").await == 503 && ready().await == 503
     })
     .await;
-    // Not before the bound: the last catch-up is longer ago than the bound, and the
-    // cut itself at least half the bound ago (the last catch-up may precede the cut by
-    // a poll interval, more on a loaded machine).
+    // Not before the bound: the last catch-up is longer ago than the bound (the
+    // boundary itself is the unit test of `Freshness`, on a paused clock).
     let status = r.running.directory.freshness().status();
     assert!(!status.fresh);
     // ...and the metrics say so.
@@ -173,18 +187,12 @@ async fn a_replica_cut_off_longer_than_the_bound_fails_closed_and_recovers() {
         scraped.lines().any(|l| l == "scimgate_directory_fresh 0"),
         "{scraped}"
     );
-    assert!(
-        status.since_catch_up.unwrap() > Duration::from_secs(1),
-        "{status:?}"
-    );
-    assert!(
-        cut.elapsed() >= Duration::from_millis(500),
-        "failed closed {took:?} after the cut, before the bound"
-    );
+    assert!(status.since_catch_up.unwrap() > bound, "{status:?}");
+    assert_eq!(status.bound, Some(bound));
     // A route that does not demand fresh state still serves.
     assert_eq!(r.proxied(&p.iss, "app.test", "/public/a", "fay").await, 200);
     tokio::task::block_in_place(|| cluster.up());
-    eventually(Duration::from_secs(30), "recovers", || async {
+    eventually(GUARD, "recovers", || async {
         r.proxied(&p.iss, "fresh.test", "/x", "fay").await == 200 && ready().await == 200
     })
     .await;

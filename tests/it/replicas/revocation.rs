@@ -12,6 +12,10 @@ use serde_json::json;
 use super::env::{eventually, store_yaml, Proxying, Replica, TestDb};
 use crate::support::GROUP_SCHEMA;
 
+/// How long a change may take to show before the test fails (a guard against hanging,
+/// not a latency target).
+const GUARD: Duration = Duration::from_secs(30);
+
 async fn three(db: &TestDb, p: &Proxying) -> Vec<Replica> {
     let token = db.token("idp").await;
     let yaml = format!("{}{}", p.iss.config(), store_yaml(&db.url(), 10.0));
@@ -27,15 +31,25 @@ fn cookie(r: &Replica, token: &str) -> String {
 }
 
 async fn me_status(r: &Replica, cookie: &str) -> u16 {
-    r.http
+    me(r, cookie).await.0
+}
+
+/// The status of a request with this session cookie, and the JSON `error` of a refusal.
+async fn me(r: &Replica, cookie: &str) -> (u16, String) {
+    let resp = r
+        .http
         .get(format!("{}/public/a", r.root()))
         .header("host", "app.test")
         .header("cookie", cookie)
         .send()
         .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -61,20 +75,20 @@ async fn sessions_are_shared_and_end_everywhere() {
     let t1 = rs[0].running.gate.sessions.create(&ids[1]).await.unwrap();
     let (c0, c1) = (cookie(&rs[0], &t0), cookie(&rs[0], &t1));
     for r in &rs {
-        eventually(
-            Duration::from_secs(5),
-            "the session works everywhere",
-            || async { me_status(r, &c0).await == 200 && me_status(r, &c1).await == 200 },
-        )
+        eventually(GUARD, "the session works everywhere", || async {
+            me_status(r, &c0).await == 200 && me_status(r, &c1).await == 200
+        })
         .await;
     }
     // Sign-out on B ends the session on A and C too.
     rs[1].running.gate.sessions.end(&t0).await;
     for r in &rs {
-        eventually(Duration::from_secs(2), "signed out everywhere", || async {
+        eventually(GUARD, "signed out everywhere", || async {
             me_status(r, &c0).await == 401
         })
         .await;
+        // An ended session is no session: sign in again.
+        assert_eq!(me(r, &c0).await, (401, "unauthenticated".to_owned()));
     }
     // Deprovisioning on C ends s1's session on A and B.
     rs[2]
@@ -82,13 +96,10 @@ async fn sessions_are_shared_and_end_everywhere() {
         .await
         .expect(204);
     for r in &rs {
-        eventually(
-            Duration::from_secs(2),
-            "deprovisioned everywhere",
-            || async {
-                r.running.gate.sessions.lookup(&t1).is_none() && me_status(r, &c1).await != 200
-            },
-        )
+        eventually(GUARD, "deprovisioned everywhere", || async {
+            r.running.gate.sessions.lookup(&t1).is_none() && me_status(r, &c1).await == 401
+        })
         .await;
+        assert_eq!(me(r, &c1).await, (401, "unauthenticated".to_owned()));
     }
 }
