@@ -28,6 +28,10 @@ pub enum GateError {
     /// The Host header is missing, repeated, malformed, or not the target's authority.
     #[error("bad Host header: {0}")]
     BadHost(String),
+    /// A request body in a transfer coding other than `chunked`: the gate could forward
+    /// it only by dropping the coding's label, so it is refused (RFC 9112 §6.1).
+    #[error("unsupported transfer coding {0:?}: only chunked is accepted")]
+    UnsupportedTransferCoding(String),
     #[error("authentication required")]
     Unauthenticated {
         /// Send the browser to the login page, coming back to this path.
@@ -70,6 +74,7 @@ impl GateError {
                 StatusCode::BAD_REQUEST
             }
             GateError::NoRoute => StatusCode::NOT_FOUND,
+            GateError::UnsupportedTransferCoding(_) => StatusCode::NOT_IMPLEMENTED,
             GateError::Unauthenticated {
                 login_return_to: Some(_),
                 ..
@@ -176,6 +181,7 @@ fn code(e: &GateError) -> &'static str {
         GateError::BadPath(_) | GateError::AmbiguousPath(_) => "bad_path",
         GateError::NoRoute => "no_route",
         GateError::BadHost(_) => "bad_host",
+        GateError::UnsupportedTransferCoding(_) => "unsupported_transfer_coding",
         GateError::StaleDirectory => "stale_directory",
         _ => "error",
     }

@@ -197,6 +197,7 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         GateError::AmbiguousPath(_) => DenyReason::AmbiguousPath,
         GateError::NoRoute => DenyReason::NoRoute,
         GateError::BadHost(_) => DenyReason::BadHost,
+        GateError::UnsupportedTransferCoding(_) => DenyReason::BadFraming,
         GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
         GateError::Forbidden(_) => DenyReason::Forbidden,

@@ -35,10 +35,12 @@ pub enum DenyReason {
     Error,
     /// The Host header is missing, repeated, malformed or not the target's authority.
     BadHost,
+    /// A transfer coding other than `chunked` (RFC 9112 §6.1: 501).
+    BadFraming,
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 9] = [
+    pub const ALL: [DenyReason; 10] = [
         DenyReason::BadPath,
         DenyReason::AmbiguousPath,
         DenyReason::NoRoute,
@@ -48,6 +50,7 @@ impl DenyReason {
         DenyReason::StaleDirectory,
         DenyReason::Error,
         DenyReason::BadHost,
+        DenyReason::BadFraming,
     ];
 
     pub fn label(self) -> &'static str {
@@ -61,6 +64,7 @@ impl DenyReason {
             DenyReason::StaleDirectory => "stale_directory",
             DenyReason::Error => "error",
             DenyReason::BadHost => "bad_host",
+            DenyReason::BadFraming => "bad_framing",
         }
     }
 }

@@ -91,6 +91,23 @@ pub fn check_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<()
     }
 }
 
+/// The first transfer coding of a request other than `chunked`, if any. hyper reads
+/// a body whose last coding is `chunked` and drops the header; a coding before it
+/// (`gzip, chunked`) would reach the upstream still applied but no longer named, so the
+/// request is refused instead (RFC 9112 §6.1: 501 for a coding the server does not
+/// understand).
+pub fn check_transfer_coding(headers: &HeaderMap) -> Result<(), String> {
+    for value in headers.get_all(http::header::TRANSFER_ENCODING) {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if !coding.eq_ignore_ascii_case("chunked") {
+                return Err(coding.to_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Same host (without case or a trailing dot) and the same port, a missing port being
 /// the scheme's default.
 fn same_authority(
@@ -154,6 +171,20 @@ impl Dispatch {
                 .unrouted()
                 .refused(DenyReason::BadHost);
             return GateError::BadHost(e.to_string()).into_response(wants_html);
+        }
+        if let Err(coding) = check_transfer_coding(req.headers()) {
+            self.gate
+                .metrics
+                .routes
+                .unrouted()
+                .refused(DenyReason::BadFraming);
+            let mut r = GateError::UnsupportedTransferCoding(coding).into_response(wants_html);
+            // The body's framing is unknown: nothing more is read on this connection.
+            r.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            return r;
         }
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,

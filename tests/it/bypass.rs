@@ -424,7 +424,6 @@ async fn codings_ending_in_chunked_are_read_as_chunked_once() {
         "Transfer-Encoding: CHUNKED\r\n",
         "Transfer-Encoding:\tchunked\r\n",
         "Transfer-Encoding:  chunked  \r\n",
-        "Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n",
     ];
     for te in spellings {
         // With a length that would end the body at the chunk-size line.
@@ -438,6 +437,28 @@ async fn codings_ending_in_chunked_are_read_as_chunked_once() {
         .map(|_| received("POST", "/public/a", RECHUNKED, SMUGGLED))
         .collect();
     assert_eq!(upstream_received_then_follow_up(&env).await, expected);
+}
+
+#[tokio::test]
+async fn a_coding_before_chunked_is_refused_not_forwarded_unlabelled() {
+    // The body would reach the upstream still gzip-coded with nothing saying so.
+    let env = env().await;
+    let chunk = smuggled_chunk();
+    for te in [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: deflate,chunked\r\n",
+        "Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let r = env.raw(&post(&env, te, &chunk)).await;
+        answered_once_and_closed(&r, 501);
+        assert_eq!(
+            r.json()["error"],
+            "unsupported_transfer_coding",
+            "{te:?}: {r:?}"
+        );
+    }
+    let seen = upstream_received_then_follow_up(&env).await;
+    assert!(seen.is_empty(), "{seen:?}");
 }
 
 #[tokio::test]
