@@ -334,12 +334,12 @@ async fn saturated_scan_slots_answer_503_with_retry_after() {
 /// answered, and so are indexed SCIM listings.
 #[tokio::test]
 async fn healthz_and_the_proxy_answer_while_scans_are_held() {
-    let env = Env::start("").await;
+    // Two scan slots (the default on four cores or more), both filled.
+    let env = Env::start("scim:\n  max_concurrent_scans: 2\n").await;
     reader(&env, "rita").await;
     assert_eq!(status(&env).await, 200);
     let marker = hold_marker();
     let mut hold = ScanHold::new(&marker);
-    // The default is two slots: fill both.
     let held = [
         held_listing(&env.gate, &marker),
         held_listing(&env.gate, &marker),
