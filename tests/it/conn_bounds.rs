@@ -198,21 +198,7 @@ async fn at_the_cap_new_connections_are_refused_while_ops_answers() {
 
 #[tokio::test]
 async fn a_stalled_download_gives_its_slot_to_a_waiting_user() {
-    let up = crate::upstream::start().await;
-    let iss = crate::issuer::Issuer::start().await;
-    let policy = format!(
-        r#"routes:
-  - name: narrow
-    match: {{ host: narrow.test, path: /** }}
-    upstream: {}
-    max_concurrency: 1
-    timeouts: {{ response: 30s, stream_idle: 300ms }}
-    allow:
-      - {{ groups: [readers] }}
-"#,
-        up.url()
-    );
-    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    let env = narrow_route("stream_idle").await;
     reader(&env, "stella").await;
     reader(&env, "wanda").await;
 
@@ -256,21 +242,7 @@ async fn a_silent_websocket_is_closed_and_gives_its_slot_back() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
 
-    let up = crate::upstream::start().await;
-    let iss = crate::issuer::Issuer::start().await;
-    let policy = format!(
-        r#"routes:
-  - name: narrow
-    match: {{ host: narrow.test, path: /** }}
-    upstream: {}
-    max_concurrency: 1
-    timeouts: {{ response: 30s, websocket_idle: 300ms }}
-    allow:
-      - {{ groups: [readers] }}
-"#,
-        up.url()
-    );
-    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    let env = narrow_route("websocket_idle").await;
     reader(&env, "sam").await;
     reader(&env, "wanda").await;
     let mut req = format!("ws://{}/ws", env.addr())
@@ -319,21 +291,7 @@ async fn a_silent_websocket_is_closed_and_gives_its_slot_back() {
 
 #[tokio::test]
 async fn a_stalled_upload_gets_408_and_gives_its_slot_back() {
-    let up = crate::upstream::start().await;
-    let iss = crate::issuer::Issuer::start().await;
-    let policy = format!(
-        r#"routes:
-  - name: narrow
-    match: {{ host: narrow.test, path: /** }}
-    upstream: {}
-    max_concurrency: 1
-    timeouts: {{ response: 30s, stream_idle: 300ms }}
-    allow:
-      - {{ groups: [readers] }}
-"#,
-        up.url()
-    );
-    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    let env = narrow_route("stream_idle").await;
     reader(&env, "ulla").await;
     reader(&env, "wanda").await;
 
@@ -395,4 +353,24 @@ async fn a_request_head_past_header_read_timeout_is_closed_without_a_response() 
         metrics.connections.closed_count(CloseReason::HeaderRead) >= 1
     })
     .await;
+}
+
+/// A server whose one route, `narrow.test`, has a single concurrency slot and the idle
+/// timeout `idle` (`stream_idle` or `websocket_idle`) at 300 ms.
+async fn narrow_route(idle: &str) -> Env {
+    let up = crate::upstream::start().await;
+    let iss = crate::issuer::Issuer::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: narrow
+    match: {{ host: narrow.test, path: /** }}
+    upstream: {}
+    max_concurrency: 1
+    timeouts: {{ response: 30s, {idle}: 300ms }}
+    allow:
+      - {{ groups: [readers] }}
+"#,
+        up.url()
+    );
+    Env::start_with(up, iss, "", Some(policy)).await
 }
