@@ -241,10 +241,13 @@ impl PgTls {
                 if check == SslMode::VerifyFull {
                     webpki
                 } else {
-                    Arc::new(ChainOnly { inner: webpki })
+                    Arc::new(Lenient {
+                        chain: Some(webpki),
+                        algs,
+                    })
                 }
             }
-            _ => Arc::new(Unchecked { algs }),
+            _ => Arc::new(Lenient { chain: None, algs }),
         };
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -369,13 +372,17 @@ fn roots(sslrootcert: Option<&str>) -> Result<rustls::RootCertStore, PgTlsError>
     Ok(roots)
 }
 
-/// `verify-ca`: the chain must lead to a trusted CA; the host name is not checked.
+/// The modes that check less than `verify-full`: with `chain` (`verify-ca`) the chain
+/// must lead to a trusted CA but the host name is not checked; without it (`prefer`,
+/// `require` without a CA file) the certificate is not checked, as libpq does. The
+/// handshake's signatures are checked either way.
 #[derive(Debug)]
-struct ChainOnly {
-    inner: Arc<WebPkiServerVerifier>,
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    algs: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -384,60 +391,15 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a CA file: encrypted, the certificate not checked
-/// (as libpq); the handshake's signatures still are.
-#[derive(Debug)]
-struct Unchecked {
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
