@@ -113,6 +113,16 @@ struct TokenLabel {
     token: Arc<str>,
 }
 
+/// One scrape-time value as its own metric family, without labels.
+fn encode_const(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
 /// Encodes the scrape-time values.
 #[derive(Debug)]
 pub(crate) struct StateCollector(pub Arc<ScrapeSources>);
@@ -138,13 +148,7 @@ impl Collector for StateCollector {
                     dir.membership_count(),
                 ),
             ] {
-                let gauge = ConstGauge::new(value as i64);
-                gauge.encode(encoder.encode_descriptor(
-                    name,
-                    help,
-                    None,
-                    gauge.metric_type(),
-                )?)?;
+                encode_const(&mut encoder, name, help, ConstGauge::new(value as i64))?;
             }
         }
         if let Some(dir) = sources.directory.get() {
@@ -205,13 +209,7 @@ impl Collector for StateCollector {
                     stats.anonymous_queue_depth,
                 ),
             ] {
-                let gauge = ConstGauge::new(value as i64);
-                gauge.encode(encoder.encode_descriptor(
-                    name,
-                    help,
-                    None,
-                    gauge.metric_type(),
-                )?)?;
+                encode_const(&mut encoder, name, help, ConstGauge::new(value as i64))?;
             }
             for (name, help, value) in [
                 (
@@ -240,13 +238,7 @@ impl Collector for StateCollector {
                     stats.append_errors,
                 ),
             ] {
-                let counter = ConstCounter::new(value);
-                counter.encode(encoder.encode_descriptor(
-                    name,
-                    help,
-                    None,
-                    counter.metric_type(),
-                )?)?;
+                encode_const(&mut encoder, name, help, ConstCounter::new(value))?;
             }
             type Field = fn(&AuditSinkStats) -> u64;
             let counters: [(&str, &str, Field); 3] = [
