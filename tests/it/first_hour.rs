@@ -459,14 +459,9 @@ async fn without_oidc_the_pages_and_the_log_say_browser_sign_in_is_off() {
     .unwrap();
     std::fs::create_dir_all(dir.path().join("policies")).unwrap();
     let log = dir.path().join("stderr.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+    let mut child = crate::binary::command()
         .args(["serve", "--config"])
         .arg(&cfg)
-        .env_remove("RUST_LOG")
-        .env_remove("SCIMGATE_CONFIG")
-        .env_remove("SCIMGATE_DATA")
-        .env_remove("SCIMGATE_LISTEN")
-        .env_remove("SCIMGATE_POLICIES")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

@@ -5,7 +5,7 @@
 //! whole log is searched for each of them. Request events carry their request id.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -68,15 +68,9 @@ fn spawn(dir: &Path, config: &str) -> Serve {
     let cfg = dir.join("gate.yaml");
     std::fs::write(&cfg, config).unwrap();
     let log = dir.join("stderr.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
-        .arg("serve")
-        .arg("--config")
+    let child = crate::binary::command()
+        .args(["serve", "--config"])
         .arg(&cfg)
-        .env_remove("RUST_LOG")
-        .env_remove("SCIMGATE_CONFIG")
-        .env_remove("SCIMGATE_DATA")
-        .env_remove("SCIMGATE_LISTEN")
-        .env_remove("SCIMGATE_POLICIES")
         .env(INJECT_VAR, INJECTED)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
