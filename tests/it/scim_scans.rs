@@ -131,8 +131,8 @@ async fn scanned_sorts_keep_ties_in_creation_order() {
 async fn name_only_scans_answer_as_full_renders_do() {
     let gate = support::start("").await;
     let names = [
-        "Alice", "alicia", "ALIBI", "bob", "Bobby", "Straße", "STRASSEN", "strasse2",
-        "Åsa", "åSA.x", "Zoë", "zoe", "mallory", "Trent", "trentino",
+        "Alice", "alicia", "ALIBI", "bob", "Bobby", "Straße", "STRASSEN", "strasse2", "Åsa",
+        "åSA.x", "Zoë", "zoe", "mallory", "Trent", "trentino",
     ];
     for name in names {
         gate.create_user(name).await;
@@ -175,8 +175,14 @@ async fn name_only_scans_answer_as_full_renders_do() {
                 };
                 let slim = gate.get_q("/Users", &build(filter)).await.expect(200);
                 let whole = gate.get_q("/Users", &build(&full)).await.expect(200);
-                let got = (slim.body["totalResults"].clone(), user_names(&slim.resources()));
-                let want = (whole.body["totalResults"].clone(), user_names(&whole.resources()));
+                let got = (
+                    slim.body["totalResults"].clone(),
+                    user_names(&slim.resources()),
+                );
+                let want = (
+                    whole.body["totalResults"].clone(),
+                    user_names(&whole.resources()),
+                );
                 assert_eq!(got, want, "{filter} {sort:?} {start}/{count}");
                 matched += want.1.len();
             }
@@ -189,7 +195,11 @@ async fn name_only_scans_answer_as_full_renders_do() {
         &[("filter", "userName co \"a\""), ("sortBy", &sort_urn)],
     )
     .await;
-    let (_, plain) = page(&gate, &[("filter", "userName co \"a\""), ("sortBy", "userName")]).await;
+    let (_, plain) = page(
+        &gate,
+        &[("filter", "userName co \"a\""), ("sortBy", "userName")],
+    )
+    .await;
     assert_eq!(urn, plain);
     // ... and as the name index does (both order by the caseless key).
     let (_, indexed) = page(&gate, &[("sortBy", "userName")]).await;
