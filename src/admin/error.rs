@@ -7,10 +7,9 @@
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
-use super::html::{html, url_encode, E};
-use super::layout::narrow_page;
 use crate::store::StoreError;
 use crate::tokens::BadTokenName;
+use crate::web::{html, narrow_page, see_other, url_encode, E};
 
 /// A page that cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +92,7 @@ impl IntoResponse for PageError {
                 return r;
             }
             if *login_enabled {
-                let mut r = super::html::see_other(&format!(
-                    "/.scimgate/login?rd={}",
-                    url_encode(return_to)
-                ));
+                let mut r = see_other(&format!("/.scimgate/login?rd={}", url_encode(return_to)));
                 *r.status_mut() = StatusCode::FOUND;
                 return r;
             }

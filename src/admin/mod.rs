@@ -1,7 +1,7 @@
 //! The pages people see: `/.scimgate/me` and the admin UI under `/.scimgate/admin/`.
 //!
-//! Server-rendered HTML, no scripts, one stylesheet served by scimgate, a strict CSP
-//! ([`html`]). Everyone signed in gets `/me` ([`me`]): who they are, their groups and
+//! Server-rendered HTML, no scripts, scimgate's one page shell and strict CSP
+//! ([`crate::web`]). Everyone signed in gets `/me` ([`me`]): who they are, their groups and
 //! what each route lets them do. Members of `admin.groups` ([`config`]), checked
 //! against the live directory on every request ([`auth`]), get the admin UI: users
 //! ([`users`]) and groups ([`groups`]), browsed and searched page by page, one user's
@@ -18,7 +18,6 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod groups;
-pub mod html;
 pub mod layout;
 pub mod me;
 pub mod policy;
@@ -98,8 +97,7 @@ impl AdminState {
 /// The pages' routes, to be nested at `/.scimgate`.
 pub fn routes(state: AdminState) -> Router {
     Router::new()
-        .route("/assets/style.css", get(html::stylesheet))
-        .route("/assets/favicon.svg", get(html::icon))
+        .merge(crate::web::assets::routes())
         .route("/me", get(me::page))
         .route("/me/sign-out", post(me::sign_out))
         .route("/admin", get(users::home))

@@ -24,7 +24,8 @@
 //!
 //! Cookies are `Secure` and `__Host-` prefixed when browsers reach scimgate over HTTPS
 //! (local TLS, or an `https://` public URL: see [`Sessions::secure`]). Failures become
-//! pages in one place, [`error_page`]; every response here is `no-store`.
+//! pages in one place, [`error_page`]; every response here carries the page headers
+//! ([`crate::web::headers`]: `no-store`, the pages' CSP and Referrer-Policy).
 
 #[cfg(test)]
 mod tests;
@@ -41,7 +42,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde::Deserialize;
 
 use super::origin::check_same_origin;
-use super::pages::{no_store_headers, page, page_with_button, page_with_links};
+use super::pages::{page, page_with_button, page_with_links};
 use super::pending::{LOGIN_COOKIES, LOGIN_TTL};
 use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Sessions};
 use crate::config::IdentityConfig;
@@ -427,7 +428,7 @@ fn redirect<const N: usize>(location: &str, cookies: [HeaderValue; N]) -> Respon
             "the redirect address is not valid",
         ));
     };
-    let mut resp = (StatusCode::FOUND, no_store_headers()).into_response();
+    let mut resp = (StatusCode::FOUND, crate::web::page_headers()).into_response();
     resp.headers_mut().insert(LOCATION, location);
     for c in cookies {
         resp.headers_mut().append(SET_COOKIE, c);

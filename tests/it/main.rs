@@ -41,6 +41,7 @@ mod okta;
 mod ops;
 mod ops_logs;
 mod ops_port;
+mod page_shell;
 mod pages;
 mod paging;
 mod policy_reload;

@@ -119,29 +119,12 @@ pub fn client(timeout: Duration) -> Result<HttpClient, HttpError> {
     HttpClient::with_limits(timeout, MAX_BODY)
 }
 
-/// Percent-encodes a query parameter value.
-pub fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn encodes_filters() {
-        assert_eq!(
-            encode_query("displayName eq \"a b\""),
-            "displayName%20eq%20%22a%20b%22"
-        );
+    fn reads_error_details() {
         assert_eq!(error_detail(r#"{"detail":"nope"}"#), "nope");
         assert_eq!(error_detail("plain"), "plain");
     }
