@@ -27,6 +27,7 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod tokens;
+pub mod yaml;
 
 /// Identifier rules and the caseless key (shared with the SCIM crate).
 pub use scimgate_scim::ident;
