@@ -28,6 +28,7 @@ pub mod server;
 pub mod store;
 pub mod tokens;
 pub mod web;
+pub mod yaml;
 
 /// Identifier rules and the caseless key (shared with the SCIM crate).
 pub use scimgate_scim::ident;

@@ -21,10 +21,10 @@ use http::{header, HeaderMap, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::config::host_is_origin;
 use super::error::PageError;
 use super::layout::Nav;
 use super::AdminState;
+use crate::config::origin::host_is_origin;
 use crate::directory::UserRecord;
 use crate::gate::caller::{NoCaller, Via};
 

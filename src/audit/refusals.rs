@@ -16,9 +16,9 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use super::config::AnonymousConfig;
 use super::records::{self, DenyReason, RefusalAggregate, RefusalSample};
 use super::AuditEntry;
+use crate::config::audit::AnonymousConfig;
 
 /// The shared key of refusals past `max_keys`.
 const OVERFLOW_ROUTE: &str = "*";

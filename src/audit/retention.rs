@@ -8,7 +8,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{PruneOutcome, PruneRequest};
-use super::config::RetentionConfig;
+use crate::config::audit::RetentionConfig;
 use crate::store::{Store, StoreError};
 
 /// What a run of passes did.

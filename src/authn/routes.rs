@@ -472,9 +472,9 @@ pub fn own_base(
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let on_admin = admin_origin.filter(|o| crate::admin::config::host_is_origin(host, o));
+    let on_admin = admin_origin.filter(|o| crate::config::origin::host_is_origin(host, o));
     let base = match (public_url, on_admin) {
-        (Some(url), Some(admin)) if crate::admin::config::origin_of(url) != admin => {
+        (Some(url), Some(admin)) if crate::config::origin::origin_of(url) != admin => {
             admin.to_owned()
         }
         (Some(url), _) => url.trim_end_matches('/').to_owned(),

@@ -9,7 +9,6 @@
 //! [`collect::AuditStatsSource`]); readiness conditions are added to [`Readiness`].
 
 pub mod collect;
-pub mod config;
 pub mod connections;
 pub mod decide;
 pub mod doctor;

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::config::SqliteConfig;
 use super::{migrations, Change, SessionRow, Snapshot, Store, StoreError, StoreOp, TokenRow};
 use crate::audit::chain::{record_hash, GENESIS_HASH};
 use crate::audit::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest, PruneRow};
 use crate::audit::{AuditEntry, AuditQuery, AuditRow};
+use crate::config::store::SqliteConfig;
 use crate::directory::model::{GroupRecord, Member, UserRecord};
 
 /// SQLite-backed [`Store`].

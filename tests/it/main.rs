@@ -21,6 +21,7 @@ mod audit_sink_retry;
 mod bearer;
 mod browser_edge;
 mod bypass;
+mod config_check;
 mod conn_bounds;
 mod crash;
 mod data_lock;

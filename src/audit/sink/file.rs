@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::config::FileSinkConfig;
 use crate::audit::{wire, AuditRow};
+use crate::config::audit::FileSinkConfig;
 
 /// Appends records to a file and rotates it.
 #[derive(Debug)]

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::spool::{Batch, Spool};
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::config::HttpSinkConfig;
 use crate::audit::{records, wire, AuditRow, Auditor};
 use crate::authn::http::HttpClient;
+use crate::config::audit::HttpSinkConfig;
 
 /// The tailer's side: spools records.
 pub struct HttpSink {
