@@ -16,7 +16,7 @@ use super::spool::{Batch, Spool};
 use super::{Sink, SinkCounters, SinkError};
 use crate::audit::config::HttpSinkConfig;
 use crate::audit::{records, wire, AuditRow, Auditor};
-use crate::authn::http::HttpClient;
+use crate::outbound::HttpClient;
 
 /// The tailer's side: spools records.
 pub struct HttpSink {
