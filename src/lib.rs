@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod gate;
 pub mod migrate;
 pub mod ops;
+pub mod outbound;
 pub mod policy;
 pub mod proxy;
 pub mod replica;

@@ -1,8 +1,10 @@
 //! Why a page cannot be shown, and the one place where that becomes a response.
 //!
 //! Browsers get pages (or, without a session, the sign-in redirect); callers that
-//! asked for JSON get `{"error": ...}`. Server faults are logged with their cause and
-//! shown as a short message.
+//! asked for JSON get `{"error": ...}`. The source decides the status: the viewer
+//! (401, 403), the request (400, 404, 409), the identity provider that cannot be
+//! reached (502, never "not signed in"), scimgate itself (500). Server faults are
+//! logged with their cause and shown as a short message that holds none of it.
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
@@ -42,6 +44,10 @@ pub enum PageError {
     /// A state-changing request without a valid CSRF token or from another origin.
     #[error("the form was refused: {0}; reload the page and try again")]
     Csrf(&'static str),
+    /// Presented credentials could not be checked: the identity provider cannot be
+    /// reached (which says nothing about the credentials).
+    #[error("the identity provider cannot be reached, so your credentials could not be checked; try again in a minute")]
+    IdpUnavailable,
     #[error("the store failed")]
     Store(#[from] StoreError),
     #[error("a background task failed")]
@@ -59,6 +65,7 @@ impl PageError {
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) | PageError::BadTokenName(_) => StatusCode::BAD_REQUEST,
             PageError::TokenExists(_) => StatusCode::CONFLICT,
+            PageError::IdpUnavailable => StatusCode::BAD_GATEWAY,
             PageError::Store(_) | PageError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -152,6 +159,7 @@ mod tests {
             (PageError::TokenExists("a".into()), 409),
             (PageError::BadTokenName(BadTokenName("a b".into())), 400),
             (PageError::Store(StoreError::Corrupt("x".into())), 500),
+            (PageError::IdpUnavailable, 502),
         ];
         for (e, want) in cases {
             assert_eq!(e.into_response().status().as_u16(), want);

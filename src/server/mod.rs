@@ -34,7 +34,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::admin::AdminState;
-use crate::authn::http::HttpClient;
 use crate::authn::jwt::JwtVerifier;
 use crate::authn::oidc::OidcLogin;
 use crate::authn::routes::AuthnState;
@@ -48,6 +47,7 @@ use crate::gate::hook::RevocationHook;
 use crate::gate::Gate;
 use crate::ops::connections::ConnectionMetrics;
 use crate::ops::{self, Metrics, Readiness};
+use crate::outbound::HttpClient;
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
 use crate::replica::follow::FollowSettings;

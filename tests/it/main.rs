@@ -30,6 +30,7 @@ mod docs;
 mod doctor;
 mod durability;
 mod entra;
+mod error_map;
 mod etag;
 mod filters;
 mod first_hour;

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::spool::{Batch, Spool};
 use super::{Sink, SinkCounters, SinkError};
 use crate::audit::{records, wire, AuditRow, Auditor};
-use crate::authn::http::HttpClient;
 use crate::config::audit::HttpSinkConfig;
+use crate::outbound::HttpClient;
 
 /// The tailer's side: spools records.
 pub struct HttpSink {

@@ -12,10 +12,10 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::authn::testing::{query_param, FakeIdp};
-use crate::authn::HttpClient;
 use crate::clock;
 use crate::config::{IdentityAttribute, SessionConfig};
 use crate::directory::UserRecord;
+use crate::outbound::HttpClient;
 use crate::store::{SqliteStore, Store, StoreOp};
 
 fn user(ord: u32, name: &str, active: bool) -> StoreOp {

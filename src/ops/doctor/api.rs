@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{header, Method, Request, StatusCode};
 use serde_json::Value;
 
-use crate::authn::http::{HttpClient, HttpError};
+use crate::outbound::{error_chain, HttpClient, HttpError};
 
 /// Largest answer read (a group's member list can be long).
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -14,7 +14,7 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 /// Why a call did not give the answer a step needs.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    #[error("{}", with_causes(.0))]
+    #[error("{}", error_chain(.0))]
     Transport(#[from] HttpError),
     #[error("the token was refused (401): is it a valid {0} token of this instance?")]
     Unauthorized(&'static str),
@@ -92,18 +92,6 @@ impl Api {
             path: path.to_owned(),
         })
     }
-}
-
-/// An error and its causes on one line ("the request failed: ...: connection refused").
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }
 
 /// The `detail` of an error body, or its start.
