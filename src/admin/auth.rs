@@ -81,19 +81,19 @@ impl AdminState {
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| "/".to_owned()),
-            login_enabled: self.gate.login_enabled,
+            login_enabled: self.login_enabled,
             wants_json: wants_json(headers),
         };
         if !allow_bearer && headers.contains_key(header::AUTHORIZATION) {
             return Err(not_signed_in());
         }
-        let caller = match self.gate.authenticate(headers).await {
+        let caller = match self.callers.authenticate(headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) | Err(NoCaller::Refused(_)) => return Err(not_signed_in()),
             Err(NoCaller::NotProvisioned) => return Err(PageError::NotProvisioned),
         };
         let session = match caller.via {
-            Via::Session => self.gate.sessions.token_from(headers, self.gate.tls),
+            Via::Session => self.sessions.token_from(headers, self.tls),
             Via::Bearer => None,
         };
         Ok(Viewer {
@@ -140,7 +140,7 @@ impl AdminState {
         if !self.config.enabled() || !user.active {
             return false;
         }
-        let dir = &self.gate.dir;
+        let dir = &self.dir;
         let groups = dir.effective_groups(user.ord);
         self.config.groups.iter().any(|name| {
             dir.group_ord_by_lower_name(&crate::directory::name_key(name))
@@ -194,7 +194,7 @@ impl AdminState {
                 "the form's token does not match this session",
             ));
         }
-        let secure = self.gate.sessions.secure(self.gate.tls);
+        let secure = self.sessions.secure(self.tls);
         crate::authn::origin::check_same_origin(headers, secure).map_err(origin_refusal)
     }
 
@@ -218,7 +218,7 @@ impl AdminState {
         if self.config.allow_shared_origin {
             return Ok(());
         }
-        let routes = self.gate.policy.current();
+        let routes = self.policy.current();
         match routes
             .routes()
             .iter()
@@ -235,7 +235,7 @@ impl AdminState {
             return Some(origin.clone());
         }
         let host = headers.get(header::HOST)?.to_str().ok()?;
-        let scheme = if self.gate.sessions.secure(self.gate.tls) {
+        let scheme = if self.sessions.secure(self.tls) {
             "https"
         } else {
             "http"

@@ -33,18 +33,31 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::authn::session::Sessions;
 use crate::clock::SharedClock;
-use crate::gate::Gate;
+use crate::directory::Directory;
+use crate::gate::caller::Callers;
+use crate::policy::reload::PolicyHandle;
 use crate::store::Store;
 use config::AdminConfig;
 
 /// Rows per page in every list.
 pub const PAGE_SIZE: usize = 50;
 
-/// What the pages read.
+/// What the pages read (built by the composition root from [`AdminParts`]).
 pub struct AdminState {
-    /// Directory, policies, sessions and the login setting.
-    pub gate: Arc<Gate>,
+    /// The live directory.
+    pub dir: Arc<Directory>,
+    /// The live policies.
+    pub policy: Arc<PolicyHandle>,
+    /// Browser sessions (sign-out, cookies).
+    pub sessions: Arc<Sessions>,
+    /// Who is calling (session or bearer token).
+    pub callers: Arc<Callers>,
+    /// Whether browser login is configured.
+    pub login_enabled: bool,
+    /// Whether the listener speaks TLS.
+    pub tls: bool,
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
     pub config: AdminConfig,
@@ -59,20 +72,45 @@ pub struct AdminState {
     pub oidc: Option<Arc<crate::authn::OidcLogin>>,
 }
 
+/// What [`AdminState::new`] is built from.
+pub struct AdminParts {
+    pub dir: Arc<Directory>,
+    pub policy: Arc<PolicyHandle>,
+    pub sessions: Arc<Sessions>,
+    pub callers: Arc<Callers>,
+    pub login_enabled: bool,
+    pub tls: bool,
+    pub store: Arc<dyn Store>,
+    pub clock: SharedClock,
+    pub config: AdminConfig,
+    pub public_url: Option<String>,
+}
+
 impl AdminState {
-    pub fn new(
-        gate: Arc<Gate>,
-        store: Arc<dyn Store>,
-        clock: SharedClock,
-        config: AdminConfig,
-        public_url: Option<String>,
-    ) -> Self {
+    pub fn new(parts: AdminParts) -> Self {
+        let AdminParts {
+            dir,
+            policy,
+            sessions,
+            callers,
+            login_enabled,
+            tls,
+            store,
+            clock,
+            config,
+            public_url,
+        } = parts;
         let admin_origin = config
             .origin
             .clone()
             .or_else(|| public_url.as_deref().map(config::origin_of));
         AdminState {
-            gate,
+            dir,
+            policy,
+            sessions,
+            callers,
+            login_enabled,
+            tls,
             store,
             clock,
             config,
