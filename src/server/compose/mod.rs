@@ -110,7 +110,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         })
         .await??,
     );
-    let (jwt, oidc) = identity_provider(config)?;
+    let IdentityProvider { jwt, oidc } = identity_provider(config)?;
     tree.spawn_serving({
         let sessions = sessions.clone();
         move |stop| sessions.purge_every(SESSION_PURGE_EVERY, stop)
@@ -278,11 +278,17 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
     })
 }
 
+/// How callers prove who they are, as configured.
+struct IdentityProvider {
+    /// Bearer tokens.
+    jwt: Option<Arc<JwtVerifier>>,
+    /// Browser sign-in.
+    oidc: Option<Arc<OidcLogin>>,
+}
+
 /// The bearer-token verifier and the browser login, as configured (one outbound
 /// client for both).
-fn identity_provider(
-    config: &Config,
-) -> anyhow::Result<(Option<Arc<JwtVerifier>>, Option<Arc<OidcLogin>>)> {
+fn identity_provider(config: &Config) -> anyhow::Result<IdentityProvider> {
     let http = HttpClient::new()?;
     let jwt = config
         .jwt
@@ -294,7 +300,7 @@ fn identity_provider(
         .map(|cfg| OidcLogin::new(cfg, http.clone()))
         .transpose()?
         .map(|login| Arc::new(login.with_identity(&config.identity)));
-    Ok((jwt, oidc))
+    Ok(IdentityProvider { jwt, oidc })
 }
 
 /// On a shared store: bounds the directory's staleness and starts the follower on
