@@ -469,12 +469,12 @@ impl Worker {
                 }
                 Some(first) = q.decisions.recv() => {
                     batch.push(first);
-                    self.fill(&mut q, &mut batch).await;
+                    self.fill(&mut q, &mut batch, &stop).await;
                     self.write(batch, false).await;
                 }
                 Some(first) = q.anonymous.recv() => {
                     batch.push(first);
-                    self.fill(&mut q, &mut batch).await;
+                    self.fill(&mut q, &mut batch, &stop).await;
                     self.write(batch, false).await;
                 }
                 _ = window.tick() => {
@@ -486,8 +486,10 @@ impl Worker {
         }
     }
 
-    /// Adds to `batch` until it is full or `batch_interval` has passed, decisions first.
-    async fn fill(&self, q: &mut Queues, batch: &mut Vec<AuditEntry>) {
+    /// Adds to `batch` until it is full or `batch_interval` has passed, decisions
+    /// first; at `stop` at once (shutdown writes what is queued without waiting out
+    /// the batch).
+    async fn fill(&self, q: &mut Queues, batch: &mut Vec<AuditEntry>, stop: &CancellationToken) {
         let deadline = tokio::time::Instant::now() + self.batch_interval;
         while batch.len() < self.batch_max {
             q.drain(batch, self.batch_max);
@@ -499,6 +501,7 @@ impl Worker {
                 Some(e) = q.decisions.recv() => batch.push(e),
                 Some(e) = q.anonymous.recv() => batch.push(e),
                 () = tokio::time::sleep_until(deadline) => return,
+                () = stop.cancelled() => return,
             }
         }
     }

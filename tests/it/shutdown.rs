@@ -18,6 +18,10 @@ use crate::upstream::{self, Upstream};
 /// How long the slow upstream takes to answer.
 const SLOW_MS: u64 = 1500;
 
+/// Audit batches wait a minute: a decision is in the store before that only if the
+/// shutdown writes what is queued.
+const LATE_BATCHES: &str = "audit: { batch_interval_ms: 60000 }\n";
+
 /// Waits until the upstream has seen a request whose target starts with `prefix`.
 async fn seen(up: &Upstream, prefix: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -82,7 +86,7 @@ async fn stop_ends_every_background_task() {
 
 #[tokio::test]
 async fn a_request_in_flight_drains_and_nothing_acknowledged_is_lost() {
-    let env = Env::start("").await;
+    let env = Env::start(LATE_BATCHES).await;
     reader(&env, "bo").await;
     let path = format!("/public/delay?ms={SLOW_MS}");
     let slow = tokio::spawn(env.get("app.test", &path, Some("bo")).send());
@@ -158,7 +162,12 @@ async fn reload_is_what_sighup_does() {
 #[tokio::test]
 async fn sigterm_drains_a_slow_request_and_the_binary_exits_with_nothing_lost() {
     let up = upstream::start().await;
-    let mut served = Served::start(Issuer::start().await, &standard_policy(&up.url()), "").await;
+    let mut served = Served::start(
+        Issuer::start().await,
+        &standard_policy(&up.url()),
+        LATE_BATCHES,
+    )
+    .await;
     served.reader("dee").await;
     let data = served.policies.parent().unwrap().to_path_buf();
     let slow = tokio::spawn(
