@@ -81,19 +81,19 @@ impl AdminState {
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| "/".to_owned()),
-            login_enabled: self.login_enabled,
+            login_enabled: self.live.login_enabled,
             wants_json: wants_json(headers),
         };
         if !allow_bearer && headers.contains_key(header::AUTHORIZATION) {
             return Err(not_signed_in());
         }
-        let caller = match self.callers.authenticate(headers).await {
+        let caller = match self.live.callers.authenticate(headers).await {
             Ok(c) => c,
             Err(NoCaller::Anonymous) | Err(NoCaller::Refused(_)) => return Err(not_signed_in()),
             Err(NoCaller::NotProvisioned) => return Err(PageError::NotProvisioned),
         };
         let session = match caller.via {
-            Via::Session => self.sessions.token_from(headers, self.tls),
+            Via::Session => self.live.sessions.token_from(headers, self.live.tls),
             Via::Bearer => None,
         };
         Ok(Viewer {
@@ -140,7 +140,7 @@ impl AdminState {
         if !self.config.enabled() || !user.active {
             return false;
         }
-        let dir = &self.dir;
+        let dir = &self.live.dir;
         let groups = dir.effective_groups(user.ord);
         self.config.groups.iter().any(|name| {
             dir.group_ord_by_lower_name(&crate::directory::name_key(name))
@@ -194,7 +194,7 @@ impl AdminState {
                 "the form's token does not match this session",
             ));
         }
-        let secure = self.sessions.secure(self.tls);
+        let secure = self.live.sessions.secure(self.live.tls);
         crate::authn::origin::check_same_origin(headers, secure).map_err(origin_refusal)
     }
 
@@ -218,7 +218,7 @@ impl AdminState {
         if self.config.allow_shared_origin {
             return Ok(());
         }
-        let routes = self.policy.current();
+        let routes = self.live.policy.current();
         match routes
             .routes()
             .iter()
@@ -235,7 +235,7 @@ impl AdminState {
             return Some(origin.clone());
         }
         let host = headers.get(header::HOST)?.to_str().ok()?;
-        let scheme = if self.sessions.secure(self.tls) {
+        let scheme = if self.live.sessions.secure(self.live.tls) {
             "https"
         } else {
             "http"

@@ -44,8 +44,8 @@ use config::AdminConfig;
 /// Rows per page in every list.
 pub const PAGE_SIZE: usize = 50;
 
-/// What the pages read (built by the composition root from [`AdminParts`]).
-pub struct AdminState {
+/// What the pages read live, shared with the gate (built by the composition root).
+pub struct Live {
     /// The live directory.
     pub dir: Arc<Directory>,
     /// The live policies.
@@ -58,6 +58,12 @@ pub struct AdminState {
     pub login_enabled: bool,
     /// Whether the listener speaks TLS.
     pub tls: bool,
+}
+
+/// What the pages read.
+pub struct AdminState {
+    /// Directory, policies, sessions and callers.
+    pub live: Live,
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
     pub config: AdminConfig,
@@ -72,45 +78,20 @@ pub struct AdminState {
     pub oidc: Option<Arc<crate::authn::OidcLogin>>,
 }
 
-/// What [`AdminState::new`] is built from.
-pub struct AdminParts {
-    pub dir: Arc<Directory>,
-    pub policy: Arc<PolicyHandle>,
-    pub sessions: Arc<Sessions>,
-    pub callers: Arc<Callers>,
-    pub login_enabled: bool,
-    pub tls: bool,
-    pub store: Arc<dyn Store>,
-    pub clock: SharedClock,
-    pub config: AdminConfig,
-    pub public_url: Option<String>,
-}
-
 impl AdminState {
-    pub fn new(parts: AdminParts) -> Self {
-        let AdminParts {
-            dir,
-            policy,
-            sessions,
-            callers,
-            login_enabled,
-            tls,
-            store,
-            clock,
-            config,
-            public_url,
-        } = parts;
+    pub fn new(
+        live: Live,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        config: AdminConfig,
+        public_url: Option<String>,
+    ) -> Self {
         let admin_origin = config
             .origin
             .clone()
             .or_else(|| public_url.as_deref().map(config::origin_of));
         AdminState {
-            dir,
-            policy,
-            sessions,
-            callers,
-            login_enabled,
-            tls,
+            live,
             store,
             clock,
             config,

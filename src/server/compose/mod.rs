@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::shutdown::ShutdownTree;
 use super::{Dispatch, ReloadingCert};
-use crate::admin::{AdminParts, AdminState};
+use crate::admin::{AdminState, Live};
 use crate::audit::{AuditService, Auditor};
 use crate::authn::http::HttpClient;
 use crate::authn::jwt::JwtVerifier;
@@ -212,18 +212,20 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         writer_stop.clone(),
     );
     let writer_task = tree.tracker().spawn(writing);
-    let admin = AdminState::new(AdminParts {
-        dir: dir.clone(),
-        policy: policy.clone(),
-        sessions: sessions.clone(),
-        callers,
-        login_enabled: oidc.is_some(),
-        tls: tls_on,
-        store: store.clone(),
-        clock: clock.clone(),
-        config: config.admin.clone(),
-        public_url: config.public_url.clone(),
-    })
+    let admin = AdminState::new(
+        Live {
+            dir: dir.clone(),
+            policy: policy.clone(),
+            sessions: sessions.clone(),
+            callers,
+            login_enabled: oidc.is_some(),
+            tls: tls_on,
+        },
+        store.clone(),
+        clock.clone(),
+        config.admin.clone(),
+        config.public_url.clone(),
+    )
     .with_oidc(oidc.clone());
     let scim = ScimState::new(
         dir.clone(),
