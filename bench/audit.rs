@@ -48,11 +48,13 @@ async fn run(out: &PathBuf, with_file: bool) -> anyhow::Result<()> {
         }),
         ..AuditConfig::default()
     };
-    let (auditor, service) = scimgate::audit::start(
+    let tree = scimgate::server::shutdown::ShutdownTree::new();
+    let (auditor, service) = scimgate::server::compose::start_audit(
         store.clone(),
         &config,
         dir.path(),
         scimgate::clock::system(),
+        &tree,
     )?;
     let origin = RequestOrigin {
         request_id: Some("3f1c0f6e-8d0a-4f7e-9f59-5d1f2b8f5a11".into()),

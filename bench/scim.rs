@@ -278,12 +278,15 @@ async fn group_adds_via_writer(
     let loader = store.clone();
     let snapshot = tokio::task::spawn_blocking(move || loader.load()).await??;
     let dir = Arc::new(Directory::from_snapshot(snapshot));
-    let (writer, _task) = Writer::start(
+    let (writer, writing) = Writer::start(
         dir.clone(),
         store,
         scimgate::clock::system(),
         WriterSettings::default(),
+        tokio_util::sync::CancellationToken::new(),
     );
+    // Ends when `writer`, the only handle, is dropped at the end of this function.
+    tokio::spawn(writing);
     let actor = Actor::Scim {
         token: "bench".into(),
     };

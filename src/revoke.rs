@@ -41,6 +41,8 @@ pub struct Registry {
     streams: DashMap<u64, LiveStream, foldhash::fast::RandomState>,
     next: AtomicU64,
     pub stats: RevocationStats,
+    /// Every stream's token is a child of this one: cancelling it cuts them all.
+    all: CancellationToken,
 }
 
 /// Unregisters its stream when dropped (hold it as long as the body or tunnel lives).
@@ -69,10 +71,19 @@ impl Registry {
         Arc::new(Self::default())
     }
 
+    /// A registry whose streams are all cut when `all` is cancelled (the server's
+    /// shutdown).
+    pub fn under(all: CancellationToken) -> Arc<Self> {
+        Arc::new(Registry {
+            all,
+            ..Self::default()
+        })
+    }
+
     /// Registers a stream; it stays registered while the guard lives.
     pub fn register(self: &Arc<Self>, s: NewStream) -> (CancellationToken, StreamGuard) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let cancel = CancellationToken::new();
+        let cancel = self.all.child_token();
         self.streams.insert(
             id,
             LiveStream {

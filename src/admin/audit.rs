@@ -224,7 +224,7 @@ pub async fn timeline(
     let mut rows = tokio::task::spawn_blocking(move || store.audit_query(&audit_query)).await??;
     let more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
-    let dir = &s.gate.dir;
+    let dir = &s.live.dir;
     let body: String = rows.iter().map(|r| row(dir, r)).collect();
     let older = match (more, rows.last()) {
         (true, Some(last)) => format!(

@@ -82,13 +82,13 @@ impl AdminState {
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| "/".to_owned()),
-            login_enabled: self.gate.login_enabled,
+            login_enabled: self.live.login_enabled,
             wants_json: wants_json(headers),
         };
         if !allow_bearer && headers.contains_key(header::AUTHORIZATION) {
             return Err(not_signed_in());
         }
-        let caller = match self.gate.authenticate(headers).await {
+        let caller = match self.live.callers.authenticate(headers).await {
             Ok(c) => c,
             // An unreachable identity provider is not a bad token: say so, not "sign in".
             Err(NoCaller::Refused(AuthnError::JwksUnavailable | AuthnError::IdpUnavailable)) => {
@@ -100,7 +100,7 @@ impl AdminState {
             Err(NoCaller::NotProvisioned) => return Err(PageError::NotProvisioned),
         };
         let session = match caller.via {
-            Via::Session => self.gate.sessions.token_from(headers, self.gate.tls),
+            Via::Session => self.live.sessions.token_from(headers, self.live.tls),
             Via::Bearer => None,
         };
         Ok(Viewer {
@@ -147,7 +147,7 @@ impl AdminState {
         if !self.config.enabled() || !user.active {
             return false;
         }
-        let dir = &self.gate.dir;
+        let dir = &self.live.dir;
         let groups = dir.effective_groups(user.ord);
         self.config.groups.iter().any(|name| {
             dir.group_ord_by_lower_name(&crate::directory::name_key(name))
@@ -201,7 +201,7 @@ impl AdminState {
                 "the form's token does not match this session",
             ));
         }
-        let secure = self.gate.sessions.secure(self.gate.tls);
+        let secure = self.live.sessions.secure(self.live.tls);
         crate::authn::origin::check_same_origin(headers, secure).map_err(origin_refusal)
     }
 
@@ -225,7 +225,7 @@ impl AdminState {
         if self.config.allow_shared_origin {
             return Ok(());
         }
-        let routes = self.gate.policy.current();
+        let routes = self.live.policy.current();
         match routes
             .routes()
             .iter()
@@ -242,7 +242,7 @@ impl AdminState {
             return Some(origin.clone());
         }
         let host = headers.get(header::HOST)?.to_str().ok()?;
-        let scheme = if self.gate.sessions.secure(self.gate.tls) {
+        let scheme = if self.live.sessions.secure(self.live.tls) {
             "https"
         } else {
             "http"

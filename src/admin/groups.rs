@@ -25,11 +25,11 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
     let q = list_query(query)?;
-    let dir = s.gate.dir.clone();
+    let dir = s.live.dir.clone();
     let (text, page) = (q.q.clone(), q.page);
     let found =
         tokio::task::spawn_blocking(move || search::groups(&dir, &text, page, PAGE_SIZE)).await?;
-    let dir = &s.gate.dir;
+    let dir = &s.live.dir;
     let mut rows = String::new();
     for group in found.ords.iter().filter_map(|o| dir.group(*o)) {
         rows.push_str(&format!(
@@ -104,15 +104,15 @@ pub async fn show(
     let viewer = s.admin(&headers, &uri).await?;
     let q = list_query(query)?;
     let group = s
-        .gate
+        .live
         .dir
         .group_by_id(&id)
         .ok_or(PageError::NotFound("no group has this id"))?;
-    let dir2 = s.gate.dir.clone();
+    let dir2 = s.live.dir.clone();
     let (ord, page) = (group.ord, q.page);
     let (total, ords, more, nested) =
         tokio::task::spawn_blocking(move || member_page(&dir2, ord, page)).await?;
-    let dir = &s.gate.dir;
+    let dir = &s.live.dir;
     let link = |o: &u32| {
         dir.group(*o).map(|g| {
             format!(

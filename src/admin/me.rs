@@ -240,9 +240,9 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let viewer = s.viewer(&headers, &uri, true).await?;
     let user = &viewer.user;
-    let dir = &s.gate.dir;
+    let dir = &s.live.dir;
     let groups = groups_of(dir, user);
-    let routes = explain_all(&s.gate.policy.current(), dir, user);
+    let routes = explain_all(&s.live.policy.current(), dir, user);
     if wants_json(&headers) {
         return Ok(Json(MeJson {
             user_name: &user.user_name,
@@ -312,20 +312,20 @@ pub async fn sign_out(
     let presented = form.map(|Form(f)| f.csrf).unwrap_or_default();
     s.check_sign_out(&viewer, &headers, &presented)?;
     let ended = match &viewer.session {
-        Some(token) => Some(s.gate.sessions.end(token).await),
+        Some(token) => Some(s.live.sessions.end(token).await),
         None => None,
     };
     tracing::info!(user = %viewer.user.user_name, "signed out");
     let base = crate::authn::routes::own_base(
         s.public_url.as_deref(),
         s.config.origin.as_deref(),
-        s.gate.tls,
+        s.live.tls,
         &headers,
         &uri,
     );
     let location = crate::authn::routes::sign_out_location(s.oidc.as_deref(), ended, base).await;
     Ok(crate::authn::routes::signed_out_response(
         &location,
-        s.gate.sessions.clear_cookie(s.gate.tls),
+        s.live.sessions.clear_cookie(s.live.tls),
     ))
 }

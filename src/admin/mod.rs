@@ -32,18 +32,37 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::authn::session::Sessions;
 use crate::clock::SharedClock;
 use crate::config::admin::AdminConfig;
-use crate::gate::Gate;
+use crate::directory::Directory;
+use crate::gate::caller::Callers;
+use crate::policy::reload::PolicyHandle;
 use crate::store::Store;
 
 /// Rows per page in every list.
 pub const PAGE_SIZE: usize = 50;
 
+/// What the pages read live, shared with the gate (built by the composition root).
+pub struct Live {
+    /// The live directory.
+    pub dir: Arc<Directory>,
+    /// The live policies.
+    pub policy: Arc<PolicyHandle>,
+    /// Browser sessions (sign-out, cookies).
+    pub sessions: Arc<Sessions>,
+    /// Who is calling (session or bearer token).
+    pub callers: Arc<Callers>,
+    /// Whether browser login is configured.
+    pub login_enabled: bool,
+    /// Whether the listener speaks TLS.
+    pub tls: bool,
+}
+
 /// What the pages read.
 pub struct AdminState {
-    /// Directory, policies, sessions and the login setting.
-    pub gate: Arc<Gate>,
+    /// Directory, policies, sessions and callers.
+    pub live: Live,
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
     pub config: AdminConfig,
@@ -60,7 +79,7 @@ pub struct AdminState {
 
 impl AdminState {
     pub fn new(
-        gate: Arc<Gate>,
+        live: Live,
         store: Arc<dyn Store>,
         clock: SharedClock,
         config: AdminConfig,
@@ -68,7 +87,7 @@ impl AdminState {
     ) -> Self {
         let admin_origin = config.answering_origin(public_url.as_deref());
         AdminState {
-            gate,
+            live,
             store,
             clock,
             config,

@@ -23,8 +23,8 @@ pub async fn status(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
-    let status = s.gate.policy.status();
-    let set = s.gate.policy.current();
+    let status = s.live.policy.status();
+    let set = s.live.policy.current();
     let error = match &status.last_error {
         Some(e) => format!(
             "<div class=\"error last-error\"><strong>The last reload was refused</strong>; \
@@ -34,7 +34,7 @@ the policies below stay in force.<pre>{}</pre></div>",
         None => "<p class=\"ok\">The last reload succeeded.</p>".to_owned(),
     };
     let warnings: String = s
-        .gate
+        .live
         .policy
         .warnings()
         .iter()
@@ -84,7 +84,7 @@ the policies below stay in force.<pre>{}</pre></div>",
 <h2>Files in force</h2><ul>{files}</ul>\
 <h2>Routes</h2><table><thead><tr><th>Name</th><th>Host</th><th>Path</th><th>Preset</th><th>Where</th></tr></thead>\
 <tbody>{routes}</tbody></table>",
-        dir = E(&s.gate.policy.dir().display().to_string()),
+        dir = E(&s.live.policy.dir().display().to_string()),
         loaded = E(&rfc3339_millis(status.last_success_ms)),
         digest = E(&status.digest),
         generation = status.generation,

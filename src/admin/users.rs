@@ -77,8 +77,8 @@ pub async fn home(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
-    let dir = &s.gate.dir;
-    let set = s.gate.policy.current();
+    let dir = &s.live.dir;
+    let set = s.live.policy.current();
     let main = format!(
         "<h1>scimgate admin</h1><dl><dt>Users</dt><dd><a href=\"/.scimgate/admin/users\">{}</a></dd>\
 <dt>Groups</dt><dd><a href=\"/.scimgate/admin/groups\">{}</a></dd>\
@@ -106,11 +106,11 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
     let q = list_query(query)?;
-    let dir = s.gate.dir.clone();
+    let dir = s.live.dir.clone();
     let (text, page) = (q.q.clone(), q.page);
     let found =
         tokio::task::spawn_blocking(move || search::users(&dir, &text, page, PAGE_SIZE)).await?;
-    let dir = &s.gate.dir;
+    let dir = &s.live.dir;
     let mut rows = String::new();
     for user in found.ords.iter().filter_map(|o| dir.user(*o)) {
         rows.push_str(&format!(
@@ -152,12 +152,12 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let viewer = s.admin(&headers, &uri).await?;
-    let dir = &s.gate.dir;
+    let dir = &s.live.dir;
     let user = dir
         .user_by_id(&id)
         .ok_or(PageError::NotFound("no user has this id"))?;
     let groups = groups_of(dir, &user);
-    let routes = explain_all(&s.gate.policy.current(), dir, &user);
+    let routes = explain_all(&s.live.policy.current(), dir, &user);
     let main = format!(
         "<h1>User <span class=\"user-name\">{name}</span></h1>{profile}\
 <p class=\"muted\">SCIM id <code>{id}</code> · <a href=\"/.scimgate/admin/audit?user={audit}\">audit records</a></p>\

@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
 use super::refusals::{Admit, RefusalWindow};
@@ -102,15 +103,20 @@ pub struct AuditService {
     stop: CancellationToken,
     worker: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
+    /// Where the worker, the tailer and the sink tasks run (the application's tracker).
+    tracker: TaskTracker,
 }
 
 impl Auditor {
-    /// Starts the worker; sinks are added after (they need the handle to report their
-    /// own drops). See [`super::start`].
+    /// Starts the worker on `tracker`; sinks are added after (they need the handle to
+    /// report their own drops). The worker and the sinks stop on children of `stop`
+    /// (in order: [`AuditService::shutdown`]). The composition root wires this up.
     pub(crate) fn start_worker(
         store: Arc<dyn Store>,
         config: &AuditConfig,
         clock: SharedClock,
+        tracker: &TaskTracker,
+        stop: &CancellationToken,
     ) -> (Auditor, AuditService, WorkerWake) {
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let anonymous_capacity = config.anonymous.queue_capacity.max(1);
@@ -136,7 +142,7 @@ impl Auditor {
             retention: config.retention.clone(),
             pruned: AtomicU64::new(0),
         });
-        let worker_stop = CancellationToken::new();
+        let worker_stop = stop.child_token();
         let wake = WorkerWake::default();
         let worker = Worker {
             shared: shared.clone(),
@@ -147,7 +153,7 @@ impl Auditor {
             tail: wake.clone(),
             last_maintain: parking_lot::Mutex::new(std::time::Instant::now()),
         };
-        let worker = tokio::spawn(worker.run(
+        let worker = tracker.spawn(worker.run(
             Queues {
                 decisions: rx,
                 anonymous: anonymous_rx,
@@ -159,9 +165,10 @@ impl Auditor {
             Auditor { shared },
             AuditService {
                 worker_stop,
-                stop: CancellationToken::new(),
+                stop: stop.child_token(),
                 worker,
                 tasks: Vec::new(),
+                tracker: tracker.clone(),
             },
             wake,
         )
@@ -333,7 +340,7 @@ impl AuditService {
             flush,
         });
         let stop = self.stop.clone();
-        self.tasks.push(tokio::spawn(async move {
+        self.tasks.push(self.tracker.spawn(async move {
             loop {
                 let mut acks = Vec::new();
                 let stopping = tokio::select! {
@@ -381,7 +388,7 @@ impl AuditService {
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.tasks.push(tokio::spawn(task(self.stop.clone())));
+        self.tasks.push(self.tracker.spawn(task(self.stop.clone())));
     }
 
     /// Writes what is queued, feeds the sinks once more, and stops.
@@ -462,12 +469,12 @@ impl Worker {
                 }
                 Some(first) = q.decisions.recv() => {
                     batch.push(first);
-                    self.fill(&mut q, &mut batch).await;
+                    self.fill(&mut q, &mut batch, &stop).await;
                     self.write(batch, false).await;
                 }
                 Some(first) = q.anonymous.recv() => {
                     batch.push(first);
-                    self.fill(&mut q, &mut batch).await;
+                    self.fill(&mut q, &mut batch, &stop).await;
                     self.write(batch, false).await;
                 }
                 _ = window.tick() => {
@@ -479,8 +486,10 @@ impl Worker {
         }
     }
 
-    /// Adds to `batch` until it is full or `batch_interval` has passed, decisions first.
-    async fn fill(&self, q: &mut Queues, batch: &mut Vec<AuditEntry>) {
+    /// Adds to `batch` until it is full or `batch_interval` has passed, decisions
+    /// first; at `stop` at once (shutdown writes what is queued without waiting out
+    /// the batch).
+    async fn fill(&self, q: &mut Queues, batch: &mut Vec<AuditEntry>, stop: &CancellationToken) {
         let deadline = tokio::time::Instant::now() + self.batch_interval;
         while batch.len() < self.batch_max {
             q.drain(batch, self.batch_max);
@@ -492,6 +501,7 @@ impl Worker {
                 Some(e) = q.decisions.recv() => batch.push(e),
                 Some(e) = q.anonymous.recv() => batch.push(e),
                 () = tokio::time::sleep_until(deadline) => return,
+                () = stop.cancelled() => return,
             }
         }
     }

@@ -148,13 +148,11 @@ impl OidcLogin {
         self.last_failure.lock().clone()
     }
 
-    /// Tries discovery now, in the background, so that an unreachable identity provider
-    /// shows at start-up (log, `/readyz`) rather than at the first sign-in.
-    pub fn discover_in_background(self: &Arc<Self>) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let _ = this.provider().await;
-        });
+    /// Tries discovery once, so that an unreachable identity provider shows at start-up
+    /// (log, `/readyz`) rather than at the first sign-in (the composition root runs it
+    /// in the background, on the shutdown tree).
+    pub async fn discover_now(&self) {
+        let _ = self.provider().await;
     }
 
     /// Which claim names the user (userinfo is asked when the ID token lacks it).

@@ -274,27 +274,21 @@ impl Sessions {
         Ok(expired.len())
     }
 
-    /// Purges expired sessions every `every` until `cancel` fires.
-    pub fn spawn_purger(
-        self: &Arc<Self>,
-        every: Duration,
-        cancel: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        let sessions = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tick.tick() => {
-                        if let Err(error) = sessions.purge_expired().await {
-                            tracing::warn!(error = %error, "purging expired sessions failed");
-                        }
+    /// Purges expired sessions every `every` until `cancel` fires (the caller spawns
+    /// it on the shutdown tree).
+    pub async fn purge_every(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(error) = self.purge_expired().await {
+                        tracing::warn!(error = %error, "purging expired sessions failed");
                     }
                 }
             }
-        })
+        }
     }
 
     /// How many sessions are held in memory (expired ones until purged included).

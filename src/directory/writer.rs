@@ -20,6 +20,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::plan::{plan, Planned, TouchKey};
 use super::{
@@ -119,16 +120,21 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
+    /// The handle, and the writer task for the caller to spawn. When `stop` fires the
+    /// writer takes no new change, finishes the ones queued, and ends (it also ends
+    /// when every handle is dropped).
     pub fn start(
         dir: Arc<Directory>,
         store: Arc<dyn Store>,
         clock: SharedClock,
         settings: WriterSettings,
-    ) -> (Writer, tokio::task::JoinHandle<()>) {
+        stop: CancellationToken,
+    ) -> (
+        Writer,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(rx, dir, store, clock, settings));
-        (Writer { tx }, task)
+        (Writer { tx }, run(rx, dir, store, clock, settings, stop))
     }
 
     /// Submits a change and waits until it is durable and visible (or refused).
@@ -158,9 +164,11 @@ async fn run(
     store: Arc<dyn Store>,
     clock: SharedClock,
     settings: WriterSettings,
+    stop: CancellationToken,
 ) {
     let mut queue: VecDeque<Request> = VecDeque::new();
     let mut since_maintenance: u32 = 0;
+    let mut closed = false;
     loop {
         if queue.is_empty() {
             tokio::select! {
@@ -168,6 +176,12 @@ async fn run(
                     Some(r) => queue.push_back(r),
                     None => return,
                 },
+                () = stop.cancelled(), if !closed => {
+                    // Refuse new changes; what is queued is still received, then None.
+                    rx.close();
+                    closed = true;
+                    continue;
+                }
                 () = wait_for_poke(&settings.follow) => {
                     catch_up(&dir, &store, &settings).await;
                     continue;
@@ -230,6 +244,8 @@ async fn run(
         if since_maintenance >= MAINTAIN_EVERY {
             since_maintenance = 0;
             let store = store.clone();
+            // Not awaited: housekeeping never holds up the next batch. A blocking task
+            // (bounded by the store's own timeouts), which the runtime waits for on exit.
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = store.maintain() {
                     tracing::warn!(error = %e, "store maintenance failed");

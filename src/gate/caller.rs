@@ -9,8 +9,10 @@ use http::{header, HeaderMap};
 use super::Gate;
 use crate::authn::error::AuthnError;
 use crate::authn::identity::{resolve_user, session_user};
-use crate::authn::jwt::bearer_token;
-use crate::directory::UserRecord;
+use crate::authn::jwt::{bearer_token, JwtVerifier};
+use crate::authn::session::Sessions;
+use crate::config::IdentityConfig;
+use crate::directory::{Directory, UserRecord};
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +46,35 @@ pub fn is_browser(headers: &HeaderMap) -> bool {
             .is_some_and(|a| a.contains("text/html"))
 }
 
-impl Gate {
+/// What authenticating a caller reads: the gate and the pages share one.
+pub struct Callers {
+    dir: Arc<Directory>,
+    sessions: Arc<Sessions>,
+    jwt: Option<Arc<JwtVerifier>>,
+    identity: IdentityConfig,
+    /// Whether the listener speaks TLS (which session cookie to read).
+    tls: bool,
+}
+
+impl Callers {
+    /// Callers mapped to `dir`'s users, by bearer token (when `jwt` is configured) or
+    /// by session.
+    pub fn new(
+        dir: Arc<Directory>,
+        sessions: Arc<Sessions>,
+        jwt: Option<Arc<JwtVerifier>>,
+        identity: IdentityConfig,
+        tls: bool,
+    ) -> Self {
+        Callers {
+            dir,
+            sessions,
+            jwt,
+            identity,
+            tls,
+        }
+    }
+
     /// Authenticates the request: a bearer token when one is sent, else the session.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, NoCaller> {
         if let Some(token) = bearer_token(headers) {
@@ -86,5 +116,12 @@ impl Gate {
                 Err(NoCaller::Anonymous)
             }
         }
+    }
+}
+
+impl Gate {
+    /// Authenticates the request ([`Callers::authenticate`]).
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, NoCaller> {
+        self.callers.authenticate(headers).await
     }
 }

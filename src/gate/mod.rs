@@ -25,9 +25,7 @@ use dashmap::DashMap;
 use ipnet::IpNet;
 
 use crate::audit::Auditor;
-use crate::authn::jwt::JwtVerifier;
 use crate::authn::session::Sessions;
-use crate::config::IdentityConfig;
 use crate::directory::Directory;
 use crate::ops::Metrics;
 use crate::policy::reload::PolicyHandle;
@@ -36,33 +34,71 @@ use crate::proxy::assertion::AssertionSigner;
 use crate::proxy::client::UpstreamClient;
 use crate::proxy::error::ProxyError;
 use crate::revoke::Registry;
+use caller::Callers;
 
-/// Everything the pipeline reads; shared by every request.
+/// Everything the pipeline reads; shared by every request. Built once by the
+/// composition root ([`Gate::new`]); its parts are private to the gate.
 pub struct Gate {
+    dir: Arc<Directory>,
+    policy: Arc<PolicyHandle>,
+    sessions: Arc<Sessions>,
+    /// Who is calling (bearer JWT or session), shared with the pages.
+    callers: Arc<Callers>,
+    /// Whether browser login is configured (else browsers get 401 like API callers).
+    login_enabled: bool,
+    signer: Arc<AssertionSigner>,
+    registry: Arc<Registry>,
+    trusted_proxies: Vec<IpNet>,
+    /// Client-sent headers that carry identity and never reach an upstream.
+    identity_headers: crate::proxy::headers::IdentityStrip,
+    /// Whether the listener speaks TLS.
+    tls: bool,
+    /// Where decisions are recorded (queued, never waited on).
+    audit: Auditor,
+    /// Upstream clients by route name, with the policy digest they were built for.
+    clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
+    /// Identity headers per (user, route), valid for one directory sequence.
+    identities: identity::IdentityCache,
+    /// Where requests, decisions and revocations are counted.
+    metrics: Arc<Metrics>,
+}
+
+/// What [`Gate::new`] is built from (the composition root fills it in).
+pub struct GateParts {
     pub dir: Arc<Directory>,
     pub policy: Arc<PolicyHandle>,
     pub sessions: Arc<Sessions>,
-    pub jwt: Option<Arc<JwtVerifier>>,
-    /// Whether browser login is configured (else browsers get 401 like API callers).
+    pub callers: Arc<Callers>,
     pub login_enabled: bool,
-    pub identity: IdentityConfig,
     pub signer: Arc<AssertionSigner>,
     pub registry: Arc<Registry>,
     pub trusted_proxies: Vec<IpNet>,
-    /// Client-sent headers that carry identity and never reach an upstream.
     pub identity_headers: crate::proxy::headers::IdentityStrip,
-    /// Whether the listener speaks TLS.
     pub tls: bool,
-    /// Where decisions are recorded (queued, never waited on).
     pub audit: Auditor,
-    /// Upstream clients by route name, with the policy digest they were built for
-    /// (start empty: `Default::default()`).
-    pub(crate) clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
-    /// Identity headers per (user, route), valid for one directory sequence (start
-    /// empty).
-    pub(crate) identities: identity::IdentityCache,
-    /// Where requests, decisions and revocations are counted.
     pub metrics: Arc<Metrics>,
+}
+
+impl Gate {
+    /// The gate over `parts`, with empty client and identity caches.
+    pub fn new(parts: GateParts) -> Self {
+        Gate {
+            dir: parts.dir,
+            policy: parts.policy,
+            sessions: parts.sessions,
+            callers: parts.callers,
+            login_enabled: parts.login_enabled,
+            signer: parts.signer,
+            registry: parts.registry,
+            trusted_proxies: parts.trusted_proxies,
+            identity_headers: parts.identity_headers,
+            tls: parts.tls,
+            audit: parts.audit,
+            clients: DashMap::new(),
+            identities: Default::default(),
+            metrics: parts.metrics,
+        }
+    }
 }
 
 impl Gate {

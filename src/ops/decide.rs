@@ -18,7 +18,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::gate::Gate;
+use crate::directory::Directory;
+use crate::policy::reload::PolicyHandle;
 use crate::policy::request::{method_of, split_url};
 use crate::policy::{
     Decision, DirectorySubject, RequestFacts, BAD_PATH, INACTIVE_USER, NO_ROUTE, UNKNOWN_USER,
@@ -87,14 +88,27 @@ impl From<DecideError> for ScimError {
     }
 }
 
+/// What a decision is judged on: the live directory and policies (built by the
+/// composition root).
+pub struct DecideState {
+    dir: Arc<Directory>,
+    policy: Arc<PolicyHandle>,
+}
+
+impl DecideState {
+    pub fn new(dir: Arc<Directory>, policy: Arc<PolicyHandle>) -> Self {
+        DecideState { dir, policy }
+    }
+}
+
 /// The route (nest it beside the admin API, behind its token check).
-pub fn routes<S: Clone + Send + Sync + 'static>(gate: Arc<Gate>) -> Router<S> {
+pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<DecideState>) -> Router<S> {
     Router::new().route(
         "/decide",
         post(move |body: Bytes| {
-            let gate = gate.clone();
+            let state = state.clone();
             async move {
-                match decide_body(&gate, &body) {
+                match decide_body(&state, &body) {
                     Ok(answer) => Json(answer).into_response(),
                     Err(e) => ScimError::from(e).into_response(),
                 }
@@ -103,22 +117,22 @@ pub fn routes<S: Clone + Send + Sync + 'static>(gate: Arc<Gate>) -> Router<S> {
     )
 }
 
-fn decide_body(gate: &Gate, body: &[u8]) -> Result<DecideResponse, DecideError> {
+fn decide_body(state: &DecideState, body: &[u8]) -> Result<DecideResponse, DecideError> {
     let req: DecideRequest = serde_json::from_slice(body).map_err(DecideError::Body)?;
-    decide(gate, &req)
+    decide(state, &req)
 }
 
-/// Judges `req` on the gate's current directory and policy.
-pub fn decide(gate: &Gate, req: &DecideRequest) -> Result<DecideResponse, DecideError> {
+/// Judges `req` on the current directory and policy.
+pub fn decide(state: &DecideState, req: &DecideRequest) -> Result<DecideResponse, DecideError> {
     let method = method_of(&req.method).map_err(DecideError::Request)?;
     let (host, raw_path) = split_url(&req.url).map_err(DecideError::Request)?;
-    let policy = gate.policy.current();
-    let seq = gate.dir.seq();
-    let record = gate.dir.user_by_name(&req.user);
+    let policy = state.policy.current();
+    let seq = state.dir.seq();
+    let record = state.dir.user_by_name(&req.user);
     let subject = record
         .as_ref()
         .filter(|u| u.active)
-        .map(|u| DirectorySubject::new(&gate.dir, u.clone()));
+        .map(|u| DirectorySubject::new(&state.dir, u.clone()));
     let user = DecidedUser {
         user_name: record
             .as_ref()
@@ -126,7 +140,7 @@ pub fn decide(gate: &Gate, req: &DecideRequest) -> Result<DecideResponse, Decide
         found: record.is_some(),
         active: record.as_ref().is_some_and(|u| u.active),
         groups: match &record {
-            Some(u) => DirectorySubject::new(&gate.dir, u.clone()).group_names(),
+            Some(u) => DirectorySubject::new(&state.dir, u.clone()).group_names(),
             None => Vec::new(),
         },
     };

@@ -20,6 +20,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::metrics::{Metrics, CONTENT_TYPE};
 use super::readiness::{readyz, Readiness};
@@ -76,51 +77,50 @@ pub const OPS_CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// Serves `app` on `listener` until `stop` is cancelled: at most
 /// [`OPS_MAX_CONNECTIONS`] connections, each for at most [`OPS_CONNECTION_LIFETIME`],
 /// so that the operations listener can neither be held open nor spend the process's
-/// descriptors. Failed accepts (out of descriptors) pause the loop, never end it.
-pub fn spawn(
-    listener: TcpListener,
-    app: Router,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let slots = Arc::new(Semaphore::new(OPS_MAX_CONNECTIONS));
-        let mut pause = Duration::from_millis(10);
-        loop {
-            let tcp = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, _)) => tcp,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the operations listener cannot accept; pausing");
-                        tokio::select! {
-                            () = tokio::time::sleep(pause) => {}
-                            () = stop.cancelled() => break,
-                        }
-                        pause = (pause * 2).min(Duration::from_secs(1));
-                        continue;
+/// descriptors. Failed accepts (out of descriptors) pause the loop, never end it. Ends
+/// once every connection has closed (each ends at `stop`); the caller spawns it.
+pub async fn serve(listener: TcpListener, app: Router, stop: CancellationToken) {
+    let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(OPS_MAX_CONNECTIONS));
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the operations listener cannot accept; pausing");
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = stop.cancelled() => break,
                     }
-                },
-                () = stop.cancelled() => break,
-            };
-            pause = Duration::from_millis(10);
-            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                drop(tcp);
-                continue;
-            };
-            let service = TowerToHyperService::new(app.clone());
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let mut builder = auto::Builder::new(TokioExecutor::new());
-                builder
-                    .http1()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(OPS_CONNECTION_LIFETIME);
-                let conn = builder.serve_connection(TokioIo::new(tcp), service);
-                tokio::select! {
-                    _ = tokio::time::timeout(OPS_CONNECTION_LIFETIME, conn) => {}
-                    () = stop.cancelled() => {}
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                    continue;
                 }
-            });
-        }
-    })
+            },
+            () = stop.cancelled() => break,
+        };
+        pause = Duration::from_millis(10);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(tcp);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(OPS_CONNECTION_LIFETIME);
+            let conn = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::select! {
+                _ = tokio::time::timeout(OPS_CONNECTION_LIFETIME, conn) => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
 }

@@ -2,8 +2,8 @@
 //! and `/readyz`; the metrics every other part records into; the readiness registry;
 //! the admin API's decision endpoint; and `scimgate doctor`, the sync canary.
 //!
-//! What the integrator connects at start-up (done in `server::build`):
-//! [`Metrics`] is one per instance, held by the gate (`Gate::metrics`) and the SCIM
+//! What the composition root connects at start-up (`server::compose`):
+//! [`Metrics`] is one per instance, held by the gate, the dispatcher and the SCIM
 //! state; the directory is connected with `metrics.sources.set_directory`; the audit
 //! log's queue with `metrics.sources.set_audit` (anything implementing
 //! [`collect::AuditStatsSource`]); readiness conditions are added to [`Readiness`].

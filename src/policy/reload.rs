@@ -217,6 +217,9 @@ impl PolicyHandle {
         let stop = Arc::new(AtomicBool::new(false));
         let handle = Arc::downgrade(self);
         let thread_stop = stop.clone();
+        // A thread (notify's channel is blocking), outside the task tracker: it ends
+        // within a second of the guard being dropped, which the server's lifecycle
+        // does at shutdown.
         std::thread::Builder::new()
             .name("policy-watch".into())
             .spawn(move || watch_loop(&rx, &handle, &thread_stop))

@@ -126,6 +126,9 @@ impl StallWatch {
         bounds: Option<ConnectionBounds>,
         cut: impl FnOnce() + Send + 'static,
     ) {
+        // Request-scoped, outside the shutdown tree: it ends when the body it watches
+        // ends (`progress.ended`) or stalls, and the connection owning that body is
+        // drained or dropped by the listener at shutdown.
         tokio::spawn(async move {
             loop {
                 if progress.done.load(Ordering::Relaxed) {

@@ -62,6 +62,9 @@ pub(crate) fn spawn(
     permit: super::forward::Held,
     idle: Idle,
 ) {
+    // Request-scoped, outside the shutdown tree: it ends with either side of the
+    // tunnel, its idle bound, or `cancel` (the live stream's token: revocation, and
+    // the server's shutdown once its listener has drained).
     tokio::spawn(async move {
         let _permit = permit;
         let joined = tokio::select! {

@@ -29,21 +29,22 @@ pub struct FollowSettings {
     pub poll: Duration,
 }
 
-/// Starts following; stops when `cancel` fires.
-pub fn spawn(
+/// The follower task, for the caller to spawn (on the shutdown tree); it stops when
+/// `cancel` fires.
+pub fn start(
     settings: FollowSettings,
     signal: Arc<CatchUpSignal>,
     dir: Arc<Directory>,
     sessions: Arc<Sessions>,
     cancel: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     let (url, tls) = tls::resolve(&settings.url, &settings.tls)?;
     let mut config: tokio_postgres::Config = url.parse()?;
     config
         .ssl_mode(tls.client_mode())
         .connect_timeout(settings.timeout)
         .application_name("scimgate-follower");
-    Ok(tokio::spawn(async move {
+    Ok(async move {
         let mut backoff = MIN_BACKOFF;
         loop {
             let session = follow_once(
@@ -68,7 +69,7 @@ pub fn spawn(
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-    }))
+    })
 }
 
 /// One connection's life: connect, `LISTEN`, catch up, then forward notifications
@@ -90,6 +91,8 @@ async fn follow_once(
         }
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Scoped to this connection: it ends when the connection closes, which dropping
+    // `client` (this function's return, or the follower's cancellation) does.
     let driver = tokio::spawn(async move {
         loop {
             match std::future::poll_fn(|cx| conn.poll_message(cx)).await {

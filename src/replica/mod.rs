@@ -1,7 +1,7 @@
 //! Replicas on a shared store: following other replicas' changes, and knowing how
 //! fresh this copy is.
 //!
-//! The follower ([`follow::spawn`]) holds its own async connection that `LISTEN`s for
+//! The follower ([`follow::start`]) holds its own async connection that `LISTEN`s for
 //! committed changes and ended sessions. A change notification pokes the directory
 //! writer ([`CatchUpSignal`]), which applies the changes after its last sequence and
 //! runs the same revocation fan-out as for a local change; an ended-session

@@ -90,6 +90,8 @@ impl Pages {
             return Ok(());
         }
         let rx = self.rx.clone();
+        // A pool thread, outside the shutdown tree: it ends when the pool (owned by
+        // the SCIM state, dropped with the listener's router) is dropped.
         std::thread::Builder::new()
             .name("scim-pages".into())
             .spawn(move || {

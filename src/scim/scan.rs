@@ -107,6 +107,7 @@ impl Scans {
         self.metrics.scim_scan("run");
         let deadline = Deadline::after(self.timeout);
         let (tx, rx) = tokio::sync::oneshot::channel();
+        // Request-scoped: one scan, bounded by `deadline`, awaited below.
         std::thread::Builder::new()
             .name("scim-scan".into())
             .spawn(move || {

@@ -8,13 +8,16 @@
 //! answer and no trace). An accept that fails for want of resources (EMFILE, ENFILE,
 //! ENOBUFS, ENOMEM) is counted and retried after a pause that doubles up to one second,
 //! never in a tight loop; the loop never exits on an error. On shutdown the listener
-//! closes and open connections drain for up to [`DRAIN`].
+//! closes and open connections drain for up to [`DRAIN`]; those still open then are
+//! dropped, so the loop returns only once every connection task has ended.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::conn::{self, Shared, Slot};
 use super::limits::descriptor_limit;
@@ -57,6 +60,9 @@ pub(super) async fn accept_loop(
     metrics.set_max(max);
     let slots = Arc::new(Semaphore::new(max));
     let (drain_tx, drain_rx) = watch::channel(false);
+    // Every connection runs on this tracker; `dropped` ends those still open at DRAIN.
+    let connections = TaskTracker::new();
+    let dropped = CancellationToken::new();
     let mut backoff = Duration::ZERO;
     let mut at_cap = false;
     tokio::pin!(shutdown);
@@ -95,13 +101,25 @@ pub(super) async fn accept_loop(
         };
         at_cap = false;
         let slot = Slot::new(permit, metrics.clone());
-        tokio::spawn(conn::run(tcp, peer, shared.clone(), slot, drain_rx.clone()));
+        let connection = conn::run(tcp, peer, shared.clone(), slot, drain_rx.clone());
+        let dropped = dropped.clone();
+        connections.spawn(async move {
+            tokio::select! {
+                () = connection => {}
+                () = dropped.cancelled() => {}
+            }
+        });
     }
     drop(listener);
     drop(drain_rx);
     let _ = drain_tx.send(true);
+    connections.close();
     tokio::select! {
-        () = drain_tx.closed() => tracing::info!("connections drained"),
-        () = tokio::time::sleep(DRAIN) => tracing::warn!("drain timed out; closing"),
+        () = connections.wait() => tracing::info!("connections drained"),
+        () = tokio::time::sleep(DRAIN) => {
+            tracing::warn!(open = connections.len(), "drain timed out; closing");
+            dropped.cancel();
+            connections.wait().await;
+        }
     }
 }

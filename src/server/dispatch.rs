@@ -20,13 +20,15 @@ use tower::ServiceExt;
 
 use crate::gate::error::GateError;
 use crate::gate::{caller::is_browser, pipeline, Gate};
-use crate::ops::routes::DenyReason;
+use crate::ops::routes::{DenyReason, RouteMetrics};
 use crate::proxy::path::normalise;
 
 /// The per-request router of the listener.
 pub struct Dispatch {
     control: Router,
     gate: Arc<Gate>,
+    /// Where refusals before any route is known are counted.
+    unrouted: Arc<RouteMetrics>,
 }
 
 /// Whether a normalised path belongs to scimgate itself.
@@ -156,8 +158,12 @@ fn request_id(req: &Request<Incoming>) -> HeaderValue {
 }
 
 impl Dispatch {
-    pub fn new(control: Router, gate: Arc<Gate>) -> Self {
-        Dispatch { control, gate }
+    pub fn new(control: Router, gate: Arc<Gate>, unrouted: Arc<RouteMetrics>) -> Self {
+        Dispatch {
+            control,
+            gate,
+            unrouted,
+        }
     }
 
     /// Serves one request.
@@ -165,19 +171,11 @@ impl Dispatch {
         mark_sensitive(req.headers_mut());
         let wants_html = is_browser(req.headers());
         if let Err(e) = check_host(req.version(), req.uri(), req.headers()) {
-            self.gate
-                .metrics
-                .routes
-                .unrouted()
-                .refused(DenyReason::BadHost);
+            self.unrouted.refused(DenyReason::BadHost);
             return GateError::BadHost(e.to_string()).into_response(wants_html);
         }
         if let Err(coding) = check_transfer_coding(req.headers()) {
-            self.gate
-                .metrics
-                .routes
-                .unrouted()
-                .refused(DenyReason::BadFraming);
+            self.unrouted.refused(DenyReason::BadFraming);
             let mut r = GateError::UnsupportedTransferCoding(coding).into_response(wants_html);
             // The body's framing is unknown: nothing more is read on this connection.
             r.headers_mut().insert(
@@ -189,11 +187,7 @@ impl Dispatch {
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,
             Err(e) => {
-                self.gate
-                    .metrics
-                    .routes
-                    .unrouted()
-                    .refused(DenyReason::BadPath);
+                self.unrouted.refused(DenyReason::BadPath);
                 return GateError::BadPath(e.to_string()).into_response(wants_html);
             }
         };

@@ -18,6 +18,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::TlsConfig;
 
@@ -109,8 +110,15 @@ impl ReloadingCert {
     }
 
     /// Watches the certificate and key files; reloads (debounced) when either changes.
-    /// The watcher lives as long as the returned value.
-    pub fn watch(self: &Arc<Self>) -> anyhow::Result<notify::RecommendedWatcher> {
+    /// The watcher lives as long as the returned value; the returned task (for the
+    /// caller to spawn) reloads, and ends when `stop` fires or the watcher is dropped.
+    pub fn watch(
+        self: &Arc<Self>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<(
+        notify::RecommendedWatcher,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    )> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let names: Vec<PathBuf> = [&self.files.cert, &self.files.key]
             .iter()
@@ -142,15 +150,23 @@ impl ReloadingCert {
                 .with_context(|| format!("cannot watch {}", d.display()))?;
         }
         let me = self.clone();
-        tokio::spawn(async move {
-            while rx.recv().await.is_some() {
+        let reloads = async move {
+            loop {
+                tokio::select! {
+                    changed = rx.recv() => {
+                        if changed.is_none() {
+                            return;
+                        }
+                    }
+                    () = stop.cancelled() => return,
+                }
                 // Let a renewal finish writing both files, then take what queued meanwhile.
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 while rx.try_recv().is_ok() {}
                 me.reload();
             }
-        });
-        Ok(watcher)
+        };
+        Ok((watcher, reloads))
     }
 }
 

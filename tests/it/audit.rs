@@ -106,7 +106,7 @@ async fn every_scim_change_and_decision_is_on_the_chain() {
             .status(),
         404
     );
-    env.gate.running.gate.audit.flush().await;
+    env.gate.running.audit.flush().await;
 
     let rows = chain(env.gate.dir.path());
     // Directory changes: which token, what, before and after.
@@ -187,7 +187,7 @@ async fn a_full_queue_is_counted_and_the_gap_recorded() {
     // One record per batch: a record the worker has taken off the queue is already
     // being appended (no batch window to wait out).
     let env = Env::start("audit: { queue_capacity: 4, batch_max: 1 }\n").await;
-    let audit = env.gate.running.gate.audit.clone();
+    let audit = env.gate.running.audit.clone();
     let refused = || async {
         let r = env.get("nowhere.test", "/x", None).send().await.unwrap();
         assert_eq!(r.status(), 404);
@@ -257,7 +257,7 @@ async fn the_file_sink_writes_the_chain_and_rotates() {
         gate.create_user(&format!("user-{i:02}-with-a-longer-name"))
             .await;
     }
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     let rows = chain(gate.dir.path());
     assert_eq!(rows.len(), 40);
     let read = |p: &Path| -> Vec<Value> {
@@ -297,7 +297,7 @@ async fn the_http_sink_delivers_everything_after_a_siem_outage_and_a_restart() {
     for i in 0..15 {
         gate.create_user(&format!("u{i}")).await;
     }
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     // The SIEM is down: deliveries fail and are retried; the records wait on disk.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while siem.refused.load(Ordering::SeqCst) < 3 {
@@ -307,7 +307,7 @@ async fn the_http_sink_delivers_everything_after_a_siem_outage_and_a_restart() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let stats = gate.running.gate.audit.stats();
+    let stats = gate.running.audit.stats();
     let http = stats.sinks.iter().find(|s| s.name == "http").unwrap();
     assert_eq!((http.taken, http.delivered, http.cursor), (15, 0, 15));
     assert!(http.errors >= 3 && http.backlog_bytes > 0, "{http:?}");
@@ -318,12 +318,12 @@ async fn the_http_sink_delivers_everything_after_a_siem_outage_and_a_restart() {
     for i in 15..20 {
         gate.create_user(&format!("u{i}")).await;
     }
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     siem.refusing.store(false, Ordering::SeqCst);
     // Until the sink has had every delivery acknowledged: then nothing is left to send
     // (a duplicate cannot arrive later).
     let backlog = || {
-        let stats = gate.running.gate.audit.stats();
+        let stats = gate.running.audit.stats();
         let http = stats.sinks.iter().find(|s| s.name == "http").unwrap();
         http.backlog_bytes
     };
@@ -348,7 +348,7 @@ async fn the_http_sink_delivers_everything_after_a_siem_outage_and_a_restart() {
         assert_eq!(sent["prev_hash"], row.prev_hash.as_str());
         assert_eq!(sent["action"], row.entry.action.as_str());
     }
-    let stats = gate.running.gate.audit.stats();
+    let stats = gate.running.audit.stats();
     let http = stats.sinks.iter().find(|s| s.name == "http").unwrap();
     assert_eq!((http.backlog_bytes, http.dropped), (0, 0));
 }
@@ -504,17 +504,17 @@ async fn search_filters_by_user_action_and_time() {
 async fn policy_reloads_are_recorded_accepted_or_refused() {
     let env = Env::start("").await;
     let policies = env.gate.dir.path().join("policies");
-    let digest = env.gate.running.gate.policy.status().digest;
+    let digest = env.gate.running.policy.status().digest;
     std::fs::write(policies.join("app.yaml"), "routes: [ this is not valid").unwrap();
-    let err = env.gate.running.gate.policy.reload().unwrap_err();
+    let err = env.gate.running.policy.reload().unwrap_err();
     assert!(err.to_string().contains("app.yaml"), "{err}");
     // The last good policies stay in force.
-    assert_eq!(env.gate.running.gate.policy.status().digest, digest);
+    assert_eq!(env.gate.running.policy.status().digest, digest);
     let good = crate::proxy_env::standard_policy(&env.up.url())
         .replace("/public/secret.json", "/public/hidden.json");
     std::fs::write(policies.join("app.yaml"), good).unwrap();
-    env.gate.running.gate.policy.reload().unwrap();
-    env.gate.running.gate.audit.flush().await;
+    env.gate.running.policy.reload().unwrap();
+    env.gate.running.audit.flush().await;
     let rows = chain(env.gate.dir.path());
     let refused = rows
         .iter()
@@ -533,7 +533,7 @@ async fn policy_reloads_are_recorded_accepted_or_refused() {
         .expect("reload recorded");
     assert_eq!(
         detail(applied)["digest"],
-        env.gate.running.gate.policy.status().digest.as_str()
+        env.gate.running.policy.status().digest.as_str()
     );
 }
 
@@ -546,7 +546,7 @@ async fn the_syslog_sink_sends_rfc5424_messages() {
     );
     let gate = support::start(&yaml).await;
     gate.create_user("sam").await;
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     let mut buf = vec![0u8; 65536];
     let n = tokio::time::timeout(Duration::from_secs(5), receiver.recv(&mut buf))
         .await

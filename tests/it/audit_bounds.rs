@@ -94,7 +94,7 @@ async fn an_anonymous_flood_with_long_paths_costs_bounded_space_and_is_counted()
     )
     .await;
     reader(&env, "kim").await;
-    let audit = env.gate.running.gate.audit.clone();
+    let audit = env.gate.running.audit.clone();
     audit.flush().await;
     let data = env.gate.dir.path();
     let before = db_bytes(data);
@@ -178,7 +178,7 @@ async fn a_signed_in_users_decisions_are_all_recorded_while_a_flood_fills_the_qu
     let env =
         Env::start("audit: { queue_capacity: 64, anonymous: { window_ms: 3600000 } }\n").await;
     reader(&env, "kim").await;
-    let audit = env.gate.running.gate.audit.clone();
+    let audit = env.gate.running.audit.clone();
     audit.flush().await;
     // Another writer holds the database: nothing is written until it lets go, so
     // whatever is recorded must wait in the queues.
@@ -257,7 +257,7 @@ async fn retention_prunes_old_decisions_behind_a_checkpoint_that_verify_accepts(
         .await
         .unwrap();
     assert_eq!(allowed.status(), 200);
-    env.gate.running.gate.audit.flush().await;
+    env.gate.running.audit.flush().await;
 
     // Forty days ago: 120 decisions and one directory change among them, appended to
     // the chain while the server is down.
@@ -287,7 +287,7 @@ async fn retention_prunes_old_decisions_behind_a_checkpoint_that_verify_accepts(
     }
     let gate = gate.restart().await;
     let env = Env { gate, up, iss };
-    let audit = env.gate.running.gate.audit.clone();
+    let audit = env.gate.running.audit.clone();
     audit.flush().await; // the file sink has taken everything
     audit.prune_now().await.unwrap();
     let after = env
@@ -392,7 +392,7 @@ async fn the_wal_is_truncated_under_sustained_audit_writes() {
     ))
     .await;
     reader(&env, "kim").await;
-    let audit = env.gate.running.gate.audit.clone();
+    let audit = env.gate.running.audit.clone();
     let wal = env.gate.dir.path().join("scimgate.db-wal");
     let path = format!("/public/{}", "w".repeat(4000));
     let round = || async {

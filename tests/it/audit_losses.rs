@@ -22,14 +22,14 @@ use crate::support::{self, eventually, Gate};
 const WRITES: usize = 30;
 
 fn http_stats(gate: &Gate) -> SinkStats {
-    let stats = gate.running.gate.audit.stats();
+    let stats = gate.running.audit.stats();
     stats.sinks.into_iter().find(|s| s.name == "http").unwrap()
 }
 
 /// Flushes until a flush appends nothing and leaves nothing queued (the chain is at
 /// rest); the head.
 async fn settle(gate: &Gate) -> u64 {
-    let audit = &gate.running.gate.audit;
+    let audit = &gate.running.audit;
     let head = || chain(gate.dir.path()).last().map_or(0, |r| r.seq);
     let mut last = u64::MAX;
     for _ in 0..20 {

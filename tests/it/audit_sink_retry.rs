@@ -23,7 +23,7 @@ use crate::support::{self, eventually, Gate};
 use crate::syslog_tcp::{parse_frame, tcp_sink, Frames};
 
 fn sink_stats(gate: &Gate, name: &str) -> SinkStats {
-    let stats = gate.running.gate.audit.stats();
+    let stats = gate.running.audit.stats();
     stats.sinks.into_iter().find(|s| s.name == name).unwrap()
 }
 
@@ -93,7 +93,7 @@ async fn the_file_sink_retries_after_a_full_disk() {
     )
     .await;
     gate.create_user("after-the-disk-filled").await;
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     let written = json_lines(&std::fs::read_to_string(&log).unwrap());
     assert_eq!(written.len(), 4);
     assert_records_from(gate.dir.path(), 1, &written);
@@ -136,9 +136,9 @@ async fn the_syslog_sink_resends_what_a_closed_connection_did_not_take() {
     // The receiver restarts: its end of the connection is closed.
     drop(frames);
     gate.create_user("while-closed-2").await;
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     gate.create_user("while-closed-3").await;
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
     let mut frames = Frames::accept(&listener).await;
     got.push(parse_frame(&frames.next().await, 157).1);
     got.push(parse_frame(&frames.next().await, 157).1);

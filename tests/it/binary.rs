@@ -188,6 +188,12 @@ impl Serve {
         rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP sent");
     }
 
+    /// Sends SIGTERM (shut down gracefully).
+    pub fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
+    }
+
     /// Waits (up to 30 s) for the process to end.
     pub async fn exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);

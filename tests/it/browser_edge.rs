@@ -172,7 +172,7 @@ async fn behind_a_tls_terminating_proxy_cookies_are_secure_and_host_prefixed() {
 async fn sign_out_is_a_same_origin_post() {
     let g = support::start("").await;
     let ann = user_id(&g, "ann").await;
-    let token = g.running.gate.sessions.create(&ann).await.unwrap();
+    let token = g.running.sessions.create(&ann).await.unwrap();
     let cookie = format!("scimgate_session={token}");
     let http = client();
     let logout = format!("{}/.scimgate/logout", g.root());
@@ -245,7 +245,7 @@ async fn admin_gate(config: &str, policy: &str) -> (Gate, String) {
     let g = support::start_with_policies(config, &[("p.yaml", policy)]).await;
     let carol = user_id(&g, "carol").await;
     g.create_group("admins", &[&carol]).await;
-    let token = g.running.gate.sessions.create(&carol).await.unwrap();
+    let token = g.running.sessions.create(&carol).await.unwrap();
     (g, format!("scimgate_session={token}"))
 }
 
@@ -358,7 +358,7 @@ async fn gate_before_hostile_upstream(routes: &[(&str, &str, &str)]) -> (Gate, S
     let g = support::start_with_policies("", &[("p.yaml", &policy)]).await;
     let ann = user_id(&g, "ann").await;
     g.create_group("staff", &[&ann]).await;
-    let token = g.running.gate.sessions.create(&ann).await.unwrap();
+    let token = g.running.sessions.create(&ann).await.unwrap();
     (g, format!("scimgate_session={token}"))
 }
 

@@ -93,7 +93,7 @@ async fn healthz_on(tcp: &mut TcpStream) -> String {
 #[tokio::test]
 async fn silent_connections_and_partial_h2_prefaces_are_closed_after_detection() {
     let gate = support::start("server:\n  detect_timeout_seconds: 0.3\n").await;
-    let metrics = gate.running.gate.metrics.clone();
+    let metrics = gate.running.metrics.clone();
 
     let mut silent = TcpStream::connect(gate.running.addr).await.unwrap();
     let mut partial = TcpStream::connect(gate.running.addr).await.unwrap();
@@ -143,7 +143,6 @@ async fn an_idle_h2_connection_is_closed_after_its_idle_timeout() {
     assert!(ended.is_ok(), "the idle HTTP/2 connection was never closed");
     assert!(
         gate.running
-            .gate
             .metrics
             .connections
             .closed_count(CloseReason::Http2Idle)
@@ -155,7 +154,7 @@ async fn an_idle_h2_connection_is_closed_after_its_idle_timeout() {
 async fn at_the_cap_new_connections_are_refused_while_ops_answers() {
     let gate = support::start("server:\n  max_connections: 3\n").await;
     let addr = gate.running.addr;
-    let connections = gate.running.gate.metrics.connections.clone();
+    let connections = gate.running.metrics.connections.clone();
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -228,7 +227,6 @@ async fn a_stalled_download_gives_its_slot_to_a_waiting_user() {
     assert!(
         env.gate
             .running
-            .gate
             .metrics
             .connections
             .closed_count(CloseReason::StreamIdle)
@@ -281,7 +279,6 @@ async fn a_silent_websocket_is_closed_and_gives_its_slot_back() {
     assert!(
         env.gate
             .running
-            .gate
             .metrics
             .connections
             .closed_count(CloseReason::WebsocketIdle)
@@ -321,7 +318,6 @@ async fn a_stalled_upload_gets_408_and_gives_its_slot_back() {
     assert!(
         env.gate
             .running
-            .gate
             .metrics
             .connections
             .closed_count(CloseReason::StreamIdle)
@@ -342,7 +338,7 @@ async fn a_stalled_upload_gets_408_and_gives_its_slot_back() {
 #[tokio::test]
 async fn a_request_head_past_header_read_timeout_is_closed_without_a_response() {
     let gate = support::start("server:\n  header_read_timeout_seconds: 0.3\n").await;
-    let metrics = gate.running.gate.metrics.clone();
+    let metrics = gate.running.metrics.clone();
     let mut slow = TcpStream::connect(gate.running.addr).await.unwrap();
     // The protocol is known (HTTP/1), the head never ends.
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: gate.test\r\n")

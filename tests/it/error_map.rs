@@ -219,10 +219,10 @@ async fn upstream_and_policy_failures_get_their_status_and_no_internal_detail() 
     assert_answer(&r, 400, "bad_path");
 
     // A browser gets the same statuses as pages, with nothing more in them.
-    let session = env.gate.running.gate.sessions.create(&id).await.unwrap();
+    let session = env.gate.running.sessions.create(&id).await.unwrap();
     let cookie = format!(
         "{}={session}",
-        env.gate.running.gate.sessions.cookie_name(false)
+        env.gate.running.sessions.cookie_name(false)
     );
     for (host, status) in [
         ("dead.test", 502),

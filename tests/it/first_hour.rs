@@ -34,7 +34,7 @@ pub struct Browser {
 
 impl Browser {
     pub async fn signed_in(g: &Gate, user_id: &str) -> Browser {
-        let token = g.running.gate.sessions.create(user_id).await.unwrap();
+        let token = g.running.sessions.create(user_id).await.unwrap();
         Browser {
             cookie: Some(format!("scimgate_session={token}")),
             ..Browser::anonymous(g)
@@ -162,7 +162,7 @@ async fn pages_name_scimgates_icon_and_icon_refusals_are_not_audit_noise() {
         status, 403,
         "a navigation to the icon's path is a page view"
     );
-    g.running.gate.audit.flush().await;
+    g.running.audit.flush().await;
 
     let rows = chain(g.dir.path());
     let secret = denials(&rows, "/secret.html");
@@ -534,7 +534,7 @@ async fn me_separates_usable_routes_and_links_them_and_the_audit_page_names_peop
 
     // The audit page names users and shows each decision's request.
     vic_browser.page("/secret.html").await;
-    g.running.gate.audit.flush().await;
+    g.running.audit.flush().await;
     let (status, _, page) = ann_browser.page("/.scimgate/admin/audit").await;
     assert_eq!(status, 200, "{page}");
     assert!(

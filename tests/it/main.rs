@@ -56,6 +56,7 @@ mod rfc_errors;
 mod scim_auth;
 mod scim_cidrs;
 mod scim_scans;
+mod shutdown;
 mod streaming;
 mod syslog_tcp;
 mod tls;

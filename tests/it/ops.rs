@@ -76,7 +76,7 @@ async fn metrics_count_known_traffic_by_route_decision_token_and_directory() {
     assert_eq!(status("dead.test", "/x", Some("rita")).await, 502);
 
     // A session and an open download, both ended by deactivating their user.
-    env.gate.running.gate.sessions.create(&omar).await.unwrap();
+    env.gate.running.sessions.create(&omar).await.unwrap();
     let mut download = env
         .get("app.test", "/public/slow", Some("omar"))
         .send()

@@ -32,7 +32,7 @@ struct Browser {
 
 impl Browser {
     async fn signed_in(g: &Gate, user_id: &str) -> Browser {
-        let token = g.running.gate.sessions.create(user_id).await.unwrap();
+        let token = g.running.sessions.create(user_id).await.unwrap();
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -257,7 +257,7 @@ async fn the_admin_ui_is_for_current_admins_only() {
         "routes:\n  - name: broken\n    match: { path: /x/** }\n    upstream: http://127.0.0.1:9\n    bogus: 1\n",
     )
     .unwrap();
-    assert!(g.running.gate.policy.reload().is_err());
+    assert!(g.running.policy.reload().is_err());
     let (_, _, status_page) = carol.get("/.scimgate/admin/policy").await;
     assert!(
         status_page.contains("class=\"error last-error\""),

@@ -55,7 +55,7 @@ async fn a_changed_file_takes_effect_and_a_bad_one_keeps_the_last_good_set() {
     )
     .unwrap();
     // The watcher's refusal is recorded; only then is the decision looked at.
-    let policy = &env.gate.running.gate.policy;
+    let policy = &env.gate.running.policy;
     let t0 = Instant::now();
     let err = loop {
         if let Some(err) = policy.status().last_error {

@@ -65,7 +65,7 @@ async fn the_admin_policy_page_lists_the_warnings_in_force() {
     .await;
     let carol = support::str_of(&g.create_user("carol").await["id"]).to_owned();
     g.create_group("scimgate-admins", &[&carol]).await;
-    let session = g.running.gate.sessions.create(&carol).await.unwrap();
+    let session = g.running.sessions.create(&carol).await.unwrap();
     let page = || async {
         let r = reqwest::Client::new()
             .get(format!("{}/.scimgate/admin/policy", g.root()))
@@ -78,7 +78,7 @@ async fn the_admin_policy_page_lists_the_warnings_in_force() {
         r.text().await.unwrap()
     };
 
-    let warnings = g.running.gate.policy.warnings();
+    let warnings = g.running.policy.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(&*warnings[0].group, "analysts-typo");
     assert!(warnings[0].missing);
@@ -101,7 +101,7 @@ async fn the_admin_policy_page_lists_the_warnings_in_force() {
     )
     .await
     .expect(200);
-    assert!(g.running.gate.policy.warnings().is_empty());
+    assert!(g.running.policy.warnings().is_empty());
     let shown = page().await;
     assert!(!shown.contains("<h2>Warnings</h2>"), "{shown}");
 }

@@ -106,7 +106,7 @@ async fn each_record_is_one_crlf_framed_rfc5424_message_in_chain_order() {
         .unwrap()
         .to_owned();
     gate.delete(&format!("/Users/{id}")).await.expect(204);
-    gate.running.gate.audit.flush().await;
+    gate.running.audit.flush().await;
 
     let rows = chain(gate.dir.path());
     assert_eq!(rows.len(), 4);
@@ -120,7 +120,7 @@ async fn each_record_is_one_crlf_framed_rfc5424_message_in_chain_order() {
         assert_eq!(body["actor"], "scim:test-idp");
         assert_eq!(body["target"], row.entry.target.as_str());
     }
-    let stats = gate.running.gate.audit.stats();
+    let stats = gate.running.audit.stats();
     let syslog = stats.sinks.iter().find(|s| s.name == "syslog").unwrap();
     assert_eq!((syslog.delivered, syslog.errors, syslog.cursor), (4, 0, 4));
 }

@@ -1,5 +1,6 @@
-//! A small fake upstream for the proxy tests: it echoes what reached it, streams large
-//! or endless bodies (counting what it handed to the connection), holds an upload
+//! A small fake upstream for the proxy tests: it echoes what reached it, answers late
+//! (`/delay`), streams large or endless bodies (counting what it handed to the
+//! connection), holds an upload
 //! half-read until the test releases it, and echoes websocket messages. Its own
 //! behaviour is not what is tested; what arrives at it is.
 
@@ -169,6 +170,17 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
             ))
         });
         return Ok(Response::new(BodyExt::boxed(StreamBody::new(stream))));
+    }
+    if path.ends_with("/delay") {
+        // Answers after `ms` milliseconds (a slow request in flight).
+        let ms: u64 = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("ms="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        return Ok(full(200, format!("answered after {ms} ms")));
     }
     if path.ends_with("/sink") || path.ends_with("/hold") {
         // Count the upload frame by frame, keeping nothing; `/hold` pauses after

@@ -224,6 +224,8 @@ impl Drop for PgStore {
             return;
         }
         if tokio::runtime::Handle::try_current().is_ok() {
+            // Not a task: a thread that only closes these connections (blocking calls
+            // a runtime thread must not make) and ends.
             let _ = std::thread::Builder::new()
                 .name("pg-close".into())
                 .spawn(move || drop(conns));

@@ -70,7 +70,7 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
         .unwrap()
         .to_owned();
     g.delete(&format!("/Users/{}", ids[3])).await.expect(204);
-    let session = g.running.gate.sessions.create(&ids[2]).await.unwrap();
+    let session = g.running.sessions.create(&ids[2]).await.unwrap();
     let data = g.dir.path().to_path_buf();
     let token = g.token.clone();
     let seq = g.running.directory.seq();
@@ -153,7 +153,6 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     );
     let s = r
         .running
-        .gate
         .sessions
         .lookup(&session)
         .expect("the session moved");

@@ -27,7 +27,7 @@ async fn three(db: &TestDb, p: &Proxying) -> Vec<Replica> {
 }
 
 fn cookie(r: &Replica, token: &str) -> String {
-    format!("{}={token}", r.running.gate.sessions.cookie_name(false))
+    format!("{}={token}", r.running.sessions.cookie_name(false))
 }
 
 async fn me_status(r: &Replica, cookie: &str) -> u16 {
@@ -71,8 +71,8 @@ async fn sessions_are_shared_and_end_everywhere() {
         .await
         .expect(201);
     // Logged in on A (as the login flow does), used on B and C.
-    let t0 = rs[0].running.gate.sessions.create(&ids[0]).await.unwrap();
-    let t1 = rs[0].running.gate.sessions.create(&ids[1]).await.unwrap();
+    let t0 = rs[0].running.sessions.create(&ids[0]).await.unwrap();
+    let t1 = rs[0].running.sessions.create(&ids[1]).await.unwrap();
     let (c0, c1) = (cookie(&rs[0], &t0), cookie(&rs[0], &t1));
     for r in &rs {
         eventually(GUARD, "the session works everywhere", || async {
@@ -81,7 +81,7 @@ async fn sessions_are_shared_and_end_everywhere() {
         .await;
     }
     // Sign-out on B ends the session on A and C too.
-    rs[1].running.gate.sessions.end(&t0).await;
+    rs[1].running.sessions.end(&t0).await;
     for r in &rs {
         eventually(GUARD, "signed out everywhere", || async {
             me_status(r, &c0).await == 401
@@ -97,7 +97,7 @@ async fn sessions_are_shared_and_end_everywhere() {
         .expect(204);
     for r in &rs {
         eventually(GUARD, "deprovisioned everywhere", || async {
-            r.running.gate.sessions.lookup(&t1).is_none() && me_status(r, &c1).await == 401
+            r.running.sessions.lookup(&t1).is_none() && me_status(r, &c1).await == 401
         })
         .await;
         assert_eq!(me(r, &c1).await, (401, "unauthenticated".to_owned()));
