@@ -9,12 +9,12 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::path::normalise;
 use crate::policy::pattern::PathPattern;
 use crate::proxy::headers::identity_strip::{BUILTIN_NAMES, BUILTIN_PREFIXES};
 use crate::proxy::headers::{
     add_identity, sanitise_request, ClientContext, IdentityHeaders, IdentityStrip,
 };
-use crate::proxy::path::normalise;
 
 /// Escapes that must never be left in an unambiguous forwarded path.
 const AMBIGUOUS_ESCAPES: [&str; 6] = ["%2F", "%5C", "%25", "%00", "%23", "%3B"];

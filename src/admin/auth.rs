@@ -25,8 +25,8 @@ use super::config::host_is_origin;
 use super::error::PageError;
 use super::layout::Nav;
 use super::AdminState;
-use crate::directory::UserRecord;
 use crate::gate::caller::{NoCaller, Via};
+use crate::record::UserRecord;
 
 /// The person looking at a page.
 pub struct Viewer {
@@ -143,7 +143,7 @@ impl AdminState {
         let dir = &self.gate.dir;
         let groups = dir.effective_groups(user.ord);
         self.config.groups.iter().any(|name| {
-            dir.group_ord_by_lower_name(&crate::directory::name_key(name))
+            dir.group_ord_by_lower_name(&crate::record::name_key(name))
                 .is_some_and(|ord| groups.binary_search(&ord).is_ok())
         })
     }

@@ -22,7 +22,8 @@ use super::error::PageError;
 use super::html::{html, E};
 use super::layout::{page as layout, sign_out_form};
 use super::AdminState;
-use crate::directory::{Directory, UserRecord};
+use crate::directory::Directory;
+use crate::record::UserRecord;
 
 /// A user's groups: direct, and those reached through nesting.
 #[derive(Debug, Serialize)]

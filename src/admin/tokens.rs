@@ -23,9 +23,9 @@ use super::error::PageError;
 use super::html::{html, see_other, url_encode, E};
 use super::layout::{csrf_field, page as layout};
 use super::AdminState;
-use crate::audit::AuditEntry;
 use crate::clock::rfc3339_millis;
-use crate::store::{StoreError, TokenRow};
+use crate::record::{AuditEntry, TokenRow};
+use crate::store::StoreError;
 use crate::tokens::{self as issued, TokenScope, ROTATION_WARNING_DAYS};
 
 /// Days without use after which a token is flagged.

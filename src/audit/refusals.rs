@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 
 use super::config::AnonymousConfig;
 use super::records::{self, DenyReason, RefusalAggregate, RefusalSample};
-use super::AuditEntry;
+use crate::record::AuditEntry;
 
 /// The shared key of refusals past `max_keys`.
 const OVERFLOW_ROUTE: &str = "*";

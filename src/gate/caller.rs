@@ -10,7 +10,7 @@ use super::Gate;
 use crate::authn::error::AuthnError;
 use crate::authn::identity::{resolve_user, session_user};
 use crate::authn::jwt::bearer_token;
-use crate::directory::UserRecord;
+use crate::record::UserRecord;
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

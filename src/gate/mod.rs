@@ -29,7 +29,7 @@ use crate::authn::jwt::JwtVerifier;
 use crate::authn::session::Sessions;
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::policy::reload::PolicyHandle;
 use crate::policy::Route;
 use crate::proxy::assertion::AssertionSigner;

@@ -19,11 +19,11 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::gate::Gate;
+use crate::path::normalise;
 use crate::policy::request::{method_of, split_url};
 use crate::policy::{
     Decision, DirectorySubject, RequestFacts, BAD_PATH, INACTIVE_USER, NO_ROUTE, UNKNOWN_USER,
 };
-use crate::proxy::path::normalise;
 
 /// The request body.
 #[derive(Debug, Deserialize)]

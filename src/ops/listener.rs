@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::{Metrics, CONTENT_TYPE};
 use super::readiness::{readyz, Readiness};
+use crate::metrics::{Metrics, CONTENT_TYPE};
 
 /// `/healthz` and `/readyz`.
 pub fn health_routes(readiness: Readiness) -> Router {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use super::path::{Ambiguity, PathError};
+use crate::path::{Ambiguity, PathError};
 
 /// Everything that can go wrong between accepting a request and answering it.
 #[derive(Debug, thiserror::Error)]

@@ -42,15 +42,15 @@ use crate::authn::session::Sessions;
 use crate::clock;
 use crate::config::{Config, LogFormat};
 use crate::directory::writer::{Writer, WriterSettings};
-use crate::directory::Directory;
+use crate::directory::{CatchUpSignal, Directory};
 use crate::gate::hook::RevocationHook;
 use crate::gate::Gate;
-use crate::ops::connections::ConnectionMetrics;
-use crate::ops::{self, Metrics, Readiness};
+use crate::metrics::connections::ConnectionMetrics;
+use crate::metrics::Metrics;
+use crate::ops::{self, Readiness};
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
 use crate::replica::follow::FollowSettings;
-use crate::replica::CatchUpSignal;
 use crate::revoke::Registry;
 use crate::scim::{self, ScimState};
 use crate::store::{PgStore, SqliteStore, Store};
@@ -338,7 +338,7 @@ fn observe_reloads(
     audit: crate::policy::reload::ReloadObserver,
     metrics: &Arc<Metrics>,
 ) {
-    use crate::ops::metrics::Reloaded;
+    use crate::metrics::Reloaded;
     use crate::policy::reload::ReloadEvent;
     let m = metrics.clone();
     policy.set_observer(Box::new(move |event| {

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use super::{Sink, SinkCounters, SinkError};
 use crate::audit::config::FileSinkConfig;
-use crate::audit::{wire, AuditRow};
+use crate::audit::wire;
+use crate::record::AuditRow;
 
 /// Appends records to a file and rotates it.
 #[derive(Debug)]

@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::spool::{Batch, Spool};
 use super::{Sink, SinkCounters, SinkError};
 use crate::audit::config::HttpSinkConfig;
-use crate::audit::{records, wire, AuditRow, Auditor};
+use crate::audit::{records, wire, Auditor};
 use crate::authn::http::HttpClient;
+use crate::record::AuditRow;
 
 /// The tailer's side: spools records.
 pub struct HttpSink {
