@@ -177,7 +177,7 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 rows::user_upsert!()
             ))?
-            .execute(&UserValues::of(u).sqlite())?;
+            .execute(UserValues::of(u).sqlite())?;
             if !u.active {
                 tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
                     .execute(params![&*u.id])?;
@@ -200,7 +200,7 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 rows::group_upsert!()
             ))?
-            .execute(&GroupValues::of(g).sqlite())?;
+            .execute(GroupValues::of(g).sqlite())?;
         }
         StoreOp::DeleteGroup { ord } => {
             tx.prepare_cached("DELETE FROM memberships WHERE group_ord = ?1")?

@@ -288,9 +288,8 @@ impl Source {
 
     /// The `mod name;` declarations.
     fn declared_modules(&self) -> Vec<Declared> {
-        let inline = self.inline_modules();
         let mut out = Vec::new();
-        for i in 0..self.toks.len() {
+        for (i, inside) in self.inline_modules().into_iter().enumerate() {
             if self.ident(i) != Some("mod") || !self.punct(i + 2, ';') {
                 continue;
             }
@@ -300,7 +299,7 @@ impl Source {
             out.push(Declared {
                 name: name.to_owned(),
                 test_only: self.attributes_before(i).iter().any(|a| a == "cfg(test)"),
-                inline: inline[i].clone(),
+                inline: inside,
             });
         }
         out
@@ -358,9 +357,8 @@ impl Source {
     /// Every path into a top-level module other than through `self`; `depth` is how
     /// many modules deep the file is (1 for a top-level module's root file).
     fn uses(&self, depth: usize) -> Vec<Used> {
-        let inline = self.inline_modules();
         let mut out = Vec::new();
-        for i in 0..self.toks.len() {
+        for (i, inside) in self.inline_modules().iter().enumerate() {
             let line = self.toks[i].1;
             match self.ident(i) {
                 Some("crate") if self.path_sep(i + 1) && !self.after_path_sep(i) => {
@@ -382,7 +380,7 @@ impl Source {
                         ups += 1;
                         k += 3;
                     }
-                    if ups == depth + inline[i].len() {
+                    if ups == depth + inside.len() {
                         if self.punct(k, '{') {
                             for module in self.group_heads(k) {
                                 out.push(Used { module, line });
