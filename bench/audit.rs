@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use scimgate::audit::config::{AuditConfig, FileSinkConfig};
 use scimgate::audit::records::{self, DecisionRecord, RequestOrigin};
+use scimgate::config::audit::{AuditConfig, FileSinkConfig};
 use scimgate::store::{SqliteStore, Store};
 
 const RECORDS: usize = 100_000;

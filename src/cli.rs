@@ -242,13 +242,15 @@ fn serve(common: Common, listen: Option<String>) -> anyhow::Result<()> {
     runtime.block_on(crate::server::run(config))
 }
 
-/// `scimgate config check`: the file is read and validated exactly as `serve` would.
+/// `scimgate config check`: the file is read and validated exactly as `serve` would,
+/// and the policies directory `serve` loads at start must be there.
 fn config_check(common: Common) -> anyhow::Result<()> {
     let config = load_config(&common, None)?;
     let file = common
         .config
         .as_deref()
         .map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string());
+    config.check_policies_dir(&file)?;
     let store = match &config.store.postgres {
         Some(_) => "postgresql (store.postgres)".to_owned(),
         None => format!("sqlite {}", config.sqlite_path().display()),
@@ -307,11 +309,9 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
             let ok = cli::check(&dir, directory.as_deref())?;
             if let (Ok(set), _) = crate::secret::with_placeholders(|| PolicySet::load_dir(&dir)) {
                 let admin = &config.admin;
-                if let Some(w) = crate::admin::config::shared_origin_warning(
-                    admin,
-                    config.public_url.as_deref(),
-                    &set,
-                ) {
+                if let Some(w) =
+                    crate::admin::shared_origin::warning(admin, config.public_url.as_deref(), &set)
+                {
                     println!("{w}");
                 }
             }

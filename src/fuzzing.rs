@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::config::identity_headers::{BUILTIN_NAMES, BUILTIN_PREFIXES};
 use crate::path::normalise;
 use crate::policy::pattern::PathPattern;
-use crate::proxy::headers::identity_strip::{BUILTIN_NAMES, BUILTIN_PREFIXES};
 use crate::proxy::headers::{
     add_identity, sanitise_request, ClientContext, IdentityHeaders, IdentityStrip,
 };
@@ -196,7 +196,7 @@ pub fn check_header_sanitise(data: &[u8]) {
             !is_identity_oracle(n, &EXTRA_NAMES, &EXTRA_PREFIXES),
             "identity header {n:?} survived"
         );
-        let canonical = crate::proxy::headers::identity_strip::canonical(n);
+        let canonical = crate::config::identity_headers::canonical(n);
         assert!(
             !matches!(
                 n,

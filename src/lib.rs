@@ -23,6 +23,7 @@ pub mod gate;
 pub mod metrics;
 pub mod migrate;
 pub mod ops;
+pub mod outbound;
 pub mod path;
 pub mod policy;
 pub mod proxy;
@@ -34,6 +35,8 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod tokens;
+pub mod web;
+pub mod yaml;
 
 /// Identifier rules and the caseless key (shared with the SCIM crate).
 pub use scimgate_scim::ident;

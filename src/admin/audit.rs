@@ -17,12 +17,12 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use super::error::PageError;
-use super::html::{html, url_encode, E};
 use super::layout::page as layout;
 use super::{AdminState, PAGE_SIZE};
 use crate::clock::{rfc3339_millis, to_millis};
 use crate::directory::Directory;
 use crate::record::{AuditEntry, AuditQuery, AuditRow};
+use crate::web::{html, url_encode, E};
 
 /// The timeline's filters, as the form sends them.
 #[derive(Debug, Default, Deserialize)]

@@ -21,10 +21,11 @@ use http::{header, HeaderMap, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::config::host_is_origin;
 use super::error::PageError;
 use super::layout::Nav;
 use super::AdminState;
+use crate::authn::error::AuthnError;
+use crate::config::origin::host_is_origin;
 use crate::gate::caller::{NoCaller, Via};
 use crate::record::UserRecord;
 
@@ -89,6 +90,12 @@ impl AdminState {
         }
         let caller = match self.gate.authenticate(headers).await {
             Ok(c) => c,
+            // An unreachable identity provider is not a bad token: say so, not "sign in".
+            Err(NoCaller::Refused(AuthnError::JwksUnavailable | AuthnError::IdpUnavailable)) => {
+                return Err(PageError::IdpUnavailable)
+            }
+            Err(NoCaller::Refused(AuthnError::Store(e))) => return Err(PageError::Store(e)),
+            Err(NoCaller::Refused(AuthnError::Task(e))) => return Err(PageError::Task(e)),
             Err(NoCaller::Anonymous) | Err(NoCaller::Refused(_)) => return Err(not_signed_in()),
             Err(NoCaller::NotProvisioned) => return Err(PageError::NotProvisioned),
         };

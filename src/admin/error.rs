@@ -1,16 +1,17 @@
 //! Why a page cannot be shown, and the one place where that becomes a response.
 //!
 //! Browsers get pages (or, without a session, the sign-in redirect); callers that
-//! asked for JSON get `{"error": ...}`. Server faults are logged with their cause and
-//! shown as a short message.
+//! asked for JSON get `{"error": ...}`. The source decides the status: the viewer
+//! (401, 403), the request (400, 404, 409), the identity provider that cannot be
+//! reached (502, never "not signed in"), scimgate itself (500). Server faults are
+//! logged with their cause and shown as a short message that holds none of it.
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
-use super::html::{html, url_encode, E};
-use super::layout::narrow_page;
 use crate::store::StoreError;
 use crate::tokens::BadTokenName;
+use crate::web::{html, narrow_page, see_other, url_encode, E};
 
 /// A page that cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,10 @@ pub enum PageError {
     /// A state-changing request without a valid CSRF token or from another origin.
     #[error("the form was refused: {0}; reload the page and try again")]
     Csrf(&'static str),
+    /// Presented credentials could not be checked: the identity provider cannot be
+    /// reached (which says nothing about the credentials).
+    #[error("the identity provider cannot be reached, so your credentials could not be checked; try again in a minute")]
+    IdpUnavailable,
     #[error("the store failed")]
     Store(#[from] StoreError),
     #[error("a background task failed")]
@@ -60,6 +65,7 @@ impl PageError {
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) | PageError::BadTokenName(_) => StatusCode::BAD_REQUEST,
             PageError::TokenExists(_) => StatusCode::CONFLICT,
+            PageError::IdpUnavailable => StatusCode::BAD_GATEWAY,
             PageError::Store(_) | PageError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,10 +99,7 @@ impl IntoResponse for PageError {
                 return r;
             }
             if *login_enabled {
-                let mut r = super::html::see_other(&format!(
-                    "/.scimgate/login?rd={}",
-                    url_encode(return_to)
-                ));
+                let mut r = see_other(&format!("/.scimgate/login?rd={}", url_encode(return_to)));
                 *r.status_mut() = StatusCode::FOUND;
                 return r;
             }
@@ -156,6 +159,7 @@ mod tests {
             (PageError::TokenExists("a".into()), 409),
             (PageError::BadTokenName(BadTokenName("a b".into())), 400),
             (PageError::Store(StoreError::Corrupt("x".into())), 500),
+            (PageError::IdpUnavailable, 502),
         ];
         for (e, want) in cases {
             assert_eq!(e.into_response().status().as_u16(), want);

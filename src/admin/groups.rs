@@ -9,11 +9,11 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 
 use super::error::PageError;
-use super::html::{html, E};
 use super::layout::page as layout;
 use super::users::{list_query, pager, search_form, ListQuery};
 use super::{search, AdminState, PAGE_SIZE};
 use crate::directory::Directory;
+use crate::web::{html, E};
 
 /// `GET /.scimgate/admin/groups?q=&page=`.
 #[tracing::instrument(skip_all)]

@@ -1,7 +1,8 @@
-//! The shared page layout: a top bar (who is signed in, links to `/me` and, for
-//! admins, the admin UI, and a sign-out button) around each page's content.
+//! The signed-in pages' navigation, in the top bar of scimgate's one page shell
+//! ([`crate::web::shell`]): links to `/me` and, for admins, the admin UI, who is signed
+//! in, and a sign-out button; and the CSRF fields of the pages' forms.
 
-use super::html::{E, HEAD_LINKS};
+use crate::web::{shell, E};
 
 /// Where the sign-out form posts.
 pub const SIGN_OUT_PATH: &str = "/.scimgate/me/sign-out";
@@ -17,31 +18,15 @@ pub struct Nav<'a> {
     pub admin_base: &'a str,
 }
 
-/// A whole page: `title`, the top bar (when someone is signed in) and `main`, which
-/// the caller has already escaped.
+/// A whole page: `title`, the top bar's navigation (when someone is signed in) and
+/// `main`, which the caller has already escaped.
 pub fn page(title: &str, nav: Option<&Nav<'_>>, main: &str) -> String {
-    let bar = nav.map(top_bar).unwrap_or_default();
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} · scimgate</title>{HEAD_LINKS}</head>\
-<body>{bar}<main>{main}</main></body></html>\n",
-        title = E(title),
-    )
+    let nav = nav.map(nav_links).unwrap_or_default();
+    shell::page(title, &nav, main)
 }
 
-/// A narrow page without a top bar (denials, messages).
-pub fn narrow_page(title: &str, main: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} · scimgate</title>{HEAD_LINKS}</head>\
-<body><main class=\"narrow\">{main}</main></body></html>\n",
-        title = E(title),
-    )
-}
-
-fn top_bar(nav: &Nav<'_>) -> String {
+/// The top bar's links, who is signed in and the sign-out button.
+fn nav_links(nav: &Nav<'_>) -> String {
     let admin = if nav.is_admin {
         format!(
             "<a href=\"{b}/.scimgate/admin/users\">Users</a>\
@@ -59,9 +44,8 @@ fn top_bar(nav: &Nav<'_>) -> String {
         .map(|csrf| sign_out_form(csrf, "link"))
         .unwrap_or_default();
     format!(
-        "<header class=\"top\"><span class=\"brand\">scimgate</span>\
-<a href=\"/.scimgate/me\">My access</a>{admin}\
-<span class=\"who\">Signed in as <strong>{user}</strong></span>{sign_out}</header>",
+        "<a href=\"/.scimgate/me\">My access</a>{admin}\
+<span class=\"who\">Signed in as <strong>{user}</strong></span>{sign_out}",
         user = E(nav.user_name),
     )
 }
@@ -69,10 +53,9 @@ fn top_bar(nav: &Nav<'_>) -> String {
 /// The sign-out button: a POST form carrying the CSRF token.
 pub fn sign_out_form(csrf: &str, class: &str) -> String {
     format!(
-        "<form class=\"inline\" method=\"post\" action=\"{SIGN_OUT_PATH}\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+        "<form class=\"inline\" method=\"post\" action=\"{SIGN_OUT_PATH}\">{field}\
 <button type=\"submit\" class=\"{class}\">Sign out</button></form>",
-        csrf = E(csrf),
+        field = csrf_field(csrf),
         class = E(class),
     )
 }

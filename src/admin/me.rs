@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 use super::access::{explain_all, RouteAccess};
 use super::auth::wants_json;
 use super::error::PageError;
-use super::html::{html, E};
 use super::layout::{page as layout, sign_out_form};
 use super::AdminState;
 use crate::directory::Directory;
 use crate::record::UserRecord;
+use crate::web::{html, E};
 
 /// A user's groups: direct, and those reached through nesting.
 #[derive(Debug, Serialize)]

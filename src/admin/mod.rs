@@ -1,8 +1,8 @@
 //! The pages people see: `/.scimgate/me` and the admin UI under `/.scimgate/admin/`.
 //!
-//! Server-rendered HTML, no scripts, one stylesheet served by scimgate, a strict CSP
-//! ([`html`]). Everyone signed in gets `/me` ([`me`]): who they are, their groups and
-//! what each route lets them do. Members of `admin.groups` ([`config`]), checked
+//! Server-rendered HTML, no scripts, scimgate's one page shell and strict CSP
+//! ([`crate::web`]). Everyone signed in gets `/me` ([`me`]): who they are, their groups and
+//! what each route lets them do. Members of `admin.groups` ([`crate::config::admin`]), checked
 //! against the live directory on every request ([`auth`]), get the admin UI: users
 //! ([`users`]) and groups ([`groups`]), browsed and searched page by page, one user's
 //! access across every route ([`access`]), the audit timeline ([`audit`]), SCIM tokens
@@ -15,14 +15,13 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
-pub mod config;
 pub mod error;
 pub mod groups;
-pub mod html;
 pub mod layout;
 pub mod me;
 pub mod policy;
 pub mod search;
+pub mod shared_origin;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tokens;
@@ -34,9 +33,9 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::clock::SharedClock;
+use crate::config::admin::AdminConfig;
 use crate::gate::Gate;
 use crate::store::Store;
-use config::AdminConfig;
 
 /// Rows per page in every list.
 pub const PAGE_SIZE: usize = 50;
@@ -67,10 +66,7 @@ impl AdminState {
         config: AdminConfig,
         public_url: Option<String>,
     ) -> Self {
-        let admin_origin = config
-            .origin
-            .clone()
-            .or_else(|| public_url.as_deref().map(config::origin_of));
+        let admin_origin = config.answering_origin(public_url.as_deref());
         AdminState {
             gate,
             store,
@@ -98,8 +94,7 @@ impl AdminState {
 /// The pages' routes, to be nested at `/.scimgate`.
 pub fn routes(state: AdminState) -> Router {
     Router::new()
-        .route("/assets/style.css", get(html::stylesheet))
-        .route("/assets/favicon.svg", get(html::icon))
+        .merge(crate::web::assets::routes())
         .route("/me", get(me::page))
         .route("/me/sign-out", post(me::sign_out))
         .route("/admin", get(users::home))

@@ -10,10 +10,10 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 
 use super::error::PageError;
-use super::html::{html, E};
 use super::layout::page as layout;
 use super::AdminState;
 use crate::clock::rfc3339_millis;
+use crate::web::{html, E};
 
 /// `GET /.scimgate/admin/policy`.
 #[tracing::instrument(skip_all)]

@@ -20,13 +20,13 @@ use serde::Deserialize;
 
 use super::auth::Viewer;
 use super::error::PageError;
-use super::html::{html, see_other, url_encode, E};
 use super::layout::{csrf_field, page as layout};
 use super::AdminState;
 use crate::clock::rfc3339_millis;
 use crate::record::{AuditEntry, TokenRow};
 use crate::store::StoreError;
 use crate::tokens::{self as issued, TokenScope, ROTATION_WARNING_DAYS};
+use crate::web::{html, see_other, url_encode, E};
 
 /// Days without use after which a token is flagged.
 pub const UNUSED_WARNING_DAYS: i64 = 30;

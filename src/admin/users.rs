@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::access::explain_all;
 use super::error::PageError;
-use super::html::{html, url_encode, E};
 use super::layout::page as layout;
 use super::me::{access_html, groups_html, groups_of, profile};
 use super::{search, AdminState, PAGE_SIZE};
+use crate::web::{html, url_encode, E};
 
 /// `?q=...&page=N` of the lists.
 #[derive(Debug, Default, Deserialize)]

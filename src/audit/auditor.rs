@@ -24,7 +24,6 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{AuditConfig, RetentionConfig};
 use super::records;
 use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
 use super::refusals::{Admit, RefusalWindow};
@@ -32,6 +31,7 @@ use super::retention::{self, PruneTotals};
 use super::sink::{SinkCounters, SinkStats};
 use super::tailer::Tailer;
 use crate::clock::{to_millis, SharedClock};
+use crate::config::audit::{AuditConfig, RetentionConfig};
 use crate::record::AuditEntry;
 use crate::store::Store;
 

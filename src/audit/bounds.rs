@@ -5,8 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-/// Default for `audit.max_path_bytes`.
-pub const DEFAULT_MAX_PATH_BYTES: usize = 512;
+pub use crate::config::audit::DEFAULT_MAX_PATH_BYTES;
 /// The longest method kept (extension methods are client text).
 pub const MAX_METHOD_BYTES: usize = 32;
 /// The longest request id kept (forward-auth takes it from a header).

@@ -21,7 +21,6 @@
 pub mod auditor;
 pub mod bounds;
 pub mod cli;
-pub mod config;
 pub mod records;
 pub mod refusals;
 pub mod retention;
@@ -37,8 +36,8 @@ use std::sync::Arc;
 pub use auditor::{AuditService, AuditStats, Auditor};
 
 use crate::clock::SharedClock;
+use crate::config::audit::AuditConfig;
 use crate::store::Store;
-use config::AuditConfig;
 use sink::{Sink, SinkError};
 use tailer::{Start, Tailer};
 

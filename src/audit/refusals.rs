@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use super::config::AnonymousConfig;
 use super::records::{self, DenyReason, RefusalAggregate, RefusalSample};
+use crate::config::audit::AnonymousConfig;
 use crate::record::AuditEntry;
 
 /// The shared key of refusals past `max_keys`.

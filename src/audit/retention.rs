@@ -7,7 +7,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::config::RetentionConfig;
+use crate::config::audit::RetentionConfig;
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
 use crate::store::{Store, StoreError};
 

@@ -1,10 +1,13 @@
-//! [`AuthnError`]: why a caller is not authenticated, and the HTTP status it earns.
+//! [`AuthnError`]: why a caller is not authenticated.
 //!
-//! Every message is safe to show a client: it never holds token text, secrets or the
-//! IdP's raw answers. Causes worth logging (network errors) are logged where they
-//! happen, with the URL but never a credential.
-
-use http::StatusCode;
+//! The HTTP status of each kind is decided by the map of the surface it reaches, by the
+//! kind's source (`gate::error` for proxied requests and forward-auth, the
+//! sign-in pages' `error_page`): refused credentials are 401, an identity provider
+//! that cannot be reached 502 (never a bad token), scimgate's own failures 500.
+//!
+//! The messages of the credential kinds are written for the caller and safe to show:
+//! they never hold token text, secrets or the IdP's raw answers. Causes worth logging
+//! (network errors) are logged where they happen, with the URL but never a credential.
 
 use crate::store::StoreError;
 
@@ -49,28 +52,6 @@ pub enum AuthnError {
 }
 
 impl AuthnError {
-    /// The HTTP status this failure earns: 401 for credential problems, 403 for a
-    /// caller who authenticated but is not (or no longer) a directory user, 502 when the
-    /// IdP cannot be reached, 500 for our own failures.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AuthnError::MissingCredentials
-            | AuthnError::BadToken(_)
-            | AuthnError::Expired
-            | AuthnError::NotYetValid
-            | AuthnError::WrongIssuer
-            | AuthnError::WrongAudience
-            | AuthnError::AlgorithmNotAllowed
-            | AuthnError::UnknownKey
-            | AuthnError::BadIdentity(_)
-            | AuthnError::EmailNotVerified
-            | AuthnError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
-            AuthnError::UnknownUser | AuthnError::InactiveUser => StatusCode::FORBIDDEN,
-            AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => StatusCode::BAD_GATEWAY,
-            AuthnError::Store(_) | AuthnError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// A short stable code for logs, audit records and `WWW-Authenticate` descriptions.
     pub fn code(&self) -> &'static str {
         match self {
@@ -92,37 +73,5 @@ impl AuthnError {
             AuthnError::Store(_) => "store",
             AuthnError::Task(_) => "task",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_by_kind() {
-        for e in [
-            AuthnError::MissingCredentials,
-            AuthnError::BadToken("x"),
-            AuthnError::Expired,
-            AuthnError::NotYetValid,
-            AuthnError::WrongIssuer,
-            AuthnError::WrongAudience,
-            AuthnError::AlgorithmNotAllowed,
-            AuthnError::UnknownKey,
-            AuthnError::LoginFailed("x"),
-        ] {
-            assert_eq!(e.status(), StatusCode::UNAUTHORIZED, "{e}");
-        }
-        assert_eq!(AuthnError::UnknownUser.status(), StatusCode::FORBIDDEN);
-        assert_eq!(AuthnError::InactiveUser.status(), StatusCode::FORBIDDEN);
-        assert_eq!(
-            AuthnError::JwksUnavailable.status(),
-            StatusCode::BAD_GATEWAY
-        );
-        assert_eq!(AuthnError::IdpUnavailable.status(), StatusCode::BAD_GATEWAY);
-        let store = AuthnError::Store(StoreError::Corrupt("x".into()));
-        assert_eq!(store.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(store.code(), "store");
     }
 }

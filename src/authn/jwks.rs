@@ -21,9 +21,9 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
-use super::http::{HttpClient, HttpError};
 use super::AuthnError;
 use crate::clock::{to_millis, SharedClock};
+use crate::outbound::{error_chain, HttpClient, HttpError};
 
 /// A public key ready for verification.
 pub(crate) struct VerifyKey {
@@ -244,7 +244,7 @@ impl Jwks {
                 set
             }
             Err(error) => {
-                let why = super::http::error_chain(&error);
+                let why = error_chain(&error);
                 tracing::warn!(url = self.url.as_deref().unwrap_or("(discovered)"), error = %why, "cannot fetch the IdP's signing keys: {why}");
                 current
             }

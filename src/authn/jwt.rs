@@ -29,11 +29,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::http::HttpClient;
 use super::jwks::Jwks;
 use super::{AuthnError, Claims};
 use crate::clock::{self, SharedClock};
 use crate::config::JwtConfig;
+use crate::outbound::HttpClient;
 
 /// Longest token accepted (bytes): real ones are a few KiB.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;

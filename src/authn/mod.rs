@@ -11,15 +11,15 @@
 //!   come from the directory, read on every request, never from claims or a cache.
 //! - [`redirect`]: the open-redirect defence for the post-login `rd` parameter.
 //! - [`routes`]: `/.scimgate/login`, `/callback`, `/logout` (a same-origin POST), `/signed-out`.
-//! - [`http`]: the one outbound HTTP client (to the IdP): TLS by rustls, a timeout and a
-//!   response size cap, no redirects followed.
+//!
+//! The IdP is reached through [`crate::outbound::HttpClient`] (a timeout, a response
+//! size cap, no redirects followed).
 //!
 //! Errors are [`AuthnError`]; each knows its HTTP status and a detail safe to show.
 
 pub mod claims;
 pub mod cookie;
 pub mod error;
-pub mod http;
 pub mod identity;
 mod jwks;
 pub mod jwt;
@@ -35,7 +35,6 @@ mod testing;
 
 pub use claims::Claims;
 pub use error::AuthnError;
-pub use http::HttpClient;
 pub use identity::{resolve_user, session_user};
 pub use jwt::{bearer_token, JwtVerifier};
 pub use oidc::OidcLogin;

@@ -39,11 +39,11 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
-use super::http::{error_chain, HttpClient, HttpError};
 use super::pending::{expired, LoginSealer, PendingLogin, MAX_RETURN_TO};
 use super::{AuthnError, Claims};
 use crate::clock::{self, to_millis, SharedClock};
 use crate::config::{IdentityAttribute, IdentityConfig, OidcConfig};
+use crate::outbound::{error_chain, HttpClient, HttpError};
 
 /// Least time between two rediscoveries prompted by an unknown ID-token key.
 const REDISCOVER_AFTER_MS: i64 = 60_000;
@@ -446,6 +446,22 @@ fn id_token_error(e: ClaimsVerificationError) -> AuthnError {
             _ => AuthnError::BadToken("the ID token's signature does not verify"),
         },
         _ => AuthnError::BadToken("the ID token is not valid"),
+    }
+}
+
+/// openidconnect sends its requests (discovery, token, userinfo) through our client.
+impl<'c> openidconnect::AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<http::Response<Vec<u8>>, HttpError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: http::Request<Vec<u8>>) -> Self::Future {
+        Box::pin(self.send(request))
     }
 }
 

@@ -24,7 +24,8 @@
 //!
 //! Cookies are `Secure` and `__Host-` prefixed when browsers reach scimgate over HTTPS
 //! (local TLS, or an `https://` public URL: see [`Sessions::secure`]). Failures become
-//! pages in one place, [`error_page`]; every response here is `no-store`.
+//! pages in one place, [`error_page`]; every response here carries the page headers
+//! ([`crate::web::headers`]: `no-store`, the pages' CSP and Referrer-Policy).
 
 #[cfg(test)]
 mod tests;
@@ -41,11 +42,12 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde::Deserialize;
 
 use super::origin::check_same_origin;
-use super::pages::{no_store_headers, page, page_with_button, page_with_links};
+use super::pages::{page, page_with_button, page_with_links};
 use super::pending::{LOGIN_COOKIES, LOGIN_TTL};
 use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Sessions};
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
+use crate::outbound::error_chain;
 
 /// Where these routes are mounted.
 pub const PREFIX: &str = "/.scimgate";
@@ -349,17 +351,26 @@ async fn signed_out(State(s): State<Arc<AuthnState>>) -> Response {
     )
 }
 
-/// The one place where a login failure becomes a page.
+/// The sign-in pages' map: the one place where a login failure becomes a page. Its
+/// source decides the status: the caller's credentials or sign-in answer (401), a
+/// directory that does not know the user or has deactivated them (403), the identity
+/// provider that cannot be reached (502), scimgate itself (500). Only the credential
+/// messages, written for the person signing in, are shown as they are.
 fn error_page(e: &AuthnError) -> Response {
-    let status = e.status();
+    let status = match e {
+        AuthnError::InactiveUser | AuthnError::UnknownUser => StatusCode::FORBIDDEN,
+        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => StatusCode::BAD_GATEWAY,
+        AuthnError::Store(_) | AuthnError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNAUTHORIZED,
+    };
     if status.is_server_error() {
-        tracing::warn!(error = %e, code = e.code(), source = ?std::error::Error::source(e), "sign-in failed");
+        tracing::warn!(error = %error_chain(e), code = e.code(), "sign-in failed");
     } else {
         tracing::info!(error = %e, code = e.code(), "sign-in refused");
     }
     match e {
         AuthnError::InactiveUser => page_with_links(
-            StatusCode::FORBIDDEN,
+            status,
             "Account deactivated",
             "You signed in at your identity provider, but your account is deactivated in \
              scimgate's directory: your identity provider's administrators turned it off or \
@@ -369,7 +380,7 @@ fn error_page(e: &AuthnError) -> Response {
             &[(LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else")],
         ),
         AuthnError::UnknownUser => page_with_links(
-            StatusCode::FORBIDDEN,
+            status,
             "Not provisioned",
             "You signed in at your identity provider, but no account for you is provisioned \
              in scimgate's directory. Ask your identity provider's administrators to assign \
@@ -389,10 +400,10 @@ fn error_page(e: &AuthnError) -> Response {
             "scimgate could not complete the sign-in.",
             Some((LOGIN, "Try again")),
         ),
-        _ => page(
+        refused => page(
             status,
             "Sign-in failed",
-            &e.to_string(),
+            &refused.to_string(),
             Some((LOGIN, "Start again")),
         ),
     }
@@ -427,7 +438,7 @@ fn redirect<const N: usize>(location: &str, cookies: [HeaderValue; N]) -> Respon
             "the redirect address is not valid",
         ));
     };
-    let mut resp = (StatusCode::FOUND, no_store_headers()).into_response();
+    let mut resp = (StatusCode::FOUND, crate::web::page_headers()).into_response();
     resp.headers_mut().insert(LOCATION, location);
     for c in cookies {
         resp.headers_mut().append(SET_COOKIE, c);
@@ -471,9 +482,9 @@ pub fn own_base(
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let on_admin = admin_origin.filter(|o| crate::admin::config::host_is_origin(host, o));
+    let on_admin = admin_origin.filter(|o| crate::config::origin::host_is_origin(host, o));
     let base = match (public_url, on_admin) {
-        (Some(url), Some(admin)) if crate::admin::config::origin_of(url) != admin => {
+        (Some(url), Some(admin)) if crate::config::origin::origin_of(url) != admin => {
             admin.to_owned()
         }
         (Some(url), _) => url.trim_end_matches('/').to_owned(),

@@ -1,9 +1,22 @@
-//! Every way the gate says no, and the one place those become HTTP responses.
+//! Every way a proxied request (or a forward-auth question) fails, and the one map from
+//! those failures to HTTP responses.
 //!
-//! Browsers get pages (or a redirect to login), API callers get JSON and a
-//! `WWW-Authenticate` challenge. Bodies say what the caller needs to act (which route,
-//! which groups would allow it) and nothing about other users.
+//! The failure's source decides its status, here and nowhere else: the request itself
+//! (4xx), the caller's credentials (401 with a `WWW-Authenticate` error), the policy or
+//! the directory (403, 503), the identity provider (502: it cannot be reached, which
+//! says nothing about the token), the upstream (502, 503, 504), scimgate's own
+//! configuration (500). What the client reads is a public message chosen per kind; a
+//! cause (an upstream address, a CA file's path, a TLS alert) never reaches it and is
+//! logged instead, in the request's span (with its request id).
+//!
+//! Browsers get pages (or a redirect to sign in), API callers get
+//! `{"error": <code>, "detail": <message>}`. A 403 says what the caller needs to act
+//! (which route, which groups would allow it) and nothing about other users.
 
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -13,6 +26,7 @@ use super::pages;
 use crate::authn::error::AuthnError;
 use crate::authn::redirect::login_url;
 use crate::authn::routes::OIDC_KEYS;
+use crate::outbound::error_chain;
 use crate::policy::RuleRef;
 use crate::proxy::error::ProxyError;
 
@@ -32,6 +46,9 @@ pub enum GateError {
     /// it only by dropping the coding's label, so it is refused (RFC 9112 §6.1).
     #[error("unsupported transfer coding {0:?}: only chunked is accepted")]
     UnsupportedTransferCoding(String),
+    /// A forward-auth question from a peer not in `trusted_proxies`.
+    #[error("forward-auth answers only proxies listed in trusted_proxies")]
+    UntrustedPeer,
     #[error("authentication required")]
     Unauthenticated {
         /// Send the browser to the login page, coming back to this path.
@@ -67,135 +84,298 @@ pub struct Forbidden {
     pub login_enabled: bool,
 }
 
-impl GateError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            GateError::BadPath(_) | GateError::AmbiguousPath(_) | GateError::BadHost(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            GateError::NoRoute => StatusCode::NOT_FOUND,
-            GateError::UnsupportedTransferCoding(_) => StatusCode::NOT_IMPLEMENTED,
-            GateError::Unauthenticated {
-                login_return_to: Some(_),
-                ..
-            } => StatusCode::FOUND,
-            GateError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            GateError::NotProvisioned { .. } | GateError::Forbidden(_) => StatusCode::FORBIDDEN,
-            GateError::Upstream(e) => e.status(),
-            GateError::StaleDirectory => StatusCode::SERVICE_UNAVAILABLE,
+/// What the client is told about a failure: only public text.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    /// The JSON body's `error`.
+    code: &'static str,
+    /// The JSON body's `detail`, or the page's message.
+    detail: Cow<'static, str>,
+    /// The `WWW-Authenticate` challenge.
+    challenge: Option<String>,
+    /// The connection closes after the answer: the rest of the request is not read.
+    close: bool,
+}
+
+impl Answer {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Answer {
+            status,
+            code,
+            detail: detail.into(),
+            challenge: None,
+            close: false,
         }
     }
+}
 
-    /// The response for this refusal.
-    pub fn into_response(self, wants_html: bool) -> Response<Body> {
-        let status = self.status();
-        match self {
-            GateError::Unauthenticated {
-                login_return_to: Some(rd),
-                ..
-            } => {
-                let location = login_url(&rd);
-                let mut r = Response::new(Body::empty());
-                *r.status_mut() = StatusCode::FOUND;
-                if let Ok(v) = HeaderValue::from_str(&location) {
-                    r.headers_mut().insert(header::LOCATION, v);
-                }
-                r.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
+/// The public messages of failures whose cause stays in the log.
+const IDP_UNREACHABLE: &str = "The identity provider cannot be reached, so the credentials \
+could not be checked. Try again shortly.";
+const CREDENTIALS_UNCHECKED: &str = "scimgate could not check the credentials. Try again shortly.";
+const MISCONFIGURED: &str = "This route's upstream is misconfigured; scimgate's administrator \
+finds the cause in its log.";
+
+/// The status, code and public message of a failure by the upstream exchange.
+fn upstream_answer(e: &ProxyError) -> Answer {
+    use StatusCode as S;
+    let (status, code, detail) = match e {
+        ProxyError::Path(_) => (S::BAD_REQUEST, "bad_path", "bad request path"),
+        ProxyError::AmbiguousPath(_) => (S::BAD_REQUEST, "bad_path", "ambiguous request path"),
+        ProxyError::RequestBodyStalled => (
+            S::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body stopped arriving",
+        ),
+        ProxyError::UpstreamConnect(_) => {
+            (S::BAD_GATEWAY, "upstream", "the upstream cannot be reached")
+        }
+        ProxyError::Upstream(_) => (
+            S::BAD_GATEWAY,
+            "upstream",
+            "the exchange with the upstream failed",
+        ),
+        ProxyError::UnexpectedSwitch => (
+            S::BAD_GATEWAY,
+            "upstream",
+            "the upstream switched to a protocol that was not asked for",
+        ),
+        ProxyError::UpstreamConnectTimeout(_) => (
+            S::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "connecting to the upstream timed out",
+        ),
+        ProxyError::ResponseTimeout => (
+            S::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "the upstream did not answer in time",
+        ),
+        ProxyError::Overloaded => (
+            S::SERVICE_UNAVAILABLE,
+            "upstream_busy",
+            "too many requests are in flight to the upstream; try again shortly",
+        ),
+        ProxyError::Cancelled => (
+            S::SERVICE_UNAVAILABLE,
+            "cancelled",
+            "the request was cancelled (access was revoked, or scimgate is stopping)",
+        ),
+        ProxyError::BadUpstreamUri { .. }
+        | ProxyError::UpstreamUri(_)
+        | ProxyError::CaFile { .. }
+        | ProxyError::Tls(_)
+        | ProxyError::KeyFile { .. }
+        | ProxyError::KeyInvalid { .. }
+        | ProxyError::Signing => (S::INTERNAL_SERVER_ERROR, "misconfigured", MISCONFIGURED),
+    };
+    Answer {
+        close: matches!(e, ProxyError::RequestBodyStalled),
+        ..Answer::new(status, code, detail)
+    }
+}
+
+/// The answer to presented credentials that were refused (or could not be checked).
+fn credentials_answer(e: &AuthnError) -> Answer {
+    match e {
+        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => {
+            Answer::new(StatusCode::BAD_GATEWAY, "idp_unavailable", IDP_UNREACHABLE)
+        }
+        AuthnError::Store(_) | AuthnError::Task(_) => Answer::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            CREDENTIALS_UNCHECKED,
+        ),
+        AuthnError::UnknownUser | AuthnError::InactiveUser => Answer::new(
+            StatusCode::FORBIDDEN,
+            "not_provisioned",
+            pages::NOT_PROVISIONED,
+        ),
+        // The credentials themselves: every such message is written for the caller.
+        refused => {
+            let text = refused.to_string();
+            Answer {
+                challenge: Some(format!(
+                    "Bearer realm=\"scimgate\", error=\"invalid_token\", error_description=\"{}\"",
+                    text.replace(['"', '\\'], "'")
+                )),
+                ..Answer::new(StatusCode::UNAUTHORIZED, "unauthenticated", text)
             }
+        }
+    }
+}
+
+impl GateError {
+    /// The map: status, code, public message and headers, by the failure's source.
+    fn answer(&self) -> Answer {
+        use StatusCode as S;
+        match self {
+            GateError::BadPath(why) => Answer::new(
+                S::BAD_REQUEST,
+                "bad_path",
+                format!("bad request path: {why}"),
+            ),
+            GateError::AmbiguousPath(why) => Answer::new(
+                S::BAD_REQUEST,
+                "bad_path",
+                format!("ambiguous request path ({why}); refused"),
+            ),
+            GateError::BadHost(why) => Answer::new(
+                S::BAD_REQUEST,
+                "bad_host",
+                format!("bad Host header: {why}"),
+            ),
+            GateError::NoRoute => {
+                Answer::new(S::NOT_FOUND, "no_route", "no route for this host and path")
+            }
+            GateError::UnsupportedTransferCoding(coding) => Answer {
+                close: true,
+                ..Answer::new(
+                    S::NOT_IMPLEMENTED,
+                    "unsupported_transfer_coding",
+                    format!("unsupported transfer coding {coding:?}: only chunked is accepted"),
+                )
+            },
+            GateError::UntrustedPeer => Answer::new(
+                S::FORBIDDEN,
+                "untrusted_peer",
+                "forward-auth answers only proxies listed in trusted_proxies",
+            ),
             GateError::Unauthenticated {
-                login_return_to: None,
-                reason,
+                reason: Some(e), ..
+            } => credentials_answer(e),
+            GateError::Unauthenticated {
+                login_return_to,
+                reason: None,
                 login_enabled,
             } => {
-                let challenge = match &reason {
-                    Some(e) => format!(
-                        "Bearer realm=\"scimgate\", error=\"invalid_token\", error_description=\"{}\"",
-                        e.to_string().replace(['"', '\\'], "'")
-                    ),
-                    None => "Bearer realm=\"scimgate\"".to_owned(),
-                };
-                let detail = match reason {
-                    Some(e) => e.to_string(),
-                    None if login_enabled => "Sign in, or send a bearer token.".to_owned(),
-                    None => format!(
+                let detail: Cow<'static, str> = if *login_enabled {
+                    "Sign in, or send a bearer token.".into()
+                } else {
+                    format!(
                         "Browser sign-in is off on this scimgate: no OpenID provider is configured. \
                          Its administrator turns it on by setting {OIDC_KEYS} in the configuration \
                          file. Until then, send a bearer token."
-                    ),
+                    )
+                    .into()
                 };
-                let mut r = json_or_page(status, wants_html, "unauthenticated", &detail);
-                if let Ok(v) = HeaderValue::from_str(&challenge) {
-                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                let status = match login_return_to {
+                    Some(_) => S::FOUND,
+                    None => S::UNAUTHORIZED,
+                };
+                Answer {
+                    challenge: Some("Bearer realm=\"scimgate\"".to_owned()),
+                    ..Answer::new(status, "unauthenticated", detail)
                 }
-                r
             }
-            GateError::Forbidden(f) => {
-                if f.browser || wants_html {
-                    pages::html(status, pages::forbidden(&f))
+            GateError::NotProvisioned { .. } => {
+                Answer::new(S::FORBIDDEN, "not_provisioned", pages::NOT_PROVISIONED)
+            }
+            GateError::Forbidden(f) => Answer::new(
+                S::FORBIDDEN,
+                "forbidden",
+                format!("{} {} is not allowed for {}", f.method, f.path, f.user_name),
+            ),
+            GateError::Upstream(e) => upstream_answer(e),
+            GateError::StaleDirectory => Answer::new(
+                S::SERVICE_UNAVAILABLE,
+                "stale_directory",
+                "this replica's directory may be out of date (cut off from the shared store); \
+                 try again shortly",
+            ),
+        }
+    }
+
+    /// The status this failure earns.
+    pub fn status(&self) -> StatusCode {
+        self.answer().status
+    }
+
+    /// Logs what the client is not told: the cause of a server-side failure.
+    fn log_cause(&self, status: StatusCode) {
+        match self {
+            GateError::Upstream(e) if status.is_server_error() => {
+                let cause = error_chain(e);
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    tracing::error!(error = %cause, status = status.as_u16(), "route misconfigured");
                 } else {
-                    let body = serde_json::json!({
-                        "error": "forbidden",
-                        "detail": format!("{} {} is not allowed for {}", f.method, f.path, f.user_name),
-                        "route": &*f.by.route,
-                        "rule": &*f.by.rule,
-                        "allowed_groups": f.allowing_groups.iter().map(|g| &**g).collect::<Vec<_>>(),
-                    });
-                    json(status, &body)
+                    tracing::warn!(error = %cause, status = status.as_u16(), "upstream failure");
                 }
             }
+            GateError::Upstream(e) => {
+                tracing::info!(error = %error_chain(e), status = status.as_u16(), "request refused");
+            }
+            GateError::Unauthenticated {
+                reason: Some(e), ..
+            } if status.is_server_error() => {
+                tracing::warn!(error = %error_chain(e), code = e.code(), status = status.as_u16(), "credentials could not be checked");
+            }
+            _ => {}
+        }
+    }
+
+    /// The response for this failure: a page when `wants_html`, else JSON.
+    pub fn into_response(self, wants_html: bool) -> Response<Body> {
+        let answer = self.answer();
+        self.log_cause(answer.status);
+        let mut r = match self {
+            GateError::Unauthenticated {
+                login_return_to: Some(rd),
+                reason: None,
+                ..
+            } => login_redirect(&rd),
+            GateError::Forbidden(f) if f.browser || wants_html => {
+                pages::html(answer.status, pages::forbidden(&f))
+            }
+            GateError::Forbidden(f) => json(
+                answer.status,
+                &serde_json::json!({
+                    "error": answer.code,
+                    "detail": &answer.detail,
+                    "route": &*f.by.route,
+                    "rule": &*f.by.rule,
+                    "allowed_groups": f.allowing_groups.iter().map(|g| &**g).collect::<Vec<_>>(),
+                }),
+            ),
             GateError::NotProvisioned {
                 browser,
                 login_enabled,
-            } => {
-                if browser || wants_html {
-                    pages::html(status, pages::not_provisioned(login_enabled))
-                } else {
-                    json(
-                        status,
-                        &serde_json::json!({ "error": "not_provisioned", "detail": pages::NOT_PROVISIONED }),
-                    )
-                }
+            } if browser || wants_html => {
+                pages::html(answer.status, pages::not_provisioned(login_enabled))
             }
-            GateError::Upstream(e) if e.closes_connection() => {
-                // The client's fault (a request body it stopped sending): the rest of
-                // the body will not be read, so the connection closes after this.
-                tracing::info!(error = %e, "request refused");
-                let mut r = json_or_page(status, wants_html, "request_timeout", &e.to_string());
-                r.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                r
+            _ if wants_html => {
+                pages::html(answer.status, pages::message(answer.status, &answer.detail))
             }
-            GateError::Upstream(e) => {
-                tracing::warn!(error = %e, "upstream failure");
-                json_or_page(status, wants_html, "upstream", &e.to_string())
+            _ => json(
+                answer.status,
+                &serde_json::json!({ "error": answer.code, "detail": &answer.detail }),
+            ),
+        };
+        let headers = r.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if answer.status == StatusCode::UNAUTHORIZED {
+            if let Some(v) = answer
+                .challenge
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+            {
+                headers.insert(header::WWW_AUTHENTICATE, v);
             }
-            other => json_or_page(status, wants_html, code(&other), &other.to_string()),
         }
+        if answer.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
     }
 }
 
-fn code(e: &GateError) -> &'static str {
-    match e {
-        GateError::BadPath(_) | GateError::AmbiguousPath(_) => "bad_path",
-        GateError::NoRoute => "no_route",
-        GateError::BadHost(_) => "bad_host",
-        GateError::UnsupportedTransferCoding(_) => "unsupported_transfer_coding",
-        GateError::StaleDirectory => "stale_directory",
-        _ => "error",
+/// A 302 to the sign-in page, coming back to `return_to`.
+fn login_redirect(return_to: &str) -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::FOUND;
+    if let Ok(v) = HeaderValue::from_str(&login_url(return_to)) {
+        r.headers_mut().insert(header::LOCATION, v);
     }
-}
-
-fn json_or_page(status: StatusCode, html: bool, code: &str, detail: &str) -> Response<Body> {
-    if html {
-        pages::html(status, pages::message(status, detail))
-    } else {
-        json(
-            status,
-            &serde_json::json!({ "error": code, "detail": detail }),
-        )
-    }
+    r
 }
 
 fn json(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
@@ -205,7 +385,5 @@ fn json(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }

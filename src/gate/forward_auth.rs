@@ -4,14 +4,16 @@
 //! `X-Forwarded-Method`, `X-Forwarded-Uri` and `X-Forwarded-Host`. Those headers are
 //! believed only from `trusted_proxies`; any other peer is refused, since the answer
 //! would be about a request it could have made up. The answer is 200 with the identity
-//! headers and the signed assertion, 401 (no or bad credentials) or 403.
+//! headers and the signed assertion, or a refusal from the gate's one map
+//! ([`super::error`]): 401 (no or bad credentials), 403, 502 (the identity provider
+//! cannot be reached to check a token).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response};
 
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
@@ -50,11 +52,7 @@ async fn judge(
 ) -> Result<Response<Body>, GateError> {
     if !gate.is_trusted_proxy(peer.ip()) {
         tracing::warn!(%peer, "forward-auth request from a peer not in trusted_proxies");
-        let mut r = Response::new(Body::from(
-            "{\"error\":\"untrusted_peer\",\"detail\":\"forward-auth answers only proxies listed in trusted_proxies\"}",
-        ));
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        return Ok(r);
+        return Err(GateError::UntrustedPeer);
     }
     let method = header(h, "x-forwarded-method")
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok())

@@ -12,6 +12,7 @@ use super::caller::NoCaller;
 use super::error::{Forbidden, GateError};
 use super::Gate;
 use crate::audit::records::{DecisionRecord, DenyReason as AuditDenyReason, RequestOrigin};
+use crate::authn::error::AuthnError;
 use crate::metrics::routes::{DenyReason, RouteMetrics};
 use crate::path::NormalPath;
 use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch};
@@ -198,9 +199,20 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         GateError::NoRoute => DenyReason::NoRoute,
         GateError::BadHost(_) => DenyReason::BadHost,
         GateError::UnsupportedTransferCoding(_) => DenyReason::BadFraming,
+        // The identity provider or scimgate failed, not the caller's credentials.
+        GateError::Unauthenticated {
+            reason:
+                Some(
+                    AuthnError::JwksUnavailable
+                    | AuthnError::IdpUnavailable
+                    | AuthnError::Store(_)
+                    | AuthnError::Task(_),
+                ),
+            ..
+        } => DenyReason::Error,
         GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
-        GateError::Forbidden(_) => DenyReason::Forbidden,
+        GateError::Forbidden(_) | GateError::UntrustedPeer => DenyReason::Forbidden,
         GateError::StaleDirectory => DenyReason::StaleDirectory,
         GateError::Upstream(_) => DenyReason::Error,
     }

@@ -1,24 +1,15 @@
 //! The pages people see when the gate says no: server-rendered, no scripts, no external
-//! resources, under a strict Content-Security-Policy, in the layout of the other pages
-//! (`crate::admin::layout`), with a link to `/.scimgate/me`.
+//! resources, in scimgate's one page shell under its one set of page headers
+//! ([`crate::web`]), with a link to `/.scimgate/me`.
 
-use axum::body::Body;
-use http::{Response, StatusCode};
+use http::StatusCode;
 
 use super::error::Forbidden;
-use crate::admin::html::{url_encode, E};
-use crate::admin::layout::narrow_page;
 use crate::authn::routes::LOGIN_AS_SOMEONE_ELSE;
+use crate::web::{narrow_page as layout, url_encode, E};
 
-/// A complete HTML response with the pages' headers (strict CSP: only scimgate's own
-/// stylesheet, no scripts).
-pub fn html(status: StatusCode, body: String) -> Response<Body> {
-    crate::admin::html::html(status, body)
-}
-
-fn layout(title: &str, main: &str) -> String {
-    narrow_page(title, main)
-}
+/// A complete HTML response with the page headers ([`crate::web::html`]).
+pub use crate::web::html;
 
 /// The 403 page: who you are, what you asked for, which groups would allow it.
 pub fn forbidden(f: &Forbidden) -> String {

@@ -61,7 +61,7 @@ pub async fn handle(
         wants_html,
         &mut route_metrics,
     )
-    .instrument(span)
+    .instrument(span.clone())
     .await;
     let route_metrics = route_metrics.unwrap_or_else(|| gate.metrics.routes.unrouted().clone());
     if let Err(GateError::Upstream(e)) = &result {
@@ -71,7 +71,8 @@ pub async fn handle(
     }
     let mut resp = match result {
         Ok(r) => r,
-        Err(e) => e.into_response(wants_html),
+        // In the request's span: a cause the client is not shown is logged with its id.
+        Err(e) => span.in_scope(|| e.into_response(wants_html)),
     };
     route_metrics.finished(started.elapsed());
     resp.headers_mut().insert("x-request-id", request_id);

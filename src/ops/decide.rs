@@ -7,15 +7,15 @@
 //! effective `groups`), the groups that would be allowed when denied, and the
 //! directory `seq` it was judged on. The path is normalised as the proxy does; a path
 //! the proxy would refuse is a denial by `bad-path`. This is what `scimgate doctor`
-//! checks, and a way to ask "why" without sending the request.
+//! checks, and a way to ask "why" without sending the request. A body that is not a
+//! decide request is a SCIM error (400), as every refusal of the admin API is.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::gate::Gate;
@@ -24,6 +24,8 @@ use crate::policy::request::{method_of, split_url};
 use crate::policy::{
     Decision, DirectorySubject, RequestFacts, BAD_PATH, INACTIVE_USER, NO_ROUTE, UNKNOWN_USER,
 };
+use crate::scim::scim_type::ScimType;
+use crate::scim::ScimError;
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -74,10 +76,14 @@ pub enum DecideError {
     Request(String),
 }
 
-impl IntoResponse for DecideError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": "bad_request", "detail": self.to_string() });
-        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+/// The admin API answers in SCIM's error form (RFC 7644 §3.12), like its token check.
+impl From<DecideError> for ScimError {
+    fn from(e: DecideError) -> Self {
+        let scim_type = match e {
+            DecideError::Body(_) => ScimType::InvalidSyntax,
+            DecideError::Request(_) => ScimType::InvalidValue,
+        };
+        ScimError::bad(scim_type, e.to_string())
     }
 }
 
@@ -90,7 +96,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(gate: Arc<Gate>) -> Router<S> {
             async move {
                 match decide_body(&gate, &body) {
                     Ok(answer) => Json(answer).into_response(),
-                    Err(e) => e.into_response(),
+                    Err(e) => ScimError::from(e).into_response(),
                 }
             }
         }),

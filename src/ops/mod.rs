@@ -11,7 +11,6 @@
 //! [`crate::metrics::collect::AuditStatsSource`]); readiness conditions are added to
 //! [`Readiness`].
 
-pub mod config;
 pub mod decide;
 pub mod doctor;
 pub mod listener;

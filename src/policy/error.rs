@@ -113,7 +113,12 @@ impl<'a> Problems<'a> {
 
 /// A problem at a YAML position (or for the whole file, when the position is unknown).
 pub(crate) fn at_location(file: &str, at: &serde_saphyr::Location, reason: String) -> PolicyError {
-    if at.line() == 0 {
+    at_position(file, at.line(), at.column(), reason)
+}
+
+/// A problem at `line`:`column` (1-based; line 0: for the whole file).
+pub(crate) fn at_position(file: &str, line: u64, column: u64, reason: String) -> PolicyError {
+    if line == 0 {
         PolicyError::File {
             file: file.to_owned(),
             reason,
@@ -121,8 +126,8 @@ pub(crate) fn at_location(file: &str, at: &serde_saphyr::Location, reason: Strin
     } else {
         PolicyError::At {
             file: file.to_owned(),
-            line: at.line(),
-            column: at.column(),
+            line,
+            column,
             reason,
         }
     }

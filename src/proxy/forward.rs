@@ -24,8 +24,8 @@ use super::error::ProxyError;
 use super::headers::{is_websocket_upgrade, prepare_response};
 use super::idle::{ConnectionBounds, IdleRequestBody, StreamIdle};
 use super::tunnel;
+use crate::config::server::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
 use crate::policy::RouteSettings;
-use crate::server::limits::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
 
 /// Forwards `req` to the route's upstream at `forward_path` (the normalised path's
 /// `forward` form) with the request's query kept verbatim.

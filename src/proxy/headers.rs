@@ -9,10 +9,10 @@
 //! Order matters: [`prepare_request`] runs first and strips, then [`add_identity`] adds
 //! ours, so a `Connection: x-auth-request-user` sent by a client removes only its own copy.
 //!
-//! Which names are identity headers is [`identity_strip`]'s business (a built-in list of
-//! the common conventions, extensible in the configuration); which upgrades may pass is
-//! decided here too: only a well-formed websocket handshake (see
-//! [`is_websocket_upgrade`]); every other `Upgrade` is dropped.
+//! Which names are identity headers is the configuration's business
+//! ([`crate::config::identity_headers`]: a built-in list of the common conventions,
+//! extensible there); which upgrades may pass is decided here: only a well-formed
+//! websocket handshake (see [`is_websocket_upgrade`]); every other `Upgrade` is dropped.
 
 use std::net::IpAddr;
 
@@ -36,10 +36,9 @@ const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-pub mod identity_strip;
 pub mod request_trailers;
 
-pub use identity_strip::IdentityStrip;
+pub use crate::config::identity_headers::IdentityStrip;
 
 const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
 const SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
@@ -100,7 +99,7 @@ fn is_odd_spelling(name: &HeaderName) -> bool {
 
 /// Whether a header describes the original request, which only trusted proxies may say.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    let name = identity_strip::canonical(name.as_str());
+    let name = crate::config::identity_headers::canonical(name.as_str());
     name.starts_with("x-forwarded-") || FORWARDING_NAMES.contains(&name.as_str())
 }
 

@@ -6,7 +6,8 @@
 //! its `forward` form to [`forward::forward`]), then on allow [`headers::prepare_request`],
 //! [`headers::add_identity`] (with an assertion from [`assertion::AssertionSigner`]),
 //! and [`forward::forward`] with a cancellation token registered for revocation.
-//! Errors become responses in [`error::ProxyError::into_response`].
+//! Errors ([`error::ProxyError`]) become responses in the gate's one map for proxied
+//! requests (`gate::error`).
 
 pub mod assertion;
 pub mod body;

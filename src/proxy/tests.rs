@@ -183,11 +183,7 @@ async fn spawn_front(
                         };
                         let path = match normalise(req.uri().path()) {
                             Ok(path) => path.forward,
-                            Err(e) => {
-                                return Ok::<_, Infallible>(
-                                    ProxyError::from(e).into_response(false),
-                                )
-                            }
+                            Err(e) => return Ok::<_, Infallible>(failed(&ProxyError::from(e))),
                         };
                         let upgrade = is_websocket_upgrade(req.version(), req.headers());
                         prepare_request(req.headers_mut(), &ctx, upgrade);
@@ -200,7 +196,7 @@ async fn spawn_front(
                         );
                         Ok(forward(client, settings, req, &path, cancel, None)
                             .await
-                            .unwrap_or_else(|e| e.into_response(false)))
+                            .unwrap_or_else(|e| failed(&e)))
                     }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
@@ -210,6 +206,13 @@ async fn spawn_front(
         }
     });
     addr
+}
+
+/// The test front's answer to a failure (the gate's map has its own tests).
+fn failed(e: &ProxyError) -> Response<Body> {
+    let mut r = Response::new(Body::from(e.to_string()));
+    *r.status_mut() = StatusCode::BAD_GATEWAY;
+    r
 }
 
 #[tokio::test]
@@ -506,7 +509,7 @@ async fn websockets_echo_through_forward_and_cancel_closes_them() {
 }
 
 #[tokio::test]
-async fn an_upstream_that_never_answers_is_a_504_at_the_response_timeout() {
+async fn an_upstream_that_never_answers_times_out_at_the_response_timeout() {
     let (received_tx, mut received) = mpsc::channel::<()>(1);
     let upstream = spawn_upstream(Arc::new(move |_req| {
         let received_tx = received_tx.clone();
@@ -530,12 +533,11 @@ async fn an_upstream_that_never_answers_is_a_504_at_the_response_timeout() {
     tokio::time::pause();
     let error = exchange.await.unwrap().unwrap_err();
     assert!(matches!(error, ProxyError::ResponseTimeout), "{error:?}");
-    assert_eq!(error.status(), StatusCode::GATEWAY_TIMEOUT);
     assert!(started.elapsed() >= s.response_timeout, "gave up early");
 }
 
 #[tokio::test]
-async fn an_unreachable_upstream_is_a_502() {
+async fn an_unreachable_upstream_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -543,11 +545,10 @@ async fn an_unreachable_upstream_is_a_502() {
     let client = UpstreamClient::new(&s).unwrap();
     let error = send(&client, &s, request("/")).await.unwrap_err();
     assert!(matches!(error, ProxyError::UpstreamConnect(_)), "{error:?}");
-    assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
 }
 
 #[tokio::test]
-async fn max_concurrency_queues_then_sheds_with_503() {
+async fn max_concurrency_queues_then_sheds_at_the_response_timeout() {
     let held_handler = silent();
     let echo_handler = echo();
     let upstream = spawn_upstream(Arc::new(move |req| {
@@ -574,7 +575,6 @@ async fn max_concurrency_queues_then_sheds_with_503() {
     let started = tokio::time::Instant::now();
     let error = send(&client, &s, request("/quick")).await.unwrap_err();
     assert!(matches!(error, ProxyError::Overloaded), "{error:?}");
-    assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(started.elapsed() >= s.response_timeout, "gave up early");
     tokio::time::resume();
 

@@ -131,11 +131,15 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn jobs_run_on_threads_with_the_idle_scheduling_policy() {
-        use crate::scim::scan::tests::{own_policy, SCHED_IDLE};
+    async fn jobs_run_on_threads_with_the_idle_scheduling_policy_off_the_first_cpu() {
+        use crate::scim::scan::tests::{background_cpus, own_cpus, own_policy, SCHED_IDLE};
         let pages = Pages::new(&ScimConfig::default(), Arc::new(Metrics::new()));
-        let policy = pages.run(None, || Ok(own_policy())).await.expect("ran");
+        let (policy, cpus) = pages
+            .run(None, || Ok((own_policy(), own_cpus())))
+            .await
+            .expect("ran");
         assert_eq!(policy, SCHED_IDLE);
+        assert_eq!(cpus, background_cpus(&own_cpus()));
     }
 
     #[tokio::test]

@@ -27,8 +27,8 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::limits::ServerLimits;
 use super::Dispatch;
+use crate::config::server::ServerLimits;
 use crate::metrics::connections::{CloseReason, ConnectionMetrics};
 use crate::proxy::idle::ConnectionBounds;
 

@@ -34,12 +34,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::admin::AdminState;
-use crate::authn::http::HttpClient;
 use crate::authn::jwt::JwtVerifier;
 use crate::authn::oidc::OidcLogin;
 use crate::authn::routes::AuthnState;
 use crate::authn::session::Sessions;
 use crate::clock;
+use crate::config::server::ServerLimits;
 use crate::config::{Config, LogFormat};
 use crate::directory::writer::{Writer, WriterSettings};
 use crate::directory::{CatchUpSignal, Directory};
@@ -48,6 +48,7 @@ use crate::gate::Gate;
 use crate::metrics::connections::ConnectionMetrics;
 use crate::metrics::Metrics;
 use crate::ops::{self, Readiness};
+use crate::outbound::HttpClient;
 use crate::policy::reload::PolicyHandle;
 use crate::proxy::assertion::AssertionSigner;
 use crate::replica::follow::FollowSettings;
@@ -55,7 +56,6 @@ use crate::revoke::Registry;
 use crate::scim::{self, ScimState};
 use crate::store::{PgStore, SqliteStore, Store};
 pub use dispatch::Dispatch;
-use limits::ServerLimits;
 pub use tls::ReloadingCert;
 
 /// Sets up logging as the configuration says (`RUST_LOG` wins when set). Text logs are
@@ -192,7 +192,7 @@ async fn build(config: &Config) -> anyhow::Result<Built> {
     metrics
         .routes
         .prepare(policy.current().routes().iter().map(|r| r.name.clone()));
-    if let Some(w) = crate::admin::config::shared_origin_warning(
+    if let Some(w) = crate::admin::shared_origin::warning(
         &config.admin,
         config.public_url.as_deref(),
         &policy.current(),

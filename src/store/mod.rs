@@ -8,7 +8,6 @@
 //! transaction, so a deprovisioning ends sessions durably with the change. Only this
 //! module speaks SQL. The calls block; async callers run them on a blocking thread.
 
-pub mod config;
 mod migrations;
 pub mod postgres;
 mod rows;

@@ -16,9 +16,9 @@ use std::path::Path;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::config::SqliteConfig;
 use super::rows::{self, GroupValues, UserValues};
 use super::{migrations, Store, StoreError};
+use crate::config::store::SqliteConfig;
 use crate::record::chain::{record_hash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
 use crate::record::{

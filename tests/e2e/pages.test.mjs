@@ -2,12 +2,13 @@
 // routes, the 403 page leads to it, non-admins are refused the admin UI, and
 // an admin searches a user, reads their access explained route by route,
 // creates a SCIM token (shown once: a reload no longer shows it), revokes it,
-// and reads both on the audit timeline next to the SCIM changes.
+// and reads both on the audit timeline next to the SCIM changes. The sign-in
+// pages are in the same shell; no page of the gate has a CSP violation.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { provision, startStack } from './harness.mjs';
-import { lastNavigation, navigatedThrough, openPage, screenshot, signIn } from './lib/browser.mjs';
+import { cspViolationsOn, lastNavigation, navigatedThrough, openPage, screenshot, signIn } from './lib/browser.mjs';
 
 let stack;
 before(async () => {
@@ -30,6 +31,37 @@ async function scimStatus(token) {
   return response.status;
 }
 
+test('the sign-in pages are in the shell of the others, styled by the one stylesheet', async () => {
+  const page = await openPage(stack.browser);
+  for (const [path, status] of [
+    ['/.scimgate/signed-out', 200],
+    ['/.scimgate/logout', 200],
+    ['/.scimgate/callback?error=access_denied', 401],
+  ]) {
+    const response = await page.goto(`${stack.urls.gate}${path}`);
+    assert.equal(response.status(), status, path);
+    assert.equal(await page.locator('header.top .brand').innerText(), 'scimgate', path);
+    const background = await page.evaluate(() => getComputedStyle(document.querySelector('header.top')).backgroundColor);
+    assert.equal(background, 'rgb(29, 35, 48)', path);
+  }
+  await screenshot(page, stack.artifacts, 'pages-0-sign-in-refused');
+  assert.deepEqual(cspViolationsOn(page, stack.urls.gate), [], 'no CSP violation on the gate\'s pages');
+
+  // The report works: an inline style added to the page is refused and reported.
+  await page.evaluate(() => {
+    const style = document.createElement('style');
+    style.textContent = 'main { color: red }';
+    document.head.append(style);
+  });
+  for (let i = 0; i < 50 && cspViolationsOn(page, stack.urls.gate).length === 0; i++) {
+    await page.waitForTimeout(100);
+  }
+  const reported = cspViolationsOn(page, stack.urls.gate);
+  assert.equal(reported.length, 1, JSON.stringify(reported));
+  assert.match(reported[0].directive, /^style-src/);
+  await page.context().close();
+});
+
 test('alice sees who she is, her groups and the routes she may use on /me', async () => {
   const page = await openPage(stack.browser);
   const status = await signIn(page, stack.urls, 'alice', { path: '/.scimgate/me' });
@@ -43,6 +75,7 @@ test('alice sees who she is, her groups and the routes she may use on /me', asyn
   // The stylesheet is scimgate's own and applied (no inline styles are allowed).
   const background = await page.evaluate(() => getComputedStyle(document.querySelector('header.top')).backgroundColor);
   assert.equal(background, 'rgb(29, 35, 48)');
+  assert.deepEqual(cspViolationsOn(page, stack.urls.gate), [], 'no CSP violation on the gate\'s pages');
   await page.context().close();
 });
 
@@ -64,6 +97,7 @@ test('bob gets the 403 page, which leads to his /me; the admin UI refuses him', 
   assert.equal(lastNavigation(page, page.url())?.status, 403);
   assert.match(await page.locator('main').innerText(), /administrators/);
   await screenshot(page, stack.artifacts, 'pages-4-bob-admin-refused');
+  assert.deepEqual(cspViolationsOn(page, stack.urls.gate), [], 'no CSP violation on the gate\'s pages');
   await page.context().close();
 });
 
@@ -144,5 +178,6 @@ test('carol, an admin, searches a user, explains their access, manages a token a
   await page.goto(`${gate}/.scimgate/me`);
   // The IdP still knows carol, so she comes straight back, but through a new sign-in.
   assert.ok(navigatedThrough(page, `${gate}/.scimgate/login?rd=%2F.scimgate%2Fme`, from), 'signed in anew');
+  assert.deepEqual(cspViolationsOn(page, stack.urls.gate), [], 'no CSP violation on the gate\'s pages');
   await page.context().close();
 });

@@ -15,8 +15,8 @@ use scimgate::store::{SqliteStore, Store};
 use crate::oidc_provider::{query_of, Provider};
 use crate::support::{self, Gate};
 
-const ADMIN_CONFIG: &str = "admin: { groups: [scimgate-admins], allow_shared_origin: true }\n";
-const POLICY: &str = "routes:
+pub const ADMIN_CONFIG: &str = "admin: { groups: [scimgate-admins], allow_shared_origin: true }\n";
+pub const POLICY: &str = "routes:
   - name: docs
     match: { path: /** }
     upstream: http://127.0.0.1:9
@@ -181,7 +181,7 @@ async fn pages_name_scimgates_icon_and_icon_refusals_are_not_audit_noise() {
 }
 
 /// A client that does not follow redirects nor keep cookies (the tests carry them).
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -203,7 +203,12 @@ fn cookie_named(r: &reqwest::Response, name: &str) -> Option<String> {
 
 /// Signs `user` in through the provider, starting at `login` (a path and query): the
 /// authorize URL scimgate sent the browser to, and the callback's response.
-async fn sign_in(g: &Gate, idp: &Provider, login: &str, user: &str) -> (String, reqwest::Response) {
+pub async fn sign_in(
+    g: &Gate,
+    idp: &Provider,
+    login: &str,
+    user: &str,
+) -> (String, reqwest::Response) {
     let http = client();
     let start = http
         .get(format!("{}{login}", g.root()))
@@ -230,7 +235,7 @@ async fn sign_in(g: &Gate, idp: &Provider, login: &str, user: &str) -> (String, 
     (authorize, done)
 }
 
-fn session_of(done: &reqwest::Response) -> String {
+pub fn session_of(done: &reqwest::Response) -> String {
     cookie_named(done, "scimgate_session").expect("a session cookie")
 }
 

@@ -15,7 +15,7 @@ use crate::proxy_env::{reader, Env};
 use crate::upstream;
 
 /// An HTTPS server for `localhost` on a free port; returns its port and the CA PEM.
-async fn tls_upstream() -> (u16, String) {
+pub async fn tls_upstream() -> (u16, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let pem = cert.cert.pem();
     let certs = vec![CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()];

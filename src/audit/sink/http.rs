@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::spool::{Batch, Spool};
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::config::HttpSinkConfig;
 use crate::audit::{records, wire, Auditor};
-use crate::authn::http::HttpClient;
+use crate::config::audit::HttpSinkConfig;
+use crate::outbound::HttpClient;
 use crate::record::AuditRow;
 
 /// The tailer's side: spools records.

@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::cursor::write_atomically;
-use crate::audit::config::SpoolFull;
+use crate::config::audit::SpoolFull;
 
 /// A bounded queue of lines on disk.
 #[derive(Debug)]

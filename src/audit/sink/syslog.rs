@@ -17,8 +17,8 @@ use fasyslog::sender::UdpSender;
 use fasyslog::{Facility, SDElement, Severity};
 
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::config::{SyslogSinkConfig, SyslogTransport};
 use crate::audit::wire;
+use crate::config::audit::{SyslogSinkConfig, SyslogTransport};
 use crate::record::AuditRow;
 
 /// The structured-data id of scimgate's element (32473 is the documentation PEN).

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http::StatusCode;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -112,7 +111,17 @@ impl Fixture {
 
     async fn refused(&self, token: &str) -> AuthnError {
         let err = self.verifier.verify(token).await.unwrap_err();
-        assert_eq!(err.status(), StatusCode::UNAUTHORIZED, "{err:?}");
+        // The token's fault, not the key source's nor ours.
+        assert!(
+            !matches!(
+                err,
+                AuthnError::JwksUnavailable
+                    | AuthnError::IdpUnavailable
+                    | AuthnError::Store(_)
+                    | AuthnError::Task(_)
+            ),
+            "{err:?}"
+        );
         err
     }
 }
@@ -343,13 +352,12 @@ async fn a_rotated_key_is_picked_up_after_the_interval() {
 }
 
 #[tokio::test]
-async fn an_unreachable_jwks_is_a_502_retried_at_the_bounded_rate() {
+async fn an_unreachable_jwks_is_unavailable_and_retried_at_the_bounded_rate() {
     let f = Fixture::new(default_algs()).await;
     *f.answer.lock() = (500, json!({}));
     let token = rsa().sign("r1", &claims());
     let err = f.verifier.verify(&token).await.unwrap_err();
     assert!(matches!(err, AuthnError::JwksUnavailable));
-    assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
     *f.answer.lock() = (200, json!({"keys": [rsa().jwk("r1")]}));
     assert!(matches!(
         f.verifier.verify(&token).await,

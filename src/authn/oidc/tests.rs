@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use http::StatusCode;
 use serde_json::json;
 
 use super::*;
@@ -48,7 +47,6 @@ async fn a_state_mismatch_is_refused_without_asking_the_provider() {
         .await
         .unwrap_err();
     assert!(matches!(err, AuthnError::LoginFailed(_)), "{err:?}");
-    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -78,13 +76,12 @@ async fn a_callback_to_another_address_is_refused() {
 }
 
 #[tokio::test]
-async fn an_unreachable_provider_is_a_502_and_discovery_is_retried() {
+async fn an_unreachable_provider_is_unavailable_and_discovery_is_retried() {
     let idp = FakeIdp::start().await;
     idp.state.lock().discovery_status = 503;
     let login = OidcLogin::new(idp.config(), HttpClient::new().unwrap()).unwrap();
     let err = login.start(CALLBACK, "/".into()).await.unwrap_err();
     assert!(matches!(err, AuthnError::IdpUnavailable));
-    assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
     idp.state.lock().discovery_status = 200;
     login.start(CALLBACK, "/".into()).await.unwrap();
     login.start(CALLBACK, "/".into()).await.unwrap();

@@ -12,9 +12,9 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::authn::testing::{query_param, FakeIdp};
-use crate::authn::HttpClient;
 use crate::clock;
 use crate::config::{IdentityAttribute, SessionConfig};
+use crate::outbound::HttpClient;
 use crate::record::{StoreOp, UserRecord};
 use crate::store::{SqliteStore, Store};
 

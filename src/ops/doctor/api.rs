@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{header, Method, Request, StatusCode};
 use serde_json::Value;
 
-use crate::authn::http::{HttpClient, HttpError};
+use crate::outbound::{error_chain, HttpClient, HttpError};
 
 /// Largest answer read (a group's member list can be long).
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -14,7 +14,7 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 /// Why a call did not give the answer a step needs.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    #[error("{}", with_causes(.0))]
+    #[error("{}", error_chain(.0))]
     Transport(#[from] HttpError),
     #[error("the token was refused (401): is it a valid {0} token of this instance?")]
     Unauthorized(&'static str),
@@ -94,18 +94,6 @@ impl Api {
     }
 }
 
-/// An error and its causes on one line ("the request failed: ...: connection refused").
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
 /// The `detail` of an error body, or its start.
 fn error_detail(text: &str) -> String {
     serde_json::from_str::<Value>(text)
@@ -119,29 +107,12 @@ pub fn client(timeout: Duration) -> Result<HttpClient, HttpError> {
     HttpClient::with_limits(timeout, MAX_BODY)
 }
 
-/// Percent-encodes a query parameter value.
-pub fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn encodes_filters() {
-        assert_eq!(
-            encode_query("displayName eq \"a b\""),
-            "displayName%20eq%20%22a%20b%22"
-        );
+    fn reads_error_details() {
         assert_eq!(error_detail(r#"{"detail":"nope"}"#), "nope");
         assert_eq!(error_detail("plain"), "plain");
     }

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use self::api::{encode_query, Api, CallError};
+use self::api::{Api, CallError};
 pub use self::report::{Report, Step};
+use crate::web::url_encode;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -322,7 +323,7 @@ impl Cycle<'_> {
         );
         let path = format!(
             "/Groups?filter={}&excludedAttributes=members",
-            encode_query(&filter)
+            url_encode(&filter)
         );
         let list = self
             .resources

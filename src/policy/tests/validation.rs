@@ -24,7 +24,7 @@ fn yaml_syntax_errors_have_positions() {
     );
     assert_refused(
         "routes:\n  - name: a\n    upstream: [http://x\n",
-        "policies/t.yaml:3:15: unexpected event: expected string scalar",
+        "policies/t.yaml:3:15: expected a string",
     );
 }
 
@@ -60,7 +60,11 @@ fn unknown_keys_point_at_the_key() {
 fn yaml_type_errors_have_positions() {
     assert_refused(
         &route("    keep_alive: yes\n"),
-        "policies/t.yaml:4:17: invalid boolean",
+        "policies/t.yaml:4:17: `yes` is not a boolean: use true or false",
+    );
+    assert_refused(
+        &route("    keep_alive: off\n"),
+        "policies/t.yaml:4:17: `off` is not a boolean: use true or false",
     );
     assert_refused(
         &route("    upstream: http://127.0.0.1:2\n"),
@@ -72,7 +76,7 @@ fn yaml_type_errors_have_positions() {
     );
     assert_refused(
         &route("    allow:\n      - groups: analysts\n"),
-        "policies/t.yaml:5:17: ",
+        "policies/t.yaml:5:17: expected a list, found `analysts`",
     );
 }
 

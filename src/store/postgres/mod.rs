@@ -32,8 +32,8 @@ use parking_lot::Mutex;
 use postgres::{Client, Statement};
 
 use self::tls::{PgTls, TlsOptions};
-use super::config::PostgresConfig;
 use super::StoreError;
+use crate::config::store::PostgresConfig;
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
 use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, TokenRow};
 

@@ -16,13 +16,29 @@ export function launchBrowser() {
 
 /**
  * A fresh context and page for one person. `page.navigations` lists the
- * main frame's document responses, { url, status }, in order.
+ * main frame's document responses, { url, status }, in order;
+ * `page.cspViolations` every Content-Security-Policy violation in any of the
+ * context's documents, { document, directive, blocked, sample } (see
+ * `cspViolationsOn`).
  */
 export async function openPage(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   // The docs UI parses a 2 MB page: give a busy 2-core machine time.
   context.setDefaultTimeout(60000);
+  const violations = [];
+  // The browser's own report of what a page's CSP refused (an inline style or
+  // script, an event handler, a resource from elsewhere), from a listener
+  // installed by the browser driver before any of the document's own content.
+  await context.exposeBinding('__reportCspViolation', (_source, violation) => { violations.push(violation); });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__reportCspViolation({
+        document: e.documentURI, directive: e.effectiveDirective, blocked: e.blockedURI, sample: e.sample,
+      });
+    });
+  });
   const page = await context.newPage();
+  page.cspViolations = violations;
   page.navigations = [];
   page.on('response', (response) => {
     const request = response.request();
@@ -37,6 +53,11 @@ export async function openPage(browser) {
 export function lastNavigation(page, url) {
   const bare = url.split('#')[0];
   return page.navigations.findLast((n) => n.url === bare);
+}
+
+/** The CSP violations `page` has seen in documents of `origin` (e.g. the gate's). */
+export function cspViolationsOn(page, origin) {
+  return page.cspViolations.filter((v) => v.document.startsWith(`${origin}/`));
 }
 
 /** Whether any main-frame navigation since `from` (an index) hit `fragment`. */

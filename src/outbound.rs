@@ -1,14 +1,15 @@
-//! The one outbound HTTP client, for talking to the identity provider (discovery, JWKS,
-//! token and userinfo endpoints).
+//! The one outbound HTTP client: scimgate's own requests to other services (the
+//! identity provider's discovery, JWKS, token and userinfo endpoints; the audit log's
+//! HTTP sink; `scimgate doctor`'s calls to a running instance). Proxied requests have
+//! their own clients, one per route.
 //!
 //! hyper-util's pooled client over hyper-rustls (aws-lc-rs, Mozilla's roots; `http` and
 //! `https`; HTTP/1.1 and HTTP/2 by ALPN). Every exchange, body included, must finish in
 //! [`TIMEOUT`] and a body may not exceed [`MAX_BODY`]. Redirects are never followed (a
-//! followed redirect would let a hostile response steer us at internal addresses). It
-//! implements openidconnect's [`AsyncHttpClient`], so the OIDC library uses it too.
+//! followed redirect would let a hostile response steer us at internal addresses).
+//!
+//! A leaf: it uses no other module of scimgate.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +19,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use openidconnect::AsyncHttpClient;
 use serde::de::DeserializeOwned;
 
 /// Time allowed for one exchange, from connecting to the end of the body.
@@ -162,47 +162,52 @@ fn parse_url(url: &str) -> Result<Uri, HttpError> {
     }
 }
 
-impl<'c> AsyncHttpClient<'c> for HttpClient {
-    type Error = HttpError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Vec<u8>>, HttpError>> + Send + 'c>>;
-
-    fn call(&'c self, request: Request<Vec<u8>>) -> Self::Future {
-        Box::pin(self.send(request))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use axum::routing::get;
+
     use super::*;
-    use crate::authn::testing::{serve, Reply};
+
+    /// A loopback server: `/ok` JSON, `/big` a 4 KiB body, `/slow` an answer after 5 s,
+    /// anything else 404.
+    async fn server() -> String {
+        let app = axum::Router::new()
+            .route("/ok", get(|| async { r#"{"a":1}"# }))
+            .route(
+                "/big",
+                get(|| async { format!("\"{}\"", "x".repeat(4096)) }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "{}"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
 
     #[tokio::test]
     async fn gets_json_and_enforces_status_size_and_time() {
-        let server = serve(|path| match path {
-            "/ok" => Reply::json(r#"{"a":1}"#),
-            "/big" => Reply::json(format!("\"{}\"", "x".repeat(4096))),
-            "/slow" => Reply {
-                delay: Duration::from_secs(5),
-                ..Reply::json("{}")
-            },
-            _ => Reply::status(404),
-        })
-        .await;
+        let base = server().await;
         let http = HttpClient::with_limits(Duration::from_millis(300), 1024).unwrap();
-        let v: serde_json::Value = http.get_json(&server.url("/ok")).await.unwrap();
+        let v: serde_json::Value = http.get_json(&format!("{base}/ok")).await.unwrap();
         assert_eq!(v["a"], 1);
         assert!(matches!(
-            http.get_json::<serde_json::Value>(&server.url("/nope"))
+            http.get_json::<serde_json::Value>(&format!("{base}/nope"))
                 .await,
             Err(HttpError::Status(StatusCode::NOT_FOUND))
         ));
         assert!(matches!(
-            http.get_json::<serde_json::Value>(&server.url("/big"))
+            http.get_json::<serde_json::Value>(&format!("{base}/big"))
                 .await,
             Err(HttpError::TooLarge(1024))
         ));
         assert!(matches!(
-            http.get_json::<serde_json::Value>(&server.url("/slow"))
+            http.get_json::<serde_json::Value>(&format!("{base}/slow"))
                 .await,
             Err(HttpError::Timeout(_))
         ));
@@ -210,5 +215,15 @@ mod tests {
             http.get_json::<serde_json::Value>("ftp://x/y").await,
             Err(HttpError::BadUrl(_))
         ));
+    }
+
+    #[test]
+    fn an_error_chain_names_each_cause_once() {
+        let inner = std::io::Error::other("connection refused");
+        let outer = HttpError::Body(Box::new(inner));
+        assert_eq!(
+            error_chain(&outer),
+            "reading the response body failed: connection refused"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The `store:` section of the configuration: which durable store to use.
+//! The `store:` section: which durable store to use.
 //!
 //! Absent, or without `postgres:`, the store is SQLite in the data directory. With
 //! `postgres: { url: ..., max_stale_seconds: ... }` every replica shares one PostgreSQL
@@ -7,16 +7,18 @@
 //! replica cut off from the database keeps serving routes that demand fresh state.
 //! TLS to the database takes libpq's options, `sslmode`, `sslrootcert`, `sslcert` and
 //! `sslkey`, in the URL's query or as keys of `postgres:` (both: they must agree);
-//! see [`super::postgres::tls`].
+//! see [`postgres_tls`].
 //! `sqlite: { wal_max_bytes: ... }` bounds the embedded store's write-ahead log: past
-//! it the WAL is checkpointed and truncated (see [`super::sqlite`]).
+//! it the WAL is checkpointed and truncated.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::postgres::tls::{self, TlsOptions};
-use crate::config::ConfigError;
+use super::error::{Checker, ConfigError};
+use postgres_tls::{SslMode, TlsOptionError, TlsOptions};
+
+pub mod postgres_tls;
 
 /// Default bound on how long a replica may be cut off before failing closed.
 pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(10);
@@ -103,97 +105,62 @@ impl std::fmt::Debug for PostgresConfig {
     }
 }
 
-fn seconds(
-    file: &str,
-    key: &'static str,
-    v: Option<f64>,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    match v {
-        None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => Err(ConfigError::Invalid {
-            file: file.to_owned(),
-            key,
-            reason: format!("{s} is not a number of seconds between 0 and 86400"),
-        }),
+impl RawStoreConfig {
+    /// Checks the section, resolving the URL's references.
+    pub fn validate(self, check: Checker<'_>) -> Result<StoreConfig, ConfigError> {
+        let sqlite = SqliteConfig {
+            wal_max_bytes: check.at_least(
+                "store.sqlite.wal_max_bytes",
+                self.sqlite.and_then(|s| s.wal_max_bytes),
+                1024 * 1024,
+                DEFAULT_WAL_MAX_BYTES,
+            )?,
+        };
+        let postgres = self.postgres.map(|pg| pg.validate(check)).transpose()?;
+        Ok(StoreConfig { postgres, sqlite })
     }
 }
 
-impl RawStoreConfig {
-    /// Checks the section; `file` names the config file in errors.
-    pub fn validate(self, file: &str) -> Result<StoreConfig, ConfigError> {
-        let wal_max_bytes = self
-            .sqlite
-            .and_then(|s| s.wal_max_bytes)
-            .unwrap_or(DEFAULT_WAL_MAX_BYTES);
-        if wal_max_bytes < 1024 * 1024 {
-            return Err(ConfigError::Invalid {
-                file: file.to_owned(),
-                key: "store.sqlite.wal_max_bytes",
-                reason: "must be at least 1048576".into(),
-            });
-        }
-        let sqlite = SqliteConfig { wal_max_bytes };
-        let Some(pg) = self.postgres else {
-            return Ok(StoreConfig {
-                postgres: None,
-                sqlite,
-            });
-        };
-        let invalid = |reason: String| ConfigError::Invalid {
-            file: file.to_owned(),
-            key: "store.postgres.url",
-            reason,
-        };
-        let url = crate::secret::expand(&pg.url).map_err(invalid)?;
+impl RawPostgres {
+    fn validate(self, check: Checker<'_>) -> Result<PostgresConfig, ConfigError> {
+        const URL: &str = "store.postgres.url";
+        let url = check.secret(URL, &self.url)?;
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(invalid(
-                "must start with postgres:// or postgresql://".into(),
-            ));
+            return Err(check.invalid(URL, "must start with postgres:// or postgresql://"));
         }
         let configured = TlsOptions {
-            sslmode: pg.sslmode,
-            sslrootcert: pg.sslrootcert,
-            sslcert: pg.sslcert,
-            sslkey: pg.sslkey,
+            sslmode: self.sslmode,
+            sslrootcert: self.sslrootcert,
+            sslcert: self.sslcert,
+            sslkey: self.sslkey,
         };
-        let tls_invalid = |e: tls::PgTlsError| ConfigError::Invalid {
-            file: file.to_owned(),
-            key: "store.postgres",
-            reason: e.to_string(),
-        };
-        let (rest, from_url) = tls::split_url(&url).map_err(tls_invalid)?;
+        let tls_invalid = |e: TlsOptionError| check.invalid("store.postgres", e.to_string());
+        let (rest, from_url) = postgres_tls::split_url(&url).map_err(tls_invalid)?;
         let opts = from_url.merge(&configured).map_err(tls_invalid)?;
         if let Some(mode) = &opts.sslmode {
-            tls::SslMode::parse(mode).map_err(tls_invalid)?;
+            SslMode::parse(mode).map_err(tls_invalid)?;
         }
         if opts.sslcert.is_some() != opts.sslkey.is_some() {
-            return Err(tls_invalid(tls::PgTlsError::Option {
+            return Err(tls_invalid(TlsOptionError {
                 key: "sslcert",
                 reason: "sslcert and sslkey go together".into(),
             }));
         }
         rest.parse::<postgres::Config>()
-            .map_err(|e| invalid(format!("not a valid connection URL: {e}")))?;
-        Ok(StoreConfig {
-            sqlite,
-            postgres: Some(PostgresConfig {
-                url,
-                max_stale: seconds(
-                    file,
-                    "store.postgres.max_stale_seconds",
-                    pg.max_stale_seconds,
-                    DEFAULT_MAX_STALE,
-                )?,
-                timeout: seconds(
-                    file,
-                    "store.postgres.timeout_seconds",
-                    pg.timeout_seconds,
-                    DEFAULT_TIMEOUT,
-                )?,
-                tls: configured,
-            }),
+            .map_err(|e| check.invalid(URL, format!("not a valid connection URL: {e}")))?;
+        Ok(PostgresConfig {
+            url,
+            max_stale: check.seconds(
+                "store.postgres.max_stale_seconds",
+                self.max_stale_seconds,
+                DEFAULT_MAX_STALE,
+            )?,
+            timeout: check.seconds(
+                "store.postgres.timeout_seconds",
+                self.timeout_seconds,
+                DEFAULT_TIMEOUT,
+            )?,
+            tls: configured,
         })
     }
 }
@@ -204,7 +171,7 @@ mod tests {
 
     fn parse(yaml: &str) -> Result<StoreConfig, ConfigError> {
         let raw: RawStoreConfig = serde_saphyr::from_str(yaml).unwrap();
-        raw.validate("test.yaml")
+        raw.validate(Checker::new("test.yaml"))
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The `ops:` section of the configuration: where the operations listener (`/metrics`,
+//! The `ops:` section: where the operations listener (`/metrics`,
 //! `/healthz`, `/readyz`) listens.
 //!
 //! It is loopback by default: metrics name routes and token names, which are not for
@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use super::error::{Checker, ConfigError};
 
 /// The default operations address.
 pub const DEFAULT_OPS_LISTEN: &str = "127.0.0.1:9090";
@@ -46,19 +46,13 @@ impl Default for OpsConfig {
 }
 
 impl RawOpsConfig {
-    /// Checks the section; `file` names the config file in errors, `main` is the main
-    /// listener's address.
-    pub fn validate(self, file: &str, main: SocketAddr) -> Result<OpsConfig, ConfigError> {
-        let invalid = |key: &'static str, reason: String| ConfigError::Invalid {
-            file: file.to_owned(),
-            key,
-            reason,
-        };
+    /// Checks the section; `main` is the main listener's address.
+    pub fn validate(self, check: Checker<'_>, main: SocketAddr) -> Result<OpsConfig, ConfigError> {
         let explicit = self.listen.is_some();
         let listen = match self.listen.as_deref().map(str::trim) {
             Some("off") => None,
             Some(text) => Some(text.parse::<SocketAddr>().map_err(|e| {
-                invalid(
+                check.invalid(
                     "ops.listen",
                     format!("{text:?} is not an address:port or `off` ({e})"),
                 )
@@ -68,7 +62,7 @@ impl RawOpsConfig {
         };
         if let Some(addr) = listen {
             if !addr.ip().is_loopback() && !self.allow_remote.unwrap_or(false) {
-                return Err(invalid(
+                return Err(check.invalid(
                     "ops.listen",
                     format!(
                         "{addr} is not a loopback address; metrics are not for the world \
@@ -77,7 +71,7 @@ impl RawOpsConfig {
                 ));
             }
             if addr.port() != 0 && addr.port() == main.port() && overlaps(addr, main) {
-                return Err(invalid(
+                return Err(check.invalid(
                     "ops.listen",
                     format!("{addr} is the main listener's address ({main})"),
                 ));
@@ -108,7 +102,7 @@ mod tests {
 
     fn check(yaml: &str, main: &str) -> Result<OpsConfig, ConfigError> {
         let raw: RawOpsConfig = serde_saphyr::from_str(yaml).unwrap();
-        raw.validate("f.yaml", main.parse().unwrap())
+        raw.validate(Checker::new("f.yaml"), main.parse().unwrap())
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Which client-sent headers carry identity, so that none of them ever reaches an
-//! upstream: the built-in list of the common conventions, extended by the
-//! `identity_headers:` section of the configuration.
+//! The `identity_headers:` section: which client-sent headers carry identity, so that
+//! none of them ever reaches an upstream (the proxy strips them): the built-in list of
+//! the common conventions, extended by the section.
 //!
 //! A header name is compared in its canonical spelling: ASCII lower case, and every
 //! byte that is not a letter or a digit read as `-`. So `X_WEBAUTH_USER`,
@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 
 use http::HeaderName;
 use serde::Deserialize;
+
+use super::error::{Checker, ConfigError};
 
 /// Whole names (canonical spelling) no client may send upstream.
 pub const BUILTIN_NAMES: &[&str] = &[
@@ -188,16 +190,12 @@ impl IdentityStrip {
 }
 
 impl RawIdentityHeaders {
-    /// Checks the section; `file` names the configuration file in errors.
-    pub fn validate(self, file: &str) -> Result<IdentityStrip, crate::config::ConfigError> {
+    /// Checks the section.
+    pub fn validate(self, check: Checker<'_>) -> Result<IdentityStrip, ConfigError> {
         IdentityStrip::with_extra(
             &self.strip.unwrap_or_default(),
             &self.strip_prefixes.unwrap_or_default(),
         )
-        .map_err(|reason| crate::config::ConfigError::Invalid {
-            file: file.to_owned(),
-            key: "identity_headers",
-            reason,
-        })
+        .map_err(|reason| check.invalid("identity_headers", reason))
     }
 }
