@@ -15,8 +15,8 @@
 use std::time::Instant;
 
 use scimgate::admin::search;
-use scimgate::directory::{Directory, UserRecord};
-use scimgate::store::Snapshot;
+use scimgate::directory::Directory;
+use scimgate::record::{Snapshot, UserRecord};
 
 fn directory(n: u32) -> Directory {
     let mut snap = Snapshot::default();
@@ -24,19 +24,10 @@ fn directory(n: u32) -> Directory {
     for ord in 0..n {
         let name = format!("user-{ord:07}");
         snap.users.push(UserRecord {
-            ord,
-            id: format!("id-{ord}").into(),
             emails: vec![format!("{name}@example.com").into_boxed_str()].into(),
-            user_name: name.into(),
             external_id: Some(format!("ext-{ord}").into()),
-            active: true,
-            license: None,
-            user_type: None,
-            body: "{}".into(),
-            created: 0,
-            modified: 0,
-            version: 1,
             scim_managed: true,
+            ..UserRecord::new(ord, format!("id-{ord}"), name)
         });
     }
     Directory::from_snapshot(snap)

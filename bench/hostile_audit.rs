@@ -37,7 +37,7 @@ use anyhow::{bail, Context};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
-use scimgate::audit::{AuditQuery, AuditRow};
+use scimgate::record::{AuditQuery, AuditRow};
 use scimgate::store::{SqliteStore, Store};
 use scimgate::tokens::{self, TokenScope};
 

@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scimgate::ops::routes::DenyReason;
-use scimgate::ops::Metrics;
+use scimgate::metrics::routes::DenyReason;
+use scimgate::metrics::Metrics;
 
 const REQUESTS: usize = 2_000_000;
 

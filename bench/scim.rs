@@ -27,7 +27,8 @@ use serde_json::{json, Value};
 
 use load::Samples;
 use scimgate::directory::writer::{Command, Writer, WriterSettings};
-use scimgate::directory::{Actor, Directory, GroupDraft, GroupRecord, MemberChange};
+use scimgate::directory::Directory;
+use scimgate::record::{Actor, GroupDraft, GroupRecord, MemberChange};
 use scimgate::store::{SqliteStore, Store};
 use seed::Spec;
 

@@ -10,9 +10,9 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use scimgate::directory::{GroupRecord, Member, UserRecord};
+use scimgate::record::{Change, GroupRecord, Member, StoreOp, UserRecord};
 use scimgate::scim::schema::{normalize_resource, ResourceKind};
-use scimgate::store::{Change, SqliteStore, Store, StoreOp};
+use scimgate::store::{SqliteStore, Store};
 use scimgate::tokens::{self, TokenScope};
 
 /// Operations per seeding transaction.
@@ -144,10 +144,8 @@ pub fn user_record(n: u32) -> anyhow::Result<UserRecord> {
         .and_then(|x| x.get("licenseType"))
         .and_then(Value::as_str)
         .map(Box::from);
+    let user_name = opt_str(&body, "userName").context("userName")?;
     Ok(UserRecord {
-        ord: n,
-        id: Arc::from(seeded_id(1, n)),
-        user_name: opt_str(&body, "userName").context("userName")?,
         external_id: opt_str(&body, "externalId"),
         active: body["active"].as_bool().unwrap_or(true),
         emails,
@@ -156,8 +154,8 @@ pub fn user_record(n: u32) -> anyhow::Result<UserRecord> {
         body: body.to_string().into(),
         created: CREATED,
         modified: CREATED,
-        version: 1,
         scim_managed: true,
+        ..UserRecord::new(n, seeded_id(1, n), user_name)
     })
 }
 
@@ -173,15 +171,12 @@ pub fn group_record(n: u32, display_name: &str) -> anyhow::Result<GroupRecord> {
         obj.remove("members");
     }
     Ok(GroupRecord {
-        ord: n,
-        id: Arc::from(seeded_id(2, n)),
-        display_name: display_name.into(),
         external_id: opt_str(&body, "externalId"),
         body: body.to_string().into(),
         created: CREATED,
         modified: CREATED,
-        version: 1,
         scim_managed: true,
+        ..GroupRecord::new(n, seeded_id(2, n), display_name)
     })
 }
 

@@ -268,7 +268,7 @@ fn config_check(common: Common) -> anyhow::Result<()> {
 
 /// The proxy's own path normaliser, for the policy commands.
 fn normalise_for_policy(path: &str) -> Result<String, String> {
-    let p = crate::proxy::path::normalise(path).map_err(|e| e.to_string())?;
+    let p = crate::path::normalise(path).map_err(|e| e.to_string())?;
     match p.ambiguity {
         Some(a) => Err(format!(
             "ambiguous path ({a}): refused with 400 unless the route allows it"

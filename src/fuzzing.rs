@@ -10,11 +10,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::identity_headers::{BUILTIN_NAMES, BUILTIN_PREFIXES};
+use crate::path::normalise;
 use crate::policy::pattern::PathPattern;
 use crate::proxy::headers::{
     add_identity, sanitise_request, ClientContext, IdentityHeaders, IdentityStrip,
 };
-use crate::proxy::path::normalise;
 
 /// Escapes that must never be left in an unambiguous forwarded path.
 const AMBIGUOUS_ESCAPES: [&str; 6] = ["%2F", "%5C", "%25", "%00", "%23", "%3B"];

@@ -1,10 +1,14 @@
 //! scimgate: an identity-aware reverse proxy for dbt surfaces, fed by SCIM 2.0.
 //!
-//! The crate is laid out by concern (see the design's module map): `config` loads
-//! settings, `store` makes directory changes durable, `directory` is the in-memory
-//! cache every request reads, `scim` is the SCIM 2.0 HTTP API, `authn` says who is
-//! calling (OIDC login, sessions, bearer JWTs), `server` owns the listeners and TLS,
-//! and `cli` is the `scimgate` command.
+//! The crate is laid out by concern, in layers that depend one way: `ARCHITECTURE.md`
+//! at the repository root is the module map (what each module owns, which way the
+//! dependencies run, the request path and the SCIM write path). In short: `record`
+//! holds the shared records, `store` makes directory changes durable, `directory` is
+//! the in-memory cache every request reads, `policy` decides, `authn` says who is
+//! calling (OIDC login, sessions, bearer JWTs), `proxy` forwards, `scim` is the SCIM
+//! 2.0 HTTP API, `gate` runs the request pipeline, `server` wires everything and owns
+//! the listeners, and `cli` is the `scimgate` command. A test
+//! (`tests/it/layers.rs`) fails when an import closes a cycle between these modules.
 
 pub mod admin;
 pub mod audit;
@@ -16,11 +20,14 @@ pub mod directory;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;
+pub mod metrics;
 pub mod migrate;
 pub mod ops;
 pub mod outbound;
+pub mod path;
 pub mod policy;
 pub mod proxy;
+pub mod record;
 pub mod replica;
 pub mod revoke;
 pub mod scim;

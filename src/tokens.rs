@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::store::TokenRow;
+use crate::record::TokenRow;
 
 /// What every token starts with.
 pub const PREFIX: &str = "scimgate_";

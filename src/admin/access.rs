@@ -13,10 +13,11 @@ use std::sync::Arc;
 use http::Method;
 use serde::Serialize;
 
-use crate::directory::{Directory, UserRecord};
+use crate::directory::Directory;
 use crate::policy::{
     DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch, Subject, INACTIVE_USER,
 };
+use crate::record::UserRecord;
 
 /// The methods every route is judged for.
 pub const METHODS: [Method; 6] = [

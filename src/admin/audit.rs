@@ -19,9 +19,9 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use super::error::PageError;
 use super::layout::page as layout;
 use super::{AdminState, PAGE_SIZE};
-use crate::audit::{AuditQuery, AuditRow};
 use crate::clock::{rfc3339_millis, to_millis};
 use crate::directory::Directory;
+use crate::record::{AuditEntry, AuditQuery, AuditRow};
 use crate::web::{html, url_encode, E};
 
 /// The timeline's filters, as the form sends them.
@@ -135,7 +135,7 @@ fn name_in_body(body: Option<&str>) -> Option<String> {
 
 /// The target, linked to its admin page when it is a user or group, by name (the
 /// directory's, else the record's before/after body's; the id when neither has one).
-fn target(dir: &Directory, e: &crate::audit::AuditEntry) -> String {
+fn target(dir: &Directory, e: &AuditEntry) -> String {
     let named = |page: &str, id: &str, current: Option<String>| {
         let name = current
             .or_else(|| name_in_body(e.after.as_deref()))
@@ -167,7 +167,7 @@ fn target(dir: &Directory, e: &crate::audit::AuditEntry) -> String {
 
 /// An access record's request, shown: method and path, and the deciding rule or the
 /// refusal's reason.
-fn request(e: &crate::audit::AuditEntry) -> String {
+fn request(e: &AuditEntry) -> String {
     if !e.action.starts_with("access.") || e.action == "access.deny_aggregate" {
         return String::new();
     }
@@ -288,8 +288,8 @@ mod tests {
         assert_eq!(parse_time("2026-13-01"), None);
     }
 
-    fn entry(target: &str, after: Option<&str>) -> crate::audit::AuditEntry {
-        crate::audit::AuditEntry {
+    fn entry(target: &str, after: Option<&str>) -> AuditEntry {
+        AuditEntry {
             at: 0,
             actor: "scim:idp".into(),
             action: "user.create".into(),

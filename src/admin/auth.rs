@@ -26,8 +26,8 @@ use super::layout::Nav;
 use super::AdminState;
 use crate::authn::error::AuthnError;
 use crate::config::origin::host_is_origin;
-use crate::directory::UserRecord;
 use crate::gate::caller::{NoCaller, Via};
+use crate::record::UserRecord;
 
 /// The person looking at a page.
 pub struct Viewer {
@@ -150,7 +150,7 @@ impl AdminState {
         let dir = &self.live.dir;
         let groups = dir.effective_groups(user.ord);
         self.config.groups.iter().any(|name| {
-            dir.group_ord_by_lower_name(&crate::directory::name_key(name))
+            dir.group_ord_by_lower_name(&crate::record::name_key(name))
                 .is_some_and(|ord| groups.binary_search(&ord).is_ok())
         })
     }

@@ -21,7 +21,8 @@ use super::auth::wants_json;
 use super::error::PageError;
 use super::layout::{page as layout, sign_out_form};
 use super::AdminState;
-use crate::directory::{Directory, UserRecord};
+use crate::directory::Directory;
+use crate::record::UserRecord;
 use crate::web::{html, E};
 
 /// A user's groups: direct, and those reached through nesting.

@@ -1,7 +1,7 @@
 //! Test helpers: a directory built from a list of users and their groups.
 
-use crate::directory::{Directory, GroupRecord, Member, UserRecord};
-use crate::store::Snapshot;
+use crate::directory::Directory;
+use crate::record::{GroupRecord, Member, Snapshot, UserRecord};
 
 /// A directory where each `(userName, groups)` user is directly in those groups.
 pub fn directory(users: &[(&str, &[&str])]) -> Directory {
@@ -10,19 +10,9 @@ pub fn directory(users: &[(&str, &[&str])]) -> Directory {
     for (ord, (name, groups)) in users.iter().enumerate() {
         let ord = ord as u32;
         snap.users.push(UserRecord {
-            ord,
-            id: format!("u{ord}").into(),
-            user_name: (*name).into(),
-            external_id: None,
-            active: true,
             emails: vec![format!("{name}@example.com").into_boxed_str()].into(),
-            license: None,
-            user_type: None,
-            body: "{}".into(),
-            created: 0,
-            modified: 0,
-            version: 1,
             scim_managed: true,
+            ..UserRecord::new(ord, format!("u{ord}"), *name)
         });
         for g in *groups {
             let gord = match group_names.iter().position(|n| n == g) {
@@ -37,15 +27,8 @@ pub fn directory(users: &[(&str, &[&str])]) -> Directory {
     }
     for (ord, name) in group_names.iter().enumerate() {
         snap.groups.push(GroupRecord {
-            ord: ord as u32,
-            id: format!("g{ord}").into(),
-            display_name: name.as_str().into(),
-            external_id: None,
-            body: "{}".into(),
-            created: 0,
-            modified: 0,
-            version: 1,
             scim_managed: true,
+            ..GroupRecord::new(ord as u32, format!("g{ord}"), name.as_str())
         });
     }
     Directory::from_snapshot(snap)

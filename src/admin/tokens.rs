@@ -22,9 +22,9 @@ use super::auth::Viewer;
 use super::error::PageError;
 use super::layout::{csrf_field, page as layout};
 use super::AdminState;
-use crate::audit::AuditEntry;
 use crate::clock::rfc3339_millis;
-use crate::store::{StoreError, TokenRow};
+use crate::record::{AuditEntry, TokenRow};
+use crate::store::StoreError;
 use crate::tokens::{self as issued, TokenScope, ROTATION_WARNING_DAYS};
 use crate::web::{html, see_other, url_encode, E};
 

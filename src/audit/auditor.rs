@@ -25,14 +25,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::records;
 use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
 use super::refusals::{Admit, RefusalWindow};
 use super::retention::{self, PruneTotals};
 use super::sink::{SinkCounters, SinkStats};
 use super::tailer::Tailer;
-use super::{records, AuditEntry};
 use crate::clock::{to_millis, SharedClock};
 use crate::config::audit::{AuditConfig, RetentionConfig};
+use crate::record::AuditEntry;
 use crate::store::Store;
 
 /// A cheap handle for recording audit events.

@@ -6,8 +6,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::verify::verify_store;
-use super::{wire, AuditQuery};
+use super::wire;
 use crate::clock::{rfc3339_millis, to_millis};
+use crate::record::AuditQuery;
 use crate::store::{Store, StoreError};
 
 /// Why a command line value was refused.

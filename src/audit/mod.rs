@@ -1,9 +1,11 @@
-//! The audit log: what a record holds and how records are chained.
+//! The audit log: what each kind of record says, and getting records into the chain
+//! and out to the sinks.
 //!
 //! Every directory change, access decision, token event, policy reload and admin
-//! action becomes an [`AuditEntry`]. The store appends entries to one hash chain
-//! (each record carries the SHA-256 of the previous one, see [`chain`]); sinks ship
-//! the stored records ([`AuditRow`]) onwards.
+//! action becomes an [`AuditEntry`](crate::record::AuditEntry). The store appends
+//! entries to one hash chain (each record carries the SHA-256 of the previous one, see
+//! [`crate::record::chain`]); sinks ship the stored records
+//! ([`AuditRow`](crate::record::AuditRow)) onwards.
 //!
 //! Record formats are in [`records`]; the [`Auditor`] queues and batches records off
 //! the request path ([`auditor`]; the composition root, `server::compose`, starts it
@@ -15,12 +17,10 @@
 //! ([`bounds`]), refusals with no authenticated caller are sampled and aggregated per
 //! window on their own queue ([`refusals`]), and decisions are pruned after
 //! `audit.retention` behind checkpoints that keep the chain verifiable ([`retention`],
-//! [`checkpoint`]).
+//! [`crate::record::checkpoint`]).
 
 pub mod auditor;
 pub mod bounds;
-pub mod chain;
-pub mod checkpoint;
 pub mod cli;
 pub mod records;
 pub mod refusals;
@@ -32,57 +32,3 @@ pub mod verify;
 pub mod wire;
 
 pub use auditor::{AuditService, AuditStats, Auditor};
-
-/// One audit record before it is chained: what happened, by whom, to what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// Unix milliseconds.
-    pub at: i64,
-    /// Who acted: `scim:<token name>`, `admin:<name>`, `user:<userName>`, `system`.
-    pub actor: String,
-    /// What happened, e.g. `user.create`, `access.allow`, `token.revoke`, `policy.reload`.
-    pub action: String,
-    /// What it happened to: `User/<id>`, `Group/<id>`, `route:<name>`, `token:<name>`.
-    pub target: String,
-    /// The resource before the change, as JSON text.
-    pub before: Option<String>,
-    /// The resource after the change, as JSON text.
-    pub after: Option<String>,
-    /// Anything else, as a JSON object (a decision's method, path, rule, directory seq).
-    pub detail: Option<String>,
-}
-
-/// One record as stored: its place in the chain and its hashes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
-    pub seq: u64,
-    pub entry: AuditEntry,
-    /// Hex SHA-256 of the previous record ([`chain::GENESIS_HASH`] for the first).
-    pub prev_hash: String,
-    /// Hex SHA-256 of this record, see [`chain::record_hash`].
-    pub hash: String,
-}
-
-/// Which stored records to read. Every filter present must hold.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    /// Only records with a sequence number greater than this.
-    pub after_seq: Option<u64>,
-    /// Only records with a sequence number less than this.
-    pub before_seq: Option<u64>,
-    /// Only records at or after this time (Unix milliseconds).
-    pub since: Option<i64>,
-    /// Only records before this time (Unix milliseconds).
-    pub until: Option<i64>,
-    /// Records by or about this user: actor `user:<name>`, target `User/<name>`, or a
-    /// before/after body whose `userName` is this name.
-    pub user: Option<String>,
-    /// Only decisions on this route (target `route:<name>`).
-    pub route: Option<String>,
-    /// Only actions starting with this (e.g. `access.`, `user.`).
-    pub action_prefix: Option<String>,
-    /// Newest first (for timelines) instead of chain order.
-    pub newest_first: bool,
-    /// At most this many records (0: no limit).
-    pub limit: usize,
-}

@@ -25,7 +25,7 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use super::bounds::{self, clip, keep_path};
-use super::AuditEntry;
+use crate::record::AuditEntry;
 
 /// Why a request was refused before the policy was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

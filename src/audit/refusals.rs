@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use parking_lot::Mutex;
 
 use super::records::{self, DenyReason, RefusalAggregate, RefusalSample};
-use super::AuditEntry;
 use crate::config::audit::AnonymousConfig;
+use crate::record::AuditEntry;
 
 /// The shared key of refusals past `max_keys`.
 const OVERFLOW_ROUTE: &str = "*";

@@ -1,14 +1,14 @@
 //! The pruner: applies `audit.retention` every `interval`. Each pass prunes one range
 //! of decision records older than `decisions_max_age` behind a checkpoint
-//! ([`super::checkpoint`]), in its own store transaction of at most `rows_per_pass`
+//! ([`crate::record::checkpoint`]), in its own store transaction of at most `rows_per_pass`
 //! records, so commits and appends wait for one pass at most; passes repeat until the
 //! old records are gone. Never past what every sink has taken (a sink's cursor), so no
 //! record is pruned before it was shipped.
 
 use tokio_util::sync::CancellationToken;
 
-use super::checkpoint::{PruneOutcome, PruneRequest};
 use crate::config::audit::RetentionConfig;
+use crate::record::checkpoint::{PruneOutcome, PruneRequest};
 use crate::store::{Store, StoreError};
 
 /// What a run of passes did.

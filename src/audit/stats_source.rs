@@ -2,7 +2,7 @@
 //! aggregation, retention, appends and each sink's deliveries, drops and backlog, read at each scrape.
 
 use super::auditor::Auditor;
-use crate::ops::collect::{AuditSinkStats, AuditStats, AuditStatsSource};
+use crate::metrics::collect::{AuditSinkStats, AuditStats, AuditStatsSource};
 
 impl AuditStatsSource for Auditor {
     fn audit_stats(&self) -> AuditStats {

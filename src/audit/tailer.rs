@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::sink::cursor::Cursor;
 use super::sink::{Sink, SinkError};
-use super::{AuditQuery, AuditRow};
+use crate::record::{AuditQuery, AuditRow};
 use crate::store::{Store, StoreError};
 
 /// Rows read from the store per query.

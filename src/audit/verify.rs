@@ -8,13 +8,13 @@
 //! leaves a shorter valid chain; compare the printed head with one kept elsewhere.
 //!
 //! Where retention pruned decisions, `audit.checkpoint` records cover the pruned ranges
-//! ([`super::checkpoint`]): inside them each kept record's own hash is checked and the
+//! ([`crate::record::checkpoint`]): inside them each kept record's own hash is checked and the
 //! range's digest recomputed (a kept record removed, added or reordered breaks it);
 //! the first record after the last range must link to its `through_hash`.
 
-use super::chain::{record_hash, GENESIS_HASH};
-use super::checkpoint::{self, Checkpoint, RangeDigest};
-use super::{AuditQuery, AuditRow};
+use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::checkpoint::{self, Checkpoint, RangeDigest};
+use crate::record::{AuditQuery, AuditRow};
 use crate::store::{Store, StoreError};
 
 /// Rows read per query.
@@ -257,7 +257,7 @@ pub fn verify_store(store: &dyn Store) -> Result<Result<Intact, Broken>, StoreEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::AuditEntry;
+    use crate::record::AuditEntry;
 
     fn chain(n: u64) -> Vec<AuditRow> {
         let mut prev = GENESIS_HASH.to_owned();

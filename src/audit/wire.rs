@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value};
 
-use super::AuditRow;
 use crate::clock::rfc3339_millis;
+use crate::record::AuditRow;
 
 fn embedded(text: &Option<String>) -> Value {
     match text {

@@ -18,7 +18,8 @@ use serde_json::Value;
 
 use super::{AuthnError, Claims, Session};
 use crate::config::{EmailVerification, IdentityAttribute, IdentityConfig};
-use crate::directory::{Directory, UserRecord};
+use crate::directory::Directory;
+use crate::record::UserRecord;
 
 /// The active directory user the claims name.
 pub fn resolve_user(
@@ -94,24 +95,16 @@ fn only(dir: &Directory, ords: Vec<u32>) -> Option<Arc<UserRecord>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreOp;
+    use crate::record::StoreOp;
     use serde_json::json;
 
     fn user(ord: u32, name: &str, ext: &str, emails: &[&str], active: bool) -> StoreOp {
         StoreOp::PutUser(Arc::new(UserRecord {
-            ord,
-            id: Arc::from(format!("id-{ord}")),
-            user_name: name.into(),
             external_id: Some(ext.into()),
             active,
             emails: emails.iter().map(|e| Box::from(*e)).collect(),
-            license: None,
-            user_type: None,
-            body: "{}".into(),
-            created: 0,
-            modified: 0,
-            version: 1,
             scim_managed: true,
+            ..UserRecord::new(ord, format!("id-{ord}"), name)
         }))
     }
 

@@ -41,7 +41,8 @@ use tokio_util::sync::CancellationToken;
 use super::{cookie, random_token, AuthnError};
 use crate::clock::{to_millis, SharedClock};
 use crate::config::SessionConfig;
-use crate::store::{SessionRow, Store, StoreError};
+use crate::record::SessionRow;
+use crate::store::{Store, StoreError};
 
 /// Length of a session token (32 bytes, base64url).
 const TOKEN_LEN: usize = 43;
@@ -366,4 +367,15 @@ impl Sessions {
 
 fn hash(token: &str) -> Hash {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// The follower of a shared store reports sessions ended on other replicas here.
+impl crate::replica::SessionEnds for Sessions {
+    fn ended(&self, token_hash: &[u8]) {
+        self.forget_hash(token_hash);
+    }
+
+    fn resync(&self) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(Sessions::resync(self))
+    }
 }

@@ -10,11 +10,12 @@
 //! through nesting) are kept as a sorted, shared slice so that policy checks read them
 //! without locks or allocation.
 
-pub mod body;
 pub mod error;
+mod freshness;
 mod index;
-pub mod model;
 mod plan;
+mod signal;
+mod stats;
 pub mod writer;
 
 use std::collections::{BTreeSet, HashSet};
@@ -24,12 +25,12 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
 
-pub use body::Body;
 pub use error::DirectoryError;
+pub use freshness::{Freshness, FreshnessStatus};
 use index::{MultiIndex, NameOrder, Order};
-pub use model::{Actor, GroupDraft, GroupRecord, Member, MemberChange, UserDraft, UserRecord};
+pub use signal::CatchUpSignal;
 
-use crate::store::{Snapshot, StoreOp};
+use crate::record::{name_key, GroupRecord, Member, Snapshot, StoreOp, UserRecord};
 
 /// A hash map sharded for concurrent readers, with a fast seeded hasher (the keys are
 /// ords and names, so SipHash's strength buys nothing and costs start-up time).
@@ -52,14 +53,6 @@ impl MemberSet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// The key under which a userName, a group displayName or an e-mail is indexed: the
-/// caseless key of [`crate::ident`], so that the directory, the policy engine and claim
-/// mapping agree on when two names are the same. Every name index (and any new one)
-/// computes its key here.
-pub fn name_key(name: &str) -> String {
-    crate::ident::caseless_key(name)
 }
 
 /// The in-memory directory.
@@ -94,7 +87,7 @@ pub struct Directory {
     /// consistent state (see [`Directory::epoch`]).
     epoch: AtomicU64,
     /// How recently this copy caught up with a shared store.
-    freshness: crate::replica::Freshness,
+    freshness: Freshness,
 }
 
 impl Directory {
@@ -159,7 +152,7 @@ impl Directory {
 
     /// How fresh this copy is (always fresh on the embedded store; on a shared
     /// store, bounded by how long ago it last caught up).
-    pub fn freshness(&self) -> &crate::replica::Freshness {
+    pub fn freshness(&self) -> &Freshness {
         &self.freshness
     }
 

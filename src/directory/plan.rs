@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use super::writer::{Command, Outcome};
-use super::{
-    Actor, Directory, DirectoryError, GroupDraft, GroupRecord, Member, MemberChange, UserDraft,
-    UserRecord,
+use super::{Directory, DirectoryError};
+use crate::record::{
+    name_key, Actor, Change, GroupRecord, Member, MemberChange, StoreOp, UserRecord,
 };
-use crate::store::{Change, StoreOp};
 
 /// What a planned change touches; two changes in one batch may not share a key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,58 +59,6 @@ fn check_lock(
     Ok(())
 }
 
-fn user_record(
-    ord: u32,
-    id: Arc<str>,
-    draft: &UserDraft,
-    created: i64,
-    now: i64,
-    version: u64,
-    managed: bool,
-) -> UserRecord {
-    UserRecord {
-        ord,
-        id,
-        user_name: draft.user_name.clone().into(),
-        external_id: draft.external_id.clone().map(Into::into),
-        active: draft.active,
-        emails: draft
-            .emails
-            .iter()
-            .map(|e| e.to_lowercase().into_boxed_str())
-            .collect(),
-        license: draft.license.clone().map(Into::into),
-        user_type: draft.user_type.clone().map(Into::into),
-        body: draft.body.clone().into(),
-        created,
-        modified: now,
-        version,
-        scim_managed: managed,
-    }
-}
-
-fn group_record(
-    ord: u32,
-    id: Arc<str>,
-    draft: &GroupDraft,
-    created: i64,
-    now: i64,
-    version: u64,
-    managed: bool,
-) -> GroupRecord {
-    GroupRecord {
-        ord,
-        id,
-        display_name: draft.display_name.clone().into(),
-        external_id: draft.external_id.clone().map(Into::into),
-        body: draft.body.clone().into(),
-        created,
-        modified: now,
-        version,
-        scim_managed: managed,
-    }
-}
-
 /// Checks that `name` is free (or already `own`'s) under a case-insensitive index.
 fn claim(
     existing: Option<u32>,
@@ -134,7 +81,7 @@ fn claim_user_name(
     own: Option<u32>,
 ) -> Result<TouchKey, DirectoryError> {
     claim(dir.user_by_name(name).map(|u| u.ord), own, "userName", name)?;
-    Ok(TouchKey::UserName(super::name_key(name)))
+    Ok(TouchKey::UserName(name_key(name)))
 }
 
 fn claim_group_name(
@@ -148,7 +95,7 @@ fn claim_group_name(
         "displayName",
         name,
     )?;
-    Ok(TouchKey::GroupName(super::name_key(name)))
+    Ok(TouchKey::GroupName(name_key(name)))
 }
 
 struct ResolvedMembers {
@@ -244,7 +191,7 @@ pub(super) fn plan(
         Command::CreateUser { draft } => {
             let name_key = claim_user_name(dir, &draft.user_name, None)?;
             let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
-            let rec = Arc::new(user_record(
+            let rec = Arc::new(UserRecord::from_draft(
                 dir.allocate_user_ord(),
                 id.clone(),
                 draft,
@@ -277,10 +224,10 @@ pub(super) fn plan(
             let draft = mutate(&cur)?;
             let mut keys = vec![
                 TouchKey::Id(cur.id.clone()),
-                TouchKey::UserName(super::name_key(&cur.user_name)),
+                TouchKey::UserName(name_key(&cur.user_name)),
             ];
             keys.push(claim_user_name(dir, &draft.user_name, Some(cur.ord))?);
-            let rec = Arc::new(user_record(
+            let rec = Arc::new(UserRecord::from_draft(
                 cur.ord,
                 cur.id.clone(),
                 &draft,
@@ -314,7 +261,7 @@ pub(super) fn plan(
                 outcome: Outcome::Deleted,
                 keys: vec![
                     TouchKey::Id(cur.id.clone()),
-                    TouchKey::UserName(super::name_key(&cur.user_name)),
+                    TouchKey::UserName(name_key(&cur.user_name)),
                 ],
             })
         }
@@ -332,7 +279,15 @@ pub(super) fn plan(
                     remove: Vec::new(),
                 },
             )?;
-            let rec = Arc::new(group_record(ord, id.clone(), draft, now, now, 1, managed));
+            let rec = Arc::new(GroupRecord::from_draft(
+                ord,
+                id.clone(),
+                draft,
+                now,
+                now,
+                1,
+                managed,
+            ));
             let mut c = change("group.create", "Group", &id);
             c.after = Some(
                 serde_json::json!({"resource": draft.body, "members": members_audit(&resolved)})
@@ -374,9 +329,9 @@ pub(super) fn plan(
             let resolved = resolve_members(dir, cur.ord, id, &members)?;
             let mut keys = resolved.keys.clone();
             keys.push(TouchKey::Id(cur.id.clone()));
-            keys.push(TouchKey::GroupName(super::name_key(&cur.display_name)));
+            keys.push(TouchKey::GroupName(name_key(&cur.display_name)));
             keys.push(claim_group_name(dir, &draft.display_name, Some(cur.ord))?);
-            let rec = Arc::new(group_record(
+            let rec = Arc::new(GroupRecord::from_draft(
                 cur.ord,
                 cur.id.clone(),
                 &draft,
@@ -423,7 +378,7 @@ pub(super) fn plan(
                 outcome: Outcome::Deleted,
                 keys: vec![
                     TouchKey::Id(cur.id.clone()),
-                    TouchKey::GroupName(super::name_key(&cur.display_name)),
+                    TouchKey::GroupName(name_key(&cur.display_name)),
                     TouchKey::Graph,
                 ],
             })

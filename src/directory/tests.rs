@@ -3,37 +3,21 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::store::StoreOp;
+use crate::record::StoreOp;
 
 fn user(ord: u32, name: &str) -> Arc<UserRecord> {
     Arc::new(UserRecord {
-        ord,
-        id: Arc::from(format!("u{ord}")),
-        user_name: name.into(),
         external_id: Some(format!("ext-{ord}").into()),
-        active: true,
         emails: vec![format!("{}@example.com", name.to_lowercase()).into_boxed_str()].into(),
-        license: None,
-        user_type: None,
-        body: "{}".into(),
-        created: 0,
-        modified: 0,
-        version: 1,
         scim_managed: true,
+        ..UserRecord::new(ord, format!("u{ord}"), name)
     })
 }
 
 fn group(ord: u32, name: &str) -> Arc<GroupRecord> {
     Arc::new(GroupRecord {
-        ord,
-        id: Arc::from(format!("g{ord}")),
-        display_name: name.into(),
-        external_id: None,
-        body: "{}".into(),
-        created: 0,
-        modified: 0,
-        version: 1,
         scim_managed: true,
+        ..GroupRecord::new(ord, format!("g{ord}"), name)
     })
 }
 
@@ -138,7 +122,7 @@ fn renaming_a_user_moves_its_index_entries() {
 
 #[test]
 fn snapshot_round_trip_rebuilds_effective_groups() {
-    let snap = crate::store::Snapshot {
+    let snap = Snapshot {
         users: vec![(*user(0, "Ann")).clone()],
         groups: vec![(*group(0, "eng")).clone(), (*group(1, "all")).clone()],
         memberships: vec![(0, Member::User(0)), (1, Member::Group(0))],
@@ -185,7 +169,7 @@ fn name_order_follows_creates_renames_deletes_and_loads() {
     assert_eq!(d.group_name_page("z", 0, 10, true), (1, vec![0]));
     assert_eq!(d.groups_with_name_prefix(""), vec![0]);
     // Loaded from a snapshot, the order is the same.
-    let snap = crate::store::Snapshot {
+    let snap = Snapshot {
         users: (0..4)
             .filter_map(|o| d.user(o))
             .map(|u| (*u).clone())

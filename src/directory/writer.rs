@@ -23,12 +23,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::plan::{plan, Planned, TouchKey};
-use super::{
-    Actor, Directory, DirectoryError, GroupDraft, GroupRecord, MemberChange, UserDraft, UserRecord,
-};
+use super::{CatchUpSignal, Directory, DirectoryError};
 use crate::clock::{to_millis, SharedClock};
-use crate::replica::CatchUpSignal;
-use crate::store::{Change, Store, StoreError};
+use crate::record::{Actor, Change, GroupDraft, GroupRecord, MemberChange, UserDraft, UserRecord};
+use crate::store::{Store, StoreError};
 
 /// Largest number of changes in one transaction.
 const MAX_BATCH: usize = 512;

@@ -12,7 +12,8 @@ use crate::authn::identity::{resolve_user, session_user};
 use crate::authn::jwt::{bearer_token, JwtVerifier};
 use crate::authn::session::Sessions;
 use crate::config::IdentityConfig;
-use crate::directory::{Directory, UserRecord};
+use crate::directory::Directory;
+use crate::record::UserRecord;
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

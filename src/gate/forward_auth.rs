@@ -19,7 +19,7 @@ use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::Gate;
 use crate::audit::records::RequestOrigin;
-use crate::proxy::path::normalise;
+use crate::path::normalise;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)

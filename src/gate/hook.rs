@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::Gate;
 use crate::directory::writer::CommitHook;
 use crate::policy::{DirectorySubject, RequestFacts};
+use crate::record::{Change, StoreOp};
 use crate::revoke::LiveStream;
-use crate::store::{Change, StoreOp};
 
 impl Gate {
     /// Whether a live stream would still be allowed now.

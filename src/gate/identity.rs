@@ -15,11 +15,11 @@ use dashmap::DashMap;
 use http::HeaderMap;
 
 use super::Gate;
-use crate::directory::UserRecord;
 use crate::policy::DirectorySubject;
 use crate::proxy::assertion::AssertionClaims;
 use crate::proxy::error::ProxyError;
 use crate::proxy::headers::{add_identity, IdentityHeaders};
+use crate::record::UserRecord;
 
 /// How long an entry is reused at most (the assertion inside lives 120 s).
 const REUSE: Duration = Duration::from_secs(30);

@@ -13,9 +13,9 @@ use super::error::{Forbidden, GateError};
 use super::Gate;
 use crate::audit::records::{DecisionRecord, DenyReason as AuditDenyReason, RequestOrigin};
 use crate::authn::error::AuthnError;
-use crate::ops::routes::{DenyReason, RouteMetrics};
+use crate::metrics::routes::{DenyReason, RouteMetrics};
+use crate::path::NormalPath;
 use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch};
-use crate::proxy::path::NormalPath;
 
 /// The request being judged.
 pub struct Ask<'a> {

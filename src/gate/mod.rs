@@ -27,7 +27,7 @@ use ipnet::IpNet;
 use crate::audit::Auditor;
 use crate::authn::session::Sessions;
 use crate::directory::Directory;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::policy::reload::PolicyHandle;
 use crate::policy::Route;
 use crate::proxy::assertion::AssertionSigner;

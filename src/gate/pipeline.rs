@@ -15,13 +15,13 @@ use super::judge::{Allowed, Ask};
 use super::Gate;
 use crate::audit::records::RequestOrigin;
 use crate::authn::routes::own_cookies;
-use crate::ops::routes::{RouteMetrics, UpstreamErrorKind};
+use crate::metrics::routes::RouteMetrics;
+use crate::path::NormalPath;
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
 use crate::proxy::forward::forward;
 use crate::proxy::headers::request_trailers::WithoutTrailers;
 use crate::proxy::headers::{is_websocket_upgrade, sanitise_request, ClientContext};
-use crate::proxy::path::NormalPath;
 use crate::proxy::validators::strengthen_if_none_match;
 use crate::revoke::NewStream;
 
@@ -65,7 +65,7 @@ pub async fn handle(
     .await;
     let route_metrics = route_metrics.unwrap_or_else(|| gate.metrics.routes.unrouted().clone());
     if let Err(GateError::Upstream(e)) = &result {
-        if let Some(kind) = UpstreamErrorKind::of(e) {
+        if let Some(kind) = e.upstream_kind() {
             route_metrics.upstream_error(kind);
         }
     }

@@ -19,12 +19,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::directory::Directory;
+use crate::path::normalise;
 use crate::policy::reload::PolicyHandle;
 use crate::policy::request::{method_of, split_url};
 use crate::policy::{
     Decision, DirectorySubject, RequestFacts, BAD_PATH, INACTIVE_USER, NO_ROUTE, UNKNOWN_USER,
 };
-use crate::proxy::path::normalise;
 use crate::scim::scim_type::ScimType;
 use crate::scim::ScimError;
 

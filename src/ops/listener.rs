@@ -22,8 +22,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::metrics::{Metrics, CONTENT_TYPE};
 use super::readiness::{readyz, Readiness};
+use crate::metrics::{Metrics, CONTENT_TYPE};
 
 /// `/healthz` and `/readyz`.
 pub fn health_routes(readiness: Readiness) -> Router {

@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use super::model::{DirectoryGroups, Subject};
-use crate::directory::{Directory, UserRecord};
+use crate::directory::Directory;
+use crate::record::UserRecord;
 
 /// A directory user, presented to the policy rules.
 pub struct DirectorySubject {
@@ -94,7 +95,7 @@ impl Subject for DirectorySubject {
             self.directory.group_ord_by_lower_name(display_name)
         } else {
             self.directory
-                .group_ord_by_lower_name(&crate::directory::name_key(display_name))
+                .group_ord_by_lower_name(&crate::record::name_key(display_name))
         };
         ord.is_some_and(|o| self.groups.binary_search(&o).is_ok())
     }

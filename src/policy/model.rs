@@ -125,7 +125,7 @@ pub struct DirectoryGroups<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
     pub method: &'a Method,
-    /// The normalised, decoded path used for matching (see `proxy::path`).
+    /// The normalised, decoded path used for matching (see `crate::path`).
     pub path: &'a str,
 }
 

@@ -4,7 +4,7 @@
 //! segment, captured as a parameter; `**` (last only) zero or more segments.
 //!
 //! Both sides are compared on the canonical form of a path (see
-//! [`crate::proxy::path`]): empty segments do not count and a trailing `/` is the same
+//! [`crate::path`]): empty segments do not count and a trailing `/` is the same
 //! resource as none, for every pattern, fixed or not, in allow and deny rules alike.
 //! Most upstream frameworks serve `/secret/admin/` and `/secret//admin` as
 //! `/secret/admin`, so a deny rule on `/secret/admin` must refuse them too (and an allow
@@ -379,7 +379,7 @@ mod tests {
         // pattern names them that way and matches every spelling of the request.
         let pattern = p("/a%3Bb/%5C/%00");
         for raw in ["/a;b/\\/%00", "/a%3bb/%5c/%00", "/a%3Bb//%5C/%00/"] {
-            let n = crate::proxy::path::normalise(raw).unwrap();
+            let n = crate::path::normalise(raw).unwrap();
             assert!(pattern.matches(&n.matching), "{raw} -> {}", n.matching);
         }
     }

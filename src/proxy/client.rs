@@ -24,7 +24,7 @@ use rustls_pki_types::CertificateDer;
 use tokio::sync::Semaphore;
 
 use super::error::ProxyError;
-use super::path::normalise;
+use crate::path::normalise;
 use crate::policy::RouteSettings;
 
 /// The hyper client type every route uses.

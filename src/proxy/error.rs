@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::path::{Ambiguity, PathError};
+use crate::path::{Ambiguity, PathError};
 
 /// Everything that can go wrong between accepting a request and answering it.
 #[derive(Debug, thiserror::Error)]

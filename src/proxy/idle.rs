@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
-use crate::ops::connections::{CloseReason, ConnectionMetrics};
+use crate::metrics::connections::{CloseReason, ConnectionMetrics};
 
 /// What the listener tells the proxy about the connection a request came on.
 #[derive(Clone)]

@@ -1,9 +1,9 @@
-//! Forwarding: path normalisation, header hygiene, the signed identity assertion,
-//! pooled upstream clients, streaming and cancellable bodies, websocket tunnels.
+//! Forwarding: header hygiene, the signed identity assertion, pooled upstream clients,
+//! streaming and cancellable bodies, websocket tunnels.
 //!
 //! The request pipeline (routing, authentication, policy, revocation) calls in here in
-//! this order: [`path::normalise`] once (its `matching` form goes to the policy, its
-//! `forward` form to [`forward::forward`]), then on allow [`headers::prepare_request`],
+//! this order: [`crate::path::normalise`] once (its `matching` form goes to the policy,
+//! its `forward` form to [`forward::forward`]), then on allow [`headers::prepare_request`],
 //! [`headers::add_identity`] (with an assertion from [`assertion::AssertionSigner`]),
 //! and [`forward::forward`] with a cancellation token registered for revocation.
 //! Errors ([`error::ProxyError`]) become responses in the gate's one map for proxied
@@ -18,9 +18,9 @@ pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod idle;
-pub mod path;
 pub mod response_hygiene;
 mod tunnel;
+mod upstream_kind;
 pub mod validators;
 
 #[cfg(test)]
@@ -31,4 +31,3 @@ pub use client::UpstreamClient;
 pub use error::ProxyError;
 pub use forward::forward;
 pub use headers::{ClientContext, Forwarded, IdentityHeaders};
-pub use path::{normalise, Ambiguity, NormalPath, PathError};

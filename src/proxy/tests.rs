@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::headers::{add_identity, is_websocket_upgrade, prepare_request};
 use super::*;
+use crate::path::normalise;
 use crate::policy::RouteSettings;
 
 type Handler = Arc<

@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::idle::{quiet_for, Activity};
-use crate::ops::connections::{CloseReason, ConnectionMetrics};
+use crate::metrics::connections::{CloseReason, ConnectionMetrics};
 
 /// What to do with the upstream's answer to a forwarded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

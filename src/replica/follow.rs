@@ -7,9 +7,8 @@ use std::time::Duration;
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
-use super::CatchUpSignal;
-use crate::authn::session::Sessions;
-use crate::directory::Directory;
+use super::SessionEnds;
+use crate::directory::{CatchUpSignal, Directory};
 use crate::store::postgres::tls::{self, PgTls, TlsOptions};
 use crate::store::postgres::{CHANGES_CHANNEL, LISTEN_ALL};
 
@@ -35,7 +34,7 @@ pub fn start(
     settings: FollowSettings,
     signal: Arc<CatchUpSignal>,
     dir: Arc<Directory>,
-    sessions: Arc<Sessions>,
+    sessions: Arc<dyn SessionEnds>,
     cancel: CancellationToken,
 ) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     let (url, tls) = tls::resolve(&settings.url, &settings.tls)?;
@@ -79,7 +78,7 @@ async fn follow_once(
     tls: &PgTls,
     settings: &FollowSettings,
     signal: &CatchUpSignal,
-    sessions: &Arc<Sessions>,
+    sessions: &Arc<dyn SessionEnds>,
     dir: &Directory,
     backoff: &mut Duration,
 ) {
@@ -129,7 +128,7 @@ async fn follow_once(
             n = rx.recv() => match n {
                 Some(n) if n.channel() == CHANGES_CHANNEL => signal.poke(),
                 Some(n) => match hex::decode(n.payload()) {
-                    Ok(hash) => sessions.forget_hash(&hash),
+                    Ok(hash) => sessions.ended(&hash),
                     Err(_) => tracing::warn!("malformed session notification"),
                 },
                 None => break,

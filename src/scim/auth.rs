@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ScimError, ScimState};
 use crate::clock::to_millis;
-use crate::directory::Actor;
+use crate::record::Actor;
 use crate::tokens::PREFIX;
 use crate::tokens::{self, TokenScope};
 

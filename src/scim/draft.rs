@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::schema::{DBT_USER_SCHEMA, GROUP_SCHEMA};
 use super::scim_type::ScimType;
 use super::ScimError;
-use crate::directory::{GroupDraft, UserDraft};
+use crate::record::{GroupDraft, UserDraft};
 
 fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
     obj.get(key).and_then(Value::as_str).map(str::to_owned)

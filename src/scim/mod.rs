@@ -30,7 +30,7 @@ use crate::clock::SharedClock;
 use crate::config::ScimConfig;
 use crate::directory::writer::Writer;
 use crate::directory::Directory;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tokens::TokenScope;
 use handlers::{Groups, Users};

@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
 
-use crate::directory::Actor;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
+use crate::record::Actor;
 
 pub(super) async fn count_operation(
     State(metrics): State<Arc<Metrics>>,

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::ScimError;
 use crate::config::ScimConfig;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -24,8 +24,9 @@ use super::schema::{self, ResourceKind};
 use super::scim_type::ScimType;
 use super::ScimError;
 use crate::config::ScimConfig;
-use crate::directory::{Directory, Member};
+use crate::directory::Directory;
 use crate::ident::caseless_key;
+use crate::record::Member;
 
 pub(super) const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub(super) const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";

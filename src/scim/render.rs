@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::clock::rfc3339_millis;
-use crate::directory::{Directory, GroupRecord, UserRecord};
+use crate::directory::Directory;
+use crate::record::{GroupRecord, UserRecord};
 
 /// Where resources live, for `meta.location` and `$ref`.
 pub(super) struct Ctx<'a> {

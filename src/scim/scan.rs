@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use super::ScimError;
 use crate::config::ScimConfig;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 
 /// How often (in items) a scan looks at the clock.
 const CHECK_EVERY: u32 = 64;

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Dispatch;
 use crate::config::server::ServerLimits;
-use crate::ops::connections::{CloseReason, ConnectionMetrics};
+use crate::metrics::connections::{CloseReason, ConnectionMetrics};
 use crate::proxy::idle::ConnectionBounds;
 
 /// How long a connection told to close gracefully (GOAWAY, or a drained HTTP/1 exchange)

@@ -20,8 +20,8 @@ use tower::ServiceExt;
 
 use crate::gate::error::GateError;
 use crate::gate::{caller::is_browser, pipeline, Gate};
-use crate::ops::routes::{DenyReason, RouteMetrics};
-use crate::proxy::path::normalise;
+use crate::metrics::routes::{DenyReason, RouteMetrics};
+use crate::path::normalise;
 
 /// The per-request router of the listener.
 pub struct Dispatch {

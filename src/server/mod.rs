@@ -36,11 +36,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::server::ServerLimits;
 use crate::config::{Config, LogFormat};
-use crate::ops::connections::ConnectionMetrics;
+use crate::metrics::connections::ConnectionMetrics;
 pub use dispatch::Dispatch;
 pub use lifecycle::{run, spawn, LiveTasks, Running};
-use crate::config::server::ServerLimits;
 pub use tls::ReloadingCert;
 
 /// Sets up logging as the configuration says (`RUST_LOG` wins when set). Text logs are

@@ -10,16 +10,14 @@
 
 mod migrations;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
 pub mod transfer;
 
-use std::sync::Arc;
-
-use crate::audit::checkpoint::{PruneOutcome, PruneRequest};
-use crate::audit::{AuditEntry, AuditQuery, AuditRow};
-use crate::directory::model::{GroupRecord, Member, UserRecord};
+use crate::record::checkpoint::{PruneOutcome, PruneRequest};
+use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, TokenRow};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -60,94 +58,6 @@ impl From<postgres::tls::PgTlsError> for StoreError {
     }
 }
 
-/// One write inside a change.
-#[derive(Debug, Clone)]
-pub enum StoreOp {
-    PutUser(Arc<UserRecord>),
-    DeleteUser {
-        ord: u32,
-    },
-    PutGroup(Arc<GroupRecord>),
-    DeleteGroup {
-        ord: u32,
-    },
-    Members {
-        group: u32,
-        replace_all: bool,
-        add: Vec<Member>,
-        remove: Vec<Member>,
-    },
-}
-
-/// One directory change: its writes, plus what the change log and audit record say.
-#[derive(Debug, Clone)]
-pub struct Change {
-    /// Unix milliseconds.
-    pub at: i64,
-    /// Who made it (`scim:<token>`, `admin:<token>`).
-    pub actor: String,
-    /// What happened, e.g. `user.create`, `group.patch`, `user.delete`.
-    pub action: &'static str,
-    pub resource_type: &'static str,
-    pub resource_id: String,
-    /// The resource before and after, as JSON text (absent for create / delete).
-    pub before: Option<String>,
-    pub after: Option<String>,
-    pub ops: Vec<StoreOp>,
-}
-
-impl Change {
-    /// The audit record of this change (written in the change's transaction).
-    pub fn audit_entry(&self) -> AuditEntry {
-        AuditEntry {
-            at: self.at,
-            actor: self.actor.clone(),
-            action: self.action.to_owned(),
-            target: format!("{}/{}", self.resource_type, self.resource_id),
-            before: self.before.clone(),
-            after: self.after.clone(),
-            detail: None,
-        }
-    }
-}
-
-/// Everything needed to rebuild the directory at start.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub users: Vec<UserRecord>,
-    pub groups: Vec<GroupRecord>,
-    /// (group ord, member).
-    pub memberships: Vec<(u32, Member)>,
-    /// The sequence number of the last committed change.
-    pub last_seq: u64,
-}
-
-/// A SCIM or admin bearer token as stored: never the token itself, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRow {
-    pub name: String,
-    /// The public part of the token, used to find the row.
-    pub token_id: String,
-    /// SHA-256 of the secret part.
-    pub hash: Vec<u8>,
-    pub scope: String,
-    pub created: i64,
-    pub last_used: Option<i64>,
-}
-
-/// A browser session as stored: never the session token itself, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRow {
-    /// SHA-256 of the session token.
-    pub token_hash: Vec<u8>,
-    /// The SCIM `id` of the user.
-    pub user_id: String,
-    /// Unix milliseconds.
-    pub created: i64,
-    /// Unix milliseconds; the session is over from then on.
-    pub expires: i64,
-}
-
 /// A durable home for the directory.
 pub trait Store: Send + Sync + 'static {
     /// Reads the whole directory.
@@ -181,7 +91,7 @@ pub trait Store: Send + Sync + 'static {
     fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
     /// One retention pass in one transaction: deletes the decision records of the next
     /// range older than the cutoff and appends the checkpoint that keeps the chain
-    /// verifiable ([`crate::audit::checkpoint`]); `None` when there is nothing to do.
+    /// verifiable ([`crate::record::checkpoint`]); `None` when there is nothing to do.
     fn audit_prune(&self, req: &PruneRequest) -> Result<Option<PruneOutcome>, StoreError>;
     /// Adds a token; `Conflict` if the name is taken.
     fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError>;

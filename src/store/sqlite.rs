@@ -12,17 +12,18 @@
 //! WAL to the same size whenever it is reset.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{migrations, Change, SessionRow, Snapshot, Store, StoreError, StoreOp, TokenRow};
-use crate::audit::chain::{record_hash, GENESIS_HASH};
-use crate::audit::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest, PruneRow};
-use crate::audit::{AuditEntry, AuditQuery, AuditRow};
+use super::rows::{self, GroupValues, UserValues};
+use super::{migrations, Store, StoreError};
 use crate::config::store::SqliteConfig;
-use crate::directory::model::{GroupRecord, Member, UserRecord};
+use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
+use crate::record::{
+    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, StoreOp, TokenRow,
+};
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -167,41 +168,16 @@ fn append_audit(tx: &Transaction<'_>, prev: &str, e: &AuditEntry) -> Result<Stri
     Ok(hash)
 }
 
-fn member_cols(m: Member) -> (i64, i64) {
-    match m {
-        Member::User(o) => (0, i64::from(o)),
-        Member::Group(o) => (1, i64::from(o)),
-    }
-}
-
 fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
     match op {
         StoreOp::PutUser(u) => {
-            let emails = u.emails.join("\n");
-            tx.prepare_cached(
-                "INSERT INTO users (ord, id, user_name, user_name_lower, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT(ord) DO UPDATE SET user_name=excluded.user_name, user_name_lower=excluded.user_name_lower,
-                   external_id=excluded.external_id, active=excluded.active, emails=excluded.emails, license=excluded.license,
-                   user_type=excluded.user_type, body=excluded.body, modified=excluded.modified, version=excluded.version,
-                   scim_managed=excluded.scim_managed",
-            )?
-            .execute(params![
-                u.ord,
-                &*u.id,
-                &*u.user_name,
-                crate::directory::name_key(&u.user_name),
-                u.external_id.as_deref(),
-                u.active,
-                emails,
-                u.license.as_deref(),
-                u.user_type.as_deref(),
-                &*u.body.text(),
-                u.created,
-                u.modified,
-                u.version as i64,
-                u.scim_managed
-            ])?;
+            tx.prepare_cached(concat!(
+                "INSERT INTO users (",
+                rows::user_write_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                rows::user_upsert!()
+            ))?
+            .execute(UserValues::of(u).sqlite())?;
             if !u.active {
                 tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
                     .execute(params![&*u.id])?;
@@ -218,25 +194,13 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
                 .execute(params![ord])?;
         }
         StoreOp::PutGroup(g) => {
-            tx.prepare_cached(
-                "INSERT INTO groups (ord, id, display_name, display_name_lower, external_id, body, created, modified, version, scim_managed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(ord) DO UPDATE SET display_name=excluded.display_name, display_name_lower=excluded.display_name_lower,
-                   external_id=excluded.external_id, body=excluded.body, modified=excluded.modified, version=excluded.version,
-                   scim_managed=excluded.scim_managed",
-            )?
-            .execute(params![
-                g.ord,
-                &*g.id,
-                &*g.display_name,
-                crate::directory::name_key(&g.display_name),
-                g.external_id.as_deref(),
-                &*g.body.text(),
-                g.created,
-                g.modified,
-                g.version as i64,
-                g.scim_managed
-            ])?;
+            tx.prepare_cached(concat!(
+                "INSERT INTO groups (",
+                rows::group_write_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                rows::group_upsert!()
+            ))?
+            .execute(GroupValues::of(g).sqlite())?;
         }
         StoreOp::DeleteGroup { ord } => {
             tx.prepare_cached("DELETE FROM memberships WHERE group_ord = ?1")?
@@ -260,14 +224,14 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
                 "DELETE FROM memberships WHERE group_ord = ?1 AND member_kind = ?2 AND member_ord = ?3",
             )?;
             for m in remove {
-                let (k, o) = member_cols(*m);
+                let (k, o) = rows::member_cols(*m);
                 del.execute(params![group, k, o])?;
             }
             let mut ins = tx.prepare_cached(
                 "INSERT OR IGNORE INTO memberships (group_ord, member_kind, member_ord) VALUES (?1, ?2, ?3)",
             )?;
             for m in add {
-                let (k, o) = member_cols(*m);
+                let (k, o) = rows::member_cols(*m);
                 ins.execute(params![group, k, o])?;
             }
         }
@@ -275,12 +239,13 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn opt_box(s: Option<String>) -> Option<Box<str>> {
-    s.map(String::into_boxed_str)
-}
-
-fn to_u32(v: i64, what: &str) -> Result<u32, StoreError> {
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} out of range")))
+/// Every row `sql` selects, read by `row`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    row: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    conn.prepare(sql)?.query_and_then([], row)?.collect()
 }
 
 /// One row of the SQLite change log (no writes are kept there: one writer never needs
@@ -320,65 +285,16 @@ impl Store for SqliteStore {
     fn load(&self) -> Result<Snapshot, StoreError> {
         let conn = self.reader.lock();
         let mut snap = Snapshot::default();
-        let mut stmt = conn.prepare(
-            "SELECT ord, id, user_name, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed FROM users ORDER BY ord",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let emails: String = r.get(5)?;
-            snap.users.push(UserRecord {
-                ord: to_u32(r.get(0)?, "user ord")?,
-                id: Arc::from(r.get::<_, String>(1)?),
-                user_name: r.get::<_, String>(2)?.into_boxed_str(),
-                external_id: opt_box(r.get(3)?),
-                active: r.get(4)?,
-                emails: emails
-                    .split('\n')
-                    .filter(|e| !e.is_empty())
-                    .map(Box::from)
-                    .collect(),
-                license: opt_box(r.get(6)?),
-                user_type: opt_box(r.get(7)?),
-                body: r.get::<_, String>(8)?.into(),
-                created: r.get(9)?,
-                modified: r.get(10)?,
-                version: r.get::<_, i64>(11)? as u64,
-                scim_managed: r.get(12)?,
-            });
-        }
-        drop(rows);
-        let mut stmt = conn.prepare(
-            "SELECT ord, id, display_name, external_id, body, created, modified, version, scim_managed FROM groups ORDER BY ord",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            snap.groups.push(GroupRecord {
-                ord: to_u32(r.get(0)?, "group ord")?,
-                id: Arc::from(r.get::<_, String>(1)?),
-                display_name: r.get::<_, String>(2)?.into_boxed_str(),
-                external_id: opt_box(r.get(3)?),
-                body: r.get::<_, String>(4)?.into(),
-                created: r.get(5)?,
-                modified: r.get(6)?,
-                version: r.get::<_, i64>(7)? as u64,
-                scim_managed: r.get(8)?,
-            });
-        }
-        drop(rows);
-        let mut stmt =
-            conn.prepare("SELECT group_ord, member_kind, member_ord FROM memberships")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let group = to_u32(r.get(0)?, "membership group")?;
-            let ord = to_u32(r.get(2)?, "membership member")?;
-            let member = match r.get::<_, i64>(1)? {
-                0 => Member::User(ord),
-                1 => Member::Group(ord),
-                k => return Err(StoreError::Corrupt(format!("member kind {k}"))),
-            };
-            snap.memberships.push((group, member));
-        }
-        drop(rows);
+        let users = concat!("SELECT ", rows::user_columns!(), " FROM users ORDER BY ord");
+        snap.users = all(&conn, users, |r| rows::user(r))?;
+        let groups = concat!(
+            "SELECT ",
+            rows::group_columns!(),
+            " FROM groups ORDER BY ord"
+        );
+        snap.groups = all(&conn, groups, |r| rows::group(r))?;
+        let members = concat!("SELECT ", rows::membership_columns!(), " FROM memberships");
+        snap.memberships = all(&conn, members, |r| rows::membership(r))?;
         snap.last_seq = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| {
             r.get::<_, i64>(0)
         })? as u64;
@@ -455,17 +371,12 @@ impl Store for SqliteStore {
             .transpose()?;
         let after = prev.as_ref().map_or(0, |p| p.through_seq) as i64;
         let rows = tx
-            .prepare_cached(
-                "SELECT seq, at, action, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?
-            .query_map(params![after, req.max_rows as i64], |r| {
-                Ok(PruneRow {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    at: r.get(1)?,
-                    action: r.get(2)?,
-                    hash: r.get(3)?,
-                })
-            })?
+            .prepare_cached(concat!(
+                "SELECT ",
+                rows::prune_columns!(),
+                " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))?
+            .query_and_then(params![after, req.max_rows as i64], |r| rows::prune_row(r))?
             .collect::<Result<Vec<_>, _>>()?;
         let Some(plan) = checkpoint::plan(prev.as_ref(), &rows, req) else {
             return Ok(None);
@@ -488,9 +399,11 @@ impl Store for SqliteStore {
 
     fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         let conn = self.audit_reader.lock();
-        let mut sql = String::from(
-            "SELECT seq, at, actor, action, target, before, after, detail, prev_hash, hash FROM audit WHERE 1=1",
-        );
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            rows::audit_columns!(),
+            " FROM audit WHERE 1=1"
+        ));
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
             args.push(v);
@@ -530,30 +443,27 @@ impl Store for SqliteStore {
             sql.push_str(&format!(" LIMIT {}", q.limit));
         }
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok(AuditRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                entry: AuditEntry {
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    before: r.get(5)?,
-                    after: r.get(6)?,
-                    detail: r.get(7)?,
-                },
-                prev_hash: r.get(8)?,
-                hash: r.get(9)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let found =
+            stmt.query_and_then(rusqlite::params_from_iter(args), |r| rows::audit_row(r))?;
+        found.collect()
     }
 
     fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError> {
         let w = self.writer.lock();
         let res = w.conn.execute(
-            "INSERT INTO tokens (name, token_id, hash, scope, created, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![row.name, row.token_id, row.hash, row.scope, row.created, row.last_used],
+            concat!(
+                "INSERT INTO tokens (",
+                rows::token_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ),
+            params![
+                row.name,
+                row.token_id,
+                row.hash,
+                row.scope,
+                row.created,
+                row.last_used
+            ],
         );
         match res {
             Ok(_) => Ok(()),
@@ -568,22 +478,24 @@ impl Store for SqliteStore {
 
     fn token_list(&self) -> Result<Vec<TokenRow>, StoreError> {
         let conn = self.reader.lock();
-        let mut stmt = conn.prepare(
-            "SELECT name, token_id, hash, scope, created, last_used FROM tokens ORDER BY created, name",
-        )?;
-        let rows = stmt.query_map([], token_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut stmt = conn.prepare(concat!(
+            "SELECT ",
+            rows::token_columns!(),
+            " FROM tokens ORDER BY created, name"
+        ))?;
+        let found = stmt.query_and_then([], |r| rows::token(r))?;
+        found.collect()
     }
 
     fn token_by_id(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
         let conn = self.reader.lock();
-        let row = conn
-            .prepare_cached(
-                "SELECT name, token_id, hash, scope, created, last_used FROM tokens WHERE token_id = ?1",
-            )?
-            .query_row(params![token_id], token_row)
-            .optional()?;
-        Ok(row)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            rows::token_columns!(),
+            " FROM tokens WHERE token_id = ?1"
+        ))?;
+        let mut found = stmt.query_and_then(params![token_id], |r| rows::token(r))?;
+        found.next().transpose()
     }
 
     fn token_revoke(&self, name: &str) -> Result<bool, StoreError> {
@@ -596,29 +508,29 @@ impl Store for SqliteStore {
     fn session_insert(&self, row: &SessionRow) -> Result<(), StoreError> {
         let w = self.writer.lock();
         w.conn
-            .prepare_cached(
-                "INSERT INTO sessions (token_hash, user_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![row.token_hash, row.user_id, row.created, row.expires])?;
+            .prepare_cached(concat!(
+                "INSERT INTO sessions (",
+                rows::session_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4)"
+            ))?
+            .execute(params![
+                row.token_hash,
+                row.user_id,
+                row.created,
+                row.expires
+            ])?;
         Ok(())
     }
 
     fn session_get(&self, token_hash: &[u8], now: i64) -> Result<Option<SessionRow>, StoreError> {
         let conn = self.reader.lock();
-        let row = conn
-            .prepare_cached(
-                "SELECT token_hash, user_id, created, expires FROM sessions WHERE token_hash = ?1 AND expires > ?2",
-            )?
-            .query_row(params![token_hash, now], |r| {
-                Ok(SessionRow {
-                    token_hash: r.get(0)?,
-                    user_id: r.get(1)?,
-                    created: r.get(2)?,
-                    expires: r.get(3)?,
-                })
-            })
-            .optional()?;
-        Ok(row)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            rows::session_columns!(),
+            " FROM sessions WHERE token_hash = ?1 AND expires > ?2"
+        ))?;
+        let mut found = stmt.query_and_then(params![token_hash, now], |r| rows::session(r))?;
+        found.next().transpose()
     }
 
     fn session_delete(&self, token_hash: &[u8]) -> Result<bool, StoreError> {
@@ -632,18 +544,13 @@ impl Store for SqliteStore {
 
     fn sessions_load(&self, now: i64) -> Result<Vec<SessionRow>, StoreError> {
         let conn = self.reader.lock();
-        let mut stmt = conn.prepare(
-            "SELECT token_hash, user_id, created, expires FROM sessions WHERE expires > ?1",
-        )?;
-        let rows = stmt.query_map(params![now], |r| {
-            Ok(SessionRow {
-                token_hash: r.get(0)?,
-                user_id: r.get(1)?,
-                created: r.get(2)?,
-                expires: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut stmt = conn.prepare(concat!(
+            "SELECT ",
+            rows::session_columns!(),
+            " FROM sessions WHERE expires > ?1"
+        ))?;
+        let found = stmt.query_and_then(params![now], |r| rows::session(r))?;
+        found.collect()
     }
 
     fn sessions_purge_expired(&self, now: i64) -> Result<usize, StoreError> {
@@ -682,15 +589,4 @@ impl Store for SqliteStore {
         )?;
         Ok(())
     }
-}
-
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
-    Ok(TokenRow {
-        name: r.get(0)?,
-        token_id: r.get(1)?,
-        hash: r.get(2)?,
-        scope: r.get(3)?,
-        created: r.get(4)?,
-        last_used: r.get(5)?,
-    })
 }

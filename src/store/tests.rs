@@ -6,25 +6,23 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::*;
-use crate::audit::chain::{record_hash, GENESIS_HASH};
-use crate::audit::{AuditEntry, AuditQuery};
-use crate::directory::model::{GroupRecord, Member, UserRecord};
+use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::{
+    AuditEntry, AuditQuery, Change, GroupRecord, Member, SessionRow, StoreOp, TokenRow, UserRecord,
+};
 
 fn user(ord: u32) -> Arc<UserRecord> {
     Arc::new(UserRecord {
-        ord,
-        id: Arc::from(format!("u{ord}")),
-        user_name: format!("User{ord}").into(),
         external_id: Some(format!("x{ord}").into()),
         active: ord.is_multiple_of(2),
         emails: vec![format!("u{ord}@example.com").into_boxed_str()].into(),
         license: Some("analyst".into()),
-        user_type: None,
         body: format!("{{\"userName\":\"User{ord}\",\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"]}}").into(),
         created: 1,
         modified: 2,
         version: 3,
         scim_managed: true,
+        ..UserRecord::new(ord, format!("u{ord}"), format!("User{ord}"))
     })
 }
 
@@ -84,15 +82,9 @@ fn every_connection_syncs_each_commit() {
 fn commit_and_load_round_trip() {
     let (_d, store) = open();
     let group = Arc::new(GroupRecord {
-        ord: 0,
-        id: Arc::from("g0"),
-        display_name: "eng".into(),
-        external_id: None,
-        body: "{}".into(),
         created: 1,
         modified: 1,
-        version: 1,
-        scim_managed: false,
+        ..GroupRecord::new(0, "g0", "eng")
     });
     let seqs = store
         .commit(&[
@@ -417,8 +409,8 @@ fn an_audit_search_in_progress_never_holds_up_token_lookups() {
 
 #[test]
 fn pruning_keeps_the_chain_verifiable() {
-    use crate::audit::checkpoint::PruneRequest;
     use crate::audit::verify::verify_store;
+    use crate::record::checkpoint::PruneRequest;
     let (_d, store) = open();
     let entry = |at: i64, action: &str| AuditEntry {
         at,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::postgres::Export;
 use super::{PgStore, SqliteStore, Store, StoreError};
-use crate::audit::AuditQuery;
+use crate::record::AuditQuery;
 
 /// What was moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use scimgate::audit::{AuditQuery, AuditRow};
+use scimgate::record::{AuditQuery, AuditRow};
 use scimgate::store::{SqliteStore, Store};
 
 use crate::proxy_env::{reader, Env};

@@ -11,7 +11,7 @@ use std::process::Command;
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use scimgate::audit::{AuditEntry, AuditQuery, AuditRow};
+use scimgate::record::{AuditEntry, AuditQuery, AuditRow};
 use scimgate::store::{SqliteStore, Store};
 
 use crate::proxy_env::{reader, Env};
@@ -447,8 +447,8 @@ async fn the_wal_is_truncated_under_sustained_audit_writes() {
 /// verifies after pruning (an edit after the checkpoint is still named).
 #[tokio::test]
 async fn retention_on_postgresql_keeps_the_chain_verifiable() {
-    use scimgate::audit::checkpoint::PruneRequest;
     use scimgate::audit::verify::verify_store;
+    use scimgate::record::checkpoint::PruneRequest;
     const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
     let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
     let admin = |sql: String| async move {

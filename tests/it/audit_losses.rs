@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use scimgate::audit::sink::SinkStats;
-use scimgate::audit::AuditRow;
+use scimgate::record::AuditRow;
 
 use crate::audit::{chain, detail};
 use crate::ops::{scrape, value};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use http_body_util::Empty;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use scimgate::ops::connections::CloseReason;
+use scimgate::metrics::connections::CloseReason;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

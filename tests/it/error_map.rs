@@ -220,10 +220,7 @@ async fn upstream_and_policy_failures_get_their_status_and_no_internal_detail() 
 
     // A browser gets the same statuses as pages, with nothing more in them.
     let session = env.gate.running.sessions.create(&id).await.unwrap();
-    let cookie = format!(
-        "{}={session}",
-        env.gate.running.sessions.cookie_name(false)
-    );
+    let cookie = format!("{}={session}", env.gate.running.sessions.cookie_name(false));
     for (host, status) in [
         ("dead.test", 502),
         ("silent.test", 504),

@@ -9,7 +9,7 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use scimgate::audit::{AuditQuery, AuditRow};
+use scimgate::record::{AuditQuery, AuditRow};
 use scimgate::store::{SqliteStore, Store};
 
 use crate::oidc_provider::{query_of, Provider};

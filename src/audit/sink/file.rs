@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::{wire, AuditRow};
+use crate::audit::wire;
 use crate::config::audit::FileSinkConfig;
+use crate::record::AuditRow;
 
 /// Appends records to a file and rotates it.
 #[derive(Debug)]

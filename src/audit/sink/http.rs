@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::spool::{Batch, Spool};
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::{records, wire, AuditRow, Auditor};
+use crate::audit::{records, wire, Auditor};
 use crate::config::audit::HttpSinkConfig;
 use crate::outbound::HttpClient;
+use crate::record::AuditRow;
 
 /// The tailer's side: spools records.
 pub struct HttpSink {

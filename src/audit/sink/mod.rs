@@ -15,7 +15,7 @@ pub mod syslog;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::AuditRow;
+use crate::record::AuditRow;
 
 /// Why a sink could not take records (they are offered again on the next pass).
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::{wire, AuditRow};
+use crate::audit::wire;
+use crate::record::AuditRow;
 
 /// Prints records to stdout.
 #[derive(Debug, Default)]

@@ -17,8 +17,9 @@ use fasyslog::sender::UdpSender;
 use fasyslog::{Facility, SDElement, Severity};
 
 use super::{Sink, SinkCounters, SinkError};
-use crate::audit::{wire, AuditRow};
+use crate::audit::wire;
 use crate::config::audit::{SyslogSinkConfig, SyslogTransport};
+use crate::record::AuditRow;
 
 /// The structured-data id of scimgate's element (32473 is the documentation PEN).
 const SD_ID: &str = "scimgate@32473";

@@ -14,25 +14,15 @@ use super::*;
 use crate::authn::testing::{query_param, FakeIdp};
 use crate::clock;
 use crate::config::{IdentityAttribute, SessionConfig};
-use crate::directory::UserRecord;
 use crate::outbound::HttpClient;
-use crate::store::{SqliteStore, Store, StoreOp};
+use crate::record::{StoreOp, UserRecord};
+use crate::store::{SqliteStore, Store};
 
 fn user(ord: u32, name: &str, active: bool) -> StoreOp {
     StoreOp::PutUser(Arc::new(UserRecord {
-        ord,
-        id: Arc::from(format!("id-{name}")),
-        user_name: name.into(),
-        external_id: None,
         active,
-        emails: Box::new([]),
-        license: None,
-        user_type: None,
-        body: "{}".into(),
-        created: 0,
-        modified: 0,
-        version: 1,
         scim_managed: true,
+        ..UserRecord::new(ord, format!("id-{name}"), name)
     }))
 }
 

@@ -126,23 +126,11 @@ async fn sessions_survive_a_restart() {
 
 #[tokio::test]
 async fn a_deprovisioning_commit_and_end_user_together_end_sessions_durably() {
-    use crate::directory::model::UserRecord;
-    use crate::store::{Change, StoreOp};
+    use crate::record::{Change, StoreOp, UserRecord};
     let f = fixture();
     let user = UserRecord {
-        ord: 0,
-        id: Arc::from("u1"),
-        user_name: "ann".into(),
-        external_id: None,
-        active: true,
-        emails: Box::new([]),
-        license: None,
-        user_type: None,
-        body: "{}".into(),
-        created: 0,
-        modified: 0,
-        version: 1,
         scim_managed: true,
+        ..UserRecord::new(0, "u1", "ann")
     };
     let change = |action, ops| Change {
         at: 0,

@@ -5,7 +5,7 @@
 use http_body_util::BodyExt;
 
 use super::*;
-use crate::proxy::path::{Ambiguity, PathError};
+use crate::path::{Ambiguity, PathError};
 use crate::store::StoreError;
 
 /// A real client error: a connection refused on a port nothing listens on, asking for

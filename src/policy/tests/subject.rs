@@ -7,38 +7,24 @@ use http::Method;
 use super::super::model::{RequestFacts, Subject};
 use super::super::DirectorySubject;
 use super::set;
-use crate::directory::{Body, Directory, GroupRecord, Member, UserRecord};
-use crate::store::Snapshot;
+use crate::directory::Directory;
+use crate::record::{GroupRecord, Member, Snapshot, StoreOp, UserRecord};
 
 fn user(ord: u32, name: &str, active: bool) -> UserRecord {
     UserRecord {
-        ord,
-        id: Arc::from(format!("u-{ord}")),
-        user_name: name.into(),
-        external_id: None,
         active,
         emails: vec![format!("{name}@example.com").into_boxed_str()].into(),
         license: Some("analyst".into()),
         user_type: Some("Employee".into()),
-        body: Body::new("{}"),
-        created: 0,
-        modified: 0,
-        version: 1,
         scim_managed: true,
+        ..UserRecord::new(ord, format!("u-{ord}"), name)
     }
 }
 
 fn group(ord: u32, name: &str) -> GroupRecord {
     GroupRecord {
-        ord,
-        id: Arc::from(format!("g-{ord}")),
-        display_name: name.into(),
-        external_id: None,
-        body: Body::new("{}"),
-        created: 0,
-        modified: 0,
-        version: 1,
         scim_managed: true,
+        ..GroupRecord::new(ord, format!("g-{ord}"), name)
     }
 }
 
@@ -128,18 +114,12 @@ fn resolved_group_names_follow_every_directory_change() {
     assert_eq!(decide("bob"), None);
 
     // Renamed: the old name grants nothing, the new one does, at once.
-    dir.apply(
-        &[crate::store::StoreOp::PutGroup(Arc::new(group(
-            1,
-            "Platform-Team",
-        )))],
-        2,
-    );
+    dir.apply(&[StoreOp::PutGroup(Arc::new(group(1, "Platform-Team")))], 2);
     assert_eq!(decide("alice").as_deref(), Some("renamed"));
 
     // bob joins the (renamed) group directly.
     dir.apply(
-        &[crate::store::StoreOp::Members {
+        &[StoreOp::Members {
             group: 1,
             replace_all: false,
             add: vec![Member::User(1)],
@@ -150,13 +130,13 @@ fn resolved_group_names_follow_every_directory_change() {
     assert_eq!(decide("bob").as_deref(), Some("renamed"));
 
     // Deleted, then a new group takes the old name: only its own members get in.
-    dir.apply(&[crate::store::StoreOp::DeleteGroup { ord: 1 }], 4);
+    dir.apply(&[StoreOp::DeleteGroup { ord: 1 }], 4);
     assert_eq!(decide("alice"), None);
     assert_eq!(decide("bob"), None);
     dir.apply(
         &[
-            crate::store::StoreOp::PutGroup(Arc::new(group(7, "Data-Platform"))),
-            crate::store::StoreOp::Members {
+            StoreOp::PutGroup(Arc::new(group(7, "Data-Platform"))),
+            StoreOp::Members {
                 group: 7,
                 replace_all: false,
                 add: vec![Member::User(1)],
@@ -197,7 +177,7 @@ fn dbt_platform_grants_use_the_resolved_group_table() {
     );
     assert_eq!(decide("bob", &Method::GET), "false default-deny");
     dir.apply(
-        &[crate::store::StoreOp::Members {
+        &[StoreOp::Members {
             group: 3,
             replace_all: false,
             add: vec![Member::User(1)],

@@ -15,7 +15,7 @@ use super::{
     submit_and_render, with_etag,
 };
 use crate::directory::writer::{Command, Outcome};
-use crate::directory::{Actor, GroupRecord, MemberChange};
+use crate::record::{Actor, GroupRecord, MemberChange};
 use crate::scim::draft::group_draft;
 use crate::scim::patch::{apply_group_patch, MemberDelta, PatchRequest};
 use crate::scim::schema::{normalize_resource, ResourceKind};

@@ -27,7 +27,8 @@ use super::scan::Deadline;
 use super::schema::ResourceKind;
 use super::{ScimError, ScimState};
 use crate::directory::writer::{Command, Outcome};
-use crate::directory::{Actor, Directory, DirectoryError};
+use crate::directory::{Directory, DirectoryError};
+use crate::record::Actor;
 
 /// A JSON response with the SCIM media type.
 pub(super) fn scim_json(status: StatusCode, body: Value) -> Response {

@@ -11,7 +11,7 @@ use axum::Extension;
 
 use super::{body_json, if_match, params, rejected, stored_with_id, strip_id, submit_and_render};
 use crate::directory::writer::Command;
-use crate::directory::{Actor, UserRecord};
+use crate::record::{Actor, UserRecord};
 use crate::scim::draft::user_draft;
 use crate::scim::patch::{apply_user_patch, PatchRequest};
 use crate::scim::schema::{normalize_resource, ResourceKind};

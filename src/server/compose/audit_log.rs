@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::audit::AuditConfig;
 use crate::audit::sink::{self, Sink, SinkError};
 use crate::audit::tailer::{Start, Tailer};
 use crate::audit::{records, retention, AuditService, Auditor};
 use crate::clock::SharedClock;
+use crate::config::audit::AuditConfig;
 use crate::policy::reload::{ReloadEvent, ReloadObserver};
 use crate::server::shutdown::ShutdownTree;
 use crate::store::Store;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::gate::Gate;
-use crate::ops::metrics::Reloaded;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
+use crate::metrics::Reloaded;
 use crate::policy::reload::{PolicyHandle, ReloadEvent, ReloadObserver};
 use crate::server::shutdown::ShutdownTree;
 use crate::server::ReloadingCert;

@@ -1,7 +1,7 @@
 //! The audit chain in PostgreSQL: appends under [`super::WRITE_LOCK`] (the chain's head
 //! is read inside the lock, so records from every replica form one chain) and queries
 //! with the same filters as the SQLite store (on a connection of their own). Retention
-//! passes prune under the same lock ([`crate::audit::checkpoint`]).
+//! passes prune under the same lock ([`crate::record::checkpoint`]).
 
 use std::collections::HashMap;
 
@@ -9,9 +9,10 @@ use postgres::types::ToSql;
 use postgres::{Statement, Transaction};
 
 use super::{stmt, PgStore, WRITE_LOCK};
-use crate::audit::chain::{record_hash, GENESIS_HASH};
-use crate::audit::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest, PruneRow};
-use crate::audit::{AuditEntry, AuditQuery, AuditRow};
+use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
+use crate::record::{AuditEntry, AuditQuery, AuditRow};
+use crate::store::rows;
 use crate::store::StoreError;
 
 /// The hash of the last record (the genesis hash for an empty chain).
@@ -104,18 +105,15 @@ impl PgStore {
             let after = prev.as_ref().map_or(0, |p| p.through_seq) as i64;
             let rows = tx
                 .query(
-                    "SELECT seq, at, action, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    concat!(
+                        "SELECT ",
+                        rows::prune_columns!(),
+                        " FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    ),
                     &[&after, &(req.max_rows as i64)],
                 )?
                 .iter()
-                .map(|r| {
-                    Ok(PruneRow {
-                        seq: r.try_get::<_, i64>(0)? as u64,
-                        at: r.try_get(1)?,
-                        action: r.try_get(2)?,
-                        hash: r.try_get(3)?,
-                    })
-                })
+                .map(rows::prune_row)
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let Some(plan) = checkpoint::plan(prev.as_ref(), &rows, req) else {
                 return Ok(None);
@@ -135,9 +133,11 @@ impl PgStore {
     }
 
     pub(super) fn pg_audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT seq, at, actor, action, target, before, after, detail, prev_hash, hash FROM audit WHERE TRUE",
-        );
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            rows::audit_columns!(),
+            " FROM audit WHERE TRUE"
+        ));
         let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
         let mut arg = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
             args.push(v);
@@ -182,24 +182,10 @@ impl PgStore {
         }
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
         self.with_audit_reader(|c| {
-            let rows = c.client.query(&sql, &params)?;
-            rows.iter()
-                .map(|r| {
-                    Ok(AuditRow {
-                        seq: r.try_get::<_, i64>(0)? as u64,
-                        entry: AuditEntry {
-                            at: r.try_get(1)?,
-                            actor: r.try_get(2)?,
-                            action: r.try_get(3)?,
-                            target: r.try_get(4)?,
-                            before: r.try_get(5)?,
-                            after: r.try_get(6)?,
-                            detail: r.try_get(7)?,
-                        },
-                        prev_hash: r.try_get(8)?,
-                        hash: r.try_get(9)?,
-                    })
-                })
+            c.client
+                .query(&sql, &params)?
+                .iter()
+                .map(rows::audit_row)
                 .collect()
         })
     }

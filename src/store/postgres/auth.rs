@@ -2,37 +2,28 @@
 //! session `NOTIFY`s [`super::SESSIONS_CHANNEL`] so that other replicas forget it at
 //! once; a session made on another replica is found here on a cache miss.
 
-use postgres::Row;
-
 use super::{is_unique_violation, stmt, PgStore, SESSIONS_CHANNEL};
-use crate::store::{SessionRow, StoreError, TokenRow};
-
-fn token_row(r: &Row) -> Result<TokenRow, StoreError> {
-    Ok(TokenRow {
-        name: r.try_get(0)?,
-        token_id: r.try_get(1)?,
-        hash: r.try_get(2)?,
-        scope: r.try_get(3)?,
-        created: r.try_get(4)?,
-        last_used: r.try_get(5)?,
-    })
-}
-
-fn session_row(r: &Row) -> Result<SessionRow, StoreError> {
-    Ok(SessionRow {
-        token_hash: r.try_get(0)?,
-        user_id: r.try_get(1)?,
-        created: r.try_get(2)?,
-        expires: r.try_get(3)?,
-    })
-}
+use crate::record::{SessionRow, TokenRow};
+use crate::store::rows::{self, session_columns, token_columns};
+use crate::store::StoreError;
 
 impl PgStore {
     pub(super) fn pg_token_insert(&self, row: &TokenRow) -> Result<(), StoreError> {
         self.with_writer(|c| {
             match c.client.execute(
-                "INSERT INTO tokens (name, token_id, hash, scope, created, last_used) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&row.name, &row.token_id, &row.hash, &row.scope, &row.created, &row.last_used],
+                concat!(
+                    "INSERT INTO tokens (",
+                    token_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                ),
+                &[
+                    &row.name,
+                    &row.token_id,
+                    &row.hash,
+                    &row.scope,
+                    &row.created,
+                    &row.last_used,
+                ],
             ) {
                 Ok(_) => Ok(()),
                 Err(e) if is_unique_violation(&e) => {
@@ -47,11 +38,15 @@ impl PgStore {
         self.with_reader(|c| {
             c.client
                 .query(
-                    "SELECT name, token_id, hash, scope, created, last_used FROM tokens ORDER BY created, name",
+                    concat!(
+                        "SELECT ",
+                        token_columns!(),
+                        " FROM tokens ORDER BY created, name"
+                    ),
                     &[],
                 )?
                 .iter()
-                .map(token_row)
+                .map(rows::token)
                 .collect()
         })
     }
@@ -62,12 +57,16 @@ impl PgStore {
             let s = stmt(
                 &mut c.stmts,
                 &mut c.client,
-                "SELECT name, token_id, hash, scope, created, last_used FROM tokens WHERE token_id = $1",
+                concat!(
+                    "SELECT ",
+                    token_columns!(),
+                    " FROM tokens WHERE token_id = $1"
+                ),
             )?;
             c.client
                 .query_opt(&s, &[&token_id])?
                 .as_ref()
-                .map(token_row)
+                .map(rows::token)
                 .transpose()
         })
     }
@@ -93,7 +92,11 @@ impl PgStore {
     pub(super) fn pg_session_insert(&self, row: &SessionRow) -> Result<(), StoreError> {
         self.with_writer(|c| {
             c.client.execute(
-                "INSERT INTO sessions (token_hash, user_id, created, expires) VALUES ($1, $2, $3, $4)",
+                concat!(
+                    "INSERT INTO sessions (",
+                    session_columns!(),
+                    ") VALUES ($1, $2, $3, $4)"
+                ),
                 &[&row.token_hash, &row.user_id, &row.created, &row.expires],
             )?;
             Ok(())
@@ -108,11 +111,15 @@ impl PgStore {
         self.with_reader(|c| {
             c.client
                 .query_opt(
-                    "SELECT token_hash, user_id, created, expires FROM sessions WHERE token_hash = $1 AND expires > $2",
+                    concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM sessions WHERE token_hash = $1 AND expires > $2"
+                    ),
                     &[&token_hash, &now],
                 )?
                 .as_ref()
-                .map(session_row)
+                .map(rows::session)
                 .transpose()
         })
     }
@@ -134,11 +141,15 @@ impl PgStore {
         self.with_reader(|c| {
             c.client
                 .query(
-                    "SELECT token_hash, user_id, created, expires FROM sessions WHERE expires > $1",
+                    concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM sessions WHERE expires > $1"
+                    ),
                     &[&now],
                 )?
                 .iter()
-                .map(session_row)
+                .map(rows::session)
                 .collect()
         })
     }

@@ -11,21 +11,23 @@ use postgres::{Statement, Transaction};
 
 use super::directory::write_op;
 use super::stmt;
-use crate::audit::chain::{record_hash, GENESIS_HASH};
-use crate::directory::model::UserRecord;
-use crate::store::{Change, StoreError, StoreOp};
+use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::{Change, StoreOp, UserRecord};
+use crate::store::rows::{user_upsert, user_write_columns, UserValues};
+use crate::store::StoreError;
 
 const HEADS: &str = "SELECT (SELECT COALESCE(MAX(seq), 0) FROM change_log)::BIGINT, \
      (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1), \
      (SELECT COALESCE(MAX(seq), 0) FROM audit)::BIGINT";
 
-const PUT_USERS: &str = "INSERT INTO users (ord, id, user_name, user_name_lower, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed)
+const PUT_USERS: &str = concat!(
+    "INSERT INTO users (",
+    user_write_columns!(),
+    ")
      SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BOOLEAN[], $7::TEXT[],
-                          $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BOOLEAN[])
-     ON CONFLICT (ord) DO UPDATE SET user_name=excluded.user_name, user_name_lower=excluded.user_name_lower,
-       external_id=excluded.external_id, active=excluded.active, emails=excluded.emails, license=excluded.license,
-       user_type=excluded.user_type, body=excluded.body, modified=excluded.modified, version=excluded.version,
-       scim_managed=excluded.scim_managed";
+                          $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BOOLEAN[])",
+    user_upsert!()
+);
 
 const END_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = ANY($1::TEXT[])";
 
@@ -119,23 +121,24 @@ fn put_users(
     let mut managed = Vec::with_capacity(n);
     let mut ended: Vec<&str> = Vec::new();
     for u in users {
-        ord.push(i64::from(u.ord));
-        id.push(&*u.id);
-        name.push(&*u.user_name);
-        lower.push(crate::directory::name_key(&u.user_name));
-        external.push(u.external_id.as_deref());
-        active.push(u.active);
-        emails.push(u.emails.join("\n"));
-        license.push(u.license.as_deref());
-        user_type.push(u.user_type.as_deref());
-        body.push(u.body.text());
-        created.push(u.created);
-        modified.push(u.modified);
-        version.push(u.version as i64);
-        managed.push(u.scim_managed);
-        if !u.active {
-            ended.push(&*u.id);
+        let v = UserValues::of(u);
+        if !v.active {
+            ended.push(v.id);
         }
+        ord.push(v.ord);
+        id.push(v.id);
+        name.push(v.user_name);
+        lower.push(v.user_name_lower);
+        external.push(v.external_id);
+        active.push(v.active);
+        emails.push(v.emails);
+        license.push(v.license);
+        user_type.push(v.user_type);
+        body.push(v.body);
+        created.push(v.created);
+        modified.push(v.modified);
+        version.push(v.version);
+        managed.push(v.scim_managed);
     }
     let s = stmt(stmts, tx, PUT_USERS)?;
     tx.execute(

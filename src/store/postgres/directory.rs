@@ -3,20 +3,13 @@
 //! and reading the changes after a sequence for followers.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use postgres::{IsolationLevel, Statement, Transaction};
 
-use super::{oplog, stmt, to_u32, PgStore, CHANGES_CHANNEL, WRITE_LOCK};
-use crate::directory::model::{GroupRecord, Member, UserRecord};
-use crate::store::{Change, Snapshot, StoreError, StoreOp};
-
-fn member_cols(m: Member) -> (i16, i64) {
-    match m {
-        Member::User(o) => (0, i64::from(o)),
-        Member::Group(o) => (1, i64::from(o)),
-    }
-}
+use super::{oplog, stmt, PgStore, CHANGES_CHANNEL, WRITE_LOCK};
+use crate::record::{Change, Snapshot, StoreOp};
+use crate::store::rows::{self, GroupValues, UserValues};
+use crate::store::StoreError;
 
 pub(super) fn write_op(
     stmts: &mut HashMap<&'static str, Statement>,
@@ -28,32 +21,14 @@ pub(super) fn write_op(
             let s = stmt(
                 stmts,
                 tx,
-                "INSERT INTO users (ord, id, user_name, user_name_lower, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 ON CONFLICT (ord) DO UPDATE SET user_name=excluded.user_name, user_name_lower=excluded.user_name_lower,
-                   external_id=excluded.external_id, active=excluded.active, emails=excluded.emails, license=excluded.license,
-                   user_type=excluded.user_type, body=excluded.body, modified=excluded.modified, version=excluded.version,
-                   scim_managed=excluded.scim_managed",
+                concat!(
+                    "INSERT INTO users (",
+                    rows::user_write_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    rows::user_upsert!()
+                ),
             )?;
-            tx.execute(
-                &s,
-                &[
-                    &i64::from(u.ord),
-                    &&*u.id,
-                    &&*u.user_name,
-                    &crate::directory::name_key(&u.user_name),
-                    &u.external_id.as_deref(),
-                    &u.active,
-                    &u.emails.join("\n"),
-                    &u.license.as_deref(),
-                    &u.user_type.as_deref(),
-                    &&*u.body.text(),
-                    &u.created,
-                    &u.modified,
-                    &(u.version as i64),
-                    &u.scim_managed,
-                ],
-            )?;
+            tx.execute(&s, &UserValues::of(u).postgres())?;
             if !u.active {
                 let s = stmt(stmts, tx, "DELETE FROM sessions WHERE user_id = $1")?;
                 tx.execute(&s, &[&&*u.id])?;
@@ -80,27 +55,14 @@ pub(super) fn write_op(
             let s = stmt(
                 stmts,
                 tx,
-                "INSERT INTO groups (ord, id, display_name, display_name_lower, external_id, body, created, modified, version, scim_managed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (ord) DO UPDATE SET display_name=excluded.display_name, display_name_lower=excluded.display_name_lower,
-                   external_id=excluded.external_id, body=excluded.body, modified=excluded.modified, version=excluded.version,
-                   scim_managed=excluded.scim_managed",
+                concat!(
+                    "INSERT INTO groups (",
+                    rows::group_write_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    rows::group_upsert!()
+                ),
             )?;
-            tx.execute(
-                &s,
-                &[
-                    &i64::from(g.ord),
-                    &&*g.id,
-                    &&*g.display_name,
-                    &crate::directory::name_key(&g.display_name),
-                    &g.external_id.as_deref(),
-                    &&*g.body.text(),
-                    &g.created,
-                    &g.modified,
-                    &(g.version as i64),
-                    &g.scim_managed,
-                ],
-            )?;
+            tx.execute(&s, &GroupValues::of(g).postgres())?;
         }
         StoreOp::DeleteGroup { ord } => {
             let ord = i64::from(*ord);
@@ -138,17 +100,13 @@ pub(super) fn write_op(
                     continue;
                 }
                 let (kinds, ords): (Vec<i16>, Vec<i64>) =
-                    list.iter().map(|m| member_cols(*m)).unzip();
+                    list.iter().map(|m| rows::member_cols(*m)).unzip();
                 let s = stmt(stmts, tx, sql)?;
                 tx.execute(&s, &[&group, &kinds, &ords])?;
             }
         }
     }
     Ok(())
-}
-
-fn opt_box(s: Option<String>) -> Option<Box<str>> {
-    s.map(String::into_boxed_str)
 }
 
 impl PgStore {
@@ -161,60 +119,16 @@ impl PgStore {
                 .read_only(true)
                 .start()?;
             let mut snap = Snapshot::default();
-            for r in tx.query(
-                "SELECT ord, id, user_name, external_id, active, emails, license, user_type, body, created, modified, version, scim_managed FROM users ORDER BY ord",
-                &[],
-            )? {
-                let emails: String = r.try_get(5)?;
-                snap.users.push(UserRecord {
-                    ord: to_u32(r.try_get(0)?, "user ord")?,
-                    id: Arc::from(r.try_get::<_, String>(1)?),
-                    user_name: r.try_get::<_, String>(2)?.into_boxed_str(),
-                    external_id: opt_box(r.try_get(3)?),
-                    active: r.try_get(4)?,
-                    emails: emails
-                        .split('\n')
-                        .filter(|e| !e.is_empty())
-                        .map(Box::from)
-                        .collect(),
-                    license: opt_box(r.try_get(6)?),
-                    user_type: opt_box(r.try_get(7)?),
-                    body: r.try_get::<_, String>(8)?.into(),
-                    created: r.try_get(9)?,
-                    modified: r.try_get(10)?,
-                    version: r.try_get::<_, i64>(11)? as u64,
-                    scim_managed: r.try_get(12)?,
-                });
-            }
-            for r in tx.query(
-                "SELECT ord, id, display_name, external_id, body, created, modified, version, scim_managed FROM groups ORDER BY ord",
-                &[],
-            )? {
-                snap.groups.push(GroupRecord {
-                    ord: to_u32(r.try_get(0)?, "group ord")?,
-                    id: Arc::from(r.try_get::<_, String>(1)?),
-                    display_name: r.try_get::<_, String>(2)?.into_boxed_str(),
-                    external_id: opt_box(r.try_get(3)?),
-                    body: r.try_get::<_, String>(4)?.into(),
-                    created: r.try_get(5)?,
-                    modified: r.try_get(6)?,
-                    version: r.try_get::<_, i64>(7)? as u64,
-                    scim_managed: r.try_get(8)?,
-                });
-            }
-            for r in tx.query(
-                "SELECT group_ord, member_kind, member_ord FROM memberships",
-                &[],
-            )? {
-                let group = to_u32(r.try_get(0)?, "membership group")?;
-                let ord = to_u32(r.try_get(2)?, "membership member")?;
-                let member = match r.try_get::<_, i16>(1)? {
-                    0 => Member::User(ord),
-                    1 => Member::Group(ord),
-                    k => return Err(StoreError::Corrupt(format!("member kind {k}"))),
-                };
-                snap.memberships.push((group, member));
-            }
+            let users = concat!("SELECT ", rows::user_columns!(), " FROM users ORDER BY ord");
+            snap.users = all(&mut tx, users, rows::user)?;
+            let groups = concat!(
+                "SELECT ",
+                rows::group_columns!(),
+                " FROM groups ORDER BY ord"
+            );
+            snap.groups = all(&mut tx, groups, rows::group)?;
+            let members = concat!("SELECT ", rows::membership_columns!(), " FROM memberships");
+            snap.memberships = all(&mut tx, members, rows::membership)?;
             let seq: i64 = tx
                 .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM change_log", &[])?
                 .try_get(0)?;
@@ -284,6 +198,15 @@ impl PgStore {
                 .collect()
         })
     }
+}
+
+/// Every row `sql` selects, read by `row`.
+fn all<T>(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    row: fn(&postgres::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    tx.query(sql, &[])?.iter().map(row).collect()
 }
 
 /// A unique constraint that fires in a commit: the database's backstop for names the

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use super::directory::write_op;
 use super::{PgStore, WRITE_LOCK};
-use crate::audit::AuditRow;
-use crate::directory::model::Member;
+use crate::record::{AuditRow, Member, SessionRow, Snapshot, StoreOp, TokenRow};
+use crate::store::rows::{session_columns, token_columns};
 use crate::store::sqlite::ChangeLogRow;
-use crate::store::{SessionRow, Snapshot, StoreError, StoreOp, TokenRow};
+use crate::store::StoreError;
 
 /// Everything a store holds, read out for a move.
 pub struct Export {
@@ -74,13 +74,13 @@ impl PgStore {
             }
             for t in &data.tokens {
                 tx.execute(
-                    "INSERT INTO tokens (name, token_id, hash, scope, created, last_used) VALUES ($1, $2, $3, $4, $5, $6)",
+                    concat!("INSERT INTO tokens (", token_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)"),
                     &[&t.name, &t.token_id, &t.hash, &t.scope, &t.created, &t.last_used],
                 )?;
             }
             for s in &data.sessions {
                 tx.execute(
-                    "INSERT INTO sessions (token_hash, user_id, created, expires) VALUES ($1, $2, $3, $4)",
+                    concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4)"),
                     &[&s.token_hash, &s.user_id, &s.created, &s.expires],
                 )?;
             }

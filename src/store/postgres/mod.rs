@@ -34,6 +34,8 @@ use postgres::{Client, Statement};
 use self::tls::{PgTls, TlsOptions};
 use super::StoreError;
 use crate::config::store::PostgresConfig;
+use crate::record::checkpoint::{PruneOutcome, PruneRequest};
+use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, TokenRow};
 
 pub use import::Export;
 pub use schema::MIGRATE_LOCK;
@@ -249,61 +251,43 @@ fn stmt(
     Ok(s)
 }
 
-fn to_u32(v: i64, what: &str) -> Result<u32, StoreError> {
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} out of range")))
-}
-
 /// Whether a database error is a unique-constraint violation.
 fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
 impl super::Store for PgStore {
-    fn load(&self) -> Result<super::Snapshot, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         self.pg_load()
     }
-    fn commit(&self, batch: &[super::Change]) -> Result<Vec<u64>, StoreError> {
+    fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError> {
         self.pg_commit(None, batch)
     }
-    fn commit_planned_at(
-        &self,
-        base: u64,
-        batch: &[super::Change],
-    ) -> Result<Vec<u64>, StoreError> {
+    fn commit_planned_at(&self, base: u64, batch: &[Change]) -> Result<Vec<u64>, StoreError> {
         self.pg_commit(Some(base), batch)
     }
-    fn changes_since(
-        &self,
-        seq: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, super::Change)>, StoreError> {
+    fn changes_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, Change)>, StoreError> {
         self.pg_changes_since(seq, limit)
     }
     fn is_shared(&self) -> bool {
         true
     }
-    fn audit_append(&self, entries: &[crate::audit::AuditEntry]) -> Result<Vec<u64>, StoreError> {
+    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
         self.pg_audit_append(entries)
     }
-    fn audit_query(
-        &self,
-        query: &crate::audit::AuditQuery,
-    ) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
+    fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         self.pg_audit_query(query)
     }
-    fn audit_prune(
-        &self,
-        req: &crate::audit::checkpoint::PruneRequest,
-    ) -> Result<Option<crate::audit::checkpoint::PruneOutcome>, StoreError> {
+    fn audit_prune(&self, req: &PruneRequest) -> Result<Option<PruneOutcome>, StoreError> {
         self.pg_audit_prune(req)
     }
-    fn token_insert(&self, row: &super::TokenRow) -> Result<(), StoreError> {
+    fn token_insert(&self, row: &TokenRow) -> Result<(), StoreError> {
         self.pg_token_insert(row)
     }
-    fn token_list(&self) -> Result<Vec<super::TokenRow>, StoreError> {
+    fn token_list(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.pg_token_list()
     }
-    fn token_by_id(&self, token_id: &str) -> Result<Option<super::TokenRow>, StoreError> {
+    fn token_by_id(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
         self.pg_token_by_id(token_id)
     }
     fn token_revoke(&self, name: &str) -> Result<bool, StoreError> {
@@ -312,20 +296,16 @@ impl super::Store for PgStore {
     fn token_touch(&self, name: &str, at: i64) -> Result<(), StoreError> {
         self.pg_token_touch(name, at)
     }
-    fn session_insert(&self, row: &super::SessionRow) -> Result<(), StoreError> {
+    fn session_insert(&self, row: &SessionRow) -> Result<(), StoreError> {
         self.pg_session_insert(row)
     }
-    fn session_get(
-        &self,
-        token_hash: &[u8],
-        now: i64,
-    ) -> Result<Option<super::SessionRow>, StoreError> {
+    fn session_get(&self, token_hash: &[u8], now: i64) -> Result<Option<SessionRow>, StoreError> {
         self.pg_session_get(token_hash, now)
     }
     fn session_delete(&self, token_hash: &[u8]) -> Result<bool, StoreError> {
         self.pg_session_delete(token_hash)
     }
-    fn sessions_load(&self, now: i64) -> Result<Vec<super::SessionRow>, StoreError> {
+    fn sessions_load(&self, now: i64) -> Result<Vec<SessionRow>, StoreError> {
         self.pg_sessions_load(now)
     }
     fn sessions_purge_expired(&self, now: i64) -> Result<usize, StoreError> {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::directory::model::{GroupRecord, Member, UserRecord};
-use crate::store::{Change, StoreError, StoreOp};
+use crate::record::{Change, GroupRecord, Member, StoreOp, UserRecord};
+use crate::store::StoreError;
 
 fn member(m: &Member) -> Value {
     match m {
@@ -229,30 +229,21 @@ mod tests {
     #[test]
     fn ops_round_trip() {
         let u = UserRecord {
-            ord: 7,
-            id: Arc::from("u-1"),
-            user_name: "Ann".into(),
             external_id: Some("x".into()),
             active: false,
             emails: vec![Box::from("a@x.io")].into_boxed_slice(),
-            license: None,
             user_type: Some("Employee".into()),
             body: r#"{"userName":"Ann"}"#.into(),
             created: 1,
             modified: 2,
             version: 3,
             scim_managed: true,
+            ..UserRecord::new(7, "u-1", "Ann")
         };
         let g = GroupRecord {
-            ord: 2,
-            id: Arc::from("g-1"),
-            display_name: "G".into(),
-            external_id: None,
-            body: "{}".into(),
             created: 1,
             modified: 1,
-            version: 1,
-            scim_managed: false,
+            ..GroupRecord::new(2, "g-1", "G")
         };
         let ops = vec![
             StoreOp::PutUser(Arc::new(u.clone())),

@@ -111,24 +111,16 @@ async fn concurrent_patches_to_one_group_lose_no_member() {
     }
 }
 
-fn put_user(ord: u32, name: &str) -> scimgate::store::Change {
+fn put_user(ord: u32, name: &str) -> scimgate::record::Change {
+    use scimgate::record::UserRecord;
     use std::sync::Arc;
-    let user = scimgate::directory::UserRecord {
-        ord,
-        id: Arc::from(format!("id-{ord}")),
-        user_name: name.into(),
-        external_id: None,
-        active: true,
-        emails: Box::new([]),
-        license: None,
-        user_type: None,
-        body: "{}".into(),
+    let user = UserRecord {
         created: 1,
         modified: 1,
-        version: 1,
         scim_managed: true,
+        ..UserRecord::new(ord, format!("id-{ord}"), name)
     };
-    scimgate::store::Change {
+    scimgate::record::Change {
         at: 1,
         actor: "scim:test".into(),
         action: "user.create",
@@ -136,13 +128,14 @@ fn put_user(ord: u32, name: &str) -> scimgate::store::Change {
         resource_id: user.id.to_string(),
         before: None,
         after: None,
-        ops: vec![scimgate::store::StoreOp::PutUser(Arc::new(user))],
+        ops: vec![scimgate::record::StoreOp::PutUser(Arc::new(user))],
     }
 }
 
 #[tokio::test]
 async fn a_commit_planned_on_an_old_head_is_refused_as_stale() {
-    use scimgate::store::{Store, StoreError, StoreOp};
+    use scimgate::record::StoreOp;
+    use scimgate::store::{Store, StoreError};
     let db = TestDb::create().await;
     let store = db.store().await;
     tokio::task::spawn_blocking(move || {

@@ -8,8 +8,8 @@ use reqwest::Method;
 
 use super::env::{store_yaml, Replica, TestDb};
 use crate::support::{self, sorted_values};
-use scimgate::audit::chain::{record_hash, GENESIS_HASH};
-use scimgate::audit::{AuditQuery, AuditRow};
+use scimgate::record::chain::{record_hash, GENESIS_HASH};
+use scimgate::record::{AuditQuery, AuditRow};
 use scimgate::store::{SqliteStore, Store};
 
 /// Checks the chain the way `audit verify` does: each record's prev is the last hash,

@@ -1,12 +1,14 @@
 //! Values read when `/metrics` is scraped rather than counted as they happen: directory
 //! sizes, the age of each token's last SCIM call, and the audit queue.
 //!
-//! The audit log is another module's; it connects through [`AuditStatsSource`]
+//! The directory and the audit log sit above this module; they connect through
+//! [`DirectoryStatsSource`] ([`ScrapeSources::set_directory`]) and [`AuditStatsSource`]
 //! ([`ScrapeSources::set_audit`]). Until something is connected, its metrics are
 //! absent from the exposition rather than reported as zero.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use prometheus_client::collector::Collector;
@@ -16,7 +18,33 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 
 use crate::clock::{to_millis, Clock, SystemClock};
-use crate::directory::Directory;
+
+/// What the directory reports at a scrape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryStats {
+    pub users: usize,
+    pub groups: usize,
+    /// Direct group memberships.
+    pub memberships: usize,
+    /// On a shared store, how fresh this replica's copy is (none on the embedded store).
+    pub replica: Option<ReplicaStats>,
+}
+
+/// How fresh a replica's directory is, at a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaStats {
+    /// Within its freshness bound.
+    pub fresh: bool,
+    /// The change notifications connection is up.
+    pub connected: bool,
+    /// Time since the last catch-up with the shared store.
+    pub since_catch_up: Duration,
+}
+
+/// Anything that can report [`DirectoryStats`] (the directory).
+pub trait DirectoryStatsSource: Send + Sync + 'static {
+    fn directory_stats(&self) -> DirectoryStats;
+}
 
 /// What the audit queue reports at a scrape.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +89,7 @@ pub trait AuditStatsSource: Send + Sync + 'static {
 /// Where scrape-time values come from; each is connected once, at start.
 #[derive(Default)]
 pub struct ScrapeSources {
-    directory: OnceLock<Arc<Directory>>,
+    directory: OnceLock<Arc<dyn DirectoryStatsSource>>,
     audit: OnceLock<Arc<dyn AuditStatsSource>>,
     /// Token name → when it last called (milliseconds since the epoch).
     scim_last_call: DashMap<Arc<str>, AtomicI64>,
@@ -78,7 +106,7 @@ impl std::fmt::Debug for ScrapeSources {
 
 impl ScrapeSources {
     /// Connects the directory whose sizes are reported (the first call wins).
-    pub fn set_directory(&self, dir: Arc<Directory>) {
+    pub fn set_directory(&self, dir: Arc<dyn DirectoryStatsSource>) {
         let _ = self.directory.set(dir);
     }
 
@@ -131,31 +159,22 @@ impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let sources = &self.0;
         if let Some(dir) = sources.directory.get() {
+            let stats = dir.directory_stats();
             for (name, help, value) in [
-                (
-                    "directory_users",
-                    "Users in the directory.",
-                    dir.user_count(),
-                ),
-                (
-                    "directory_groups",
-                    "Groups in the directory.",
-                    dir.group_count(),
-                ),
+                ("directory_users", "Users in the directory.", stats.users),
+                ("directory_groups", "Groups in the directory.", stats.groups),
                 (
                     "directory_memberships",
                     "Direct group memberships in the directory.",
-                    dir.membership_count(),
+                    stats.memberships,
                 ),
             ] {
                 encode_const(&mut encoder, name, help, ConstGauge::new(value as i64))?;
             }
-        }
-        if let Some(dir) = sources.directory.get() {
             // Replicas on a shared store: whether this one's directory is within its
             // freshness bound, and how long since it last caught up.
-            let f = dir.freshness().status();
-            if let Some(since) = f.since_catch_up {
+            if let Some(f) = stats.replica {
+                let since = f.since_catch_up;
                 let fresh = ConstGauge::new(i64::from(f.fresh));
                 fresh.encode(encoder.encode_descriptor(
                     "directory_fresh",

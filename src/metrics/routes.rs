@@ -14,8 +14,7 @@ use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 
 use super::histogram::LatencyHistogram;
-use super::metrics::{Families, RequestLabels, RouteLabel, UpstreamLabels};
-use crate::proxy::error::ProxyError;
+use super::{Families, RequestLabels, RouteLabel, UpstreamLabels};
 
 /// The route label of requests no route matched.
 pub const NO_ROUTE_LABEL: &str = "-";
@@ -102,30 +101,6 @@ impl UpstreamErrorKind {
             UpstreamErrorKind::Cancelled => "cancelled",
             UpstreamErrorKind::Config => "config",
         }
-    }
-
-    /// The kind of a forwarding error; `None` for the client's own fault (a request
-    /// body it stopped sending), which is not the upstream's and is counted among
-    /// connection closures instead.
-    pub fn of(e: &ProxyError) -> Option<Self> {
-        Some(match e {
-            ProxyError::UpstreamConnect(_) => UpstreamErrorKind::Connect,
-            ProxyError::UpstreamConnectTimeout(_) => UpstreamErrorKind::ConnectTimeout,
-            ProxyError::Upstream(_) | ProxyError::UnexpectedSwitch => UpstreamErrorKind::Exchange,
-            ProxyError::ResponseTimeout => UpstreamErrorKind::ResponseTimeout,
-            ProxyError::Overloaded => UpstreamErrorKind::Overloaded,
-            ProxyError::Cancelled => UpstreamErrorKind::Cancelled,
-            ProxyError::RequestBodyStalled => return None,
-            ProxyError::Path(_)
-            | ProxyError::AmbiguousPath(_)
-            | ProxyError::BadUpstreamUri { .. }
-            | ProxyError::UpstreamUri(_)
-            | ProxyError::CaFile { .. }
-            | ProxyError::Tls(_)
-            | ProxyError::KeyFile { .. }
-            | ProxyError::KeyInvalid { .. }
-            | ProxyError::Signing => UpstreamErrorKind::Config,
-        })
     }
 }
 

@@ -8,7 +8,7 @@
 //! head. The checkpoint carries P, the hash of record P (`through_hash`: the record
 //! after P must link to it), and `digest`: SHA-256 over the previous checkpoint's
 //! digest and `through_seq`, then every surviving record's sequence number and hash in
-//! the range, then P. Verification ([`super::verify`]) checks each surviving record's
+//! the range, then P. Verification (the audit log's `verify`) checks each surviving record's
 //! own hash (edits), recomputes each range's digest (a kept record removed, added or
 //! reordered changes it) and links the record after P to `through_hash`; after the
 //! last checkpoint the chain is linked record to record as before. Checkpoint records

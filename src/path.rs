@@ -26,7 +26,7 @@
 //! no `.`/`..` segments, no empty segments, unreserved characters literal, every other
 //! escape in upper-case hex, and (unless the route allows ambiguous paths) none of the
 //! ambiguous bytes above. A trailing slash is kept in what is forwarded; the policy's
-//! matcher treats it as the same resource as none (see [`crate::policy`]'s path
+//! matcher treats it as the same resource as none (see the policy's path
 //! patterns).
 
 use std::fmt;

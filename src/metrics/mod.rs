@@ -1,12 +1,23 @@
 //! The metrics registry: every `scimgate_*` family, what records into it, and the
-//! Prometheus text exposition served at `/metrics`.
+//! Prometheus text exposition the operations listener serves at `/metrics`.
+//!
+//! This module is a leaf: the gate, the proxy, the SCIM API, the server and the audit
+//! log record into it, and it uses no other module of the crate but the clock. Values
+//! read at a scrape come from whoever connects to [`collect::ScrapeSources`] at start
+//! (the directory and the audit log, through the traits there).
 //!
 //! Labels are bounded: route names (from the policy), token names, fixed reason and
 //! operation words, HTTP statuses; never user names or paths. The request path records
-//! through [`RouteMetrics`] handles resolved once per route (see [`super::routes`]):
-//! atomic counters and lock-free histograms, no label allocation. Values that are state
-//! rather than events (directory sizes, the age of each token's last SCIM call, the
-//! audit queue) are read when scraped ([`super::collect`]).
+//! through [`RouteMetrics`] handles resolved once per route (see [`routes`]): atomic
+//! counters and lock-free histograms, no label allocation. Values that are state rather
+//! than events (directory sizes, the age of each token's last SCIM call, the audit
+//! queue) are read when scraped ([`collect`]). Each connection of the main listener is
+//! counted in [`connections`].
+
+pub mod collect;
+pub mod connections;
+pub mod histogram;
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -15,10 +26,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::collect::{ScrapeSources, StateCollector};
-use super::connections::ConnectionMetrics;
-use super::histogram::LatencyHistogram;
-use super::routes::RouteTable;
+use collect::{ScrapeSources, StateCollector};
+use connections::ConnectionMetrics;
+use histogram::LatencyHistogram;
+use routes::RouteTable;
 
 /// Labels of a per-route request counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

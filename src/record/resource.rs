@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::body::Body;
+use super::Body;
 
 /// A user in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,63 @@ pub struct UserRecord {
     pub scim_managed: bool,
 }
 
+impl UserRecord {
+    /// A user with only the fields every record needs; the others at their defaults:
+    /// active, no e-mails, license or user type, an empty JSON body, created and
+    /// modified at 0, version 1, not SCIM-managed. Set others with struct update
+    /// syntax (`UserRecord { active: false, ..UserRecord::new(0, "u-0", "ann") }`), so
+    /// that a new field is added here and where it is stored, not at every caller.
+    pub fn new(ord: u32, id: impl Into<Arc<str>>, user_name: impl Into<Box<str>>) -> Self {
+        UserRecord {
+            ord,
+            id: id.into(),
+            user_name: user_name.into(),
+            external_id: None,
+            active: true,
+            emails: Box::default(),
+            license: None,
+            user_type: None,
+            body: Body::new("{}"),
+            created: 0,
+            modified: 0,
+            version: 1,
+            scim_managed: false,
+        }
+    }
+
+    /// The record a change makes from a draft: e-mails lower-cased for the index,
+    /// `modified` at `now`.
+    pub fn from_draft(
+        ord: u32,
+        id: Arc<str>,
+        draft: &UserDraft,
+        created: i64,
+        now: i64,
+        version: u64,
+        scim_managed: bool,
+    ) -> Self {
+        UserRecord {
+            ord,
+            id,
+            user_name: draft.user_name.clone().into(),
+            external_id: draft.external_id.clone().map(Into::into),
+            active: draft.active,
+            emails: draft
+                .emails
+                .iter()
+                .map(|e| e.to_lowercase().into_boxed_str())
+                .collect(),
+            license: draft.license.clone().map(Into::into),
+            user_type: draft.user_type.clone().map(Into::into),
+            body: draft.body.as_str().into(),
+            created,
+            modified: now,
+            version,
+            scim_managed,
+        }
+    }
+}
+
 /// A group in the directory (its members are kept apart, as sets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRecord {
@@ -43,6 +100,47 @@ pub struct GroupRecord {
     pub modified: i64,
     pub version: u64,
     pub scim_managed: bool,
+}
+
+impl GroupRecord {
+    /// A group with only the fields every record needs; the others at their defaults
+    /// (as for [`UserRecord::new`]).
+    pub fn new(ord: u32, id: impl Into<Arc<str>>, display_name: impl Into<Box<str>>) -> Self {
+        GroupRecord {
+            ord,
+            id: id.into(),
+            display_name: display_name.into(),
+            external_id: None,
+            body: Body::new("{}"),
+            created: 0,
+            modified: 0,
+            version: 1,
+            scim_managed: false,
+        }
+    }
+
+    /// The record a change makes from a draft, `modified` at `now`.
+    pub fn from_draft(
+        ord: u32,
+        id: Arc<str>,
+        draft: &GroupDraft,
+        created: i64,
+        now: i64,
+        version: u64,
+        scim_managed: bool,
+    ) -> Self {
+        GroupRecord {
+            ord,
+            id,
+            display_name: draft.display_name.clone().into(),
+            external_id: draft.external_id.clone().map(Into::into),
+            body: draft.body.as_str().into(),
+            created,
+            modified: now,
+            version,
+            scim_managed,
+        }
+    }
 }
 
 /// What a member id refers to.
