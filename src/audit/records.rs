@@ -38,6 +38,9 @@ pub enum DenyReason {
     Unauthenticated,
     /// Credentials were presented and refused.
     CredentialsRefused,
+    /// Credentials were presented but could not be judged: the identity provider (its
+    /// signing keys) could not be reached.
+    IdpUnavailable,
     /// The identity names no active directory user.
     NotProvisioned,
     /// The route needs a fresh directory and this replica is cut off from the store.
@@ -50,11 +53,12 @@ pub enum DenyReason {
 
 impl DenyReason {
     /// Every reason, in [`DenyReason::index`] order.
-    pub const ALL: [DenyReason; 7] = [
+    pub const ALL: [DenyReason; 8] = [
         DenyReason::NoRoute,
         DenyReason::AmbiguousPath,
         DenyReason::Unauthenticated,
         DenyReason::CredentialsRefused,
+        DenyReason::IdpUnavailable,
         DenyReason::NotProvisioned,
         DenyReason::StaleDirectory,
         DenyReason::Icon,
@@ -71,6 +75,7 @@ impl DenyReason {
             DenyReason::AmbiguousPath => "ambiguous_path",
             DenyReason::Unauthenticated => "unauthenticated",
             DenyReason::CredentialsRefused => "credentials_refused",
+            DenyReason::IdpUnavailable => "idp_unavailable",
             DenyReason::NotProvisioned => "not_provisioned",
             DenyReason::StaleDirectory => "stale_directory",
             DenyReason::Icon => "icon",

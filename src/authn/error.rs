@@ -52,6 +52,15 @@ pub enum AuthnError {
 }
 
 impl AuthnError {
+    /// Whether the identity provider could not be asked (its keys or its endpoints are
+    /// unreachable): the caller's credentials were never judged.
+    pub fn is_idp_outage(&self) -> bool {
+        matches!(
+            self,
+            AuthnError::JwksUnavailable | AuthnError::IdpUnavailable
+        )
+    }
+
     /// A short stable code for logs, audit records and `WWW-Authenticate` descriptions.
     pub fn code(&self) -> &'static str {
         match self {

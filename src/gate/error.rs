@@ -291,6 +291,11 @@ impl GateError {
         self.answer().status
     }
 
+    /// What a client is told: the public message of the map, never the cause.
+    pub fn public_detail(&self) -> Cow<'static, str> {
+        self.answer().detail
+    }
+
     /// Logs what the client is not told: the cause of a server-side failure.
     fn log_cause(&self, status: StatusCode) {
         match self {

@@ -100,8 +100,14 @@ impl Gate {
                 });
             }
             Err(NoCaller::Refused(e)) => {
-                tracing::info!(error = %e, "credentials refused");
-                self.audit_refusal(&ask, AuditDenyReason::CredentialsRefused, route_name);
+                let reason = if e.is_idp_outage() {
+                    tracing::warn!(error = %e, "credentials not judged: identity provider unreachable");
+                    AuditDenyReason::IdpUnavailable
+                } else {
+                    tracing::info!(error = %e, "credentials refused");
+                    AuditDenyReason::CredentialsRefused
+                };
+                self.audit_refusal(&ask, reason, route_name);
                 return Err(GateError::Unauthenticated {
                     login_return_to: None,
                     reason: Some(e),

@@ -22,6 +22,7 @@ use crate::gate::error::GateError;
 use crate::gate::{caller::is_browser, pipeline, Gate};
 use crate::metrics::routes::{DenyReason, RouteMetrics};
 use crate::path::normalise;
+use crate::scim::ScimError;
 
 /// The per-request router of the listener.
 pub struct Dispatch {
@@ -31,13 +32,27 @@ pub struct Dispatch {
     unrouted: Arc<RouteMetrics>,
 }
 
+/// Whether `p` is `prefix` or below it.
+fn under(p: &str, prefix: &str) -> bool {
+    p == prefix
+        || p.strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A refused request path, answered as its surface answers errors: an RFC 7644 error
+/// under `/scim` (a SCIM client parses those), the gate's answer everywhere else.
+fn refuse_path(raw_path: &str, e: GateError, wants_html: bool) -> Response<Body> {
+    if under(raw_path, "/scim") {
+        return axum::response::IntoResponse::into_response(ScimError::BadRequest {
+            scim_type: None,
+            detail: e.public_detail().into_owned(),
+        });
+    }
+    e.into_response(wants_html)
+}
+
 /// Whether a normalised path belongs to scimgate itself.
 pub fn is_control_path(p: &str) -> bool {
-    fn under(p: &str, prefix: &str) -> bool {
-        p == prefix
-            || p.strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
     p == "/healthz"
         || p == "/readyz"
         // All of /scim: a base URL without /v2 gets a SCIM 404 naming the right one.
@@ -176,24 +191,21 @@ impl Dispatch {
         }
         if let Err(coding) = check_transfer_coding(req.headers()) {
             self.unrouted.refused(DenyReason::BadFraming);
-            let mut r = GateError::UnsupportedTransferCoding(coding).into_response(wants_html);
-            // The body's framing is unknown: nothing more is read on this connection.
-            r.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            return r;
+            // The map closes the connection: the body's framing is unknown.
+            return GateError::UnsupportedTransferCoding(coding).into_response(wants_html);
         }
         let path = match normalise(req.uri().path()) {
             Ok(p) => p,
             Err(e) => {
                 self.unrouted.refused(DenyReason::BadPath);
-                return GateError::BadPath(e.to_string()).into_response(wants_html);
+                let e = GateError::BadPath(e.to_string());
+                return refuse_path(req.uri().path(), e, wants_html);
             }
         };
         if is_control_path(&path.matching) {
             if let Some(a) = &path.ambiguity {
-                return GateError::AmbiguousPath(a.to_string()).into_response(wants_html);
+                let e = GateError::AmbiguousPath(a.to_string());
+                return refuse_path(&path.matching, e, wants_html);
             }
             if path.forward != req.uri().path() {
                 let pq = match req.uri().query() {
@@ -204,15 +216,15 @@ impl Dispatch {
                 match pq.parse() {
                     Ok(pq) => parts.path_and_query = Some(pq),
                     Err(_) => {
-                        return GateError::BadPath("unparsable path".into())
-                            .into_response(wants_html)
+                        let e = GateError::BadPath("unparsable path".into());
+                        return refuse_path(&path.matching, e, wants_html);
                     }
                 }
                 match http::Uri::from_parts(parts) {
                     Ok(u) => *req.uri_mut() = u,
                     Err(_) => {
-                        return GateError::BadPath("unparsable path".into())
-                            .into_response(wants_html)
+                        let e = GateError::BadPath("unparsable path".into());
+                        return refuse_path(&path.matching, e, wants_html);
                     }
                 }
             }

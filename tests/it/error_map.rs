@@ -118,6 +118,20 @@ async fn an_unreachable_jwks_is_a_502_on_every_surface_and_a_bad_token_stays_401
     let challenge = r.header("www-authenticate").unwrap_or_default();
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     assert!(env.up.paths().is_empty(), "{:?}", env.up.paths());
+    // The audit log tells the outage from a refused token too.
+    env.gate.running.audit.flush().await;
+    let mut reasons: Vec<String> = crate::audit::chain(env.gate.dir.path())
+        .iter()
+        .filter(|r| r.entry.action == "access.deny")
+        .filter_map(|r| {
+            crate::audit::detail(r)["reason"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    assert_eq!(reasons, ["credentials_refused", "idp_unavailable"]);
 }
 
 #[tokio::test]
@@ -275,4 +289,31 @@ async fn the_scim_and_admin_apis_answer_in_scim_error_form() {
         .await;
         r.expect_error(400, Some(scim_type));
     }
+    // A path refused before the SCIM router sees it (ambiguous: an encoded slash, a
+    // path parameter, an encoded NUL) is still answered in SCIM form under /scim.
+    for tail in [
+        "/Users/a%2Fb",
+        "/Users;jsessionid=1",
+        "/Users/%00",
+        "/Groups/x%5Cy",
+    ] {
+        let r = send(gate.req_as(
+            Method::GET,
+            &format!("{}{tail}", gate.base),
+            Some(&gate.token),
+        ))
+        .await;
+        r.expect_error(400, None);
+        let detail = r.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("path"), "{tail}: {detail}");
+    }
+    // Elsewhere the same refusal is the gate's JSON error.
+    let r = send(gate.req_as(
+        Method::GET,
+        &format!("{}/.scimgate/x%2Fy", gate.root()),
+        None,
+    ))
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"], "bad_path", "{}", r.text);
 }
