@@ -1,7 +1,8 @@
-//! Why a page cannot be shown, and the one place where that becomes a response.
+//! Why a page of `/me` or the admin UI cannot be shown, and its kind in the pages' one
+//! error map ([`crate::web::failure`]), which decides the status and renders the page.
 //!
 //! Browsers get pages (or, without a session, the sign-in redirect); callers that
-//! asked for JSON get `{"error": ...}`. The source decides the status: the viewer
+//! asked for JSON get `{"error": ...}`. The source names the kind: the viewer
 //! (401, 403), the request (400, 404, 409), the identity provider that cannot be
 //! reached (502, never "not signed in"), scimgate itself (500). Server faults are
 //! logged with their cause and shown as a short message that holds none of it.
@@ -11,7 +12,8 @@ use http::{header, HeaderValue, StatusCode};
 
 use crate::store::StoreError;
 use crate::tokens::BadTokenName;
-use crate::web::{html, narrow_page, see_other, url_encode, E};
+use crate::web::failure::{Failure, FailurePage};
+use crate::web::{see_other, url_encode};
 
 /// A page that cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -55,19 +57,25 @@ pub enum PageError {
 }
 
 impl PageError {
-    pub fn status(&self) -> StatusCode {
+    /// The failure's kind in the pages' map ([`crate::web::failure`]), by its source.
+    pub fn kind(&self) -> Failure {
         match self {
-            PageError::NotSignedIn { .. } => StatusCode::UNAUTHORIZED,
+            PageError::NotSignedIn { .. } => Failure::NotSignedIn,
             PageError::NotAdmin
             | PageError::NotProvisioned
             | PageError::Csrf(_)
-            | PageError::SharedOrigin(_) => StatusCode::FORBIDDEN,
-            PageError::NotFound(_) => StatusCode::NOT_FOUND,
-            PageError::BadRequest(_) | PageError::BadTokenName(_) => StatusCode::BAD_REQUEST,
-            PageError::TokenExists(_) => StatusCode::CONFLICT,
-            PageError::IdpUnavailable => StatusCode::BAD_GATEWAY,
-            PageError::Store(_) | PageError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | PageError::SharedOrigin(_) => Failure::Forbidden,
+            PageError::NotFound(_) => Failure::NotFound,
+            PageError::BadRequest(_) | PageError::BadTokenName(_) => Failure::BadRequest,
+            PageError::TokenExists(_) => Failure::Conflict,
+            PageError::IdpUnavailable => Failure::IdpUnavailable,
+            PageError::Store(_) | PageError::Task(_) => Failure::Internal,
         }
+    }
+
+    /// The status the map gives this failure.
+    pub fn status(&self) -> StatusCode {
+        self.kind().status()
     }
 }
 
@@ -104,11 +112,9 @@ impl IntoResponse for PageError {
                 return r;
             }
         }
-        let title = status.canonical_reason().unwrap_or("Error");
         let detail = match &self {
-            PageError::Store(_) | PageError::Task(_) => {
-                "scimgate could not complete this request.".to_owned()
-            }
+            // Never shown: the map says scimgate could not complete the request.
+            PageError::Store(_) | PageError::Task(_) => String::new(),
             PageError::NotSignedIn { .. } => format!(
                 "You are not signed in, and browser sign-in is off: this scimgate has no \
                  OpenID provider configured. Its administrator turns it on by setting {}.",
@@ -116,13 +122,11 @@ impl IntoResponse for PageError {
             ),
             other => sentence(&other.to_string()),
         };
-        let main = format!(
-            "<h1>{}</h1><p class=\"detail\">{}</p>\
-<p class=\"muted\"><a href=\"/.scimgate/me\">My access</a></p>",
-            E(title),
-            E(&detail),
-        );
-        html(status, narrow_page(title, &main))
+        self.kind().page(FailurePage {
+            title: None,
+            message: &detail,
+            links: &[("/.scimgate/me", "My access")],
+        })
     }
 }
 

@@ -11,24 +11,16 @@ use http::StatusCode;
 
 use crate::web::{html, narrow_page, refresh_page, E};
 
-/// A page: `title`, a paragraph of `message`, and optionally a link (`href`, label).
-pub(crate) fn page(
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    link: Option<(&str, &str)>,
-) -> Response {
-    page_with_links(status, title, message, link.as_slice())
+/// A page (200; failures are answered by [`crate::web::failure`]): `title`, a paragraph
+/// of `message`, and optionally a link (`href`, label).
+pub(crate) fn page(title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+    page_with_links(title, message, link.as_slice())
 }
 
-/// A page: `title`, a paragraph of `message`, and a paragraph of `links` (`href`, label).
-pub(crate) fn page_with_links(
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    links: &[(&str, &str)],
-) -> Response {
-    render(status, title, message, &links_html(links))
+/// A page (200): `title`, a paragraph of `message`, and a paragraph of `links` (`href`,
+/// label).
+pub(crate) fn page_with_links(title: &str, message: &str, links: &[(&str, &str)]) -> Response {
+    render(StatusCode::OK, title, message, &links_html(links))
 }
 
 /// A paragraph of links, or nothing.
@@ -43,22 +35,17 @@ fn links_html(links: &[(&str, &str)]) -> String {
     format!("<p class=\"links\">{}</p>", items.join(" · "))
 }
 
-/// A page whose action is a button posting an empty form to `action` (a path of ours).
+/// A page (200) whose action is a button posting an empty form to `action` (a path of
+/// ours).
 /// The pages' `Referrer-Policy: same-origin` keeps the form's `Origin`, which the
 /// same-origin check of the sign-out reads.
-pub(crate) fn page_with_button(
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    action: &str,
-    label: &str,
-) -> Response {
+pub(crate) fn page_with_button(title: &str, message: &str, action: &str, label: &str) -> Response {
     let form = format!(
         "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
         E(action),
         E(label)
     );
-    render(status, title, message, &form)
+    render(StatusCode::OK, title, message, &form)
 }
 
 /// `extra` is markup the caller escaped.

@@ -48,6 +48,7 @@ use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Session
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
 use crate::outbound::error_chain;
+use crate::web::failure::{Failure, FailurePage};
 
 /// Where these routes are mounted.
 pub const PREFIX: &str = "/.scimgate";
@@ -174,12 +175,11 @@ async fn callback(
         return not_configured();
     };
     let Ok(Query(q)) = query else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Bad sign-in answer",
-            "The answer from the identity provider could not be read.",
-            Some((LOGIN, "Start again")),
-        );
+        return Failure::BadRequest.page(FailurePage {
+            title: Some("Bad sign-in answer"),
+            message: "The answer from the identity provider could not be read.",
+            links: &[(LOGIN, "Start again")],
+        });
     };
     // The pending sign-in this answer belongs to, if the browser holds it.
     let found = q
@@ -197,12 +197,11 @@ async fn callback(
     if let Some(code) = q.error {
         let code = error_code(&code);
         tracing::info!(error = %code, "the identity provider refused the sign-in");
-        return with_clear(page(
-            StatusCode::UNAUTHORIZED,
-            "Sign-in was refused",
-            &format!("The identity provider answered with the error \"{code}\"."),
-            Some((LOGIN, "Try again")),
-        ));
+        return with_clear(Failure::Refused.page(FailurePage {
+            title: Some("Sign-in was refused"),
+            message: &format!("The identity provider answered with the error \"{code}\"."),
+            links: &[(LOGIN, "Try again")],
+        }));
     }
     let (Some(code), Some(found)) = (q.code, found) else {
         return error_page(&AuthnError::LoginFailed(
@@ -252,7 +251,6 @@ async fn logout_page(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Re
         .is_some_and(|t| s.sessions.lookup(&t).is_some());
     if signed_in {
         page_with_button(
-            StatusCode::OK,
             "Sign out",
             "Sign out of scimgate on this browser?",
             LOGOUT,
@@ -260,7 +258,6 @@ async fn logout_page(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Re
         )
     } else {
         page(
-            StatusCode::OK,
             "Not signed in",
             "This browser is not signed in to scimgate.",
             s.oidc.is_some().then_some((LOGIN, "Sign in")),
@@ -272,12 +269,11 @@ async fn logout_page(State(s): State<Arc<AuthnState>>, headers: HeaderMap) -> Re
 async fn logout(State(s): State<Arc<AuthnState>>, headers: HeaderMap, uri: Uri) -> Response {
     if let Err(e) = check_same_origin(&headers, s.secure()) {
         tracing::info!(reason = %e, "sign-out refused");
-        return page(
-            StatusCode::FORBIDDEN,
-            "Sign-out refused",
-            &format!("This sign-out request was refused: {e}. Use the sign-out button on scimgate's own pages."),
-            Some((LOGOUT, "Sign out")),
-        );
+        return Failure::Forbidden.page(FailurePage {
+            title: Some("Sign-out refused"),
+            message: &format!("This sign-out request was refused: {e}. Use the sign-out button on scimgate's own pages."),
+            links: &[(LOGOUT, "Sign out")],
+        });
     }
     let ended = match s.sessions.token_from(&headers, s.tls) {
         Some(token) if s.sessions.lookup(&token).is_some() => Some(s.sessions.end(&token).await),
@@ -333,15 +329,9 @@ pub async fn sign_out_location(
 
 async fn signed_out(State(s): State<Arc<AuthnState>>) -> Response {
     if s.oidc.is_none() {
-        return page(
-            StatusCode::OK,
-            "Signed out",
-            "You are signed out of scimgate.",
-            None,
-        );
+        return page("Signed out", "You are signed out of scimgate.", None);
     }
     page_with_links(
-        StatusCode::OK,
         "Signed out",
         "You are signed out of scimgate.",
         &[
@@ -351,26 +341,27 @@ async fn signed_out(State(s): State<Arc<AuthnState>>) -> Response {
     )
 }
 
-/// The sign-in pages' map: the one place where a login failure becomes a page. Its
-/// source decides the status: the caller's credentials or sign-in answer (401), a
-/// directory that does not know the user or has deactivated them (403), the identity
-/// provider that cannot be reached (502), scimgate itself (500). Only the credential
-/// messages, written for the person signing in, are shown as they are.
+/// Where a login failure meets the pages' map ([`crate::web::failure`]): its source
+/// names the kind, and the kind decides the status: the caller's credentials or sign-in
+/// answer (refused, 401), a directory that does not know the user or has deactivated
+/// them (forbidden, 403), the identity provider that cannot be reached (502), scimgate
+/// itself (500, its message not shown). Only the credential messages, written for the
+/// person signing in, are shown as they are.
 fn error_page(e: &AuthnError) -> Response {
-    let status = match e {
-        AuthnError::InactiveUser | AuthnError::UnknownUser => StatusCode::FORBIDDEN,
-        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => StatusCode::BAD_GATEWAY,
-        AuthnError::Store(_) | AuthnError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNAUTHORIZED,
+    let kind = match e {
+        AuthnError::InactiveUser | AuthnError::UnknownUser => Failure::Forbidden,
+        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => Failure::IdpUnavailable,
+        AuthnError::Store(_) | AuthnError::Task(_) => Failure::Internal,
+        _ => Failure::Refused,
     };
-    if status.is_server_error() {
+    if kind.status().is_server_error() {
         tracing::warn!(error = %error_chain(e), code = e.code(), "sign-in failed");
     } else {
         tracing::info!(error = %e, code = e.code(), "sign-in refused");
     }
-    match e {
-        AuthnError::InactiveUser => page_with_links(
-            status,
+    let refused = e.to_string();
+    let (title, message, links): (&str, &str, &[(&str, &str)]) = match e {
+        AuthnError::InactiveUser => (
             "Account deactivated",
             "You signed in at your identity provider, but your account is deactivated in \
              scimgate's directory: your identity provider's administrators turned it off or \
@@ -379,8 +370,7 @@ fn error_page(e: &AuthnError) -> Response {
              if you still need access, or sign in with another account.",
             &[(LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else")],
         ),
-        AuthnError::UnknownUser => page_with_links(
-            status,
+        AuthnError::UnknownUser => (
             "Not provisioned",
             "You signed in at your identity provider, but no account for you is provisioned \
              in scimgate's directory. Ask your identity provider's administrators to assign \
@@ -388,47 +378,41 @@ fn error_page(e: &AuthnError) -> Response {
              another account.",
             &[(LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else")],
         ),
-        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => page(
-            status,
+        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => (
             "Sign-in is unavailable",
             "The identity provider cannot be reached right now. Try again in a minute.",
-            Some((LOGIN, "Try again")),
+            &[(LOGIN, "Try again")],
         ),
-        AuthnError::Store(_) | AuthnError::Task(_) => page(
-            status,
-            "Something went wrong",
-            "scimgate could not complete the sign-in.",
-            Some((LOGIN, "Try again")),
-        ),
-        refused => page(
-            status,
-            "Sign-in failed",
-            &refused.to_string(),
-            Some((LOGIN, "Start again")),
-        ),
-    }
+        AuthnError::Store(_) | AuthnError::Task(_) => {
+            ("Something went wrong", "", &[(LOGIN, "Try again")])
+        }
+        _ => ("Sign-in failed", &refused, &[(LOGIN, "Start again")]),
+    };
+    kind.page(FailurePage {
+        title: Some(title),
+        message,
+        links,
+    })
 }
 
 fn not_configured() -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "Sign-in is not set up",
-        &format!(
+    Failure::NotFound.page(FailurePage {
+        title: Some("Sign-in is not set up"),
+        message: &format!(
             "Browser sign-in is off: this scimgate has no OpenID provider configured. \
              Its administrator turns it on by setting {OIDC_KEYS} in the configuration \
              file's oidc section. Until then only API callers with a bearer token get in."
         ),
-        None,
-    )
+        links: &[],
+    })
 }
 
 fn bad_host() -> Response {
-    page(
-        StatusCode::BAD_REQUEST,
-        "Bad request",
-        "The request's Host is missing or not valid.",
-        None,
-    )
+    Failure::BadRequest.page(FailurePage {
+        title: Some("Bad request"),
+        message: "The request's Host is missing or not valid.",
+        links: &[],
+    })
 }
 
 /// A 302 to `location`, setting `cookies`.

@@ -1,7 +1,8 @@
 //! The pieces every HTML page scimgate renders shares: escaping ([`escape`]), the one
 //! page shell ([`shell`]), the one set of page headers with the one
 //! Content-Security-Policy ([`headers`]), the HTML and redirect responses that carry
-//! them ([`response`]), and the stylesheet and icon the pages link ([`assets`]).
+//! them ([`response`]), the pages surface's one error map ([`failure`]), and the
+//! stylesheet and icon the pages link ([`assets`]).
 //!
 //! Used by the sign-in pages (`authn`), the gate's refusals (`gate`), `/me` and the
 //! admin UI (`admin`); a leaf: it imports no other module of scimgate. Pages are
@@ -10,11 +11,13 @@
 
 pub mod assets;
 pub mod escape;
+pub mod failure;
 pub mod headers;
 pub mod response;
 pub mod shell;
 
 pub use escape::{url_encode, E};
+pub use failure::{Failure, FailurePage};
 pub use headers::{page_headers, CSP, REFERRER_POLICY};
 pub use response::{html, see_other};
 pub use shell::{narrow_page, page, refresh_page};
