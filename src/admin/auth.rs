@@ -91,7 +91,7 @@ impl AdminState {
         let caller = match self.live.callers.authenticate(headers).await {
             Ok(c) => c,
             // An unreachable identity provider is not a bad token: say so, not "sign in".
-            Err(NoCaller::Refused(AuthnError::JwksUnavailable | AuthnError::IdpUnavailable)) => {
+            Err(NoCaller::Refused(e)) if e.is_idp_outage() => {
                 return Err(PageError::IdpUnavailable)
             }
             Err(NoCaller::Refused(AuthnError::Store(e))) => return Err(PageError::Store(e)),

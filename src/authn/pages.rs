@@ -9,7 +9,7 @@
 use axum::response::Response;
 use http::StatusCode;
 
-use crate::web::{html, narrow_page, refresh_page, E};
+use crate::web::{html, links as web_links, message_page, refresh_page, E};
 
 /// A page (200; failures are answered by [`crate::web::failure`]): `title`, a paragraph
 /// of `message`, and optionally a link (`href`, label).
@@ -20,19 +20,10 @@ pub(crate) fn page(title: &str, message: &str, link: Option<(&str, &str)>) -> Re
 /// A page (200): `title`, a paragraph of `message`, and a paragraph of `links` (`href`,
 /// label).
 pub(crate) fn page_with_links(title: &str, message: &str, links: &[(&str, &str)]) -> Response {
-    render(StatusCode::OK, title, message, &links_html(links))
-}
-
-/// A paragraph of links, or nothing.
-fn links_html(links: &[(&str, &str)]) -> String {
-    if links.is_empty() {
-        return String::new();
-    }
-    let items: Vec<String> = links
-        .iter()
-        .map(|(href, label)| format!("<a href=\"{}\">{}</a>", E(href), E(label)))
-        .collect();
-    format!("<p class=\"links\">{}</p>", items.join(" · "))
+    html(
+        StatusCode::OK,
+        message_page(title, message, &web_links(links)),
+    )
 }
 
 /// A page (200) whose action is a button posting an empty form to `action` (a path of
@@ -45,17 +36,7 @@ pub(crate) fn page_with_button(title: &str, message: &str, action: &str, label: 
         E(action),
         E(label)
     );
-    render(StatusCode::OK, title, message, &form)
-}
-
-/// `extra` is markup the caller escaped.
-fn render(status: StatusCode, title: &str, message: &str, extra: &str) -> Response {
-    let main = format!(
-        "<h1>{title}</h1><p class=\"detail\">{message}</p>{extra}",
-        title = E(title),
-        message = E(message),
-    );
-    html(status, narrow_page(title, &main))
+    html(StatusCode::OK, message_page(title, message, &form))
 }
 
 /// The answer to a sign-out that continues at the identity provider (`url`, its

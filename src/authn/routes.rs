@@ -350,7 +350,7 @@ async fn signed_out(State(s): State<Arc<AuthnState>>) -> Response {
 fn error_page(e: &AuthnError) -> Response {
     let kind = match e {
         AuthnError::InactiveUser | AuthnError::UnknownUser => Failure::Forbidden,
-        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => Failure::IdpUnavailable,
+        e if e.is_idp_outage() => Failure::IdpUnavailable,
         AuthnError::Store(_) | AuthnError::Task(_) => Failure::Internal,
         _ => Failure::Refused,
     };

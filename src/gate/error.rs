@@ -178,7 +178,7 @@ fn upstream_answer(e: &ProxyError) -> Answer {
 /// The answer to presented credentials that were refused (or could not be checked).
 fn credentials_answer(e: &AuthnError) -> Answer {
     match e {
-        AuthnError::JwksUnavailable | AuthnError::IdpUnavailable => {
+        e if e.is_idp_outage() => {
             Answer::new(StatusCode::BAD_GATEWAY, "idp_unavailable", IDP_UNREACHABLE)
         }
         AuthnError::Store(_) | AuthnError::Task(_) => Answer::new(

@@ -100,8 +100,9 @@ impl Gate {
                 });
             }
             Err(NoCaller::Refused(e)) => {
+                // An outage is logged once, with its cause, where it is answered
+                // (`gate::error`).
                 let reason = if e.is_idp_outage() {
-                    tracing::warn!(error = %e, "credentials not judged: identity provider unreachable");
                     AuditDenyReason::IdpUnavailable
                 } else {
                     tracing::info!(error = %e, "credentials refused");
@@ -207,15 +208,10 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         GateError::UnsupportedTransferCoding(_) => DenyReason::BadFraming,
         // The identity provider or scimgate failed, not the caller's credentials.
         GateError::Unauthenticated {
-            reason:
-                Some(
-                    AuthnError::JwksUnavailable
-                    | AuthnError::IdpUnavailable
-                    | AuthnError::Store(_)
-                    | AuthnError::Task(_),
-                ),
-            ..
-        } => DenyReason::Error,
+            reason: Some(e), ..
+        } if e.is_idp_outage() || matches!(e, AuthnError::Store(_) | AuthnError::Task(_)) => {
+            DenyReason::Error
+        }
         GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
         GateError::Forbidden(_) | GateError::UntrustedPeer => DenyReason::Forbidden,

@@ -6,7 +6,7 @@ use http::StatusCode;
 
 use super::error::Forbidden;
 use crate::authn::routes::LOGIN_AS_SOMEONE_ELSE;
-use crate::web::{narrow_page as layout, url_encode, E};
+use crate::web::{links, message_page, narrow_page as layout, url_encode, E};
 
 /// A complete HTML response with the page headers ([`crate::web::html`]).
 pub use crate::web::html;
@@ -64,19 +64,12 @@ administrators to assign you to this application (or to reactivate your account)
 
 /// The page for [`NOT_PROVISIONED`], offering another sign-in when there is one.
 pub fn not_provisioned(login_enabled: bool) -> String {
-    let switch = if login_enabled {
-        format!(
-            "<p class=\"links\"><a href=\"{}\">Sign in as someone else</a></p>",
-            E(LOGIN_AS_SOMEONE_ELSE)
-        )
+    let switch: &[(&str, &str)] = if login_enabled {
+        &[(LOGIN_AS_SOMEONE_ELSE, "Sign in as someone else")]
     } else {
-        String::new()
+        &[]
     };
-    let main = format!(
-        "<h1>No access</h1><p class=\"detail\">{}</p>{switch}",
-        E(NOT_PROVISIONED)
-    );
-    layout("No access", &main)
+    message_page("No access", NOT_PROVISIONED, &links(switch))
 }
 
 /// A short page with one message.

@@ -11,7 +11,7 @@
 use axum::response::Response;
 use http::StatusCode;
 
-use super::{html, narrow_page, E};
+use super::{html, links, message_page};
 
 /// What kind of failure a page answers, by its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,22 +75,7 @@ impl Failure {
             Failure::Internal => INTERNAL_MESSAGE,
             _ => page.message,
         };
-        let links = if page.links.is_empty() {
-            String::new()
-        } else {
-            let items: Vec<String> = page
-                .links
-                .iter()
-                .map(|(href, label)| format!("<a href=\"{}\">{}</a>", E(href), E(label)))
-                .collect();
-            format!("<p class=\"links\">{}</p>", items.join(" · "))
-        };
-        let main = format!(
-            "<h1>{}</h1><p class=\"detail\">{}</p>{links}",
-            E(title),
-            E(message)
-        );
-        html(status, narrow_page(title, &main))
+        html(status, message_page(title, message, &links(page.links)))
     }
 }
 

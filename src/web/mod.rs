@@ -20,4 +20,4 @@ pub use escape::{url_encode, E};
 pub use failure::{Failure, FailurePage};
 pub use headers::{page_headers, CSP, REFERRER_POLICY};
 pub use response::{html, see_other};
-pub use shell::{narrow_page, page, refresh_page};
+pub use shell::{links, message_page, narrow_page, page, refresh_page};

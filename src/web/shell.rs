@@ -33,6 +33,29 @@ pub fn refresh_page(title: &str, url: &str, main: &str) -> String {
     document(title, &refresh, "", "<main class=\"narrow\">", main)
 }
 
+/// A short page with one message: `title` as its heading, a paragraph of `message`, then
+/// `extra` (markup, escaped by the caller: [`links`], a form).
+pub fn message_page(title: &str, message: &str, extra: &str) -> String {
+    let main = format!(
+        "<h1>{}</h1><p class=\"detail\">{}</p>{extra}",
+        E(title),
+        E(message)
+    );
+    narrow_page(title, &main)
+}
+
+/// A paragraph of links (`href`, label), or nothing.
+pub fn links(links: &[(&str, &str)]) -> String {
+    if links.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = links
+        .iter()
+        .map(|(href, label)| format!("<a href=\"{}\">{}</a>", E(href), E(label)))
+        .collect();
+    format!("<p class=\"links\">{}</p>", items.join(" · "))
+}
+
 fn document(title: &str, head: &str, nav: &str, main_open: &str, main: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{head}\
