@@ -2,9 +2,11 @@
 """Reads the wrk outputs of one `bench/proxy/run` and prints the summary (Markdown).
 
 For each target and body: the median over runs of requests/s, p50 and p99 latency
-(each median taken on its own), MiB/s for the 20 MiB body, and the count of non-2xx
-answers and socket errors over all runs. Then the targets from the issue, each said to
-be met or not met.
+(each median taken on its own), the server's CPU time per request (µs; the upstream's
+excluded), MiB/s for the 20 MiB body, and the count of non-2xx answers and socket
+errors over all runs. Then the ablation ladder: each rung's requests/s, p99, CPU µs and
+allocations per request, and what the rung adds to the one below. Then the targets
+from the issue, each said to be met or not met.
 
 usage: summarize.py OUT_DIR
 """
@@ -15,7 +17,18 @@ import re
 import statistics
 import sys
 
-TARGETS = ["direct", "nginx", "nginx-auth", "scimgate"]
+TARGETS = ["direct", "nginx", "nginx-auth", "passthrough", "scimgate"]
+RUNGS = ["route", "jwt", "directory", "policy", "identity", "revocation", "metrics", "audit"]
+RUNG_LABEL = {
+    "route": "route match only",
+    "jwt": "+ bearer JWT (cache hit)",
+    "directory": "+ directory lookup",
+    "policy": "+ 200-rule policy",
+    "identity": "+ identity headers, assertion",
+    "revocation": "+ revocation tracking",
+    "metrics": "+ metrics",
+    "audit": "+ decision audit (all of scimgate)",
+}
 BODIES = [("small.txt", "256 B"), ("64k.bin", "64 KiB"), ("20m.bin", "20 MiB")]
 BODY_BYTES = {"small.txt": 256, "64k.bin": 64 * 1024, "20m.bin": 20 * 1024 * 1024}
 UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -43,6 +56,33 @@ def parse(path: str) -> dict:
     return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
 
 
+def cpu_us(out: str, target: str, body: str, run_file: str, requests: float):
+    """µs of server CPU per request for one run, if its CPU file is there."""
+    path = os.path.join(out, os.path.basename(run_file).replace("wrk-", "cpu-", 1))
+    if not os.path.exists(path) or not requests:
+        return None
+    m = re.search(r"ticks (\d+) clk_tck (\d+)", open(path).read())
+    return int(m.group(1)) / int(m.group(2)) * 1e6 / requests
+
+
+def allocs(run_file: str, requests: float):
+    """Allocations per request for one run, if the server counted them."""
+    path = run_file.replace("wrk-", "alloc-", 1)
+    if not os.path.exists(path) or not requests:
+        return None
+    n = [int(x) for x in re.findall(r"allocations (\d+)", open(path).read())]
+    return (n[1] - n[0]) / requests
+
+
+def requests_of(run_file: str) -> float:
+    m = re.search(r"(\d+) requests in", open(run_file).read())
+    return float(m.group(1)) if m else 0.0
+
+
+def fmt_opt(v, spec: str) -> str:
+    return "–" if v is None else format(v, spec)
+
+
 def fmt_ms(v: float) -> str:
     return f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms"
 
@@ -56,30 +96,74 @@ def main() -> None:
     med = {}
     rows = []
     for body, label in BODIES:
-        for target in TARGETS:
-            runs = [
-                parse(p)
-                for p in sorted(glob.glob(os.path.join(out, f"wrk-{target}-{body}-*.txt")))
-            ]
+        for target in TARGETS + [f"rung-{r}" for r in RUNGS]:
+            files = sorted(glob.glob(os.path.join(out, f"wrk-{target}-{body}-*.txt")))
+            runs = []
+            for f in files:
+                r = parse(f)
+                n = requests_of(f)
+                r["cpu"] = cpu_us(out, target, body, f, n)
+                r["allocs"] = allocs(f, n)
+                runs.append(r)
             if not runs:
                 continue
             m = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+            for k in ("cpu", "allocs"):
+                vals = [r[k] for r in runs if r[k] is not None]
+                m[k] = statistics.median(vals) if vals else None
             m["errors"] = sum(r["errors"] for r in runs)
             m["mibs"] = m["rps"] * BODY_BYTES[body] / (1024 * 1024)
             m["runs"] = len(runs)
             m["all_rps"] = [r["rps"] for r in runs]
             med[(target, body)] = m
-            rows.append((label, target, m))
+            if not target.startswith("rung-"):
+                rows.append((label, target, m))
 
-    print("| body | target | requests/s (median) | runs | p50 | p99 | MiB/s | errors |")
-    print("|---|---|---:|---|---:|---:|---:|---:|")
+    print(
+        "| body | target | requests/s (median) | runs | p50 | p99 | CPU µs/request "
+        "| MiB/s | errors |"
+    )
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
     for label, target, m in rows:
         runs = " / ".join(f"{x:,.0f}" for x in m["all_rps"])
         print(
             f"| {label} | {target} | {m['rps']:,.0f} | {runs} | {fmt_ms(m['p50'])} | "
-            f"{fmt_ms(m['p99'])} | {m['mibs']:,.0f} | {m['errors']} |"
+            f"{fmt_ms(m['p99'])} | {fmt_opt(m['cpu'], '.1f')} | {m['mibs']:,.0f} | "
+            f"{m['errors']} |"
         )
     print()
+
+    for body, label in BODIES:
+        ladder = [(r, med[(f"rung-{r}", body)]) for r in RUNGS if (f"rung-{r}", body) in med]
+        if not ladder:
+            continue
+        print(f"Ablation ladder, {label} (each rung adds its part to the ones above it):")
+        print()
+        print(
+            "| rung | requests/s | p99 | CPU µs/request | + µs | allocations/request "
+            "| + allocations |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        floor = med.get(("passthrough", body))
+        prev = floor
+        if floor:
+            print(
+                f"| minimal hyper pass-through | {floor['rps']:,.0f} | {fmt_ms(floor['p99'])} | "
+                f"{fmt_opt(floor['cpu'], '.1f')} | | {fmt_opt(floor['allocs'], '.1f')} | |"
+            )
+        for r, m in ladder:
+            d_cpu = d_alloc = None
+            if prev and prev["cpu"] is not None and m["cpu"] is not None:
+                d_cpu = m["cpu"] - prev["cpu"]
+            if prev and prev["allocs"] is not None and m["allocs"] is not None:
+                d_alloc = m["allocs"] - prev["allocs"]
+            print(
+                f"| {RUNG_LABEL[r]} | {m['rps']:,.0f} | {fmt_ms(m['p99'])} | "
+                f"{fmt_opt(m['cpu'], '.1f')} | {fmt_opt(d_cpu, '+.1f')} | "
+                f"{fmt_opt(m['allocs'], '.1f')} | {fmt_opt(d_alloc, '+.1f')} |"
+            )
+            prev = m
+        print()
 
     def get(t, b):
         return med.get((t, b))

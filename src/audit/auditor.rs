@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::allows::{AllowAdmit, AllowWindow};
 use super::records;
 use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
 use super::refusals::{Admit, RefusalWindow};
@@ -56,6 +57,10 @@ struct Shared {
     anonymous: mpsc::Sender<AuditEntry>,
     anonymous_capacity: usize,
     refusals: RefusalWindow,
+    /// Allows counted instead of recorded (`audit.decisions: sampled | deny`).
+    allows: AllowWindow,
+    /// Allows counted into `access.allow_aggregate` records (ever).
+    allows_counted: AtomicU64,
     max_path_bytes: usize,
     /// Anonymous refusals counted into aggregate records (ever).
     aggregated: AtomicU64,
@@ -87,6 +92,8 @@ pub struct AuditStats {
     pub overflowed: u64,
     /// Anonymous refusals counted into `access.deny_aggregate` records (ever).
     pub aggregated: u64,
+    /// Allows counted into `access.allow_aggregate` records (ever).
+    pub allows_counted: u64,
     /// Decision records pruned by retention (ever, by this process).
     pub pruned: u64,
     /// Records the worker appended to the chain.
@@ -129,6 +136,8 @@ impl Auditor {
             anonymous,
             anonymous_capacity,
             refusals: RefusalWindow::new(config.anonymous.clone(), now),
+            allows: AllowWindow::new(config.allows.clone(), now),
+            allows_counted: AtomicU64::new(0),
             max_path_bytes: config.max_path_bytes,
             aggregated: AtomicU64::new(0),
             control,
@@ -151,6 +160,7 @@ impl Auditor {
             batch_max: config.batch_max,
             batch_interval: config.batch_interval,
             window: config.anonymous.window,
+            allow_window: config.allows.window,
             tail: wake.clone(),
             last_maintain: parking_lot::Mutex::new(std::time::Instant::now()),
         };
@@ -201,7 +211,21 @@ impl Auditor {
 
     /// Records a policy decision on an authenticated caller, client text clipped to
     /// the configured bounds.
+    /// An allow is recorded on its own or counted into its window's aggregate, as
+    /// `audit.decisions` says; a deny always on its own.
     pub fn record_decision(&self, r: &DecisionRecord<'_>) {
+        if r.allow {
+            let admit = self
+                .shared
+                .allows
+                .admit(r.route, r.user_id, r.user_name, r.at);
+            if self.shared.allows.counts() {
+                self.shared.allows_counted.fetch_add(1, Ordering::Relaxed);
+            }
+            if admit == AllowAdmit::Counted {
+                return;
+            }
+        }
         self.record(records::decision_bounded(r, self.shared.max_path_bytes));
     }
 
@@ -285,6 +309,7 @@ impl Auditor {
             anonymous_queue_capacity: s.anonymous_capacity as u64,
             overflowed: s.overflowed.load(Ordering::Relaxed),
             aggregated: s.aggregated.load(Ordering::Relaxed),
+            allows_counted: s.allows_counted.load(Ordering::Relaxed),
             pruned: s.pruned.load(Ordering::Relaxed),
             appended: s.appended.load(Ordering::Relaxed),
             append_errors: s.append_errors.load(Ordering::Relaxed),
@@ -434,6 +459,8 @@ struct Worker {
     batch_interval: Duration,
     /// How often the anonymous refusal window is closed.
     window: Duration,
+    /// How often the window of counted allows is closed.
+    allow_window: Duration,
     tail: WorkerWake,
     last_maintain: parking_lot::Mutex<std::time::Instant>,
 }
@@ -451,6 +478,11 @@ impl Worker {
         let mut window =
             tokio::time::interval_at(tokio::time::Instant::now() + self.window, self.window);
         window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut allow_window = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.allow_window,
+            self.allow_window,
+        );
+        allow_window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut batch = Vec::new();
             tokio::select! {
@@ -458,12 +490,14 @@ impl Worker {
                 () = stop.cancelled() => {
                     q.drain(&mut batch, 0);
                     self.close_window(&mut batch);
+                    self.close_allows(&mut batch);
                     self.write(batch, true).await;
                     return;
                 }
                 Some(ack) = control.recv() => {
                     q.drain(&mut batch, 0);
                     self.close_window(&mut batch);
+                    self.close_allows(&mut batch);
                     self.write(batch, true).await;
                     self.tail.flush().await;
                     let _ = ack.send(());
@@ -480,6 +514,10 @@ impl Worker {
                 }
                 _ = window.tick() => {
                     self.close_window(&mut batch);
+                    self.write(batch, false).await;
+                }
+                _ = allow_window.tick() => {
+                    self.close_allows(&mut batch);
                     self.write(batch, false).await;
                 }
                 () = tokio::time::sleep(self.batch_interval) => self.write(batch, false).await,
@@ -513,6 +551,13 @@ impl Worker {
             .shared
             .refusals
             .close(to_millis(self.shared.clock.now()));
+        batch.extend(aggregates);
+    }
+
+    /// Closes the window of counted allows into `batch` (nothing with
+    /// `audit.decisions: all`).
+    fn close_allows(&self, batch: &mut Vec<AuditEntry>) {
+        let (aggregates, _) = self.shared.allows.close(to_millis(self.shared.clock.now()));
         batch.extend(aggregates);
     }
 

@@ -15,10 +15,12 @@
 //! [`verify`] checks the chain and [`cli`] is `scimgate audit verify|search`.
 //! What a stranger can make the log spend is bounded: client text is clipped
 //! ([`bounds`]), refusals with no authenticated caller are sampled and aggregated per
-//! window on their own queue ([`refusals`]), and decisions are pruned after
+//! window on their own queue ([`refusals`]), allows may be counted per user, route
+//! and window instead of recorded one by one (`audit.decisions`, [`allows`]), and decisions are pruned after
 //! `audit.retention` behind checkpoints that keep the chain verifiable ([`retention`],
 //! [`crate::record::checkpoint`]).
 
+pub mod allows;
 pub mod auditor;
 pub mod bounds;
 pub mod cli;

@@ -6,6 +6,7 @@
 //! | access decision | `user:<userName>` | `access.allow` / `access.deny` | `route:<name>` | method, path, rule, rule_location, directory_seq, request_id, user_id, client_ip |
 //! | refused before a decision | `anonymous` (or `user:<name>`) | `access.deny` | `route:<name>` or `route:-` | method, path, reason, request_id, client_ip |
 //! | refusals past the per-window sample | `anonymous` | `access.deny_aggregate` | `route:<name>` or `route:-` | reason, count, recorded_individually, window_start, window_end, samples |
+//! | allows counted per window (`audit.decisions: sampled` or `deny`) | `user:<userName>` (`user:*` past `max_keys`) | `access.allow_aggregate` | `route:<name>` | user_id, count, recorded_individually, first_at, last_at, window_start, window_end |
 //! | retention checkpoint | `system` | `audit.checkpoint` | `audit:chain` | through_seq, through_hash, digest, prev_through_seq, kept, pruned, cutoff |
 //! | token created / revoked | `cli` or `admin:<name>` | `token.create` / `token.revoke` | `token:<name>` | scope (never the secret) |
 //! | policy reload | `system` | `policy.reload` / `policy.reload_refused` | `policies` | digest, generation / error |
@@ -329,6 +330,49 @@ pub fn refusal_aggregate(a: &RefusalAggregate<'_>) -> AuditEntry {
             "window_end": a.window_end,
             "samples": a.samples,
         }),
+    )
+}
+
+/// What an aggregate record of allows says.
+#[derive(Debug, Clone)]
+pub struct AllowAggregate<'a> {
+    pub at: i64,
+    pub route: &'a str,
+    /// `*` for the allows past the window's key cap.
+    pub user_name: &'a str,
+    /// `None` for the allows past the window's key cap.
+    pub user_id: Option<&'a str>,
+    /// Allows counted in the window (including those also recorded on their own).
+    pub count: u64,
+    /// How many of them were also recorded on their own (`access.allow`).
+    pub recorded_individually: u64,
+    /// Unix milliseconds: the first and the last allow counted.
+    pub first_at: i64,
+    pub last_at: i64,
+    /// Unix milliseconds: the window they were counted in.
+    pub window_start: i64,
+    pub window_end: i64,
+}
+
+/// `access.allow_aggregate`: the allows of one user on one route in one window.
+pub fn allow_aggregate(a: &AllowAggregate<'_>) -> AuditEntry {
+    let mut detail = json!({
+        "count": a.count,
+        "recorded_individually": a.recorded_individually,
+        "first_at": a.first_at,
+        "last_at": a.last_at,
+        "window_start": a.window_start,
+        "window_end": a.window_end,
+    });
+    if let (Some(id), Some(map)) = (a.user_id, detail.as_object_mut()) {
+        map.insert("user_id".into(), id.into());
+    }
+    entry(
+        a.at,
+        format!("user:{}", a.user_name),
+        "access.allow_aggregate",
+        format!("route:{}", a.route),
+        detail,
     )
 }
 

@@ -12,6 +12,7 @@ impl AuditStatsSource for Auditor {
             overflowed: s.overflowed,
             anonymous_queue_depth: s.anonymous_queue_depth,
             aggregated: s.aggregated,
+            allows_counted: s.allows_counted,
             pruned: s.pruned,
             appended: s.appended,
             append_errors: s.append_errors,

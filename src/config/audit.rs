@@ -8,6 +8,8 @@
 //!   batch_interval_ms: 100     # the longest a decision waits for its batch
 //!   tail_interval_ms: 250      # how often sinks look for records others committed
 //!   max_path_bytes: 512        # longer paths are clipped (length and SHA-256 kept)
+//!   decisions: all             # or sampled, deny: what an allow leaves (decisions.rs)
+//!   allows: { window_ms: 60000, max_keys: 10000, sample_every: 100 }
 //!   anonymous:                 # refusals with no authenticated caller
 //!     window_ms: 10000         # one aggregate record per (route, reason) per window
 //!     individual_per_key: 10   # recorded one by one per key and window before that
@@ -38,9 +40,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::error::{Checker, ConfigError};
+use decisions::RawAllows;
+pub use decisions::{AllowsConfig, DecisionsMode};
 pub use sinks::{FileSinkConfig, HttpSinkConfig, SpoolFull, SyslogSinkConfig, SyslogTransport};
 use sinks::{RawFileSink, RawHttpSink, RawSyslogSink};
 
+mod decisions;
 mod sinks;
 
 /// Default for `audit.max_path_bytes`: longer paths are clipped in records.
@@ -55,6 +60,9 @@ pub struct RawAuditConfig {
     batch_interval_ms: Option<u64>,
     tail_interval_ms: Option<u64>,
     max_path_bytes: Option<usize>,
+    decisions: Option<String>,
+    #[serde(default)]
+    allows: RawAllows,
     #[serde(default)]
     anonymous: RawAnonymous,
     #[serde(default)]
@@ -104,6 +112,8 @@ pub struct AuditConfig {
     pub tail_interval: Duration,
     /// Paths longer than this are clipped in records (length and SHA-256 kept).
     pub max_path_bytes: usize,
+    /// What an allowed request leaves on the chain (`decisions`, `allows`).
+    pub allows: AllowsConfig,
     /// How refusals with no authenticated caller are recorded.
     pub anonymous: AnonymousConfig,
     /// How long decision records are kept.
@@ -123,6 +133,7 @@ impl Default for AuditConfig {
             batch_interval: Duration::from_millis(100),
             tail_interval: Duration::from_millis(250),
             max_path_bytes: DEFAULT_MAX_PATH_BYTES,
+            allows: AllowsConfig::default(),
             anonymous: AnonymousConfig::default(),
             retention: RetentionConfig::default(),
             stdout: false,
@@ -294,6 +305,7 @@ impl RawAuditConfig {
                 (16, 65_536),
                 d.max_path_bytes,
             )?,
+            allows: self.allows.validate(check, self.decisions.as_deref())?,
             anonymous: self.anonymous.validate(check, queue_capacity)?,
             retention: self.retention.validate(check)?,
             stdout: self.sinks.stdout,
@@ -318,6 +330,29 @@ mod tests {
         let c = parse("{}").unwrap();
         assert_eq!(c.queue_capacity, 65_536);
         assert!(!c.stdout && c.file.is_none() && c.http.is_none());
+    }
+
+    #[test]
+    fn decisions_mode_and_allow_aggregates() {
+        assert_eq!(parse("{}").unwrap().allows, AllowsConfig::default());
+        let c =
+            parse("{ decisions: sampled, allows: { window_ms: 5000, sample_every: 10 } }").unwrap();
+        assert_eq!(c.allows.mode, DecisionsMode::Sampled);
+        assert_eq!(c.allows.window, Duration::from_secs(5));
+        assert_eq!(c.allows.sample_every, 10);
+        assert_eq!(
+            parse("decisions: deny").unwrap().allows.mode,
+            DecisionsMode::Deny
+        );
+        let e = parse("decisions: none").unwrap_err().to_string();
+        assert!(
+            e.contains("audit.decisions") && e.contains("all, sampled or deny"),
+            "{e}"
+        );
+        let e = parse("allows: { sample_every: 0 }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("audit.allows.sample_every"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tracing::Instrument;
 use super::caller::is_browser;
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
+use super::ladder::{self, Rung};
 use super::Gate;
 use crate::audit::records::RequestOrigin;
 use crate::authn::routes::own_cookies;
@@ -74,7 +75,9 @@ pub async fn handle(
         // In the request's span: a cause the client is not shown is logged with its id.
         Err(e) => span.in_scope(|| e.into_response(wants_html)),
     };
-    route_metrics.finished(started.elapsed());
+    if ladder::reaches(Rung::Metrics) {
+        route_metrics.finished(started.elapsed());
+    }
     resp.headers_mut().insert("x-request-id", request_id);
     resp
 }
@@ -127,7 +130,11 @@ async fn judge_and_forward(
         host: host.clone(),
     };
     let user = subject.record().clone();
-    let identity = gate.identity_headers(&subject, &route.name)?;
+    let identity = if ladder::reaches(Rung::Identity) {
+        gate.identity_headers(&subject, &route.name)?
+    } else {
+        http::HeaderMap::new()
+    };
     {
         let headers = req.headers_mut();
         sanitise_request(headers, &ctx, upgrade, &gate.identity_headers);
@@ -149,20 +156,25 @@ async fn judge_and_forward(
         None
     };
     let client = gate.client_for(&route, policy.digest())?;
-    let (cancel, guard) = gate.registry.register(NewStream {
-        user_id: user.id.clone(),
-        route: route.name.clone(),
-        host: host.into(),
-        method,
-        path: path.matching.as_str().into(),
-    });
+    let (cancel, guard) = if ladder::reaches(Rung::Revocation) {
+        let (cancel, guard) = gate.registry.register(NewStream {
+            user_id: user.id.clone(),
+            route: route.name.clone(),
+            host: host.into(),
+            method,
+            path: path.matching.as_str().into(),
+        });
+        (cancel, Some(Box::new(guard) as _))
+    } else {
+        (Default::default(), None)
+    };
     let resp = forward(
         &client,
         &route.settings,
         req.map(WithoutTrailers::new),
         &path.forward,
         cancel,
-        Some(Box::new(guard)),
+        guard,
     )
     .await?;
     let mut resp = if compress {

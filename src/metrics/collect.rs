@@ -57,6 +57,8 @@ pub struct AuditStats {
     pub anonymous_queue_depth: u64,
     /// Anonymous refusals counted into aggregate records instead of their own.
     pub aggregated: u64,
+    /// Allows counted into `access.allow_aggregate` records (`audit.decisions`).
+    pub allows_counted: u64,
     /// Decision records removed by the retention policy.
     pub pruned: u64,
     /// Records appended to the chain.
@@ -240,6 +242,11 @@ impl Collector for StateCollector {
                     "audit_aggregated",
                     "Refused anonymous requests counted into access.deny_aggregate records.",
                     stats.aggregated,
+                ),
+                (
+                    "audit_allows_counted",
+                    "Allowed requests counted into access.allow_aggregate records (audit.decisions: sampled or deny).",
+                    stats.allows_counted,
                 ),
                 (
                     "audit_pruned",

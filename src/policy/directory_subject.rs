@@ -38,6 +38,17 @@ impl DirectorySubject {
         }
     }
 
+    /// `user` in no group, without reading the directory: the stand-in caller of the
+    /// benchmark ladder's lowest rungs (`gate::ladder`).
+    pub fn without_groups(dir: &Arc<Directory>, user: Arc<UserRecord>) -> Self {
+        DirectorySubject {
+            directory: dir.clone(),
+            user,
+            groups: Arc::from([]),
+            epoch: None,
+        }
+    }
+
     /// The user's record.
     pub fn record(&self) -> &Arc<UserRecord> {
         &self.user

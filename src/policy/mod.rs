@@ -20,6 +20,7 @@ pub mod docs_preset;
 mod error;
 mod groups;
 pub mod host;
+mod index;
 pub mod model;
 pub mod pattern;
 pub mod preset;

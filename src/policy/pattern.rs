@@ -120,6 +120,14 @@ impl PathPattern {
             .collect()
     }
 
+    /// The first segment when it is literal (lower-cased if the pattern folds case).
+    pub fn first_literal(&self) -> Option<&str> {
+        match self.segments.first() {
+            Some(Segment::Literal(l)) => Some(l),
+            _ => None,
+        }
+    }
+
     /// Whether `path` matches.
     pub fn matches(&self, path: &str) -> bool {
         self.walk(path, |_, _| {})

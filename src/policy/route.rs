@@ -10,6 +10,7 @@ use super::dbt::{self, DbtPlatformPolicy};
 use super::docs_preset::{self, DocsPaths};
 use super::error::{file_line, Problems};
 use super::host::HostPattern;
+use super::index::RuleIndex;
 use super::model::{Decision, RequestFacts, RouteSettings, RuleRef};
 use super::pattern::PathPattern;
 use super::preset::Preset;
@@ -41,6 +42,9 @@ pub struct Route {
     pub(crate) path: PathPattern,
     pub(crate) deny: Box<[Rule]>,
     pub(crate) allow: Box<[Rule]>,
+    /// Which deny and allow rules a request may match (`super::index`).
+    pub(crate) deny_index: RuleIndex,
+    pub(crate) allow_index: RuleIndex,
     pub(crate) default_deny: RuleRef,
     /// With `preset: dbt-docs`, the only requests the route may pass.
     pub(crate) docs: Option<DocsPaths>,
@@ -306,6 +310,8 @@ pub(crate) fn compile(
     if problems.list.len() > before {
         return None;
     }
+    let deny: Box<[Rule]> = deny.into_iter().map(|(r, _)| r).collect();
+    let allow: Box<[Rule]> = allow.into_iter().map(|(r, _)| r).collect();
     let location: Arc<str> = Arc::from(file_line(file, at(raw)));
     let docs = match (&r.preset, docs) {
         (Some(p), true) => Some(DocsPaths::new(
@@ -351,8 +357,10 @@ pub(crate) fn compile(
         column: at(raw).column(),
         host: host?,
         path,
-        deny: deny.into_iter().map(|(r, _)| r).collect(),
-        allow: allow.into_iter().map(|(r, _)| r).collect(),
+        deny_index: RuleIndex::new(&deny, true),
+        allow_index: RuleIndex::new(&allow, false),
+        deny,
+        allow,
         docs,
     })
 }

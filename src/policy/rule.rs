@@ -106,6 +106,21 @@ impl Rule {
         })
     }
 
+    /// The methods it names (empty: any).
+    pub(crate) fn methods(&self) -> &[Method] {
+        &self.methods
+    }
+
+    /// The literal first segments its path patterns start with, or `None` when it may
+    /// match a path whatever its first segment (no `paths:`, or a pattern that starts
+    /// with a wildcard or has no segment).
+    pub(crate) fn first_segments(&self) -> Option<Vec<&str>> {
+        if self.paths.is_empty() {
+            return None;
+        }
+        self.paths.iter().map(PathPattern::first_literal).collect()
+    }
+
     /// Records the ids of the rule's group names in the set's table.
     pub(crate) fn intern_groups(&mut self, table: &mut GroupTable) {
         self.group_ids = self.groups_lower.iter().map(|g| table.intern(g)).collect();

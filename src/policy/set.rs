@@ -14,10 +14,12 @@ use super::agents::{self, AgentCap};
 use super::dbt;
 use super::error::{at_location, PolicyError, Problems};
 use super::groups::{GroupTable, Membership};
+use super::index::RuleIndex;
 use super::model::RuleRef;
 use super::model::{Decision, RequestFacts, Subject};
 use super::raw::RawFile;
 use super::route::{self, Route};
+use super::rule::Rule;
 use super::yaml;
 
 /// A compiled, immutable set of routes.
@@ -287,6 +289,18 @@ impl PolicySet {
 /// The decision on `route`: a dbt-docs route's refusal of paths outside the docs UI;
 /// deny rules; on a dbt-platform route an unknown operation; the agent cap; allow
 /// rules; on a dbt-platform route the grants; else default deny.
+/// The rules of `rules` that `index` says `req` may match, in order.
+fn candidates<'r>(
+    rules: &'r [Rule],
+    index: &'r RuleIndex,
+    req: RequestFacts<'_>,
+) -> impl Iterator<Item = &'r Rule> {
+    index
+        .candidates(req.method, req.path)
+        .iter()
+        .filter_map(|i| rules.get(*i as usize))
+}
+
 fn decide_on(
     route: &Route,
     route_params: &[(Arc<str>, String)],
@@ -305,9 +319,7 @@ fn decide_on(
             by: refusal.clone(),
         };
     }
-    if let Some(rule) = route
-        .deny
-        .iter()
+    if let Some(rule) = candidates(&route.deny, &route.deny_index, req)
         .find(|r| r.matches(route_params, req, who, groups))
     {
         return decision(false, &rule.by);
@@ -337,9 +349,7 @@ fn decide_on(
             return decision(false, &cap.rule_ref(&route.name, rule));
         }
     }
-    if let Some(rule) = route
-        .allow
-        .iter()
+    if let Some(rule) = candidates(&route.allow, &route.allow_index, req)
         .find(|r| r.matches(route_params, req, who, groups))
     {
         return decision(true, &rule.by);

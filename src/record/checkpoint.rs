@@ -24,7 +24,12 @@ use super::AuditEntry;
 pub const ACTION: &str = "audit.checkpoint";
 
 /// The actions retention prunes (decisions; everything else is kept).
-pub const DECISION_ACTIONS: [&str; 3] = ["access.allow", "access.deny", "access.deny_aggregate"];
+pub const DECISION_ACTIONS: [&str; 4] = [
+    "access.allow",
+    "access.deny",
+    "access.deny_aggregate",
+    "access.allow_aggregate",
+];
 
 /// Whether retention prunes records of `action`.
 pub fn is_decision(action: &str) -> bool {

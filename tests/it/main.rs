@@ -16,6 +16,7 @@ mod atomic;
 mod audit;
 mod audit_bounds;
 mod audit_crash;
+mod audit_decisions;
 mod audit_losses;
 mod audit_sink_retry;
 mod bearer;
