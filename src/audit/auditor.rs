@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use super::records;
 use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
 use super::refusals::{Admit, RefusalWindow};
+use super::tally::{Tally, TallyKey};
 use super::retention::{self, PruneTotals};
 use super::sink::{SinkCounters, SinkStats};
 use super::tailer::Tailer;
@@ -56,6 +57,8 @@ struct Shared {
     anonymous: mpsc::Sender<AuditEntry>,
     anonymous_capacity: usize,
     refusals: RefusalWindow,
+    /// Signed-in callers' counted events (rate limits, shadow differences).
+    tally: Tally,
     max_path_bytes: usize,
     /// Anonymous refusals counted into aggregate records (ever).
     aggregated: AtomicU64,
@@ -129,6 +132,7 @@ impl Auditor {
             anonymous,
             anonymous_capacity,
             refusals: RefusalWindow::new(config.anonymous.clone(), now),
+            tally: Tally::new(config.anonymous.max_keys, now),
             max_path_bytes: config.max_path_bytes,
             aggregated: AtomicU64::new(0),
             control,
@@ -240,6 +244,12 @@ impl Auditor {
                 }
             }
         }
+    }
+
+    /// Counts an event of a signed-in caller into the window's aggregate records
+    /// (one record per key and window, see [`super::tally`]).
+    pub fn tally(&self, key: TallyKey) {
+        self.shared.tally.count(key);
     }
 
     /// Runs retention now (see [`retention`]): prunes decisions older than
@@ -514,6 +524,7 @@ impl Worker {
             .refusals
             .close(to_millis(self.shared.clock.now()));
         batch.extend(aggregates);
+        batch.extend(self.shared.tally.close(to_millis(self.shared.clock.now())));
     }
 
     /// Store housekeeping after writes (at most every [`MAINTAIN_EVERY`] unless

@@ -15,7 +15,9 @@
 //! [`verify`] checks the chain and [`cli`] is `scimgate audit verify|search`.
 //! What a stranger can make the log spend is bounded: client text is clipped
 //! ([`bounds`]), refusals with no authenticated caller are sampled and aggregated per
-//! window on their own queue ([`refusals`]), and decisions are pruned after
+//! window on their own queue ([`refusals`]), signed-in callers' rate-limit refusals and
+//! shadow-policy differences are counted per window into one record per key
+//! ([`tally`]), and decisions are pruned after
 //! `audit.retention` behind checkpoints that keep the chain verifiable ([`retention`],
 //! [`crate::record::checkpoint`]).
 
@@ -28,6 +30,7 @@ pub mod retention;
 pub mod sink;
 mod stats_source;
 pub mod tailer;
+pub mod tally;
 pub mod verify;
 pub mod wire;
 
