@@ -114,7 +114,12 @@ fn main() {
     let one = Limiter::new(100_000, 1);
     accuracy("per user, 1 replica", &[&one], &user_limits, &per_user);
     let (a, b) = (Limiter::new(100_000, 2), Limiter::new(100_000, 2));
-    accuracy("per user, 2 replicas (1/2)", &[&a, &b], &user_limits, &per_user);
+    accuracy(
+        "per user, 2 replicas (1/2)",
+        &[&a, &b],
+        &user_limits,
+        &per_user,
+    );
     let token = rate("500/s", 25);
     let token_limits = RateLimits {
         service_token: Some((token, Arc::from("bench-token"))),

@@ -307,10 +307,8 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
             let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
             let directory = load_directory(&config)?;
             let mut ok = cli::check(&dir, directory.as_deref())?;
-            let shadow = crate::policy::shadow::Shadow::dir_for(
-                config.shadow_policies.as_deref(),
-                &dir,
-            );
+            let shadow =
+                crate::policy::shadow::Shadow::dir_for(config.shadow_policies.as_deref(), &dir);
             if let Some(shadow) = shadow.filter(|d| d.is_dir()) {
                 println!("shadow policies ({}):", shadow.display());
                 ok &= cli::check(&shadow, directory.as_deref())?;

@@ -83,8 +83,12 @@ impl Tally {
         );
         let mut counts: Vec<(TallyKey, u64)> = old.counts.into_iter().collect();
         counts.sort_by(|a, b| {
-            (a.0.action, &a.0.target, &a.0.actor, &a.0.fields)
-                .cmp(&(b.0.action, &b.0.target, &b.0.actor, &b.0.fields))
+            (a.0.action, &a.0.target, &a.0.actor, &a.0.fields).cmp(&(
+                b.0.action,
+                &b.0.target,
+                &b.0.actor,
+                &b.0.fields,
+            ))
         });
         counts
             .into_iter()
@@ -138,7 +142,10 @@ mod tests {
         assert_eq!(records[0].actor, "*");
         assert_eq!(a["count"], 2);
         let a: Value = serde_json::from_str(records[1].detail.as_deref().unwrap()).unwrap();
-        assert_eq!((records[1].actor.as_str(), a["count"].as_u64()), ("user:a", Some(1000)));
+        assert_eq!(
+            (records[1].actor.as_str(), a["count"].as_u64()),
+            ("user:a", Some(1000))
+        );
         assert_eq!(a["scope"], "user");
         assert!(t.close(11).is_empty(), "a new window starts empty");
     }

@@ -22,13 +22,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
+use super::limits::Refused;
 use super::pages;
 use crate::authn::error::AuthnError;
 use crate::authn::redirect::login_url;
 use crate::authn::routes::OIDC_KEYS;
 use crate::outbound::error_chain;
 use crate::policy::RuleRef;
-use super::limits::Refused;
 use crate::proxy::error::ProxyError;
 
 /// A refusal by the gate.
@@ -389,7 +389,10 @@ impl GateError {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(refused) = limited {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(refused.retry_after()));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(refused.retry_after()),
+            );
             let standing = super::limits::Standing {
                 wait_secs: refused.retry_after() as f64,
                 ..refused.standing

@@ -20,7 +20,7 @@
 //! caller's requests do not spread evenly over the replicas (all on one replica: `1/N`).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::time::Instant;
 
 use http::HeaderValue;
@@ -168,9 +168,7 @@ impl Limiter {
     }
 
     fn key(&self, scope: Scope, route: &str, who: &str, rate: &Rate) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        (scope as u8, route, who, rate).hash(&mut h);
-        h.finish()
+        self.hasher.hash_one((scope as u8, route, who, rate))
     }
 
     /// Takes one token from each bucket of `limits` that applies to this caller; on
@@ -192,17 +190,37 @@ impl Limiter {
         });
         let mut wanted: Vec<(Scope, Rate, u64, bool)> = Vec::with_capacity(4);
         if let Some(r) = limits.per_user {
-            wanted.push((Scope::User, r, self.key(Scope::User, route, user_id, &r), true));
+            wanted.push((
+                Scope::User,
+                r,
+                self.key(Scope::User, route, user_id, &r),
+                true,
+            ));
         }
         if let Some((t, r)) = &type_rate {
-            wanted.push((Scope::UserType, *r, self.key(Scope::UserType, route, t, r), false));
+            wanted.push((
+                Scope::UserType,
+                *r,
+                self.key(Scope::UserType, route, t, r),
+                false,
+            ));
         }
         if let Some(r) = limits.route {
-            wanted.push((Scope::Route, r, self.key(Scope::Route, route, "", &r), false));
+            wanted.push((
+                Scope::Route,
+                r,
+                self.key(Scope::Route, route, "", &r),
+                false,
+            ));
         }
         if let Some((r, token)) = &limits.service_token {
             // Keyed by the token, not the route: routes sharing it share its budget.
-            wanted.push((Scope::ServiceToken, *r, self.key(Scope::ServiceToken, "", token, r), false));
+            wanted.push((
+                Scope::ServiceToken,
+                *r,
+                self.key(Scope::ServiceToken, "", token, r),
+                false,
+            ));
         }
         let policies: Vec<(Scope, Rate)> = wanted.iter().map(|(s, r, _, _)| (*s, *r)).collect();
         let mut taken: Vec<(u64, bool, Effective)> = Vec::with_capacity(wanted.len());
@@ -305,7 +323,10 @@ pub const RATELIMIT_POLICY: http::HeaderName = http::HeaderName::from_static("ra
 pub const RATELIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit");
 
 /// `RateLimit-Policy` (every policy that applies) and `RateLimit` (the one reported).
-pub fn headers(policies: &[(Scope, Rate)], standing: &Standing) -> Option<(HeaderValue, HeaderValue)> {
+pub fn headers(
+    policies: &[(Scope, Rate)],
+    standing: &Standing,
+) -> Option<(HeaderValue, HeaderValue)> {
     if policies.is_empty() {
         return None;
     }

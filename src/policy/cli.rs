@@ -200,9 +200,8 @@ pub fn explain(
 
 /// A route's rate limits, one line.
 fn describe_limits(l: &super::rate_limit::RateLimits) -> String {
-    let rate = |r: &super::rate_limit::Rate| {
-        format!("{}/{}s burst {}", r.quota, r.window_secs, r.burst)
-    };
+    let rate =
+        |r: &super::rate_limit::Rate| format!("{}/{}s burst {}", r.quota, r.window_secs, r.burst);
     let mut parts = Vec::new();
     if let Some(r) = &l.per_user {
         parts.push(format!("per user {}", rate(r)));

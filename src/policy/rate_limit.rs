@@ -121,7 +121,11 @@ impl RateLimits {
     }
 }
 
-fn rate(raw: &Spanned<String>, burst: Option<&Spanned<i64>>, problems: &mut Problems<'_>) -> Option<Rate> {
+fn rate(
+    raw: &Spanned<String>,
+    burst: Option<&Spanned<i64>>,
+    problems: &mut Problems<'_>,
+) -> Option<Rate> {
     let at_burst = burst.map(at);
     match Rate::parse(&raw.value, burst.map(|b| b.value)) {
         Ok(r) => Some(r),
@@ -145,7 +149,8 @@ pub(crate) fn compile(
 ) -> Option<RateLimits> {
     let before = problems.list.len();
     let r = &raw.value;
-    let one = |x: &Spanned<RawRate>, p: &mut Problems<'_>| rate(&x.value.rate, x.value.burst.as_ref(), p);
+    let one =
+        |x: &Spanned<RawRate>, p: &mut Problems<'_>| rate(&x.value.rate, x.value.burst.as_ref(), p);
     let per_user = r.per_user.as_ref().and_then(|x| one(x, problems));
     let route = r.route.as_ref().and_then(|x| one(x, problems));
     let mut user_types: Vec<(Arc<str>, Rate)> = Vec::new();
@@ -156,7 +161,10 @@ pub(crate) fn compile(
             continue;
         }
         if user_types.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            problems.at(at(&t.value.user_type), format!("user_type `{name}` is given twice"));
+            problems.at(
+                at(&t.value.user_type),
+                format!("user_type `{name}` is given twice"),
+            );
             continue;
         }
         if let Some(rt) = rate(&t.value.rate, t.value.burst.as_ref(), problems) {

@@ -83,7 +83,11 @@ fn search(data: &std::path::Path, args: &[&str]) -> Vec<Value> {
         .env_remove("SCIMGATE_CONFIG")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -112,7 +116,10 @@ async fn over_its_limit_a_user_gets_429_with_the_draft_fields_and_others_go_on()
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "ratelimit-policy"), "\"user\";q=3;w=3600");
         let state = header(&r, "ratelimit");
-        assert!(state.starts_with(&format!("\"user\";r={left};t=")), "{state}");
+        assert!(
+            state.starts_with(&format!("\"user\";r={left};t=")),
+            "{state}"
+        );
     }
     let refused = 12;
     for _ in 0..refused {
@@ -132,7 +139,11 @@ async fn over_its_limit_a_user_gets_429_with_the_draft_fields_and_others_go_on()
     }
     // Another user's bucket is their own.
     assert_eq!(get(&served, "app.test", "pia").await.status(), 200);
-    assert_eq!(up.paths().len(), 4, "refused requests never reach the upstream");
+    assert_eq!(
+        up.paths().len(),
+        4,
+        "refused requests never reach the upstream"
+    );
 
     let m = scrape(ops).await;
     let limited = value(
@@ -144,20 +155,38 @@ async fn over_its_limit_a_user_gets_429_with_the_draft_fields_and_others_go_on()
     let denied = value(
         &m,
         "scimgate_requests_total",
-        &[("route", "app"), ("decision", "deny"), ("reason", "rate_limited")],
+        &[
+            ("route", "app"),
+            ("decision", "deny"),
+            ("reason", "rate_limited"),
+        ],
     );
     assert_eq!(denied, Some(refused as f64));
 
     served.serve.terminate();
     assert!(served.serve.exit().await.success());
     let data = served.data();
-    let records = search(&data, &["--user", "olga", "--action", "access.rate_limited"]);
-    assert_eq!(records.len(), 1, "one aggregate, not one per refusal: {records:?}");
+    let records = search(
+        &data,
+        &["--user", "olga", "--action", "access.rate_limited"],
+    );
+    assert_eq!(
+        records.len(),
+        1,
+        "one aggregate, not one per refusal: {records:?}"
+    );
     let d = detail(&records[0]);
-    assert_eq!((d["count"].as_u64(), d["scope"].as_str()), (Some(refused), Some("user")));
+    assert_eq!(
+        (d["count"].as_u64(), d["scope"].as_str()),
+        (Some(refused), Some("user"))
+    );
     assert_eq!(records[0]["target"], "route:app");
     let allowed = search(&data, &["--user", "olga", "--action", "access.allow"]);
-    assert_eq!(allowed.len(), 3, "only admitted requests are decisions: {allowed:?}");
+    assert_eq!(
+        allowed.len(),
+        3,
+        "only admitted requests are decisions: {allowed:?}"
+    );
 }
 
 #[tokio::test]
@@ -166,7 +195,11 @@ async fn agents_share_their_type_bucket_and_the_route_bucket_caps_everyone() {
     let limit = "    rate_limit:\n      user_types:\n        - { user_type: agent, rate: 2/h, burst: 2 }\n      route: { rate: 5/h, burst: 5 }\n";
     let served = served(
         &route("app", "app.test", &up.url(), limit),
-        &[("bot-1", Some("agent")), ("bot-2", Some("Agent")), ("hana", None)],
+        &[
+            ("bot-1", Some("agent")),
+            ("bot-2", Some("Agent")),
+            ("hana", None),
+        ],
     )
     .await;
     assert_eq!(get(&served, "app.test", "bot-1").await.status(), 200);
@@ -207,7 +240,11 @@ async fn routes_injecting_one_service_token_share_its_budget() {
     }
     for host in ["admin.test", "discovery.test"] {
         let r = get(&served, host, "ivan").await;
-        assert_eq!(r.status(), 429, "the token's four are spent, whoever spent them");
+        assert_eq!(
+            r.status(),
+            429,
+            "the token's four are spent, whoever spent them"
+        );
         assert!(header(&r, "ratelimit").starts_with("\"service_token\";r=0"));
     }
     // Another token has a budget of its own.
@@ -224,8 +261,16 @@ async fn routes_injecting_one_service_token_share_its_budget() {
 fn a_bad_rate_limit_is_refused_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("    rate_limit:\n      per_user: { rate: 10/day }\n", 8, "rate `10/day`"),
-        ("    rate_limit:\n      per_user: { rate: 10/s, burst: 0 }\n", 8, "burst 0"),
+        (
+            "    rate_limit:\n      per_user: { rate: 10/day }\n",
+            8,
+            "rate `10/day`",
+        ),
+        (
+            "    rate_limit:\n      per_user: { rate: 10/s, burst: 0 }\n",
+            8,
+            "burst 0",
+        ),
         (
             "    rate_limit:\n      service_token: { rate: 5000/min }\n",
             8,
@@ -238,7 +283,10 @@ fn a_bad_rate_limit_is_refused_at_its_line() {
         std::fs::create_dir_all(&policies).unwrap();
         std::fs::write(
             policies.join("app.yaml"),
-            format!("routes:\n{}", route("app", "app.test", "http://127.0.0.1:9", limit)),
+            format!(
+                "routes:\n{}",
+                route("app", "app.test", "http://127.0.0.1:9", limit)
+            ),
         )
         .unwrap();
         let (ok, out) = scimgate(

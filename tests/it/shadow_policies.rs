@@ -79,7 +79,10 @@ async fn each_kind_of_difference_is_counted_recorded_and_decides_nothing() {
     }
     // Would deny: the live set allows, and the request still goes through.
     for _ in 0..3 {
-        assert_eq!(served.status("app.test", "/public/old/b", "olga").await, 200);
+        assert_eq!(
+            served.status("app.test", "/public/old/b", "olga").await,
+            200
+        );
     }
     // The same decision: no difference.
     assert_eq!(served.status("app.test", "/public/new", "olga").await, 200);
@@ -89,7 +92,11 @@ async fn each_kind_of_difference_is_counted_recorded_and_decides_nothing() {
     let m = scrape(ops).await;
     assert_eq!(differences(&m, "would_allow"), Some(5.0));
     assert_eq!(differences(&m, "would_deny"), Some(3.0));
-    assert_eq!(up.paths().len(), 4, "only the live set's allows reached the upstream");
+    assert_eq!(
+        up.paths().len(),
+        4,
+        "only the live set's allows reached the upstream"
+    );
 
     served.serve.terminate();
     assert!(served.serve.exit().await.success());
@@ -108,7 +115,10 @@ async fn each_kind_of_difference_is_counted_recorded_and_decides_nothing() {
         &served.policies,
     );
     assert!(ok, "{err}");
-    let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 2, "one aggregate per kind: {out}");
     let details: Vec<Value> = records
         .iter()
@@ -126,7 +136,10 @@ async fn each_kind_of_difference_is_counted_recorded_and_decides_nothing() {
     assert_eq!(deny["count"], 3);
     assert_eq!(deny["live_rule"], "readers-public");
     assert_eq!(deny["shadow_rule"], "retire-old");
-    assert!(deny["shadow_location"].as_str().unwrap().contains("app.yaml:6"));
+    assert!(deny["shadow_location"]
+        .as_str()
+        .unwrap()
+        .contains("app.yaml:6"));
 }
 
 #[tokio::test]
@@ -141,7 +154,9 @@ async fn policy_explain_shows_both_decisions() {
     std::fs::create_dir_all(&default_shadow).unwrap();
     std::fs::write(default_shadow.join("app.yaml"), candidate(&up.url())).unwrap();
     let explain = |url: &str| {
-        let args = ["policy", "explain", "--user", "olga", "--method", "GET", url];
+        let args = [
+            "policy", "explain", "--user", "olga", "--method", "GET", url,
+        ];
         let (ok, out, err) = scimgate(&data, &args, &served.policies);
         assert!(ok, "{out}{err}");
         out
@@ -196,7 +211,10 @@ async fn a_bad_shadow_file_keeps_the_last_good_shadow_set() {
     served.serve.hangup();
     served.serve.wait_for("policies reloaded").await;
     assert_eq!(served.status("app.test", "/private/a", "olga").await, 403);
-    assert_eq!(served.status("app.test", "/public/old/b", "olga").await, 200);
+    assert_eq!(
+        served.status("app.test", "/public/old/b", "olga").await,
+        200
+    );
     let m = scrape(ops).await;
     assert_eq!(differences(&m, "would_allow"), Some(2.0));
     assert_eq!(differences(&m, "would_deny"), None);
