@@ -298,3 +298,28 @@ fn a_bad_rate_limit_is_refused_at_its_line() {
         assert!(out.contains(reason), "{limit}: {out}");
     }
 }
+
+#[test]
+fn a_bad_rate_limits_section_is_refused_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (yaml, key) in [
+        ("rate_limits:\n  replicas: 0\n", "rate_limits.replicas"),
+        (
+            "rate_limits:\n  max_callers: -1\n",
+            "rate_limits.max_callers",
+        ),
+        ("rate_limits:\n  replica: 2\n", "replica"),
+    ] {
+        let file = dir.path().join("scimgate.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let (ok, out) = scimgate(
+            &dir.path().join("data"),
+            &["config", "check", "--config", file.to_str().unwrap()],
+        );
+        assert!(!ok, "{yaml}: {out}");
+        assert!(
+            out.contains("scimgate.yaml:2") && out.contains(key),
+            "{yaml}: {out}"
+        );
+    }
+}

@@ -161,6 +161,17 @@ async fn policy_explain_shows_both_decisions() {
         assert!(ok, "{out}{err}");
         out
     };
+    // `policy check` checks the candidate beside the live set.
+    let (ok, out, err) = scimgate(
+        &data,
+        &["policy", "check", served.policies.to_str().unwrap()],
+        &served.policies,
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("shadow policies (") && out.contains("shadow/app.yaml: ok (1 route)"),
+        "{out}"
+    );
     let out = explain("http://app.test/private/a");
     assert!(out.contains("decision: deny by default-deny"), "{out}");
     assert!(
