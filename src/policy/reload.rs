@@ -138,7 +138,7 @@ impl PolicyHandle {
                 if changed {
                     status.digest = set.digest().to_owned();
                     status.generation += 1;
-                    tracing::info!(routes = set.routes().len(), digest = %set.digest(), generation = status.generation, "policies reloaded");
+                    tracing::info!(dir = %self.dir.display(), routes = set.routes().len(), digest = %set.digest(), generation = status.generation, "policies reloaded");
                     let set = Arc::new(set);
                     self.current.store(set.clone());
                     self.generation.send_replace(status.generation);
@@ -155,7 +155,7 @@ impl PolicyHandle {
                 Ok(())
             }
             Err(e) => {
-                tracing::warn!(error = %e, "policy reload refused; the last good policies stay in force");
+                tracing::warn!(dir = %self.dir.display(), error = %e, "policy reload refused; the last good policies stay in force");
                 let error = e.to_string();
                 self.status.lock().last_error = Some(error.clone());
                 self.tell(ReloadEvent::Refused { error: &error });

@@ -214,6 +214,12 @@ async fn a_bad_shadow_file_keeps_the_last_good_shadow_set() {
         refused["error"].as_str().unwrap().contains("app.yaml:3"),
         "{refused}"
     );
+    let named = shadow.path().display().to_string();
+    assert_eq!(
+        refused["dir"].as_str(),
+        Some(named.as_str()),
+        "the log names the shadow set"
+    );
     assert_eq!(served.status("app.test", "/private/a", "olga").await, 403);
     assert_eq!(differences(&scrape(ops).await, "would_allow"), Some(2.0));
 
