@@ -306,7 +306,13 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
         PolicyAction::Check { dir } => {
             let dir = dir.unwrap_or_else(|| config.policies_dir.clone());
             let directory = load_directory(&config)?;
-            let ok = cli::check(&dir, directory.as_deref())?;
+            let mut ok = cli::check(&dir, directory.as_deref())?;
+            let shadow =
+                crate::policy::shadow::Shadow::dir_for(config.shadow_policies.as_deref(), &dir);
+            if let Some(shadow) = shadow.filter(|d| d.is_dir()) {
+                println!("shadow policies ({}):", shadow.display());
+                ok &= cli::check(&shadow, directory.as_deref())?;
+            }
             if let (Ok(set), _) = crate::secret::with_placeholders(|| PolicySet::load_dir(&dir)) {
                 let admin = &config.admin;
                 if let Some(w) =
@@ -319,12 +325,19 @@ fn policy(common: Common, action: PolicyAction) -> anyhow::Result<()> {
         }
         PolicyAction::Explain { user, method, url } => {
             let set = load_for_decisions(&config.policies_dir)?;
+            let shadow = crate::policy::shadow::Shadow::dir_for(
+                config.shadow_policies.as_deref(),
+                &config.policies_dir,
+            )
+            .map(|dir| load_for_decisions(&dir))
+            .transpose()?;
             let directory = load_directory(&config)?
                 .ok_or_else(|| anyhow::anyhow!("no directory in {}", config.data_dir.display()))?;
             print!(
                 "{}",
                 cli::explain(
                     &set,
+                    shadow.as_ref(),
                     &directory,
                     &user,
                     &method,

@@ -6,7 +6,8 @@
 //! against the live directory on every request ([`auth`]), get the admin UI: users
 //! ([`users`]) and groups ([`groups`]), browsed and searched page by page, one user's
 //! access across every route ([`access`]), the audit timeline ([`audit`]), SCIM tokens
-//! ([`tokens`]) and policy status ([`policy`]). The admin UI answers only on the admin
+//! ([`tokens`]) and policy status ([`policy`], with the shadow set's differences,
+//! [`shadow`]). The admin UI answers only on the admin
 //! origin, and not on one an upstream also serves unless configured to ([`auth`]);
 //! `/me` is read-only and answers on every origin. Every state change is a POST
 //! carrying the session's CSRF token from the admin origin. Failures become responses
@@ -21,6 +22,7 @@ pub mod layout;
 pub mod me;
 pub mod policy;
 pub mod search;
+pub mod shadow;
 pub mod shared_origin;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -57,6 +59,8 @@ pub struct Live {
     pub login_enabled: bool,
     /// Whether the listener speaks TLS.
     pub tls: bool,
+    /// The shadow policy set, when one is configured (its differences on the policy page).
+    pub shadow: Option<Arc<crate::policy::shadow::Shadow>>,
 }
 
 /// What the pages read.

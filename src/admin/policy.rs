@@ -1,7 +1,8 @@
 //! Admin UI: policy status. The files in force, when they were last loaded, the
 //! digest, the routes, and the last refused reload with its `file:line: reason` (the
 //! last good set stays in force until the file is fixed), and the warnings of the set in
-//! force (groups it names that do not exist or have no members).
+//! force (groups it names that do not exist or have no members), and the shadow set's
+//! differences ([`super::shadow`]).
 
 use std::sync::Arc;
 
@@ -83,7 +84,8 @@ the policies below stay in force.<pre>{}</pre></div>",
 <dt>Digest</dt><dd><code>{digest}</code></dd><dt>Generation</dt><dd>{generation}</dd></dl>\
 <h2>Files in force</h2><ul>{files}</ul>\
 <h2>Routes</h2><table><thead><tr><th>Name</th><th>Host</th><th>Path</th><th>Preset</th><th>Where</th></tr></thead>\
-<tbody>{routes}</tbody></table>",
+<tbody>{routes}</tbody></table>{shadow}",
+        shadow = super::shadow::section(s.live.shadow.as_deref()),
         dir = E(&s.live.policy.dir().display().to_string()),
         loaded = E(&rfc3339_millis(status.last_success_ms)),
         digest = E(&status.digest),

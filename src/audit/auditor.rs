@@ -32,6 +32,7 @@ use super::refusals::{Admit, RefusalWindow};
 use super::retention::{self, PruneTotals};
 use super::sink::{SinkCounters, SinkStats};
 use super::tailer::Tailer;
+use super::tally::{Tally, TallyKey};
 use crate::clock::{to_millis, SharedClock};
 use crate::config::audit::{AuditConfig, RetentionConfig};
 use crate::record::AuditEntry;
@@ -61,6 +62,8 @@ struct Shared {
     allows: AllowWindow,
     /// Allows counted into `access.allow_aggregate` records (ever).
     allows_counted: AtomicU64,
+    /// Signed-in callers' counted events (rate limits, shadow differences).
+    tally: Tally,
     max_path_bytes: usize,
     /// Anonymous refusals counted into aggregate records (ever).
     aggregated: AtomicU64,
@@ -138,6 +141,7 @@ impl Auditor {
             refusals: RefusalWindow::new(config.anonymous.clone(), now),
             allows: AllowWindow::new(config.allows.clone(), now),
             allows_counted: AtomicU64::new(0),
+            tally: Tally::new(config.anonymous.max_keys, now),
             max_path_bytes: config.max_path_bytes,
             aggregated: AtomicU64::new(0),
             control,
@@ -264,6 +268,12 @@ impl Auditor {
                 }
             }
         }
+    }
+
+    /// Counts an event of a signed-in caller into the window's aggregate records
+    /// (one record per key and window, see [`super::tally`]).
+    pub fn tally(&self, key: TallyKey) {
+        self.shared.tally.count(key);
     }
 
     /// Runs retention now (see [`retention`]): prunes decisions older than
@@ -552,6 +562,7 @@ impl Worker {
             .refusals
             .close(to_millis(self.shared.clock.now()));
         batch.extend(aggregates);
+        batch.extend(self.shared.tally.close(to_millis(self.shared.clock.now())));
     }
 
     /// Closes the window of counted allows into `batch` (nothing with

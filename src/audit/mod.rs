@@ -16,7 +16,9 @@
 //! What a stranger can make the log spend is bounded: client text is clipped
 //! ([`bounds`]), refusals with no authenticated caller are sampled and aggregated per
 //! window on their own queue ([`refusals`]), allows may be counted per user, route
-//! and window instead of recorded one by one (`audit.decisions`, [`allows`]), and decisions are pruned after
+//! and window instead of recorded one by one (`audit.decisions`, [`allows`]),
+//! signed-in callers' rate-limit refusals and shadow-policy differences are counted
+//! per window into one record per key ([`tally`]), and decisions are pruned after
 //! `audit.retention` behind checkpoints that keep the chain verifiable ([`retention`],
 //! [`crate::record::checkpoint`]).
 
@@ -30,6 +32,7 @@ pub mod retention;
 pub mod sink;
 mod stats_source;
 pub mod tailer;
+pub mod tally;
 pub mod verify;
 pub mod wire;
 

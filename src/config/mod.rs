@@ -24,6 +24,7 @@ mod error;
 pub mod identity;
 pub mod identity_headers;
 pub mod jwt;
+pub mod limits;
 pub mod log;
 pub mod oidc;
 pub mod ops;
@@ -88,6 +89,9 @@ struct RawConfig {
     server: server::RawServerLimits,
     #[serde(default)]
     reload: RawReload,
+    #[serde(default)]
+    rate_limits: limits::RawRateLimits,
+    shadow_policies: Option<PathBuf>,
 }
 
 /// `reload:`: whether files are watched.
@@ -133,6 +137,11 @@ pub struct Config {
     /// Whether the policies and the TLS certificate are reloaded when their files
     /// change (`reload.watch`, default on); off, only SIGHUP reloads them.
     pub watch_files: bool,
+    /// How routes' rate limits are kept (`rate_limits:`).
+    pub rate_limits: limits::RateLimitConfig,
+    /// The shadow policy directory as written (`shadow_policies:`); absent:
+    /// `<policies>/shadow` when it exists.
+    pub shadow_policies: Option<PathBuf>,
 }
 
 /// Values from flags and environment that win over the file.
@@ -228,6 +237,8 @@ fn validate(check: Checker<'_>, raw: RawConfig, ov: &Overrides) -> Result<Config
         identity_headers: raw.identity_headers.validate(check)?,
         server: raw.server.validate(check)?,
         watch_files: raw.reload.watch.unwrap_or(true),
+        rate_limits: raw.rate_limits.validate(check)?,
+        shadow_policies: raw.shadow_policies,
         policies_dir: ov
             .policies_dir
             .clone()

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 
+use super::limits::Refused;
 use super::pages;
 use crate::authn::error::AuthnError;
 use crate::authn::redirect::login_url;
@@ -68,6 +69,9 @@ pub enum GateError {
     /// the shared store for longer than the configured bound.
     #[error("this replica's directory may be out of date (cut off from the shared store); try again shortly")]
     StaleDirectory,
+    /// Over one of the route's `rate_limit:` buckets (429, with `Retry-After`).
+    #[error("rate limited ({} bucket)", .0.standing.scope.label())]
+    RateLimited(Box<Refused>),
 }
 
 /// What a 403 names.
@@ -283,6 +287,17 @@ impl GateError {
                 "this replica's directory may be out of date (cut off from the shared store); \
                  try again shortly",
             ),
+            GateError::RateLimited(r) => Answer::new(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many requests: over this route's {} limit ({} per {} s); retry after {} s",
+                    r.standing.scope.label(),
+                    r.standing.rate.quota,
+                    r.standing.rate.window_secs,
+                    r.retry_after()
+                ),
+            ),
         }
     }
 
@@ -323,6 +338,10 @@ impl GateError {
     pub fn into_response(self, wants_html: bool) -> Response<Body> {
         let answer = self.answer();
         self.log_cause(answer.status);
+        let limited = match &self {
+            GateError::RateLimited(r) => Some(r.clone()),
+            _ => None,
+        };
         let mut r = match self {
             GateError::Unauthenticated {
                 login_return_to: Some(rd),
@@ -368,6 +387,20 @@ impl GateError {
         }
         if answer.close {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(refused) = limited {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(refused.retry_after()),
+            );
+            let standing = super::limits::Standing {
+                wait_secs: refused.retry_after() as f64,
+                ..refused.standing
+            };
+            if let Some((policy, limit)) = super::limits::headers(&refused.policies, &standing) {
+                headers.insert(super::limits::RATELIMIT_POLICY, policy);
+                headers.insert(super::limits::RATELIMIT, limit);
+            }
         }
         r
     }

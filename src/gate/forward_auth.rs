@@ -68,7 +68,7 @@ async fn judge(
         request_id: header(h, "x-request-id").map(str::to_owned),
         client_ip: Some(forwarded_client(h).unwrap_or(peer.ip())),
     };
-    let Allowed { route, subject } = gate
+    let Allowed { route, subject, .. } = gate
         .judge(
             &policy,
             Ask {

@@ -11,6 +11,7 @@ use http::{HeaderMap, Method};
 use super::caller::NoCaller;
 use super::error::{Forbidden, GateError};
 use super::ladder::{self, Rung};
+use super::limits::Admitted;
 use super::Gate;
 use crate::audit::records::{DecisionRecord, DenyReason as AuditDenyReason, RequestOrigin};
 use crate::authn::error::AuthnError;
@@ -36,6 +37,8 @@ pub struct Ask<'a> {
 pub struct Allowed {
     pub route: Arc<Route>,
     pub subject: DirectorySubject,
+    /// How the route's rate limit stands for this caller (`None`: the route has none).
+    pub limit: Option<Admitted>,
 }
 
 impl Gate {
@@ -93,6 +96,7 @@ impl Gate {
             return Ok(Allowed {
                 route: m.route.clone(),
                 subject: DirectorySubject::without_groups(&self.dir, ladder::stand_in()),
+                limit: None,
             });
         }
         let caller = match self.authenticate(ask.headers).await {
@@ -138,6 +142,7 @@ impl Gate {
             return Ok(Allowed {
                 route: m.route.clone(),
                 subject: DirectorySubject::without_groups(&self.dir, caller.user),
+                limit: None,
             });
         }
         let subject = DirectorySubject::new(&self.dir, caller.user.clone());
@@ -145,6 +150,7 @@ impl Gate {
             return Ok(Allowed {
                 route: m.route.clone(),
                 subject,
+                limit: None,
             });
         }
         let directory_seq = self.dir.seq();
@@ -154,6 +160,13 @@ impl Gate {
         };
         let decision = policy.decide(m, facts, &subject);
         let user = &caller.user;
+        self.shadow_compare(ask.host, facts, &subject, &decision);
+        // Over a rate limit: refused (429) and counted into the window's aggregate,
+        // not recorded one by one.
+        let limit = match (&m.route.rate_limit, decision.allow) {
+            (Some(limits), true) => Some(self.limit(&m.route.name, limits, user)?),
+            _ => None,
+        };
         // The browser asks for an icon on every page it shows; a refusal of that is
         // counted, not recorded (nor logged at INFO) once per page view.
         let icon_noise = !decision.allow && is_icon_request(&ask);
@@ -193,6 +206,7 @@ impl Gate {
         Ok(Allowed {
             route: m.route.clone(),
             subject,
+            limit,
         })
     }
 }
@@ -240,5 +254,6 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         GateError::Forbidden(_) | GateError::UntrustedPeer => DenyReason::Forbidden,
         GateError::StaleDirectory => DenyReason::StaleDirectory,
         GateError::Upstream(_) => DenyReason::Error,
+        GateError::RateLimited(_) => DenyReason::RateLimited,
     }
 }

@@ -5,7 +5,10 @@
 //! mapped to a directory user, the policy decides on the user's *current* directory
 //! groups, and an allowed request is forwarded with identity headers and a signed
 //! assertion, registered as a live stream so that revocation can cut it. Denials become
-//! responses in one place ([`error::GateError`]). The gate also serves forward-auth
+//! responses in one place ([`error::GateError`]). A route's `rate_limit:` is kept in
+//! token buckets ([`limits`]) and answered 429; a shadow policy set, when configured,
+//! is asked beside the live one and differences are counted ([`throttle`]). The gate
+//! also serves forward-auth
 //! (`/.scimgate/auth`), the assertion key set, and the revocation fan-out after each
 //! directory commit ([`hook`]). Every decision is queued for the audit log ([`judge`]).
 
@@ -16,8 +19,10 @@ pub mod hook;
 pub mod identity;
 pub mod judge;
 pub mod ladder;
+pub mod limits;
 pub mod pages;
 pub mod pipeline;
+mod throttle;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -30,6 +35,7 @@ use crate::authn::session::Sessions;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::policy::reload::PolicyHandle;
+use crate::policy::shadow::Shadow;
 use crate::policy::Route;
 use crate::proxy::assertion::AssertionSigner;
 use crate::proxy::client::UpstreamClient;
@@ -62,6 +68,10 @@ pub struct Gate {
     identities: identity::IdentityCache,
     /// Where requests, decisions and revocations are counted.
     metrics: Arc<Metrics>,
+    /// The token buckets of routes' rate limits.
+    limiter: limits::Limiter,
+    /// The shadow policy set, when one is configured.
+    shadow: Option<Arc<Shadow>>,
 }
 
 /// What [`Gate::new`] is built from (the composition root fills it in).
@@ -78,6 +88,8 @@ pub struct GateParts {
     pub tls: bool,
     pub audit: Auditor,
     pub metrics: Arc<Metrics>,
+    pub limiter: limits::Limiter,
+    pub shadow: Option<Arc<Shadow>>,
 }
 
 impl Gate {
@@ -98,6 +110,8 @@ impl Gate {
             clients: DashMap::new(),
             identities: Default::default(),
             metrics: parts.metrics,
+            limiter: parts.limiter,
+            shadow: parts.shadow,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::caller::is_browser;
 use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::ladder::{self, Rung};
+use super::limits;
 use super::Gate;
 use crate::audit::records::RequestOrigin;
 use crate::authn::routes::own_cookies;
@@ -117,7 +118,11 @@ async fn judge_and_forward(
         )
         .await;
     *route_metrics = Some(metrics);
-    let Allowed { route, subject } = judged?;
+    let Allowed {
+        route,
+        subject,
+        limit,
+    } = judged?;
 
     if let Some(location) = route.docs_redirect(&path.matching, &path.forward, req.uri().query()) {
         return Ok(slash_redirect(&location));
@@ -195,6 +200,14 @@ async fn judge_and_forward(
         &own_cookies(gate.sessions.cookie_base()),
         route.cache,
     );
+    // The draft's fields on every answer of a limited route, so callers can pace
+    // themselves before they are refused.
+    if let Some((l, tightest)) = limit.as_ref().and_then(|l| Some((l, l.tightest.as_ref()?))) {
+        if let Some((policy, state)) = limits::headers(&l.policies, tightest) {
+            resp.headers_mut().insert(limits::RATELIMIT_POLICY, policy);
+            resp.headers_mut().insert(limits::RATELIMIT, state);
+        }
+    }
     Ok(resp)
 }
 

@@ -54,6 +54,22 @@ pub struct UpstreamLabels {
     pub kind: &'static str,
 }
 
+/// Labels of the rate-limit refusal counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub route: Arc<str>,
+    /// Which bucket refused: `user`, `user_type`, `route` or `service_token`.
+    pub scope: &'static str,
+}
+
+/// Labels of the shadow-policy difference counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShadowLabels {
+    pub route: Arc<str>,
+    /// `would_allow` (the live set denies) or `would_deny` (the live set allows).
+    pub kind: &'static str,
+}
+
 /// Labels of a SCIM (or admin API) operation counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScimLabels {
@@ -112,6 +128,8 @@ pub(crate) struct Families {
     pub reloads: Family<ReloadLabels, Counter>,
     pub sessions_ended: Counter,
     pub streams_cut: Counter,
+    pub rate_limited: Family<LimitLabels, Counter>,
+    pub shadow_differences: Family<ShadowLabels, Counter>,
 }
 
 /// Every metric of one scimgate instance.
@@ -199,6 +217,16 @@ impl Metrics {
             "Live requests and streams cut because their user lost access.",
             f.streams_cut.clone(),
         );
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 by a route's rate_limit, by route and the bucket that refused.",
+            f.rate_limited.clone(),
+        );
+        registry.register(
+            "shadow_differences",
+            "Decisions where the shadow policy set differs from the live one, by route and kind (would_allow, would_deny).",
+            f.shadow_differences.clone(),
+        );
         registry.register_collector(Box::new(StateCollector(sources.clone())));
         let connections = Arc::new(ConnectionMetrics::default());
         connections.register(&mut registry);
@@ -237,6 +265,28 @@ impl Metrics {
             .get_or_create(&ReloadLabels {
                 what: what.label(),
                 outcome,
+            })
+            .inc();
+    }
+
+    /// Counts one request refused by the `scope` bucket of `route`'s rate limit.
+    pub fn rate_limited(&self, route: &Arc<str>, scope: &'static str) {
+        self.families
+            .rate_limited
+            .get_or_create(&LimitLabels {
+                route: route.clone(),
+                scope,
+            })
+            .inc();
+    }
+
+    /// Counts one decision where the shadow set differs from the live one.
+    pub fn shadow_difference(&self, route: &Arc<str>, kind: &'static str) {
+        self.families
+            .shadow_differences
+            .get_or_create(&ShadowLabels {
+                route: route.clone(),
+                kind,
             })
             .inc();
     }

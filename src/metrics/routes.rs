@@ -36,10 +36,12 @@ pub enum DenyReason {
     BadHost,
     /// A transfer coding other than `chunked` (RFC 9112 §6.1: 501).
     BadFraming,
+    /// Over a `rate_limit:` of the route (429).
+    RateLimited,
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 10] = [
+    pub const ALL: [DenyReason; 11] = [
         DenyReason::BadPath,
         DenyReason::AmbiguousPath,
         DenyReason::NoRoute,
@@ -50,6 +52,7 @@ impl DenyReason {
         DenyReason::Error,
         DenyReason::BadHost,
         DenyReason::BadFraming,
+        DenyReason::RateLimited,
     ];
 
     pub fn label(self) -> &'static str {
@@ -64,6 +67,7 @@ impl DenyReason {
             DenyReason::Error => "error",
             DenyReason::BadHost => "bad_host",
             DenyReason::BadFraming => "bad_framing",
+            DenyReason::RateLimited => "rate_limited",
         }
     }
 }

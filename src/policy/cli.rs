@@ -74,9 +74,10 @@ pub(crate) fn check_to(
 }
 
 /// How `user` (a userName) fares with `method url`: the route, the user, their groups,
-/// the decision and the rule that made it.
+/// the decision and the rule that made it; with a `shadow` set, its decision too.
 pub fn explain(
     set: &PolicySet,
+    shadow: Option<&PolicySet>,
     directory: &Arc<Directory>,
     user: &str,
     method: &str,
@@ -138,6 +139,7 @@ pub fn explain(
         path: &path,
     };
     let mut cell = None;
+    let mut shadow_decision = None;
     let decision = match directory.user_by_name(user) {
         None => {
             writeln!(s, "user:     {user}: not in the directory")?;
@@ -164,12 +166,27 @@ pub fn explain(
             writeln!(s, "groups:   {groups}")?;
             let decision = set.decide(&m, req, &subject);
             cell = documented_cell(route, &method, &path, &decision, &subject);
+            shadow_decision =
+                shadow.map(|sh| super::shadow::decide_anywhere(sh, host, req, &subject));
             decision
         }
     };
     writeln!(s, "decision: {}", describe(&decision))?;
     if let Some(cell) = cell {
         writeln!(s, "cell:     {cell}")?;
+    }
+    if let Some(limits) = &route.rate_limit {
+        writeln!(s, "limits:   {}", describe_limits(limits))?;
+    }
+    if shadow.is_some() {
+        // An unknown or inactive user is refused before any rule: by both sets.
+        let theirs = shadow_decision.unwrap_or_else(|| decision.clone());
+        let verdict = match (decision.allow, theirs.allow) {
+            (false, true) => "differs: the shadow set would allow",
+            (true, false) => "differs: the shadow set would deny",
+            _ => "same",
+        };
+        writeln!(s, "shadow:   {} ({verdict})", describe(&theirs))?;
     }
     if !decision.allow {
         let groups = set.allowing_groups(route, req);
@@ -179,6 +196,26 @@ pub fn explain(
         }
     }
     Ok(s)
+}
+
+/// A route's rate limits, one line.
+fn describe_limits(l: &super::rate_limit::RateLimits) -> String {
+    let rate =
+        |r: &super::rate_limit::Rate| format!("{}/{}s burst {}", r.quota, r.window_secs, r.burst);
+    let mut parts = Vec::new();
+    if let Some(r) = &l.per_user {
+        parts.push(format!("per user {}", rate(r)));
+    }
+    for (t, r) in &l.user_types {
+        parts.push(format!("user type {t} {}", rate(r)));
+    }
+    if let Some(r) = &l.route {
+        parts.push(format!("route {}", rate(r)));
+    }
+    if let Some((r, _)) = &l.service_token {
+        parts.push(format!("service token {}", rate(r)));
+    }
+    parts.join("; ")
 }
 
 /// The documented cell of dbt's tables behind a dbt-platform decision (by a grant,

@@ -9,7 +9,9 @@
 //! presents a directory user to the rules; [`cli`] holds `policy check|explain|test`.
 //! [`dbt`] is the `dbt-platform` preset (operation catalogue, dbt's documented
 //! permission tables, permission sets, grants, licenses); [`agents`] caps agent and
-//! service accounts on every route.
+//! service accounts on every route. [`rate_limit`] is a route's `rate_limit:` as
+//! compiled (the buckets are the gate's); [`shadow`] judges a candidate set beside
+//! the live one.
 //! `policies/README.md` is the language reference.
 
 pub mod agents;
@@ -24,12 +26,14 @@ mod index;
 pub mod model;
 pub mod pattern;
 pub mod preset;
+pub mod rate_limit;
 mod raw;
 pub mod reload;
 pub mod request;
 pub mod route;
 mod rule;
 mod set;
+pub mod shadow;
 mod testfile;
 mod values;
 pub mod warnings;

@@ -131,7 +131,7 @@ pub struct RequestFacts<'a> {
 
 /// Where a decision came from, for logs, the audit record, `policy explain` and the
 /// 403 page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RuleRef {
     /// The route's name.
     pub route: Arc<str>,

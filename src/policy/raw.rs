@@ -87,6 +87,8 @@ pub(crate) struct RawRoute {
     pub require_fresh_directory: Option<bool>,
     #[serde(default)]
     pub cache: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rate_limit: Option<Spanned<super::rate_limit::RawRateLimit>>,
 }
 
 /// `match: { host, path }`.

@@ -64,6 +64,8 @@ pub struct PolicyHandle {
     observer: std::sync::OnceLock<ReloadObserver>,
     /// The directory the policies' groups are checked against.
     directory: std::sync::OnceLock<Arc<crate::directory::Directory>>,
+    /// Reloaded with this one (the shadow set, so SIGHUP reloads both).
+    companion: std::sync::OnceLock<Arc<PolicyHandle>>,
 }
 
 impl std::fmt::Debug for PolicyHandle {
@@ -104,6 +106,7 @@ impl PolicyHandle {
             reloading: Mutex::new(()),
             observer: std::sync::OnceLock::new(),
             directory: std::sync::OnceLock::new(),
+            companion: std::sync::OnceLock::new(),
         }))
     }
 
@@ -120,6 +123,10 @@ impl PolicyHandle {
     /// Reads the directory again. On error the set in force stays, the error is logged
     /// and recorded in the status, and returned.
     pub fn reload(&self) -> Result<(), PolicyError> {
+        if let Some(companion) = self.companion.get() {
+            // Its refusal is logged and recorded in its own status.
+            let _ = companion.reload();
+        }
         let _one_at_a_time = self.reloading.lock();
         match PolicySet::load_dir(&self.dir) {
             Ok(set) => {
@@ -131,7 +138,7 @@ impl PolicyHandle {
                 if changed {
                     status.digest = set.digest().to_owned();
                     status.generation += 1;
-                    tracing::info!(routes = set.routes().len(), digest = %set.digest(), generation = status.generation, "policies reloaded");
+                    tracing::info!(dir = %self.dir.display(), routes = set.routes().len(), digest = %set.digest(), generation = status.generation, "policies reloaded");
                     let set = Arc::new(set);
                     self.current.store(set.clone());
                     self.generation.send_replace(status.generation);
@@ -148,7 +155,7 @@ impl PolicyHandle {
                 Ok(())
             }
             Err(e) => {
-                tracing::warn!(error = %e, "policy reload refused; the last good policies stay in force");
+                tracing::warn!(dir = %self.dir.display(), error = %e, "policy reload refused; the last good policies stay in force");
                 let error = e.to_string();
                 self.status.lock().last_error = Some(error.clone());
                 self.tell(ReloadEvent::Refused { error: &error });
@@ -172,6 +179,11 @@ impl PolicyHandle {
             Some(directory) => warnings::group_warnings(&self.current(), directory),
             None => Vec::new(),
         }
+    }
+
+    /// Sets a set reloaded whenever this one is (once; later calls are ignored).
+    pub fn set_companion(&self, companion: Arc<PolicyHandle>) {
+        let _ = self.companion.set(companion);
     }
 
     /// Sets the observer told about each reload (once; later calls are ignored).

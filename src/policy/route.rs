@@ -56,6 +56,8 @@ pub struct Route {
     pub require_fresh_directory: bool,
     /// What shared caches may do with the route's responses (`cache:`).
     pub cache: CacheMode,
+    /// The token buckets of `rate_limit:` (none: unlimited).
+    pub rate_limit: Option<super::rate_limit::RateLimits>,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -287,6 +289,10 @@ pub(crate) fn compile(
             inject.push((header, v));
         }
     }
+    let rate_limit = r
+        .rate_limit
+        .as_ref()
+        .map(|raw| super::rate_limit::compile(raw, &inject, problems));
     let path = path?;
     let ctx = RuleContext {
         route: &name,
@@ -326,6 +332,7 @@ pub(crate) fn compile(
     Some(Route {
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         cache: cache?,
+        rate_limit: rate_limit.flatten(),
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

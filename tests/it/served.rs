@@ -69,6 +69,27 @@ impl Served {
             .expect(201);
     }
 
+    /// Creates the user of this SCIM body; its id.
+    pub async fn user(&self, body: &serde_json::Value) -> String {
+        self.scim_post("/Users", body).await
+    }
+
+    /// Creates the group `name` with these member ids; its id.
+    pub async fn group(&self, name: &str, members: &[&str]) -> String {
+        self.scim_post("/Groups", &group_body(name, members)).await
+    }
+
+    async fn scim_post(&self, path: &str, body: &serde_json::Value) -> String {
+        let url = format!("http://{}/scim/v2{path}", self.addr);
+        let req = self.http.post(url).bearer_auth(&self.token);
+        support::send(with_json(req, body)).await.expect(201).id()
+    }
+
+    /// The data directory (the store, the policies under it).
+    pub fn data(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     /// A request through the proxy with Host `host` and a bearer token for `user`.
     pub fn request(
         &self,

@@ -154,7 +154,11 @@ pub async fn start_at(listen: &str, yaml: &str, policies: &[(&str, &str)]) -> Ga
     let pdir = dir.path().join("policies");
     std::fs::create_dir_all(&pdir).expect("policy dir");
     for (name, text) in policies {
-        std::fs::write(pdir.join(name), text).expect("write policy");
+        let file = pdir.join(name);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).expect("policy subdirectory");
+        }
+        std::fs::write(file, text).expect("write policy");
     }
     let token = create_token(dir.path(), "test-idp", TokenScope::Scim);
     let running = spawn_on(dir.path(), yaml, listen).await;

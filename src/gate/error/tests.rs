@@ -254,6 +254,19 @@ async fn request_and_policy_refusals_keep_their_statuses_and_codes() {
         ),
         (GateError::StaleDirectory, 503, "stale_directory"),
         (
+            GateError::RateLimited(Box::new(crate::gate::limits::Refused {
+                standing: crate::gate::limits::Standing {
+                    scope: crate::gate::limits::Scope::User,
+                    rate: crate::policy::rate_limit::Rate::parse("10/s", None).unwrap(),
+                    remaining: 0,
+                    wait_secs: 0.3,
+                },
+                policies: Vec::new(),
+            })),
+            429,
+            "rate_limited",
+        ),
+        (
             GateError::Forbidden(Box::new(Forbidden {
                 browser: false,
                 user_name: "alice".into(),

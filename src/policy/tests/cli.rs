@@ -92,6 +92,7 @@ fn explain_shows_route_user_groups_and_rule() {
     let dir = directory();
     let out = explain(
         &set,
+        None,
         &dir,
         "ALICE",
         "get",
@@ -109,6 +110,7 @@ fn explain_shows_route_user_groups_and_rule() {
     );
     let out = explain(
         &set,
+        None,
         &dir,
         "bob",
         "POST",
@@ -127,6 +129,7 @@ fn explain_shows_route_user_groups_and_rule() {
     );
     let out = explain(
         &set,
+        None,
         &dir,
         "bob",
         "GET",
@@ -140,6 +143,7 @@ fn explain_shows_route_user_groups_and_rule() {
     );
     let out = explain(
         &set,
+        None,
         &dir,
         "carol",
         "GET",
@@ -151,6 +155,7 @@ fn explain_shows_route_user_groups_and_rule() {
     assert!(out.contains("decision: deny by inactive-user"), "{out}");
     let out = explain(
         &set,
+        None,
         &dir,
         "zed",
         "GET",
@@ -161,6 +166,7 @@ fn explain_shows_route_user_groups_and_rule() {
     assert!(out.contains("decision: deny by unknown-user"), "{out}");
     let out = explain(
         &set,
+        None,
         &dir,
         "alice",
         "GET",
@@ -171,6 +177,7 @@ fn explain_shows_route_user_groups_and_rule() {
     assert!(out.ends_with("decision: deny by no-route\n"), "{out}");
     let out = explain(
         &set,
+        None,
         &dir,
         "alice",
         "GET",
@@ -181,6 +188,7 @@ fn explain_shows_route_user_groups_and_rule() {
     assert!(out.contains("decision: deny by bad-path"), "{out}");
     assert!(explain(
         &set,
+        None,
         &dir,
         "alice",
         "GET",
@@ -310,6 +318,7 @@ fn explain_shows_the_operation_and_the_deciding_grant() {
     let dir = directory();
     let out = explain(
         &set,
+        None,
         &dir,
         "alice",
         "POST",
@@ -330,6 +339,7 @@ fn explain_shows_the_operation_and_the_deciding_grant() {
     );
     let out = explain(
         &set,
+        None,
         &dir,
         "bob",
         "POST",

@@ -34,12 +34,14 @@ use crate::directory::CatchUpSignal;
 use crate::directory::Directory;
 use crate::gate::caller::Callers;
 use crate::gate::hook::RevocationHook;
+use crate::gate::limits::Limiter;
 use crate::gate::{Gate, GateParts};
 use crate::metrics::Metrics;
 use crate::ops::decide::DecideState;
 use crate::ops::Readiness;
 use crate::outbound::HttpClient;
 use crate::policy::reload::PolicyHandle;
+use crate::policy::shadow::Shadow;
 use crate::proxy::assertion::AssertionSigner;
 use crate::replica::follow::FollowSettings;
 use crate::revoke::Registry;
@@ -90,6 +92,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
     let tls = config.tls.as_ref().map(ReloadingCert::load).transpose()?;
     let policy = PolicyHandle::load(config.policies_dir.clone())
         .with_context(|| format!("loading policies from {}", config.policies_dir.display()))?;
+    let shadow = load_shadow(config, &policy)?;
     let store = open_store(config).await?;
     let loader = store.clone();
     let snapshot = tokio::task::spawn_blocking(move || loader.load()).await??;
@@ -198,6 +201,8 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         tls: tls_on,
         audit: auditor.clone(),
         metrics: metrics.clone(),
+        limiter: Limiter::new(config.rate_limits.max_callers, config.rate_limits.replicas),
+        shadow: shadow.clone(),
     }));
     let follow = follow_shared_store(config, &dir, &sessions, tree)?;
     let writer_stop = tree.writing_token();
@@ -221,6 +226,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             callers,
             login_enabled: oidc.is_some(),
             tls: tls_on,
+            shadow: shadow.clone(),
         },
         store.clone(),
         clock.clone(),
@@ -255,7 +261,15 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         admin,
         jwks: signer.jwks_json().to_owned(),
     });
-    let watchers = reloads::watch(config, &policy, tls.as_ref(), &metrics, &gate, tree);
+    let mut watchers = reloads::watch(config, &policy, tls.as_ref(), &metrics, &gate, tree);
+    if let Some(shadow) = shadow.as_ref().filter(|_| config.watch_files) {
+        match shadow.handle().watch() {
+            Ok(w) => watchers.push(Box::new(w)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the shadow policy directory; reload with SIGHUP")
+            }
+        }
+    }
     Ok(Built {
         dispatch: Arc::new(Dispatch::new(
             control,
@@ -279,6 +293,19 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         },
         audit: audit_service,
     })
+}
+
+/// The shadow policy set, when configured (or `<policies>/shadow` exists): loaded
+/// now (a bad file stops the start, as for the live set) and reloaded with the live set.
+fn load_shadow(config: &Config, policy: &Arc<PolicyHandle>) -> anyhow::Result<Option<Arc<Shadow>>> {
+    let Some(dir) = Shadow::dir_for(config.shadow_policies.as_deref(), &config.policies_dir) else {
+        return Ok(None);
+    };
+    let shadow = Shadow::load(dir.clone())
+        .with_context(|| format!("loading shadow policies from {}", dir.display()))?;
+    tracing::info!(dir = %dir.display(), routes = shadow.handle().current().routes().len(), "shadow policies loaded: judged beside the live set, deciding nothing");
+    policy.set_companion(shadow.handle().clone());
+    Ok(Some(shadow))
 }
 
 /// How callers prove who they are, as configured.

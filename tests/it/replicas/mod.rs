@@ -9,7 +9,8 @@
 //!   a write through one replica served and enforced by the others; revocation and
 //!   stream cuts across replicas), [`conflicts`] (same-name creates and concurrent group
 //!   PATCHes on several processes at once), [`crash`] (a replica killed under load;
-//!   its two replicas start one after the other on a database a token was written to);
+//!   its two replicas start one after the other on a database a token was written to),
+//!   [`rate_limits`] (two processes keep one limit for the cluster, each half of it);
 //! - replicas in the test process (`server::spawn` on the test's runtime, started one
 //!   after the other; each has its own store connections and change follower, so they
 //!   share only the database, but not proven by a process boundary): [`revocation`]
@@ -27,4 +28,5 @@ mod migrate;
 mod outage;
 mod pg_tls;
 mod processes;
+mod rate_limits;
 mod revocation;
