@@ -130,6 +130,9 @@ impl Gate {
             path: &ask.path.matching,
         };
         let decision = policy.decide(m, facts, &subject);
+        if decision.allow {
+            self.check_authentication(m.route, &ask, facts, &caller)?;
+        }
         let user = &caller.user;
         // The browser asks for an icon on every page it shows; a refusal of that is
         // counted, not recorded (nor logged at INFO) once per page view.
@@ -212,7 +215,9 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         } if e.is_idp_outage() || matches!(e, AuthnError::Store(_) | AuthnError::Task(_)) => {
             DenyReason::Error
         }
-        GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
+        GateError::Unauthenticated { .. }
+        | GateError::StepUp(_)
+        | GateError::SessionLimit { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
         GateError::Forbidden(_) | GateError::UntrustedPeer => DenyReason::Forbidden,
         GateError::StaleDirectory => DenyReason::StaleDirectory,

@@ -8,6 +8,8 @@
 //! responses in one place ([`error::GateError`]). The gate also serves forward-auth
 //! (`/.scimgate/auth`), the assertion key set, and the revocation fan-out after each
 //! directory commit ([`hook`]). Every decision is queued for the audit log ([`judge`]).
+//! A route's step-up rules and session limits are judged after the policy allows
+//! ([`step_up`]).
 
 pub mod caller;
 pub mod error;
@@ -17,6 +19,7 @@ pub mod identity;
 pub mod judge;
 pub mod pages;
 pub mod pipeline;
+pub mod step_up;
 
 use std::net::IpAddr;
 use std::sync::Arc;

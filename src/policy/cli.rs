@@ -171,6 +171,11 @@ pub fn explain(
     if let Some(cell) = cell {
         writeln!(s, "cell:     {cell}")?;
     }
+    if decision.allow {
+        for line in route.auth.explain(req) {
+            writeln!(s, "{line}")?;
+        }
+    }
     if !decision.allow {
         let groups = set.allowing_groups(route, req);
         if !groups.is_empty() {

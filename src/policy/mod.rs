@@ -9,7 +9,8 @@
 //! presents a directory user to the rules; [`cli`] holds `policy check|explain|test`.
 //! [`dbt`] is the `dbt-platform` preset (operation catalogue, dbt's documented
 //! permission tables, permission sets, grants, licenses); [`agents`] caps agent and
-//! service accounts on every route.
+//! service accounts on every route. [`step_up`] is what a route asks of the caller's
+//! sign-in (a recent `auth_time`, an `acr`) and its browser-session limits.
 //! `policies/README.md` is the language reference.
 
 pub mod agents;
@@ -29,6 +30,7 @@ pub mod request;
 pub mod route;
 mod rule;
 mod set;
+pub mod step_up;
 mod testfile;
 mod values;
 pub mod warnings;

@@ -87,6 +87,10 @@ pub(crate) struct RawRoute {
     pub require_fresh_directory: Option<bool>,
     #[serde(default)]
     pub cache: Option<Spanned<String>>,
+    #[serde(default)]
+    pub step_up: Vec<Spanned<super::step_up::RawStepUp>>,
+    #[serde(default)]
+    pub session: Option<Spanned<super::step_up::RawSessionLimits>>,
 }
 
 /// `match: { host, path }`.

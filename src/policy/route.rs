@@ -15,6 +15,7 @@ use super::pattern::PathPattern;
 use super::preset::Preset;
 use super::raw::RawRoute;
 use super::rule::{self, Rule, RuleContext, RuleKind};
+use super::step_up::{self, AuthRequirements};
 use super::values;
 use super::yaml::at;
 use super::DEFAULT_DENY;
@@ -52,6 +53,8 @@ pub struct Route {
     pub require_fresh_directory: bool,
     /// What shared caches may do with the route's responses (`cache:`).
     pub cache: CacheMode,
+    /// Step-up rules and session limits (`step_up:`, `session:`).
+    pub auth: AuthRequirements,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -283,6 +286,7 @@ pub(crate) fn compile(
             inject.push((header, v));
         }
     }
+    let auth = step_up::compile(&r.step_up, r.session.as_ref(), problems);
     let path = path?;
     let ctx = RuleContext {
         route: &name,
@@ -320,6 +324,7 @@ pub(crate) fn compile(
     Some(Route {
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         cache: cache?,
+        auth,
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

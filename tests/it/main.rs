@@ -58,6 +58,7 @@ mod scim_auth;
 mod scim_cidrs;
 mod scim_scans;
 mod shutdown;
+mod step_up;
 mod streaming;
 mod syslog_tcp;
 mod tls;
