@@ -28,11 +28,11 @@ use openidconnect::core::{
     CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
-    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier,
-    TokenResponse, UserInfoClaims, UserInfoError,
+    AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError,
+    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IdToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, SubjectIdentifier, TokenResponse, UserInfoClaims, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -221,9 +221,8 @@ impl OidcLogin {
                 request = request.set_max_age(std::time::Duration::from_secs(max_age));
             }
             for acr in &ask.acr_values {
-                request = request.add_auth_context_value(AuthenticationContextClass::new(
-                    acr.clone(),
-                ));
+                request =
+                    request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
             }
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();

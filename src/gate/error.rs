@@ -136,7 +136,10 @@ impl StepUpChallenge {
             c.push_str(&format!(", max_age=\"{}\"", max_age.as_secs()));
         }
         if !self.needed.acr_values.is_empty() {
-            c.push_str(&format!(", acr_values=\"{}\"", self.needed.acr_values.join(" ")));
+            c.push_str(&format!(
+                ", acr_values=\"{}\"",
+                self.needed.acr_values.join(" ")
+            ));
         }
         c
     }

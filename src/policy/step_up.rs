@@ -75,20 +75,23 @@ impl StepUpRule {
         if let Some(max) = self.max_auth_age {
             match facts.auth_age_seconds() {
                 None => return Some("the sign-in's time (auth_time) is not known".to_owned()),
-                Some(age) if age > max.as_secs() => {
-                    return Some(format!(
-                        "the sign-in is {age} seconds old; this request needs one within {} seconds",
-                        max.as_secs()
-                    ))
-                }
+                Some(age) if age > max.as_secs() => return Some(format!(
+                    "the sign-in is {age} seconds old; this request needs one within {} seconds",
+                    max.as_secs()
+                )),
                 Some(_) => {}
             }
         }
-        if !self.acr.is_empty() && !facts.acr.is_some_and(|a| self.acr.iter().any(|x| **x == *a))
+        if !self.acr.is_empty()
+            && !facts
+                .acr
+                .is_some_and(|a| self.acr.iter().any(|x| **x == *a))
         {
             return Some(format!(
                 "the sign-in's authentication context (acr) is {}; this request needs one of {}",
-                facts.acr.map_or("not given".to_owned(), |a| format!("`{a}`")),
+                facts
+                    .acr
+                    .map_or("not given".to_owned(), |a| format!("`{a}`")),
                 self.acr.join(", ")
             ));
         }
@@ -173,7 +176,12 @@ impl AuthRequirements {
                 if !r.acr.is_empty() {
                     asks.push(format!("acr one of {}", r.acr.join(", ")));
                 }
-                format!("step-up:  {} ({}): {}", r.name, r.location, asks.join(" and "))
+                format!(
+                    "step-up:  {} ({}): {}",
+                    r.name,
+                    r.location,
+                    asks.join(" and ")
+                )
             })
             .collect();
         let mut limits = Vec::new();
@@ -282,7 +290,10 @@ fn compile_rule(
     let mut acr = Vec::new();
     if let Some(list) = &r.acr {
         if list.value.is_empty() {
-            problems.at(at(list), "`acr: []` accepts nothing; list at least one value");
+            problems.at(
+                at(list),
+                "`acr: []` accepts nothing; list at least one value",
+            );
         }
         for v in &list.value {
             if let Some(ok) = problems.check(at(v), acr_value(&v.value)) {

@@ -139,7 +139,12 @@ impl World {
 
     /// The provider signs ann in at `authorize` with the ID token claims `extra`; the
     /// callback's answer.
-    async fn finish_login(&self, authorize: &str, pending: &str, extra: Value) -> reqwest::Response {
+    async fn finish_login(
+        &self,
+        authorize: &str,
+        pending: &str,
+        extra: Value,
+    ) -> reqwest::Response {
         let callback = self.idp.approve_with(authorize, "ann", extra);
         client()
             .get(self.url(&callback))
@@ -204,7 +209,11 @@ async fn a_bearer_token_too_old_for_a_write_gets_rfc_9470s_challenge() {
     let r = w.bearer(post, "/jobs", fresh).await;
     assert_eq!(r.status(), 200);
     let seen: Vec<String> = w.env.up.paths();
-    assert_eq!(seen, ["/jobs", "/jobs"], "refused writes never reached the upstream");
+    assert_eq!(
+        seen,
+        ["/jobs", "/jobs"],
+        "refused writes never reached the upstream"
+    );
 
     let records = w.records("auth.step_up").await;
     assert_eq!(records.len(), 2, "{records:?}");
@@ -250,7 +259,10 @@ async fn a_browser_steps_up_through_the_provider_and_its_auth_time_is_honoured()
     let w = world("").await;
     // Signed in an hour ago (the provider's session is old).
     let stale = w
-        .sign_in("/.scimgate/login?rd=/", json!({ "auth_time": now() - 3600 }))
+        .sign_in(
+            "/.scimgate/login?rd=/",
+            json!({ "auth_time": now() - 3600 }),
+        )
         .await;
     assert_eq!(w.browse("api.test", "/jobs", &stale).await.status(), 200);
 
@@ -259,8 +271,7 @@ async fn a_browser_steps_up_through_the_provider_and_its_auth_time_is_honoured()
     assert_eq!(r.status(), StatusCode::FOUND);
     let login = location(r.headers());
     assert_eq!(
-        login,
-        "/.scimgate/login?rd=/settings/token&max_age=900",
+        login, "/.scimgate/login?rd=/settings/token&max_age=900",
         "the sign-in asks for the step-up"
     );
     let (authorize, pending) = w.start_login(&login).await;
@@ -305,11 +316,18 @@ async fn a_browser_is_asked_for_an_accepted_acr() {
     let r = w.browse("api.test", "/vault/keys", &weak).await;
     assert_eq!(r.status(), StatusCode::FOUND);
     let login = location(r.headers());
-    assert_eq!(login, "/.scimgate/login?rd=/vault/keys&acr_values=mfa%20hwk");
+    assert_eq!(
+        login,
+        "/.scimgate/login?rd=/vault/keys&acr_values=mfa%20hwk"
+    );
     let (authorize, pending) = w.start_login(&login).await;
     let q = query_of(&authorize);
     assert_eq!(q.get("acr_values").map(String::as_str), Some("mfa hwk"));
-    assert_eq!(q.get("prompt"), None, "an acr alone does not force the form");
+    assert_eq!(
+        q.get("prompt"),
+        None,
+        "an acr alone does not force the form"
+    );
 
     // The wrong acr is refused at the callback; the right one is let through.
     let wrong = w
@@ -318,7 +336,10 @@ async fn a_browser_is_asked_for_an_accepted_acr() {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(cookie(wrong.headers(), "scimgate_session").is_none());
     let strong = w.sign_in(&login, json!({ "acr": "mfa" })).await;
-    assert_eq!(w.browse("api.test", "/vault/keys", &strong).await.status(), 200);
+    assert_eq!(
+        w.browse("api.test", "/vault/keys", &strong).await.status(),
+        200
+    );
     // The old session still reads what needs no step-up.
     assert_eq!(w.browse("api.test", "/jobs", &weak).await.status(), 200);
 }
@@ -404,7 +425,10 @@ fn policy_check_names_the_line_of_a_bad_step_up_rule() {
         "{text}"
     );
     assert!(text.contains("api.yaml:6:25: bad duration `15`"), "{text}");
-    assert!(text.contains("api.yaml:7:17: acr value `two words`"), "{text}");
+    assert!(
+        text.contains("api.yaml:7:17: acr value `two words`"),
+        "{text}"
+    );
     assert!(
         text.contains("api.yaml:8:30: duration `0s` must be more than zero"),
         "{text}"
@@ -417,7 +441,9 @@ async fn policy_explain_shows_what_a_request_needs() {
     let data = w.env.gate.dir.path().to_path_buf();
     let run = |method: &str, url: &str| {
         let out = scimgate()
-            .args(["policy", "explain", "--user", "ann", "--method", method, url])
+            .args([
+                "policy", "explain", "--user", "ann", "--method", method, url,
+            ])
             .arg("--data")
             .arg(&data)
             .env("SCIMGATE_POLICIES", data.join("policies"))
