@@ -75,10 +75,12 @@ impl StepUpRule {
         if let Some(max) = self.max_auth_age {
             match facts.auth_age_seconds() {
                 None => return Some("the sign-in's time (auth_time) is not known".to_owned()),
-                Some(age) if age > max.as_secs() => return Some(format!(
+                Some(age) if age > max.as_secs() => {
+                    return Some(format!(
                     "the sign-in is {age} seconds old; this request needs one within {} seconds",
                     max.as_secs()
-                )),
+                ))
+                }
                 Some(_) => {}
             }
         }
@@ -345,5 +347,98 @@ fn acr_value(text: &str) -> Result<Arc<str>, String> {
             "acr value `{}` must be printable ASCII without spaces, quotes or backslashes",
             text.escape_debug()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compiled set of one route `api` with `step_up` (its YAML lines).
+    fn requirements(step_up: &str) -> crate::policy::PolicySet {
+        let yaml = format!(
+            "routes:\n  - name: api\n    upstream: http://127.0.0.1:1\n    allow:\n      - {{ everyone: true }}\n{step_up}"
+        );
+        crate::policy::tests::set(&yaml)
+    }
+
+    fn facts(auth_time: Option<i64>, acr: Option<&str>) -> AuthFacts<'_> {
+        AuthFacts {
+            now: 10_000,
+            auth_time,
+            acr,
+        }
+    }
+
+    #[test]
+    fn every_matching_rule_applies_and_the_least_age_is_asked() {
+        let set = requirements(
+            "    step_up:\n      - { name: writes, methods: [POST], max_auth_age: 15m }\n      - { name: keys, paths: [/keys/**], max_auth_age: 1m, acr: [mfa] }\n",
+        );
+        let r = &set.routes()[0].auth;
+        let post = Method::POST;
+        let get = Method::GET;
+        let req = |method, path| RequestFacts { method, path };
+        assert!(!r.applies(req(&get, "/jobs")));
+        assert!(r.check(req(&get, "/jobs"), &facts(None, None)).is_none());
+        // 10 minutes old: enough for writes, not for keys.
+        let ten_min = facts(Some(10_000 - 600), Some("mfa"));
+        assert!(r.check(req(&post, "/jobs"), &ten_min).is_none());
+        let needed = r.check(req(&post, "/keys/a"), &ten_min).unwrap();
+        assert_eq!(&*needed.rule, "keys");
+        assert_eq!(needed.max_age, Some(Duration::from_secs(60)));
+        assert_eq!(&*needed.location, "policies/t.yaml:8");
+        // Fresh but another acr: the keys rule names its list.
+        let needed = r
+            .check(req(&get, "/keys/a"), &facts(Some(10_000), Some("pwd")))
+            .unwrap();
+        assert_eq!(needed.acr_values.len(), 1);
+        assert!(needed.reason.contains("`pwd`"), "{}", needed.reason);
+        // The least max_auth_age of the matching rules is asked, even from the first.
+        let needed = r
+            .check(req(&post, "/keys/a"), &facts(None, Some("mfa")))
+            .unwrap();
+        assert_eq!(&*needed.rule, "writes");
+        assert_eq!(needed.max_age, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn session_limits_name_what_was_exceeded() {
+        let set = requirements("    session: { max_age: 1h, idle_timeout: 15m }\n");
+        let r = &set.routes()[0].auth;
+        assert_eq!(r.session_refusal(3_600_000, 900_000), None);
+        assert!(r
+            .session_refusal(3_600_001, 0)
+            .unwrap()
+            .contains("older than this route's 3600 seconds"));
+        assert!(r
+            .session_refusal(0, 900_001)
+            .unwrap()
+            .contains("idle for longer than this route's 900 seconds"));
+        let none = requirements("");
+        assert_eq!(
+            none.routes()[0].auth.session_refusal(i64::MAX, i64::MAX),
+            None
+        );
+    }
+
+    #[test]
+    fn refuses_rules_that_ask_nothing_or_cannot_be_sent() {
+        let got = crate::policy::tests::refused(
+            "routes:\n  - name: api\n    upstream: http://127.0.0.1:1\n    step_up:\n      - { name: a, methods: [], max_auth_age: 1m }\n      - { name: b, acr: [x] }\n      - { name: b, acr: [y] }\n      - { acr: [] }\n    session: {}\n",
+        );
+        assert!(got.contains("t.yaml:5:29: `methods: []` is empty"), "{got}");
+        assert!(
+            got.contains("t.yaml:7:9: step_up rule name `b` is used twice"),
+            "{got}"
+        );
+        assert!(
+            got.contains("t.yaml:8:16: `acr: []` accepts nothing"),
+            "{got}"
+        );
+        assert!(
+            got.contains("t.yaml:9:14: `session` limits nothing"),
+            "{got}"
+        );
     }
 }
