@@ -6,7 +6,7 @@
 //! | access decision | `user:<userName>` | `access.allow` / `access.deny` | `route:<name>` | method, path, rule, rule_location, directory_seq, request_id, user_id, client_ip |
 //! | refused before a decision | `anonymous` (or `user:<name>`) | `access.deny` | `route:<name>` or `route:-` | method, path, reason, request_id, client_ip |
 //! | refusals past the per-window sample | `anonymous` | `access.deny_aggregate` | `route:<name>` or `route:-` | reason, count, recorded_individually, window_start, window_end, samples |
-//! | step-up asked for | `user:<userName>` | `auth.step_up` | `route:<name>` | outcome (`required`), method, path, rule, rule_location, reason, via, max_age, acr_values, auth_age, acr, request_id, user_id, client_ip |
+//! | step-up asked for, and done | `user:<userName>` | `auth.step_up` | `route:<name>` | outcome (`required`: rule, rule_location, reason; `completed`: the first request after the new sign-in), method, path, via, max_age, acr_values, auth_age, acr, request_id, user_id, client_ip |
 //! | session too old or idle for a route | `user:<userName>` | `auth.session_limit` | `route:<name>` | method, path, reason, via, request_id, user_id, client_ip |
 //! | retention checkpoint | `system` | `audit.checkpoint` | `audit:chain` | through_seq, through_hash, digest, prev_through_seq, kept, pruned, cutoff |
 //! | token created / revoked | `cli` or `admin:<name>` | `token.create` / `token.revoke` | `token:<name>` | scope (never the secret) |
@@ -231,8 +231,11 @@ pub struct ReauthRecord<'a> {
 /// What a step-up rule asked of the caller's sign-in, and what it had.
 #[derive(Debug, Clone)]
 pub struct StepUpAsked<'a> {
-    pub rule: &'a str,
-    pub rule_location: &'a str,
+    /// `required` (the rule is not met) or `completed` (a sign-in answered the ask).
+    pub outcome: &'a str,
+    /// The rule not met (`required` only).
+    pub rule: Option<&'a str>,
+    pub rule_location: Option<&'a str>,
     pub max_age: Option<u64>,
     pub acr_values: &'a [std::sync::Arc<str>],
     /// Seconds since the caller's sign-in, when known.
@@ -255,7 +258,7 @@ pub fn reauth(r: &ReauthRecord<'_>) -> AuditEntry {
     });
     let action = match &r.step_up {
         Some(s) => {
-            detail["outcome"] = json!("required");
+            detail["outcome"] = json!(s.outcome);
             detail["rule"] = json!(s.rule);
             detail["rule_location"] = json!(s.rule_location);
             detail["max_age"] = json!(s.max_age);

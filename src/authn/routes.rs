@@ -48,6 +48,7 @@ use serde::Deserialize;
 use super::origin::check_same_origin;
 use super::pages::{page, page_with_button, page_with_links};
 use super::pending::{LOGIN_COOKIES, LOGIN_TTL};
+use super::session::SignIn;
 use super::step_up::{sign_in_of, StepUpAsk};
 use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Sessions};
 use crate::config::IdentityConfig;
@@ -234,7 +235,10 @@ async fn callback(
             .create_signed_in(
                 &user.id,
                 Some(signed_in.id_token),
-                Some(sign_in_of(&signed_in.claims)),
+                Some(SignIn {
+                    step_up: signed_in.step_up.clone(),
+                    ..sign_in_of(&signed_in.claims)
+                }),
             )
             .await?;
         if let Some(ask) = &signed_in.step_up {

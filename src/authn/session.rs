@@ -71,6 +71,9 @@ pub struct SignIn {
     pub auth_time: Option<i64>,
     /// `acr`.
     pub acr: Option<Arc<str>>,
+    /// What the sign-in was asked for as a step-up, until the first request after it
+    /// reports it ([`Sessions::touch`]).
+    pub step_up: Option<super::step_up::StepUpAsk>,
 }
 
 type Hash = [u8; 32];
@@ -214,15 +217,16 @@ impl Sessions {
     }
 
     /// Notes that a request went through with this session now (for the routes'
-    /// idle timeouts).
-    pub fn touch(&self, token: &str) {
+    /// idle timeouts). Returns the step-up the session's sign-in answered, the first
+    /// time only.
+    pub fn touch(&self, token: &str) -> Option<super::step_up::StepUpAsk> {
         if token.len() != TOKEN_LEN {
-            return;
+            return None;
         }
         let now = to_millis(self.clock.now());
-        if let Some(mut s) = self.by_token.get_mut(&hash(token)) {
-            s.last_seen_ms = s.last_seen_ms.max(now);
-        }
+        let mut s = self.by_token.get_mut(&hash(token))?;
+        s.last_seen_ms = s.last_seen_ms.max(now);
+        s.sign_in.as_mut().and_then(|i| i.step_up.take())
     }
 
     /// Forgets a session ended elsewhere (by its token hash), in memory only.

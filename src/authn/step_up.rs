@@ -86,6 +86,7 @@ pub fn sign_in_of(claims: &Claims) -> SignIn {
     SignIn {
         auth_time: claims.auth_time(),
         acr: claims.acr().map(std::sync::Arc::from),
+        step_up: None,
     }
 }
 

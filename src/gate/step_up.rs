@@ -3,8 +3,9 @@
 //! in again; other routes still accept it) and its step-up rules (a sign-in too old
 //! or of another `acr` is sent through the provider again, or answered 401
 //! `insufficient_user_authentication`). Each such refusal is an audit record
-//! (`auth.session_limit`, `auth.step_up`); a request that passes marks the session
-//! as used now.
+//! (`auth.session_limit`, `auth.step_up` `required`); a request that passes marks the
+//! session as used now, and the first one after a step-up sign-in records it
+//! (`auth.step_up` `completed`).
 
 use super::caller::{Caller, Via};
 use super::error::{GateError, StepUpChallenge};
@@ -71,8 +72,9 @@ impl Gate {
             record(
                 &needed.reason,
                 Some(StepUpAsked {
-                    rule: &needed.rule,
-                    rule_location: &needed.location,
+                    outcome: "required",
+                    rule: Some(&needed.rule),
+                    rule_location: Some(&needed.location),
                     max_age: needed.max_age.map(|d| d.as_secs()),
                     acr_values: &needed.acr_values,
                     auth_age: had.auth_age_seconds(),
@@ -85,7 +87,22 @@ impl Gate {
             })));
         }
         if let Some((token, _)) = &caller.session {
-            self.sessions.touch(token);
+            if let Some(done) = self.sessions.touch(token) {
+                let acr_values: Vec<std::sync::Arc<str>> =
+                    done.acr_values.iter().map(|a| a.as_str().into()).collect();
+                record(
+                    "a new sign-in answered the step-up",
+                    Some(StepUpAsked {
+                        outcome: "completed",
+                        rule: None,
+                        rule_location: None,
+                        max_age: done.max_age,
+                        acr_values: &acr_values,
+                        auth_age: had.auth_age_seconds(),
+                        acr: had.acr,
+                    }),
+                );
+            }
         }
         Ok(())
     }

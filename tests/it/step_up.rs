@@ -299,9 +299,13 @@ async fn a_browser_steps_up_through_the_provider_and_its_auth_time_is_honoured()
     assert_eq!(r.status(), 200);
 
     let records = w.records("auth.step_up").await;
-    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0]["via"], "session");
     assert_eq!(records[0]["rule"], "settings-fresh");
+    assert_eq!(records[0]["outcome"], "required");
+    assert_eq!(records[1]["outcome"], "completed");
+    assert_eq!(records[1]["max_age"], 900);
+    assert!(records[1]["auth_age"].as_u64().unwrap() < 900);
 }
 
 #[tokio::test]
