@@ -332,11 +332,7 @@ impl GateError {
             GateError::StepUp(c) => Answer {
                 challenge: Some(c.www_authenticate()),
                 ..Answer::new(
-                    if c.login_return_to.is_some() {
-                        S::FOUND
-                    } else {
-                        S::UNAUTHORIZED
-                    },
+                    sign_in_status(c.login_return_to.is_some()),
                     "insufficient_user_authentication",
                     c.needed.reason.clone(),
                 )
@@ -349,11 +345,7 @@ impl GateError {
                     "Bearer realm=\"scimgate\", error=\"invalid_token\", error_description=\"{reason}\""
                 )),
                 ..Answer::new(
-                    if login_return_to.is_some() {
-                        S::FOUND
-                    } else {
-                        S::UNAUTHORIZED
-                    },
+                    sign_in_status(login_return_to.is_some()),
                     "session_limit",
                     format!("{reason}; sign in again"),
                 )
@@ -468,6 +460,15 @@ impl GateError {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         r
+    }
+}
+
+/// A browser sent to sign in gets 302; an API caller 401.
+fn sign_in_status(redirect: bool) -> StatusCode {
+    if redirect {
+        StatusCode::FOUND
+    } else {
+        StatusCode::UNAUTHORIZED
     }
 }
 
