@@ -7,6 +7,8 @@
 //! | refused before a decision | `anonymous` (or `user:<name>`) | `access.deny` | `route:<name>` or `route:-` | method, path, reason, request_id, client_ip |
 //! | refusals past the per-window sample | `anonymous` | `access.deny_aggregate` | `route:<name>` or `route:-` | reason, count, recorded_individually, window_start, window_end, samples |
 //! | allows counted per window (`audit.decisions: sampled` or `deny`) | `user:<userName>` (`user:*` past `max_keys`) | `access.allow_aggregate` | `route:<name>` | user_id, count, recorded_individually, first_at, last_at, window_start, window_end |
+//! | step-up asked for, and done | `user:<userName>` | `auth.step_up` | `route:<name>` | outcome (`required`: rule, rule_location, reason; `completed`: the first request after the new sign-in), method, path, via, max_age, acr_values, auth_age, acr, request_id, user_id, client_ip |
+//! | session too old or idle for a route | `user:<userName>` | `auth.session_limit` | `route:<name>` | method, path, reason, via, request_id, user_id, client_ip |
 //! | retention checkpoint | `system` | `audit.checkpoint` | `audit:chain` | through_seq, through_hash, digest, prev_through_seq, kept, pruned, cutoff |
 //! | token created / revoked | `cli` or `admin:<name>` | `token.create` / `token.revoke` | `token:<name>` | scope (never the secret) |
 //! | policy reload | `system` | `policy.reload` / `policy.reload_refused` | `policies` | digest, generation / error |
@@ -207,6 +209,74 @@ fn request_id(origin: &RequestOrigin) -> Option<&str> {
         .request_id
         .as_deref()
         .map(|id| clip(id, bounds::MAX_REQUEST_ID_BYTES))
+}
+
+/// Why the gate asked a signed-in caller to authenticate again on a route.
+#[derive(Debug, Clone)]
+pub struct ReauthRecord<'a> {
+    pub at: i64,
+    pub user_name: &'a str,
+    pub user_id: &'a str,
+    pub route: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// Why (times and context names only).
+    pub reason: &'a str,
+    /// `session` or `bearer`.
+    pub via: &'a str,
+    /// The step-up rule and what it asks; `None` for a session limit.
+    pub step_up: Option<StepUpAsked<'a>>,
+    pub origin: &'a RequestOrigin,
+}
+
+/// What a step-up rule asked of the caller's sign-in, and what it had.
+#[derive(Debug, Clone)]
+pub struct StepUpAsked<'a> {
+    /// `required` (the rule is not met) or `completed` (a sign-in answered the ask).
+    pub outcome: &'a str,
+    /// The rule not met (`required` only).
+    pub rule: Option<&'a str>,
+    pub rule_location: Option<&'a str>,
+    pub max_age: Option<u64>,
+    pub acr_values: &'a [std::sync::Arc<str>],
+    /// Seconds since the caller's sign-in, when known.
+    pub auth_age: Option<u64>,
+    pub acr: Option<&'a str>,
+}
+
+/// `auth.step_up` (a step-up rule asked for a newer or stronger sign-in) or
+/// `auth.session_limit` (the session is too old or idle for the route).
+pub fn reauth(r: &ReauthRecord<'_>) -> AuditEntry {
+    let path = keep_path(r.path, bounds::DEFAULT_MAX_PATH_BYTES);
+    let mut detail = json!({
+        "method": clip(r.method, bounds::MAX_METHOD_BYTES),
+        "path": path.text,
+        "reason": r.reason,
+        "via": r.via,
+        "user_id": r.user_id,
+        "request_id": request_id(r.origin),
+        "client_ip": r.origin.client_ip,
+    });
+    let action = match &r.step_up {
+        Some(s) => {
+            detail["outcome"] = json!(s.outcome);
+            detail["rule"] = json!(s.rule);
+            detail["rule_location"] = json!(s.rule_location);
+            detail["max_age"] = json!(s.max_age);
+            detail["acr_values"] = json!(s.acr_values.iter().map(|a| &**a).collect::<Vec<_>>());
+            detail["auth_age"] = json!(s.auth_age);
+            detail["acr"] = json!(s.acr);
+            "auth.step_up"
+        }
+        None => "auth.session_limit",
+    };
+    entry(
+        r.at,
+        format!("user:{}", r.user_name),
+        action,
+        format!("route:{}", r.route),
+        detail,
+    )
 }
 
 /// `access.deny` for a request refused before a decision (no route, no or bad

@@ -28,6 +28,17 @@ impl Claims {
         self.get_str("sub")
     }
 
+    /// The `auth_time` claim (Unix seconds): when the user last authenticated at the
+    /// provider. `None` when absent or not a number.
+    pub fn auth_time(&self) -> Option<i64> {
+        numeric(&self.map, "auth_time").ok().flatten()
+    }
+
+    /// The `acr` claim: the authentication context class the provider reports.
+    pub fn acr(&self) -> Option<&str> {
+        self.get_str("acr")
+    }
+
     /// The `nbf` claim (Unix seconds), when present.
     pub fn not_before(&self) -> Result<Option<i64>, AuthnError> {
         numeric(&self.map, "nbf")

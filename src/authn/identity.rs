@@ -223,6 +223,7 @@ mod tests {
             user_id: Arc::from(id),
             expires_ms: 1,
             created_ms: 0,
+            ..Default::default()
         };
         assert_eq!(
             &*session_user(&d, &session("id-0")).unwrap().user_name,
@@ -327,6 +328,7 @@ mod tests {
             user_id: Arc::from("id-0"),
             expires_ms: 1,
             created_ms: 0,
+            ..Default::default()
         };
         assert!(matches!(
             session_user(&d, &session),

@@ -9,6 +9,8 @@
 //!   pinned algorithms; a verified token is cached by its hash until it expires.
 //! - [`identity`]: a token's identity claim ↔ a directory user. Groups and `active` always
 //!   come from the directory, read on every request, never from claims or a cache.
+//! - [`step_up`]: asking the provider for a recent sign-in (`max_age`, `prompt=login`)
+//!   or an authentication context (`acr_values`), and checking the ID token's answer.
 //! - [`redirect`]: the open-redirect defence for the post-login `rd` parameter.
 //! - [`routes`]: `/.scimgate/login`, `/callback`, `/logout` (a same-origin POST), `/signed-out`.
 //!
@@ -30,6 +32,7 @@ pub mod pending;
 pub mod redirect;
 pub mod routes;
 pub mod session;
+pub mod step_up;
 #[cfg(test)]
 mod testing;
 
@@ -40,7 +43,7 @@ pub use jwt::{bearer_token, JwtVerifier};
 pub use oidc::OidcLogin;
 pub use redirect::safe_return_to;
 pub use routes::{routes, AuthnState};
-pub use session::{Session, Sessions};
+pub use session::{Session, Sessions, SignIn};
 
 /// A fresh random 256-bit secret, base64url without padding (43 characters).
 pub(crate) fn random_token() -> String {

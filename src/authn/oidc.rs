@@ -28,11 +28,11 @@ use openidconnect::core::{
     CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
-    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier,
-    TokenResponse, UserInfoClaims, UserInfoError,
+    AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError,
+    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IdToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, SubjectIdentifier, TokenResponse, UserInfoClaims, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -40,6 +40,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 use super::pending::{expired, LoginSealer, PendingLogin, MAX_RETURN_TO};
+use super::step_up::StepUpAsk;
 use super::{AuthnError, Claims};
 use crate::clock::{self, to_millis, SharedClock};
 use crate::config::{IdentityAttribute, IdentityConfig, OidcConfig};
@@ -97,6 +98,8 @@ pub struct SignedIn {
     /// The ID token as the provider sent it: the hint for signing out at the provider
     /// ([`OidcLogin::end_session_url`]).
     pub id_token: String,
+    /// What the sign-in asked for as a step-up (and the ID token answered).
+    pub step_up: Option<StepUpAsk>,
 }
 
 impl std::fmt::Debug for SignedIn {
@@ -186,6 +189,19 @@ impl OidcLogin {
         return_to: String,
         force_login: bool,
     ) -> Result<(String, PendingLogin), AuthnError> {
+        self.start_step_up(redirect_uri, return_to, force_login, None)
+            .await
+    }
+
+    /// [`OidcLogin::start_with`], asking for a step-up ([`StepUpAsk`]): `max_age` (and
+    /// `prompt=login`) and `acr_values`; the callback checks the ID token's answer.
+    pub async fn start_step_up(
+        &self,
+        redirect_uri: &str,
+        return_to: String,
+        force_login: bool,
+        step_up: Option<StepUpAsk>,
+    ) -> Result<(String, PendingLogin), AuthnError> {
         let provider = self.provider().await?;
         let client = self.client(&provider, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -197,8 +213,17 @@ impl OidcLogin {
         for scope in self.cfg.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if force_login {
+        if force_login || step_up.as_ref().is_some_and(StepUpAsk::force_login) {
             request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        if let Some(ask) = &step_up {
+            if let Some(max_age) = ask.max_age {
+                request = request.set_max_age(std::time::Duration::from_secs(max_age));
+            }
+            for acr in &ask.acr_values {
+                request =
+                    request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
+            }
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let return_to = if return_to.len() > MAX_RETURN_TO {
@@ -213,6 +238,7 @@ impl OidcLogin {
             redirect_uri: redirect_uri.to_owned(),
             return_to,
             created_ms: self.now_ms(),
+            step_up,
         };
         Ok((url.to_string(), pending))
     }
@@ -223,7 +249,7 @@ impl OidcLogin {
     }
 
     /// Finishes a login: the verified claims, where to send the browser, and the ID
-    /// token.
+    /// token. A step-up sign-in is refused when the ID token does not answer its ask.
     pub async fn finish(
         &self,
         redirect_uri: &str,
@@ -265,6 +291,7 @@ impl OidcLogin {
             .parse()
             .map_err(|_| AuthnError::BadToken("the ID token is malformed"))?;
         let nonce = Nonce::new(flow.nonce);
+        let step_up = flow.step_up;
         let mut verified = verify_id_token(&client, &id_token, &nonce);
         if matches!(
             verified,
@@ -297,10 +324,15 @@ impl OidcLogin {
                 }
             }
         }
+        let claims = Claims::from_map(map)?;
+        if let Some(ask) = &step_up {
+            ask.check(&claims, self.now_ms().div_euclid(1000))?;
+        }
         Ok(SignedIn {
-            claims: Arc::new(Claims::from_map(map)?),
+            claims: Arc::new(claims),
             return_to: flow.return_to,
             id_token: id_token_text,
+            step_up,
         })
     }
 

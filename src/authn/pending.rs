@@ -65,6 +65,9 @@ pub struct PendingLogin {
     /// Unix milliseconds.
     #[serde(rename = "t")]
     pub created_ms: i64,
+    /// What a step-up sign-in asked the provider for (checked at the callback).
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<super::step_up::StepUpAsk>,
 }
 
 /// Where the key that seals pending sign-ins comes from.
@@ -236,6 +239,7 @@ mod tests {
             redirect_uri: "https://gate.test/.scimgate/callback".into(),
             return_to: "/docs".into(),
             created_ms,
+            step_up: None,
         }
     }
 

@@ -6,7 +6,11 @@
 //!   The callback address is `{public_url}/.scimgate/callback`, or built from the
 //!   request's Host and the listener's scheme when no public URL is set. With
 //!   `prompt=login` ("sign in as someone else") the IdP is asked to show its login
-//!   form even when it has a session with the browser.
+//!   form even when it has a session with the browser. With `max_age` (seconds) and/or
+//!   `acr_values` (the gate sends them when a route's `step_up` rule asks for a recent
+//!   sign-in or an authentication context) the IdP is asked for them (with
+//!   `prompt=login` for `max_age`) and the callback refuses an ID token whose
+//!   `auth_time` or `acr` does not answer ([`super::step_up`]).
 //! - `GET /callback?code&state`: finds the browser's pending sign-in that `state`
 //!   answers (none → 401, nothing asked of the IdP), finishes it, maps the claims to a
 //!   directory user (unknown or inactive → a 403 page, and no session), opens a
@@ -44,6 +48,8 @@ use serde::Deserialize;
 use super::origin::check_same_origin;
 use super::pages::{page, page_with_button, page_with_links};
 use super::pending::{LOGIN_COOKIES, LOGIN_TTL};
+use super::session::SignIn;
+use super::step_up::{sign_in_of, StepUpAsk};
 use super::{cookie, resolve_user, safe_return_to, AuthnError, OidcLogin, Sessions};
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
@@ -111,6 +117,8 @@ pub fn routes(state: AuthnState) -> Router {
 struct LoginQuery {
     rd: Option<String>,
     prompt: Option<String>,
+    max_age: Option<String>,
+    acr_values: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,9 +137,12 @@ async fn login(
     let Some(oidc) = &s.oidc else {
         return not_configured();
     };
-    let (rd, prompt) = query
+    let (rd, prompt, step_up) = query
         .ok()
-        .map(|Query(q)| (q.rd, q.prompt))
+        .map(|Query(q)| {
+            let ask = StepUpAsk::from_query(q.max_age.as_deref(), q.acr_values.as_deref());
+            (q.rd, q.prompt, ask)
+        })
         .unwrap_or_default();
     let force_login = prompt.as_deref() == Some("login");
     // Returning into the login routes themselves would loop.
@@ -144,7 +155,7 @@ async fn login(
     };
     let started = async {
         let (authorize_url, pending) = oidc
-            .start_with(&redirect_uri, return_to, force_login)
+            .start_step_up(&redirect_uri, return_to, force_login, step_up)
             .await?;
         let sealer = oidc.sealer();
         let slot = sealer.free_slot(&headers, s.secure(), pending.created_ms);
@@ -221,8 +232,18 @@ async fn callback(
         let user = resolve_user(&s.directory, &s.identity, &signed_in.claims)?;
         let token = s
             .sessions
-            .create_with_id_token(&user.id, Some(signed_in.id_token))
+            .create_signed_in(
+                &user.id,
+                Some(signed_in.id_token),
+                Some(SignIn {
+                    step_up: signed_in.step_up.clone(),
+                    ..sign_in_of(&signed_in.claims)
+                }),
+            )
             .await?;
+        if let Some(ask) = &signed_in.step_up {
+            tracing::info!(user = %user.user_name, max_age = ?ask.max_age, acr_values = ?ask.acr_values, auth_time = ?signed_in.claims.auth_time(), acr = ?signed_in.claims.acr(), "stepped up");
+        }
         // Someone else signing in on this browser replaces the session it had.
         if let Some(previous) = s.sessions.token_from(&headers, s.tls) {
             s.sessions.end(&previous).await;

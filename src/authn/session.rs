@@ -48,7 +48,7 @@ use crate::store::{Store, StoreError};
 const TOKEN_LEN: usize = 43;
 
 /// One live session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Session {
     /// The SCIM `id` of the user.
     pub user_id: Arc<str>,
@@ -56,6 +56,24 @@ pub struct Session {
     pub expires_ms: i64,
     /// Unix milliseconds.
     pub created_ms: i64,
+    /// When a request last went through with this session ([`Sessions::touch`]), Unix
+    /// milliseconds; this replica's memory only (`created_ms` until then).
+    pub last_seen_ms: i64,
+    /// How the user signed in, from the ID token; memory only (`None` after a restart
+    /// or on another replica, where a route that asks for it signs the user in again).
+    pub sign_in: Option<SignIn>,
+}
+
+/// What the ID token of a browser sign-in said about the authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignIn {
+    /// `auth_time`, Unix seconds.
+    pub auth_time: Option<i64>,
+    /// `acr`.
+    pub acr: Option<Arc<str>>,
+    /// What the sign-in was asked for as a step-up, until the first request after it
+    /// reports it ([`Sessions::touch`]).
+    pub step_up: Option<super::step_up::StepUpAsk>,
 }
 
 type Hash = [u8; 32];
@@ -97,6 +115,8 @@ impl Sessions {
                     user_id: Arc::from(row.user_id),
                     expires_ms: row.expires,
                     created_ms: row.created,
+                    last_seen_ms: row.created,
+                    sign_in: None,
                 },
             );
         }
@@ -116,6 +136,17 @@ impl Sessions {
         user_id: &str,
         id_token: Option<String>,
     ) -> Result<String, AuthnError> {
+        self.create_signed_in(user_id, id_token, None).await
+    }
+
+    /// [`Sessions::create_with_id_token`], keeping what the ID token said about the
+    /// authentication (`auth_time`, `acr`) for the routes that ask for it.
+    pub async fn create_signed_in(
+        &self,
+        user_id: &str,
+        id_token: Option<String>,
+        sign_in: Option<SignIn>,
+    ) -> Result<String, AuthnError> {
         let token = random_token();
         let hash = hash(&token);
         let now = to_millis(self.clock.now());
@@ -124,6 +155,8 @@ impl Sessions {
             user_id: Arc::from(user_id),
             created_ms: now,
             expires_ms: now.saturating_add(ttl),
+            last_seen_ms: now,
+            sign_in,
         };
         let row = SessionRow {
             token_hash: hash.to_vec(),
@@ -176,9 +209,24 @@ impl Sessions {
             user_id: Arc::from(row.user_id),
             expires_ms: row.expires,
             created_ms: row.created,
+            last_seen_ms: row.created,
+            sign_in: None,
         };
         self.remember(hash, session.clone());
         Some(session)
+    }
+
+    /// Notes that a request went through with this session now (for the routes'
+    /// idle timeouts). Returns the step-up the session's sign-in answered, the first
+    /// time only.
+    pub fn touch(&self, token: &str) -> Option<super::step_up::StepUpAsk> {
+        if token.len() != TOKEN_LEN {
+            return None;
+        }
+        let now = to_millis(self.clock.now());
+        let mut s = self.by_token.get_mut(&hash(token))?;
+        s.last_seen_ms = s.last_seen_ms.max(now);
+        s.sign_in.as_mut().and_then(|i| i.step_up.take())
     }
 
     /// Forgets a session ended elsewhere (by its token hash), in memory only.

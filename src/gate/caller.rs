@@ -11,7 +11,8 @@ use super::Gate;
 use crate::authn::error::AuthnError;
 use crate::authn::identity::{resolve_user, session_user};
 use crate::authn::jwt::{bearer_token, JwtVerifier};
-use crate::authn::session::Sessions;
+use crate::authn::session::{Session, Sessions, SignIn};
+use crate::authn::step_up::sign_in_of;
 use crate::config::IdentityConfig;
 use crate::directory::Directory;
 use crate::record::UserRecord;
@@ -27,6 +28,11 @@ pub enum Via {
 pub struct Caller {
     pub user: Arc<UserRecord>,
     pub via: Via,
+    /// What the ID token or bearer token said about the authentication (`auth_time`,
+    /// `acr`); `None` for a session whose sign-in this replica did not see.
+    pub sign_in: Option<SignIn>,
+    /// The session's cookie token and state, for a session caller.
+    pub session: Option<(String, Session)>,
 }
 
 /// Why no caller could be established.
@@ -90,12 +96,16 @@ impl Callers {
                 return Ok(Caller {
                     user: ladder::stand_in(),
                     via: Via::Bearer,
+                    sign_in: None,
+                    session: None,
                 });
             }
             return match resolve_user(&self.dir, &self.identity, &claims) {
                 Ok(user) => Ok(Caller {
                     user,
                     via: Via::Bearer,
+                    sign_in: Some(sign_in_of(&claims)),
+                    session: None,
                 }),
                 Err(AuthnError::UnknownUser) | Err(AuthnError::InactiveUser) => {
                     Err(NoCaller::NotProvisioned)
@@ -116,6 +126,8 @@ impl Callers {
             Ok(user) => Ok(Caller {
                 user,
                 via: Via::Session,
+                sign_in: session.sign_in.clone(),
+                session: Some((token, session)),
             }),
             Err(_) => {
                 // Deactivated or deleted since sign-in: the fan-out normally ended the

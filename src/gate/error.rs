@@ -28,6 +28,7 @@ use crate::authn::error::AuthnError;
 use crate::authn::redirect::login_url;
 use crate::authn::routes::OIDC_KEYS;
 use crate::outbound::error_chain;
+use crate::policy::step_up::StepUpNeeded;
 use crate::policy::RuleRef;
 use crate::proxy::error::ProxyError;
 
@@ -59,6 +60,19 @@ pub enum GateError {
         /// Whether browser sign-in is configured (else the answer says how to turn it on).
         login_enabled: bool,
     },
+    /// The caller's sign-in is too old or not strong enough for this request (a
+    /// route's `step_up` rule): browsers are sent through the provider again, API
+    /// callers get RFC 9470's `insufficient_user_authentication`.
+    #[error("a newer or stronger sign-in is needed: {}", .0.needed.reason)]
+    StepUp(Box<StepUpChallenge>),
+    /// The browser session is older or idle for longer than the route allows (its
+    /// `session` limits): sign in again.
+    #[error("the session is too old or idle for this route: {reason}")]
+    SessionLimit {
+        /// Send the browser to sign in, coming back to this path.
+        login_return_to: Option<String>,
+        reason: String,
+    },
     #[error("identity is not an active user in the directory")]
     NotProvisioned { browser: bool, login_enabled: bool },
     #[error("access denied by {}", .0.by.rule)]
@@ -86,6 +100,53 @@ pub struct Forbidden {
     pub allowing_groups: Vec<Arc<str>>,
     /// Whether the page offers "sign in as someone else" (browser sign-in configured).
     pub login_enabled: bool,
+}
+
+/// What a step-up refusal asks for.
+#[derive(Debug)]
+pub struct StepUpChallenge {
+    pub needed: StepUpNeeded,
+    /// Send the browser to sign in again (asking for the step-up), coming back here.
+    pub login_return_to: Option<String>,
+}
+
+impl StepUpChallenge {
+    /// `/.scimgate/login?rd=..&max_age=..&acr_values=..`.
+    fn login_location(&self, return_to: &str) -> String {
+        let mut url = login_url(return_to);
+        if let Some(max_age) = self.needed.max_age {
+            url.push_str(&format!("&max_age={}", max_age.as_secs()));
+        }
+        if !self.needed.acr_values.is_empty() {
+            url.push_str("&acr_values=");
+            for b in self.needed.acr_values.join(" ").bytes() {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                    url.push(char::from(b));
+                } else {
+                    url.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        url
+    }
+
+    /// RFC 9470's challenge: `insufficient_user_authentication`, why, and what to get.
+    fn www_authenticate(&self) -> String {
+        let mut c = format!(
+            "Bearer realm=\"scimgate\", error=\"insufficient_user_authentication\", error_description=\"{}\"",
+            self.needed.reason.replace(['"', '\\'], "'")
+        );
+        if let Some(max_age) = self.needed.max_age {
+            c.push_str(&format!(", max_age=\"{}\"", max_age.as_secs()));
+        }
+        if !self.needed.acr_values.is_empty() {
+            c.push_str(&format!(
+                ", acr_values=\"{}\"",
+                self.needed.acr_values.join(" ")
+            ));
+        }
+        c
+    }
 }
 
 /// What the client is told about a failure: only public text.
@@ -272,6 +333,27 @@ impl GateError {
                     ..Answer::new(status, "unauthenticated", detail)
                 }
             }
+            GateError::StepUp(c) => Answer {
+                challenge: Some(c.www_authenticate()),
+                ..Answer::new(
+                    sign_in_status(c.login_return_to.is_some()),
+                    "insufficient_user_authentication",
+                    c.needed.reason.clone(),
+                )
+            },
+            GateError::SessionLimit {
+                login_return_to,
+                reason,
+            } => Answer {
+                challenge: Some(format!(
+                    "Bearer realm=\"scimgate\", error=\"invalid_token\", error_description=\"{reason}\""
+                )),
+                ..Answer::new(
+                    sign_in_status(login_return_to.is_some()),
+                    "session_limit",
+                    format!("{reason}; sign in again"),
+                )
+            },
             GateError::NotProvisioned { .. } => {
                 Answer::new(S::FORBIDDEN, "not_provisioned", pages::NOT_PROVISIONED)
             }
@@ -347,7 +429,15 @@ impl GateError {
                 login_return_to: Some(rd),
                 reason: None,
                 ..
-            } => login_redirect(&rd),
+            } => login_redirect(&login_url(&rd)),
+            GateError::SessionLimit {
+                login_return_to: Some(rd),
+                ..
+            } => login_redirect(&login_url(&rd)),
+            GateError::StepUp(c) if c.login_return_to.is_some() => {
+                let rd = c.login_return_to.as_deref().unwrap_or("/");
+                login_redirect(&c.login_location(rd))
+            }
             GateError::Forbidden(f) if f.browser || wants_html => {
                 pages::html(answer.status, pages::forbidden(&f))
             }
@@ -406,11 +496,20 @@ impl GateError {
     }
 }
 
-/// A 302 to the sign-in page, coming back to `return_to`.
-fn login_redirect(return_to: &str) -> Response<Body> {
+/// A browser sent to sign in gets 302; an API caller 401.
+fn sign_in_status(redirect: bool) -> StatusCode {
+    if redirect {
+        StatusCode::FOUND
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+/// A 302 to `location` (the sign-in page).
+fn login_redirect(location: &str) -> Response<Body> {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::FOUND;
-    if let Ok(v) = HeaderValue::from_str(&login_url(return_to)) {
+    if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
     r

@@ -159,6 +159,9 @@ impl Gate {
             path: &ask.path.matching,
         };
         let decision = policy.decide(m, facts, &subject);
+        if decision.allow {
+            self.check_authentication(m.route, &ask, facts, &caller)?;
+        }
         let user = &caller.user;
         self.shadow_compare(ask.host, facts, &subject, &decision);
         // Over a rate limit: refused (429) and counted into the window's aggregate,
@@ -249,7 +252,9 @@ pub fn deny_reason(e: &GateError) -> DenyReason {
         } if e.is_idp_outage() || matches!(e, AuthnError::Store(_) | AuthnError::Task(_)) => {
             DenyReason::Error
         }
-        GateError::Unauthenticated { .. } => DenyReason::Unauthenticated,
+        GateError::Unauthenticated { .. }
+        | GateError::StepUp(_)
+        | GateError::SessionLimit { .. } => DenyReason::Unauthenticated,
         GateError::NotProvisioned { .. } => DenyReason::NotProvisioned,
         GateError::Forbidden(_) | GateError::UntrustedPeer => DenyReason::Forbidden,
         GateError::StaleDirectory => DenyReason::StaleDirectory,

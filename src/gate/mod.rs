@@ -11,6 +11,8 @@
 //! also serves forward-auth
 //! (`/.scimgate/auth`), the assertion key set, and the revocation fan-out after each
 //! directory commit ([`hook`]). Every decision is queued for the audit log ([`judge`]).
+//! A route's step-up rules and session limits are judged after the policy allows
+//! ([`step_up`]).
 
 pub mod caller;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod limits;
 pub mod pages;
 pub mod pipeline;
 mod throttle;
+pub mod step_up;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -188,6 +188,11 @@ pub fn explain(
         };
         writeln!(s, "shadow:   {} ({verdict})", describe(&theirs))?;
     }
+    if decision.allow {
+        for line in route.auth.explain(req) {
+            writeln!(s, "{line}")?;
+        }
+    }
     if !decision.allow {
         let groups = set.allowing_groups(route, req);
         if !groups.is_empty() {

@@ -11,7 +11,8 @@
 //! permission tables, permission sets, grants, licenses); [`agents`] caps agent and
 //! service accounts on every route. [`rate_limit`] is a route's `rate_limit:` as
 //! compiled (the buckets are the gate's); [`shadow`] judges a candidate set beside
-//! the live one.
+//! the live one. [`step_up`] is what a route asks of the caller's
+//! sign-in (a recent `auth_time`, an `acr`) and its browser-session limits.
 //! `policies/README.md` is the language reference.
 
 pub mod agents;
@@ -34,6 +35,7 @@ pub mod route;
 mod rule;
 mod set;
 pub mod shadow;
+pub mod step_up;
 mod testfile;
 mod values;
 pub mod warnings;

@@ -89,6 +89,10 @@ pub(crate) struct RawRoute {
     pub cache: Option<Spanned<String>>,
     #[serde(default)]
     pub rate_limit: Option<Spanned<super::rate_limit::RawRateLimit>>,
+    #[serde(default)]
+    pub step_up: Vec<Spanned<super::step_up::RawStepUp>>,
+    #[serde(default)]
+    pub session: Option<Spanned<super::step_up::RawSessionLimits>>,
 }
 
 /// `match: { host, path }`.

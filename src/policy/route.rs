@@ -16,6 +16,7 @@ use super::pattern::PathPattern;
 use super::preset::Preset;
 use super::raw::RawRoute;
 use super::rule::{self, Rule, RuleContext, RuleKind};
+use super::step_up::{self, AuthRequirements};
 use super::values;
 use super::yaml::at;
 use super::DEFAULT_DENY;
@@ -58,6 +59,8 @@ pub struct Route {
     pub cache: CacheMode,
     /// The token buckets of `rate_limit:` (none: unlimited).
     pub rate_limit: Option<super::rate_limit::RateLimits>,
+    /// Step-up rules and session limits (`step_up:`, `session:`).
+    pub auth: AuthRequirements,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -293,6 +296,7 @@ pub(crate) fn compile(
         .rate_limit
         .as_ref()
         .map(|raw| super::rate_limit::compile(raw, &inject, problems));
+    let auth = step_up::compile(&r.step_up, r.session.as_ref(), problems);
     let path = path?;
     let ctx = RuleContext {
         route: &name,
@@ -333,6 +337,7 @@ pub(crate) fn compile(
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         cache: cache?,
         rate_limit: rate_limit.flatten(),
+        auth,
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

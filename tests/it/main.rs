@@ -61,6 +61,7 @@ mod scim_cidrs;
 mod scim_scans;
 mod shadow_policies;
 mod shutdown;
+mod step_up;
 mod streaming;
 mod syslog_tcp;
 mod tls;

@@ -35,6 +35,8 @@ struct Grant {
     nonce: String,
     challenge: String,
     redirect_uri: String,
+    /// Claims added to the ID token (`auth_time`, `acr`).
+    extra: Value,
 }
 
 struct Inner {
@@ -103,6 +105,12 @@ impl Provider {
     /// Signs `user` in at the authorize URL scimgate redirected to: returns the callback
     /// path and query (`/.scimgate/callback?code=..&state=..`).
     pub fn approve(&self, authorize_url: &str, user: &str) -> String {
+        self.approve_with(authorize_url, user, json!({}))
+    }
+
+    /// [`Provider::approve`], the ID token carrying the claims of `extra` too (e.g.
+    /// `auth_time`, `acr`).
+    pub fn approve_with(&self, authorize_url: &str, user: &str, extra: Value) -> String {
         let q = query_of(authorize_url);
         let code = format!("code-{}", self.inner.next.fetch_add(1, Ordering::SeqCst));
         let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
@@ -113,6 +121,7 @@ impl Provider {
                 nonce: q.get("nonce").cloned().unwrap_or_default(),
                 challenge: q.get("code_challenge").cloned().unwrap_or_default(),
                 redirect_uri: redirect_uri.clone(),
+                extra,
             },
         );
         let path = redirect_uri
@@ -189,11 +198,14 @@ async fn serve(
             {
                 return Ok(reply(400, json!({ "error": "invalid_grant" })));
             }
-            let claims = json!({
+            let mut claims = json!({
                 "iss": issuer, "aud": CLIENT_ID, "sub": format!("sub-{}", grant.user),
                 "preferred_username": grant.user, "nonce": grant.nonce,
                 "iat": now(), "exp": now() + 300,
             });
+            if let (Some(c), Value::Object(extra)) = (claims.as_object_mut(), grant.extra) {
+                c.extend(extra);
+            }
             Ok(reply(
                 200,
                 json!({

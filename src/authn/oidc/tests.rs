@@ -34,6 +34,7 @@ fn pending(state: &str) -> PendingLogin {
         redirect_uri: "https://gate.test/.scimgate/callback".into(),
         return_to: "/docs".into(),
         created_ms: NOW * 1000,
+        step_up: None,
     }
 }
 

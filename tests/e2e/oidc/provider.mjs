@@ -13,6 +13,7 @@
 // consent page. RP-initiated logout (its end_session_endpoint) signs the
 // browser out without asking, as many providers do for a request carrying a
 // valid id_token_hint, and returns it to the gate's /.scimgate/signed-out.
+// ID tokens carry auth_time (require_auth_time), for scimgate's step-up.
 // Prints `ready ISSUER` on stdout once it listens.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -82,6 +83,9 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: gates.map((g) => `${g}/.scimgate/callback`),
     post_logout_redirect_uris: gates.flatMap((g) => [`${g}/`, `${g}/.scimgate/signed-out`]),
+    // Every ID token says when the user signed in (auth_time), as step-up needs;
+    // the provider honours max_age and prompt=login by showing its login form.
+    require_auth_time: true,
   }],
   pkce: { required: () => true },
   findAccount,
