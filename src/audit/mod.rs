@@ -22,6 +22,7 @@
 pub mod auditor;
 pub mod bounds;
 pub mod cli;
+pub mod mcp;
 pub mod records;
 pub mod refusals;
 pub mod retention;

@@ -15,6 +15,7 @@ pub mod forward_auth;
 pub mod hook;
 pub mod identity;
 pub mod judge;
+pub mod mcp;
 pub mod pages;
 pub mod pipeline;
 

@@ -9,7 +9,8 @@
 //! presents a directory user to the rules; [`cli`] holds `policy check|explain|test`.
 //! [`dbt`] is the `dbt-platform` preset (operation catalogue, dbt's documented
 //! permission tables, permission sets, grants, licenses); [`agents`] caps agent and
-//! service accounts on every route.
+//! service accounts on every route; [`mcp`] is the `mcp` preset's tools, resources
+//! and prompts.
 //! `policies/README.md` is the language reference.
 
 pub mod agents;
@@ -20,6 +21,7 @@ pub mod docs_preset;
 mod error;
 mod groups;
 pub mod host;
+pub mod mcp;
 pub mod model;
 pub mod pattern;
 pub mod preset;

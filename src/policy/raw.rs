@@ -87,6 +87,9 @@ pub(crate) struct RawRoute {
     pub require_fresh_directory: Option<bool>,
     #[serde(default)]
     pub cache: Option<Spanned<String>>,
+    /// `preset: mcp`: tools that only read (what `agents: { access: read-only }` may call).
+    #[serde(default)]
+    pub read_only_tools: Option<SpannedList>,
 }
 
 /// `match: { host, path }`.
@@ -135,4 +138,11 @@ pub(crate) struct RawRule {
     pub paths: Option<SpannedList>,
     #[serde(default)]
     pub params: Option<Spanned<Pairs<SpannedList>>>,
+    /// `preset: mcp`: the tools, resources and prompts the rule covers.
+    #[serde(default)]
+    pub tools: Option<SpannedList>,
+    #[serde(default)]
+    pub resources: Option<SpannedList>,
+    #[serde(default)]
+    pub prompts: Option<SpannedList>,
 }

@@ -52,6 +52,8 @@ pub struct Route {
     pub require_fresh_directory: bool,
     /// What shared caches may do with the route's responses (`cache:`).
     pub cache: CacheMode,
+    /// With `preset: mcp`, the tools a read-only agent may call (`read_only_tools:`).
+    pub(crate) read_only_tools: Box<[super::mcp::NamePattern]>,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -284,10 +286,13 @@ pub(crate) fn compile(
         }
     }
     let path = path?;
+    let mcp = preset == Some(Some(Preset::Mcp));
     let ctx = RuleContext {
         route: &name,
         route_path: &path,
+        mcp,
     };
+    let read_only_tools = super::mcp::read_only_tools(r.read_only_tools.as_ref(), mcp, problems);
     let deny = compile_rules(&r.deny, RuleKind::Deny, &ctx, problems);
     let allow = compile_rules(&r.allow, RuleKind::Allow, &ctx, problems);
     let mut seen: Vec<(&Arc<str>, u64)> = Vec::new();
@@ -320,6 +325,7 @@ pub(crate) fn compile(
     Some(Route {
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         cache: cache?,
+        read_only_tools,
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

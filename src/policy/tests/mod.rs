@@ -8,6 +8,7 @@ mod dbt_platform;
 mod dbt_sets;
 mod decide;
 mod docs_preset;
+mod mcp;
 mod parse;
 mod reload;
 mod routing;
