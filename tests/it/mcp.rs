@@ -555,3 +555,35 @@ async fn an_agent_deactivated_mid_session_is_cut_off_and_its_stream_closes() {
     assert_eq!(next.status, 403);
     assert!(server.called().is_empty(), "{:?}", server.called());
 }
+
+#[tokio::test]
+async fn forward_auth_never_passes_a_post_it_cannot_read() {
+    let up = upstream::start().await;
+    let iss = Issuer::start().await;
+    let upstream = up.url();
+    let env = Env::start_with(
+        up,
+        iss,
+        "trusted_proxies: [127.0.0.1/32]\n",
+        Some(policy(&upstream)),
+    )
+    .await;
+    let ann = env.user("ann").await;
+    env.group("analysts", &[&ann]).await;
+    let ask = |method: &'static str| {
+        env.gate
+            .http
+            .get(format!("http://{}/.scimgate/auth", env.addr()))
+            .header("x-forwarded-method", method)
+            .header("x-forwarded-uri", "/mcp")
+            .header("x-forwarded-host", HOST)
+            .bearer_auth(env.iss.token("ann"))
+            .send()
+    };
+    let post = ask("POST").await.unwrap();
+    assert_eq!(post.status(), 403);
+    let body: Value = post.json().await.unwrap();
+    assert_eq!(body["rule"], "preset:mcp-needs-proxy", "{body}");
+    assert_eq!(ask("GET").await.unwrap().status(), 200);
+    assert_eq!(ask("DELETE").await.unwrap().status(), 200);
+}

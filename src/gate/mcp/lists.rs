@@ -62,9 +62,14 @@ impl<F: Fn(&Operation<'_>) -> bool> Lists<F> {
     /// Filters `message` (one answer, or a batch of them) in place; whether it changed.
     pub fn filter_message(&self, message: &mut Value) -> bool {
         match message {
-            Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |changed, m| self.filter_one(m) || changed),
+            Value::Array(items) => {
+                // Every answer of the batch is filtered (no short circuit).
+                let mut changed = false;
+                for m in items.iter_mut() {
+                    changed |= self.filter_one(m);
+                }
+                changed
+            }
             one => self.filter_one(one),
         }
     }
@@ -222,6 +227,21 @@ mod tests {
             json!([{"jsonrpc": "2.0", "id": "p", "result": {"prompts": [{"name": "x"}]}}]);
         assert!(l.filter_message(&mut prompts));
         assert_eq!(prompts[0]["result"]["prompts"], json!([]));
+    }
+
+    #[test]
+    fn json_bodies_are_rewritten_only_when_filtered() {
+        let l = lists();
+        let body = br#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"run"},{"name":"list"}],"nextCursor":"c"}}"#;
+        let out: Value = serde_json::from_slice(&l.filter_json(body).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            json!({"jsonrpc": "2.0", "id": 2, "result": {"tools": [{"name": "list"}], "nextCursor": "c"}})
+        );
+        assert!(l
+            .filter_json(br#"{"jsonrpc":"2.0","id":9,"result":{"tools":[{"name":"run"}]}}"#)
+            .is_none());
+        assert!(l.filter_json(b"not json").is_none());
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub use targets::McpTargets;
 /// The rule of a refusal because the preset does not know the JSON-RPC method.
 pub const UNKNOWN_METHOD: &str = "preset:mcp-unknown-method";
 
+/// The rule of a forward-auth refusal of a POST on an mcp route: its messages are in
+/// the body, which forward-auth never sees, so only the proxy can judge them.
+pub const NEEDS_PROXY: &str = "preset:mcp-needs-proxy";
+
 /// What one JSON-RPC message asks of an MCP server, as the policy judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation<'a> {
