@@ -54,6 +54,8 @@ pub struct Route {
     pub cache: CacheMode,
     /// With `preset: mcp`, the tools a read-only agent may call (`read_only_tools:`).
     pub(crate) read_only_tools: Box<[super::mcp::NamePattern]>,
+    /// With `preset: mcp`, what a refusal of a method the transport does not use reports.
+    pub(crate) mcp_methods: Option<RuleRef>,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -109,10 +111,15 @@ impl Route {
     /// The preset's refusal of this request to everyone, if it refuses it.
     pub(crate) fn preset_refusal(&self, req: RequestFacts<'_>) -> Option<&RuleRef> {
         let relative = || relative_path(self.settings.strip_prefix.as_deref(), req.path);
+        let mcp = self
+            .mcp_methods
+            .as_ref()
+            .filter(|_| !super::mcp::transport_method(req.method));
         self.docs
             .as_ref()
             .filter(|d| d.refuses(req.method, relative()))
             .map(|d| &d.by)
+            .or(mcp)
     }
 
     /// With `preset: dbt-docs`, where a request for the bare `strip_prefix` should be
@@ -326,6 +333,14 @@ pub(crate) fn compile(
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         cache: cache?,
         read_only_tools,
+        mcp_methods: match (&r.preset, mcp) {
+            (Some(p), true) => Some(RuleRef {
+                route: name.clone(),
+                rule: Arc::from(super::mcp::METHODS_RULE),
+                location: Arc::from(file_line(file, at(p))),
+            }),
+            _ => None,
+        },
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

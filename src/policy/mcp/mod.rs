@@ -17,6 +17,16 @@ pub use targets::McpTargets;
 /// The rule of a refusal because the preset does not know the JSON-RPC method.
 pub const UNKNOWN_METHOD: &str = "preset:mcp-unknown-method";
 
+/// The rule of a refusal of a method the streamable HTTP transport does not use (only
+/// POST, GET and DELETE reach an MCP server; a body under any other method would pass
+/// unjudged).
+pub const METHODS_RULE: &str = "preset:mcp-methods";
+
+/// Whether the transport uses `method`.
+pub fn transport_method(method: &http::Method) -> bool {
+    *method == http::Method::POST || *method == http::Method::GET || *method == http::Method::DELETE
+}
+
 /// The rule of a forward-auth refusal of a POST on an mcp route: its messages are in
 /// the body, which forward-auth never sees, so only the proxy can judge them.
 pub const NEEDS_PROXY: &str = "preset:mcp-needs-proxy";

@@ -124,6 +124,21 @@ fn rules_name_tools_resources_and_prompts() {
 }
 
 #[test]
+fn only_the_transport_methods_reach_an_mcp_route() {
+    let s = set(MCP);
+    let admin = Who::named("root", &["admins"]);
+    for m in [Method::POST, Method::GET, Method::DELETE] {
+        assert_eq!(verdict(&s, m, "h", "/mcp", &admin), "allow by admins");
+    }
+    for m in [Method::PUT, Method::PATCH, Method::HEAD, Method::OPTIONS] {
+        assert_eq!(
+            verdict(&s, m, "h", "/mcp", &admin),
+            "deny by preset:mcp-methods"
+        );
+    }
+}
+
+#[test]
 fn read_only_agents_call_only_read_only_tools() {
     let s = set(MCP);
     let bot = Who {
