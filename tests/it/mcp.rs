@@ -536,9 +536,8 @@ async fn an_agent_deactivated_mid_session_is_cut_off_and_its_stream_closes() {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    assert_eq!(
-        env.gate.running.registry.len(),
-        1,
+    assert!(
+        !env.gate.running.registry.is_empty(),
         "the stream is registered"
     );
     let reader = tokio::spawn(drain(stream));
