@@ -4,6 +4,7 @@
 //! | event | actor | action | target | detail |
 //! |---|---|---|---|---|
 //! | access decision | `user:<userName>` | `access.allow` / `access.deny` | `route:<name>` | method, path, rule, rule_location, directory_seq, request_id, user_id, client_ip |
+//! | MCP message (see [`super::mcp`]) | `user:<userName>` | `mcp.allow` / `mcp.deny` | `route:<name>` | method, kind, tool / resource / prompt, rule, rule_location, request_id, user_id, client_ip |
 //! | refused before a decision | `anonymous` (or `user:<name>`) | `access.deny` | `route:<name>` or `route:-` | method, path, reason, request_id, client_ip |
 //! | refusals past the per-window sample | `anonymous` | `access.deny_aggregate` | `route:<name>` or `route:-` | reason, count, recorded_individually, window_start, window_end, samples |
 //! | allows counted per window (`audit.decisions: sampled` or `deny`) | `user:<userName>` (`user:*` past `max_keys`) | `access.allow_aggregate` | `route:<name>` | user_id, count, recorded_individually, first_at, last_at, window_start, window_end |

@@ -6,7 +6,9 @@
 //! would be about a request it could have made up. The answer is 200 with the identity
 //! headers and the signed assertion, or a refusal from the gate's one map
 //! ([`super::error`]): 401 (no or bad credentials), 403, 502 (the identity provider
-//! cannot be reached to check a token).
+//! cannot be reached to check a token). On a `preset: mcp` route only GET and DELETE
+//! are answered: a POST's messages are in its body, which forward-auth never sees, so
+//! it is refused (`preset:mcp-needs-proxy`); such a route is served by the proxy.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,11 +17,13 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use http::{HeaderMap, HeaderValue, Method, Response};
 
-use super::error::GateError;
+use super::error::{Forbidden, GateError};
 use super::judge::{Allowed, Ask};
 use super::Gate;
 use crate::audit::records::RequestOrigin;
 use crate::path::normalise;
+use crate::policy::mcp::NEEDS_PROXY;
+use crate::policy::Preset;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -82,6 +86,17 @@ async fn judge(
             },
         )
         .await?;
+    if route.preset == Some(Preset::Mcp) && method != Method::GET && method != Method::DELETE {
+        return Err(GateError::Forbidden(Box::new(Forbidden {
+            browser: false,
+            user_name: subject.record().user_name.to_string(),
+            method: method.to_string(),
+            path: path.forward.clone(),
+            by: route.deny_by(NEEDS_PROXY).by,
+            allowing_groups: Vec::new(),
+            login_enabled: false,
+        })));
+    }
     let identity = gate.identity_headers(&subject, &route.name)?;
     let mut r = Response::new(Body::empty());
     r.headers_mut().extend(identity);

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod judge;
 pub mod ladder;
 pub mod limits;
+pub mod mcp;
 pub mod pages;
 pub mod pipeline;
 mod throttle;

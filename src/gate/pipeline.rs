@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -14,11 +14,13 @@ use super::error::GateError;
 use super::judge::{Allowed, Ask};
 use super::ladder::{self, Rung};
 use super::limits;
+use super::mcp;
 use super::Gate;
 use crate::audit::records::RequestOrigin;
 use crate::authn::routes::own_cookies;
 use crate::metrics::routes::RouteMetrics;
 use crate::path::NormalPath;
+use crate::policy::{DirectorySubject, Preset};
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
 use crate::proxy::forward::forward;
@@ -85,7 +87,7 @@ pub async fn handle(
 
 async fn judge_and_forward(
     gate: &Arc<Gate>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     peer: SocketAddr,
     path: &NormalPath,
     request_id: &HeaderValue,
@@ -127,6 +129,26 @@ async fn judge_and_forward(
     if let Some(location) = route.docs_redirect(&path.matching, &path.forward, req.uri().query()) {
         return Ok(slash_redirect(&location));
     }
+    let mut mcp_plan = None;
+    let mut req = if route.preset == Some(Preset::Mcp) && method == Method::POST {
+        let judge = mcp::Judge::new(
+            policy.clone(),
+            route.clone(),
+            method.clone(),
+            &path.matching,
+            DirectorySubject::new(&gate.dir, subject.record().clone()),
+        );
+        let timeout = route.settings.response_timeout;
+        match mcp::admit(judge, req, &gate.audit, &origin, timeout).await {
+            Ok((req, plan)) => {
+                mcp_plan = Some(plan);
+                req
+            }
+            Err(answer) => return Ok(answer),
+        }
+    } else {
+        req.map(|b| Body::new(WithoutTrailers::new(b)))
+    };
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let ctx = ClientContext {
         peer: peer.ip(),
@@ -176,12 +198,16 @@ async fn judge_and_forward(
     let resp = forward(
         &client,
         &route.settings,
-        req.map(WithoutTrailers::new),
+        req,
         &path.forward,
         cancel,
         guard,
     )
     .await?;
+    let resp = match mcp_plan {
+        Some(plan) => plan.apply(resp).await,
+        None => resp,
+    };
     let mut resp = if compress {
         compress::compress_response(resp, coding)
     } else {

@@ -13,6 +13,7 @@
 //! compiled (the buckets are the gate's); [`shadow`] judges a candidate set beside
 //! the live one. [`step_up`] is what a route asks of the caller's
 //! sign-in (a recent `auth_time`, an `acr`) and its browser-session limits.
+//! [`mcp`] is the `mcp` preset's tools, resources and prompts.
 //! `policies/README.md` is the language reference.
 
 pub mod agents;
@@ -24,6 +25,7 @@ mod error;
 mod groups;
 pub mod host;
 mod index;
+pub mod mcp;
 pub mod model;
 pub mod pattern;
 pub mod preset;

@@ -1,4 +1,4 @@
-//! Route presets: `preset: dbt-platform` and `preset: dbt-docs` name what a route fronts,
+//! Route presets: `preset: dbt-platform`, `preset: dbt-docs` and `preset: mcp` name what a route fronts,
 //! so its rules can be written in that surface's own terms.
 //!
 //! This file only names the presets and parses the key; what each one adds to a route's
@@ -13,17 +13,20 @@ pub enum Preset {
     DbtPlatform,
     /// A dbt docs site (`dbt docs serve` or a hosted copy of `target/`).
     DbtDocs,
+    /// An MCP server over the streamable HTTP transport (`dbt-mcp`, any other).
+    Mcp,
 }
 
 impl Preset {
     /// Every preset, in the order the reference lists them.
-    pub const ALL: [Preset; 2] = [Preset::DbtPlatform, Preset::DbtDocs];
+    pub const ALL: [Preset; 3] = [Preset::DbtPlatform, Preset::DbtDocs, Preset::Mcp];
 
     /// The name written in a policy file.
     pub fn name(self) -> &'static str {
         match self {
             Preset::DbtPlatform => "dbt-platform",
             Preset::DbtDocs => "dbt-docs",
+            Preset::Mcp => "mcp",
         }
     }
 

@@ -93,6 +93,9 @@ pub(crate) struct RawRoute {
     pub step_up: Vec<Spanned<super::step_up::RawStepUp>>,
     #[serde(default)]
     pub session: Option<Spanned<super::step_up::RawSessionLimits>>,
+    /// `preset: mcp`: tools that only read (what `agents: { access: read-only }` may call).
+    #[serde(default)]
+    pub read_only_tools: Option<SpannedList>,
 }
 
 /// `match: { host, path }`.
@@ -141,4 +144,11 @@ pub(crate) struct RawRule {
     pub paths: Option<SpannedList>,
     #[serde(default)]
     pub params: Option<Spanned<Pairs<SpannedList>>>,
+    /// `preset: mcp`: the tools, resources and prompts the rule covers.
+    #[serde(default)]
+    pub tools: Option<SpannedList>,
+    #[serde(default)]
+    pub resources: Option<SpannedList>,
+    #[serde(default)]
+    pub prompts: Option<SpannedList>,
 }

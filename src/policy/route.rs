@@ -61,6 +61,10 @@ pub struct Route {
     pub rate_limit: Option<super::rate_limit::RateLimits>,
     /// Step-up rules and session limits (`step_up:`, `session:`).
     pub auth: AuthRequirements,
+    /// With `preset: mcp`, the tools a read-only agent may call (`read_only_tools:`).
+    pub(crate) read_only_tools: Box<[super::mcp::NamePattern]>,
+    /// With `preset: mcp`, what a refusal of a method the transport does not use reports.
+    pub(crate) mcp_methods: Option<RuleRef>,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -116,10 +120,15 @@ impl Route {
     /// The preset's refusal of this request to everyone, if it refuses it.
     pub(crate) fn preset_refusal(&self, req: RequestFacts<'_>) -> Option<&RuleRef> {
         let relative = || relative_path(self.settings.strip_prefix.as_deref(), req.path);
+        let mcp = self
+            .mcp_methods
+            .as_ref()
+            .filter(|_| !super::mcp::transport_method(req.method));
         self.docs
             .as_ref()
             .filter(|d| d.refuses(req.method, relative()))
             .map(|d| &d.by)
+            .or(mcp)
     }
 
     /// With `preset: dbt-docs`, where a request for the bare `strip_prefix` should be
@@ -298,10 +307,13 @@ pub(crate) fn compile(
         .map(|raw| super::rate_limit::compile(raw, &inject, problems));
     let auth = step_up::compile(&r.step_up, r.session.as_ref(), problems);
     let path = path?;
+    let mcp = preset == Some(Some(Preset::Mcp));
     let ctx = RuleContext {
         route: &name,
         route_path: &path,
+        mcp,
     };
+    let read_only_tools = super::mcp::read_only_tools(r.read_only_tools.as_ref(), mcp, problems);
     let deny = compile_rules(&r.deny, RuleKind::Deny, &ctx, problems);
     let allow = compile_rules(&r.allow, RuleKind::Allow, &ctx, problems);
     let mut seen: Vec<(&Arc<str>, u64)> = Vec::new();
@@ -338,6 +350,15 @@ pub(crate) fn compile(
         cache: cache?,
         rate_limit: rate_limit.flatten(),
         auth,
+        read_only_tools,
+        mcp_methods: match (&r.preset, mcp) {
+            (Some(p), true) => Some(RuleRef {
+                route: name.clone(),
+                rule: Arc::from(super::mcp::METHODS_RULE),
+                location: Arc::from(file_line(file, at(p))),
+            }),
+            _ => None,
+        },
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

@@ -11,6 +11,7 @@ use http::Method;
 
 use super::error::Problems;
 use super::groups::{GroupTable, Membership};
+use super::mcp::{McpTargets, NamePattern, Operation};
 use super::model::{RequestFacts, RuleRef, Subject};
 use super::pattern::PathPattern;
 use super::raw::{RawRule, SpannedList};
@@ -59,6 +60,8 @@ pub struct Rule {
     params: Box<[ParamCondition]>,
     /// Deny rules compare paths and parameters without ASCII case.
     fold_case: bool,
+    /// On a `preset: mcp` route, the tools, resources and prompts it covers.
+    pub(crate) mcp: McpTargets,
 }
 
 impl Rule {
@@ -164,6 +167,11 @@ impl Rule {
         self.groups_lower.iter().any(|g| who.in_group(g))
     }
 
+    /// Whether the rule covers this MCP operation (always, without MCP conditions).
+    pub(crate) fn covers(&self, op: &Operation<'_>) -> bool {
+        self.mcp.covers(op, self.fold_case)
+    }
+
     /// Whether the rule matches this request by this user.
     pub(crate) fn matches(
         &self,
@@ -185,6 +193,9 @@ pub(crate) fn eq_lower(text: &str, lower: &str) -> bool {
 pub(crate) struct RuleContext<'a> {
     pub route: &'a Arc<str>,
     pub route_path: &'a PathPattern,
+    /// Whether the route has `preset: mcp` (else `tools`, `resources` and `prompts` are
+    /// refused).
+    pub mcp: bool,
 }
 
 /// Compiles `raw`, the `index`th rule of its kind; problems go to `problems`.
@@ -300,6 +311,7 @@ pub(crate) fn compile(
             params.push((Box::from(name), allowed));
         }
     }
+    let mcp = mcp_targets(r, ctx.mcp, fold_case, problems);
     if problems.list.len() > before {
         return None;
     }
@@ -320,7 +332,35 @@ pub(crate) fn compile(
         paths: paths.into(),
         params: params.into(),
         fold_case,
+        mcp,
     })
+}
+
+/// The rule's `tools`, `resources` and `prompts` (only on a `preset: mcp` route).
+fn mcp_targets(
+    r: &RawRule,
+    mcp_route: bool,
+    fold_case: bool,
+    problems: &mut Problems<'_>,
+) -> McpTargets {
+    let mut list = |raw: &Option<SpannedList>, key: &str| -> Box<[NamePattern]> {
+        let Some(l) = nonempty(raw, key, problems) else {
+            return Box::default();
+        };
+        if !mcp_route {
+            problems.at(at(l), format!("`{key}` is for routes with `preset: mcp`"));
+            return Box::default();
+        }
+        l.value
+            .iter()
+            .filter_map(|p| problems.check(at(p), NamePattern::parse(&p.value, fold_case)))
+            .collect()
+    };
+    McpTargets {
+        tools: list(&r.tools, "tools"),
+        resources: list(&r.resources, "resources"),
+        prompts: list(&r.prompts, "prompts"),
+    }
 }
 
 /// The list's strings; an empty list is a problem (it would match no one).

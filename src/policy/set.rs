@@ -15,6 +15,7 @@ use super::dbt;
 use super::error::{at_location, PolicyError, Problems};
 use super::groups::{GroupTable, Membership};
 use super::index::RuleIndex;
+use super::mcp::Operation;
 use super::model::RuleRef;
 use super::model::{Decision, RequestFacts, Subject};
 use super::raw::RawFile;
@@ -192,8 +193,29 @@ impl PolicySet {
     /// matching allow rule; else `default-deny`. Route parameters are read from
     /// `m.params`. The subject must already be known to be an active user.
     pub fn decide(&self, m: &RouteMatch<'_>, req: RequestFacts<'_>, who: &dyn Subject) -> Decision {
+        self.decide_mcp(m, req, who, &Operation::Session)
+    }
+
+    /// [`PolicySet::decide`] for one JSON-RPC message on a `preset: mcp` route: rules
+    /// count only where they cover `op` (see [`super::mcp::McpTargets`]). On other
+    /// routes every rule covers [`Operation::Session`], which is what `decide` asks.
+    pub fn decide_mcp(
+        &self,
+        m: &RouteMatch<'_>,
+        req: RequestFacts<'_>,
+        who: &dyn Subject,
+        op: &Operation<'_>,
+    ) -> Decision {
         let groups = self.groups.membership(who);
-        decide_on(m.route, &m.params, req, who, &groups, self.agents.as_ref())
+        decide_on(
+            m.route,
+            &m.params,
+            req,
+            who,
+            &groups,
+            self.agents.as_ref(),
+            op,
+        )
     }
 
     /// The `agents:` cap, if a file gives one.
@@ -308,6 +330,7 @@ fn decide_on(
     who: &dyn Subject,
     groups: &Membership<'_>,
     agents: Option<&AgentCap>,
+    op: &Operation<'_>,
 ) -> Decision {
     let decision = |allow: bool, by: &RuleRef| Decision {
         allow,
@@ -320,7 +343,7 @@ fn decide_on(
         };
     }
     if let Some(rule) = candidates(&route.deny, &route.deny_index, req)
-        .find(|r| r.matches(route_params, req, who, groups))
+        .find(|r| r.covers(op) && r.matches(route_params, req, who, groups))
     {
         return decision(false, &rule.by);
     }
@@ -341,16 +364,22 @@ fn decide_on(
         }
     };
     if let Some(cap) = agents {
-        let read = match &preset {
-            Some((_, m)) => m.op.access == dbt::Access::Read,
-            None => matches!(*req.method, http::Method::GET | http::Method::HEAD),
+        let read = match (&preset, route.preset) {
+            (Some((_, m)), _) => m.op.access == dbt::Access::Read,
+            // The transport's POST, GET and DELETE only carry messages; each message
+            // is judged on its own.
+            (None, Some(super::Preset::Mcp)) => match op {
+                Operation::Tool(name) => route.read_only_tools.iter().any(|p| p.matches(name)),
+                _ => true,
+            },
+            (None, _) => matches!(*req.method, http::Method::GET | http::Method::HEAD),
         };
         if let Some(rule) = cap.refuses(&route.name, read, who) {
             return decision(false, &cap.rule_ref(&route.name, rule));
         }
     }
     if let Some(rule) = candidates(&route.allow, &route.allow_index, req)
-        .find(|r| r.matches(route_params, req, who, groups))
+        .find(|r| r.covers(op) && r.matches(route_params, req, who, groups))
     {
         return decision(true, &rule.by);
     }

@@ -40,6 +40,7 @@ mod identity_strict;
 mod layers;
 mod lock_and_acl;
 mod log_redaction;
+mod mcp;
 mod nesting;
 mod okta;
 mod ops;

@@ -9,6 +9,7 @@ mod dbt_sets;
 mod decide;
 mod docs_preset;
 mod index;
+mod mcp;
 mod parse;
 mod reload;
 mod routing;
