@@ -65,6 +65,17 @@ pub(crate) fn check_to(
         let s = if n == 1 { "" } else { "s" };
         writeln!(out, "{file}: ok ({n} route{s})")?;
     }
+    for route in set.routes() {
+        for q in route.requestable() {
+            writeln!(
+                out,
+                "{}: route `{}`: {}",
+                q.location,
+                route.name,
+                q.describe()
+            )?;
+        }
+    }
     if let Some(directory) = directory {
         for w in super::warnings::group_warnings(&set, directory) {
             writeln!(out, "warning: {w}")?;
@@ -138,6 +149,7 @@ pub fn explain(
         path: &path,
     };
     let mut cell = None;
+    let mut asker = None;
     let decision = match directory.user_by_name(user) {
         None => {
             writeln!(s, "user:     {user}: not in the directory")?;
@@ -164,6 +176,7 @@ pub fn explain(
             writeln!(s, "groups:   {groups}")?;
             let decision = set.decide(&m, req, &subject);
             cell = documented_cell(route, &method, &path, &decision, &subject);
+            asker = Some(subject);
             decision
         }
     };
@@ -176,6 +189,13 @@ pub fn explain(
         if !groups.is_empty() {
             let names: Vec<&str> = groups.iter().map(|g| &**g).collect();
             writeln!(s, "allowed:  members of {}", names.join(", "))?;
+        }
+        for q in set.requestable_for(route, req) {
+            let may = match &asker {
+                Some(who) if q.may_request(who) => format!("{user} may request it"),
+                _ => format!("{user} may not request it"),
+            };
+            writeln!(s, "requestable: {} ({}; {may})", q.describe(), q.location)?;
         }
     }
     Ok(s)

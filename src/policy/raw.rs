@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::requestable::RawRequestable;
 use super::yaml::Pairs;
 
 /// A list whose position (and each item's) is kept.
@@ -41,6 +42,8 @@ pub(crate) struct RawGrant {
     pub permission_set: Spanned<String>,
     #[serde(default)]
     pub projects: Option<Spanned<Vec<Spanned<i64>>>>,
+    #[serde(default)]
+    pub requestable: Option<Spanned<RawRequestable>>,
 }
 
 /// One route as written.
@@ -87,6 +90,8 @@ pub(crate) struct RawRoute {
     pub require_fresh_directory: Option<bool>,
     #[serde(default)]
     pub cache: Option<Spanned<String>>,
+    #[serde(default)]
+    pub requests: Option<Spanned<Vec<Spanned<RawRequestable>>>>,
 }
 
 /// `match: { host, path }`.

@@ -14,6 +14,7 @@ use super::model::{Decision, RequestFacts, RouteSettings, RuleRef};
 use super::pattern::PathPattern;
 use super::preset::Preset;
 use super::raw::RawRoute;
+use super::requestable::{self, Requestable};
 use super::rule::{self, Rule, RuleContext, RuleKind};
 use super::values;
 use super::yaml::at;
@@ -52,6 +53,8 @@ pub struct Route {
     pub require_fresh_directory: bool,
     /// What shared caches may do with the route's responses (`cache:`).
     pub cache: CacheMode,
+    /// Extra groups users may request on this route (`requests:`, `requestable:`).
+    pub(crate) requests: Box<[Requestable]>,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -138,6 +141,11 @@ impl Route {
     /// The path a preset classifies: the normalised path less `strip_prefix`.
     pub fn preset_path<'p>(&self, path: &'p str) -> &'p str {
         relative_path(self.settings.strip_prefix.as_deref(), path).unwrap_or(path)
+    }
+
+    /// The extra groups users may request on this route, in file order.
+    pub fn requestable(&self) -> &[Requestable] {
+        &self.requests
     }
 
     /// Every rule: deny rules first, then allow rules.
@@ -303,6 +311,15 @@ pub(crate) fn compile(
             None => seen.push((&rule.by.rule, rule_at.line())),
         }
     }
+    let named: Vec<&str> = allow
+        .iter()
+        .flat_map(|(rule, _)| rule.group_names.iter())
+        .chain(dbt.iter().flat_map(|d| d.grants.iter().map(|g| &g.group)))
+        .map(|g| &**g)
+        .collect();
+    // Grants that were refused are reported already; their groups are unknown here.
+    let named = (!dbt_platform || dbt.is_some()).then_some(named.as_slice());
+    let requests = requestable::compile_route(&name, r, named, problems);
     if problems.list.len() > before {
         return None;
     }
@@ -320,6 +337,7 @@ pub(crate) fn compile(
     Some(Route {
         require_fresh_directory: r.require_fresh_directory.unwrap_or(false),
         cache: cache?,
+        requests,
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

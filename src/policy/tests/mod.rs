@@ -10,6 +10,7 @@ mod decide;
 mod docs_preset;
 mod parse;
 mod reload;
+mod requestable;
 mod routing;
 mod subject;
 mod validation;
