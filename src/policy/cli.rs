@@ -266,6 +266,8 @@ fn run_case(
     normalise: Normalise<'_>,
 ) -> Result<(), String> {
     let req = parse_request_line(&case.request)?;
+    // What `who` could request that would allow a refused request.
+    let mut offered: Vec<String> = Vec::new();
     let (route, decision) = match normalise(&req.path) {
         Err(_) => (None, fixed_denial(BAD_PATH)),
         Ok(path) => match set.match_route(&req.host, &path) {
@@ -278,7 +280,18 @@ fn run_case(
                 let decision = match users.iter().find(|u| eq_ci(&u.user_name, &case.who)) {
                     None => m.route.deny_by(UNKNOWN_USER),
                     Some(u) if !u.active => m.route.deny_by(INACTIVE_USER),
-                    Some(u) => set.decide(&m, facts, u),
+                    Some(u) => {
+                        let decision = set.decide(&m, facts, u);
+                        if !decision.allow {
+                            offered = set
+                                .requestable_for(m.route, facts)
+                                .into_iter()
+                                .filter(|q| q.may_request(u))
+                                .map(|q| q.group.to_string())
+                                .collect();
+                        }
+                        decision
+                    }
                 };
                 (Some(m.route), decision)
             }
@@ -299,6 +312,20 @@ fn run_case(
         let got = route.map_or("no route", |r: &Arc<Route>| &*r.name);
         if got != want {
             return Err(format!("expected route {want}, got {got}"));
+        }
+    }
+    if let Some(want) = &case.requestable {
+        let key = |g: &String| crate::ident::caseless_key(g);
+        let mut want_keys: Vec<String> = want.iter().map(key).collect();
+        let mut got_keys: Vec<String> = offered.iter().map(key).collect();
+        want_keys.sort();
+        got_keys.sort();
+        if want_keys != got_keys {
+            return Err(format!(
+                "expected requestable [{}], got [{}]",
+                want.join(", "),
+                offered.join(", ")
+            ));
         }
     }
     Ok(())

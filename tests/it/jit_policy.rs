@@ -127,3 +127,59 @@ async fn explain_offers_the_grant_that_would_allow_a_refused_request() {
     assert!(text.contains("decision: allow"), "{text}");
     assert!(!text.contains("requestable:"), "{text}");
 }
+
+#[test]
+fn policy_test_cases_can_expect_what_a_user_may_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdir = dir.path().join("policies");
+    std::fs::create_dir_all(&pdir).unwrap();
+    std::fs::write(pdir.join("dbt.yaml"), DBT).unwrap();
+    let cases = dir.path().join("dbt.test.yaml");
+    let write_cases = |ana_may: &str| {
+        std::fs::write(
+            &cases,
+            format!(
+                "users:
+  - {{ userName: ana, groups: [analytics-engineers] }}
+  - {{ userName: pat, groups: [data-platform] }}
+cases:
+  - name: ana may ask to create jobs
+    who: ana
+    request: POST http://dbt.test/api/v2/accounts/1/jobs/
+    expect: deny
+    requestable: [{ana_may}]
+  - name: approvers are not requesters
+    who: pat
+    request: POST http://dbt.test/api/v2/accounts/1/jobs/
+    expect: deny
+    requestable: []
+"
+            ),
+        )
+        .unwrap();
+    };
+    let run = || {
+        policy(
+            &[
+                "test",
+                cases.to_str().unwrap(),
+                "--dir",
+                pdir.to_str().unwrap(),
+            ],
+            &pdir,
+            &dir.path().join("data"),
+        )
+    };
+    write_cases("dbt-job-admins");
+    let (ok, text) = run();
+    assert!(ok && text.contains("2 passed, 0 failed"), "{text}");
+    write_cases("analytics-engineers");
+    let (ok, text) = run();
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(
+            "ana may ask to create jobs: expected requestable [analytics-engineers], got [dbt-job-admins]"
+        ),
+        "{text}"
+    );
+}
