@@ -183,3 +183,33 @@ cases:
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_admin_policy_page_lists_what_may_be_requested() {
+    let g = support::start_with_policies(
+        "admin: { groups: [scimgate-admins], allow_shared_origin: true }\n",
+        &[("dbt.yaml", DBT)],
+    )
+    .await;
+    let carol = support::str_of(&g.create_user("carol").await["id"]).to_owned();
+    g.create_group("scimgate-admins", &[&carol]).await;
+    let session = g.running.sessions.create(&carol).await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/.scimgate/admin/policy", g.root()))
+        .header("cookie", format!("scimgate_session={session}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<h2>Requestable grants</h2>"), "{page}");
+    assert!(
+        page.contains(
+            "<tr><td><code>dbt</code></td><td><code>dbt-job-admins</code></td>\
+<td><code>analytics-engineers</code></td><td><code>data-platform</code></td>\
+<td>4h</td><td>2</td><td>required</td><td class=\"muted\">dbt.yaml:8</td></tr>"
+        ),
+        "{page}"
+    );
+}
