@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::binary;
+use crate::policy_warnings;
 use crate::support;
 
 /// The README's dbt-platform example: job_admin for 4 hours, two approvers.
@@ -186,23 +187,8 @@ cases:
 
 #[tokio::test]
 async fn the_admin_policy_page_lists_what_may_be_requested() {
-    let g = support::start_with_policies(
-        "admin: { groups: [scimgate-admins], allow_shared_origin: true }\n",
-        &[("dbt.yaml", DBT)],
-    )
-    .await;
-    let carol = support::str_of(&g.create_user("carol").await["id"]).to_owned();
-    g.create_group("scimgate-admins", &[&carol]).await;
-    let session = g.running.sessions.create(&carol).await.unwrap();
-    let r = reqwest::Client::new()
-        .get(format!("{}/.scimgate/admin/policy", g.root()))
-        .header("cookie", format!("scimgate_session={session}"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let page = r.text().await.unwrap();
+    let (g, _, session) = policy_warnings::with_admin(&[("dbt.yaml", DBT)]).await;
+    let page = policy_warnings::policy_page(&g, &session).await;
     assert!(page.contains("<h2>Requestable grants</h2>"), "{page}");
     assert!(
         page.contains(
