@@ -1,8 +1,9 @@
 //! Admin UI: policy status. The files in force, when they were last loaded, the
 //! digest, the routes, and the last refused reload with its `file:line: reason` (the
 //! last good set stays in force until the file is fixed), and the warnings of the set in
-//! force (groups it names that do not exist or have no members), and the shadow set's
-//! differences ([`super::shadow`]).
+//! force (groups it names that do not exist or have no members), the shadow set's
+//! differences ([`super::shadow`]), and what users may request on each route
+//! (requestable grants).
 
 use std::sync::Arc;
 
@@ -84,7 +85,8 @@ the policies below stay in force.<pre>{}</pre></div>",
 <dt>Digest</dt><dd><code>{digest}</code></dd><dt>Generation</dt><dd>{generation}</dd></dl>\
 <h2>Files in force</h2><ul>{files}</ul>\
 <h2>Routes</h2><table><thead><tr><th>Name</th><th>Host</th><th>Path</th><th>Preset</th><th>Where</th></tr></thead>\
-<tbody>{routes}</tbody></table>{shadow}",
+<tbody>{routes}</tbody></table>{requestable}{shadow}",
+        requestable = requestable_table(&set),
         shadow = super::shadow::section(s.live.shadow.as_deref()),
         dir = E(&s.live.policy.dir().display().to_string()),
         loaded = E(&rfc3339_millis(status.last_success_ms)),
@@ -95,4 +97,46 @@ the policies below stay in force.<pre>{}</pre></div>",
         StatusCode::OK,
         layout("Policy status", Some(&viewer.nav()), &main),
     ))
+}
+
+/// The requestable grants of every route, or nothing when the set has none.
+fn requestable_table(set: &crate::policy::PolicySet) -> String {
+    let join = |names: &[Arc<str>]| {
+        names
+            .iter()
+            .map(|n| format!("<code>{}</code>", E(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let rows: String = set
+        .routes()
+        .iter()
+        .flat_map(|r| r.requestable())
+        .map(|q| {
+            format!(
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td>\
+<td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+                E(&q.route),
+                E(&q.group),
+                join(&q.requesters),
+                join(&q.approvers),
+                E(&crate::policy::requestable::show_duration(q.max_duration)),
+                q.approvals,
+                if q.reason_required {
+                    "required"
+                } else {
+                    "optional"
+                },
+                E(crate::gate::pages::public_location(&q.location)),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h2>Requestable grants</h2><table class=\"requestable\"><thead><tr><th>Route</th><th>Group</th>\
+<th>Requesters</th><th>Approvers</th><th>At most</th><th>Approvals</th><th>Reason</th><th>Where</th></tr></thead>\
+<tbody>{rows}</tbody></table>"
+    )
 }

@@ -65,6 +65,17 @@ pub(crate) fn check_to(
         let s = if n == 1 { "" } else { "s" };
         writeln!(out, "{file}: ok ({n} route{s})")?;
     }
+    for route in set.routes() {
+        for q in route.requestable() {
+            writeln!(
+                out,
+                "{}: route `{}`: {}",
+                q.location,
+                route.name,
+                q.describe()
+            )?;
+        }
+    }
     if let Some(directory) = directory {
         for w in super::warnings::group_warnings(&set, directory) {
             writeln!(out, "warning: {w}")?;
@@ -140,6 +151,7 @@ pub fn explain(
     };
     let mut cell = None;
     let mut shadow_decision = None;
+    let mut asker = None;
     let decision = match directory.user_by_name(user) {
         None => {
             writeln!(s, "user:     {user}: not in the directory")?;
@@ -168,6 +180,7 @@ pub fn explain(
             cell = documented_cell(route, &method, &path, &decision, &subject);
             shadow_decision =
                 shadow.map(|sh| super::shadow::decide_anywhere(sh, host, req, &subject));
+            asker = Some(subject);
             decision
         }
     };
@@ -198,6 +211,13 @@ pub fn explain(
         if !groups.is_empty() {
             let names: Vec<&str> = groups.iter().map(|g| &**g).collect();
             writeln!(s, "allowed:  members of {}", names.join(", "))?;
+        }
+        for q in set.requestable_for(route, req) {
+            let may = match &asker {
+                Some(who) if q.may_request(who) => format!("{user} may request it"),
+                _ => format!("{user} may not request it"),
+            };
+            writeln!(s, "requestable: {} ({}; {may})", q.describe(), q.location)?;
         }
     }
     Ok(s)
@@ -288,6 +308,8 @@ fn run_case(
     normalise: Normalise<'_>,
 ) -> Result<(), String> {
     let req = parse_request_line(&case.request)?;
+    // What `who` could request that would allow a refused request.
+    let mut offered: Vec<String> = Vec::new();
     let (route, decision) = match normalise(&req.path) {
         Err(_) => (None, fixed_denial(BAD_PATH)),
         Ok(path) => match set.match_route(&req.host, &path) {
@@ -300,7 +322,18 @@ fn run_case(
                 let decision = match users.iter().find(|u| eq_ci(&u.user_name, &case.who)) {
                     None => m.route.deny_by(UNKNOWN_USER),
                     Some(u) if !u.active => m.route.deny_by(INACTIVE_USER),
-                    Some(u) => set.decide(&m, facts, u),
+                    Some(u) => {
+                        let decision = set.decide(&m, facts, u);
+                        if !decision.allow {
+                            offered = set
+                                .requestable_for(m.route, facts)
+                                .into_iter()
+                                .filter(|q| q.may_request(u))
+                                .map(|q| q.group.to_string())
+                                .collect();
+                        }
+                        decision
+                    }
                 };
                 (Some(m.route), decision)
             }
@@ -321,6 +354,20 @@ fn run_case(
         let got = route.map_or("no route", |r: &Arc<Route>| &*r.name);
         if got != want {
             return Err(format!("expected route {want}, got {got}"));
+        }
+    }
+    if let Some(want) = &case.requestable {
+        let key = |g: &String| crate::ident::caseless_key(g);
+        let mut want_keys: Vec<String> = want.iter().map(key).collect();
+        let mut got_keys: Vec<String> = offered.iter().map(key).collect();
+        want_keys.sort();
+        got_keys.sort();
+        if want_keys != got_keys {
+            return Err(format!(
+                "expected requestable [{}], got [{}]",
+                want.join(", "),
+                offered.join(", ")
+            ));
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::requestable::RawRequestable;
 use super::yaml::Pairs;
 
 /// A list whose position (and each item's) is kept.
@@ -41,6 +42,8 @@ pub(crate) struct RawGrant {
     pub permission_set: Spanned<String>,
     #[serde(default)]
     pub projects: Option<Spanned<Vec<Spanned<i64>>>>,
+    #[serde(default)]
+    pub requestable: Option<Spanned<RawRequestable>>,
 }
 
 /// One route as written.
@@ -96,6 +99,8 @@ pub(crate) struct RawRoute {
     /// `preset: mcp`: tools that only read (what `agents: { access: read-only }` may call).
     #[serde(default)]
     pub read_only_tools: Option<SpannedList>,
+    #[serde(default)]
+    pub requests: Option<Spanned<Vec<Spanned<RawRequestable>>>>,
 }
 
 /// `match: { host, path }`.

@@ -15,6 +15,7 @@ use super::model::{Decision, RequestFacts, RouteSettings, RuleRef};
 use super::pattern::PathPattern;
 use super::preset::Preset;
 use super::raw::RawRoute;
+use super::requestable::{self, Requestable};
 use super::rule::{self, Rule, RuleContext, RuleKind};
 use super::step_up::{self, AuthRequirements};
 use super::values;
@@ -65,6 +66,8 @@ pub struct Route {
     pub(crate) read_only_tools: Box<[super::mcp::NamePattern]>,
     /// With `preset: mcp`, what a refusal of a method the transport does not use reports.
     pub(crate) mcp_methods: Option<RuleRef>,
+    /// Extra groups users may request on this route (`requests:`, `requestable:`).
+    pub(crate) requests: Box<[Requestable]>,
 }
 
 /// `cache:` of a route: how the upstream's caching headers reach the client.
@@ -156,6 +159,11 @@ impl Route {
     /// The path a preset classifies: the normalised path less `strip_prefix`.
     pub fn preset_path<'p>(&self, path: &'p str) -> &'p str {
         relative_path(self.settings.strip_prefix.as_deref(), path).unwrap_or(path)
+    }
+
+    /// The extra groups users may request on this route, in file order.
+    pub fn requestable(&self) -> &[Requestable] {
+        &self.requests
     }
 
     /// Every rule: deny rules first, then allow rules.
@@ -329,6 +337,15 @@ pub(crate) fn compile(
             None => seen.push((&rule.by.rule, rule_at.line())),
         }
     }
+    let named: Vec<&str> = allow
+        .iter()
+        .flat_map(|(rule, _)| rule.group_names.iter())
+        .chain(dbt.iter().flat_map(|d| d.grants.iter().map(|g| &g.group)))
+        .map(|g| &**g)
+        .collect();
+    // Grants that were refused are reported already; their groups are unknown here.
+    let named = (!dbt_platform || dbt.is_some()).then_some(named.as_slice());
+    let requests = requestable::compile_route(&name, r, named, problems);
     if problems.list.len() > before {
         return None;
     }
@@ -359,6 +376,7 @@ pub(crate) fn compile(
             }),
             _ => None,
         },
+        requests,
         dbt,
         preset: preset.flatten(),
         settings: RouteSettings {

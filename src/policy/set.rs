@@ -19,6 +19,7 @@ use super::mcp::Operation;
 use super::model::RuleRef;
 use super::model::{Decision, RequestFacts, Subject};
 use super::raw::RawFile;
+use super::requestable::Requestable;
 use super::route::{self, Route};
 use super::rule::Rule;
 use super::yaml;
@@ -269,6 +270,29 @@ impl PolicySet {
         out
     }
 
+    /// The requestable grants of `route` whose group would allow this request: what
+    /// the 403 page and `policy explain` offer to ask for.
+    pub fn requestable_for<'r>(
+        &self,
+        route: &'r Route,
+        req: RequestFacts<'_>,
+    ) -> Vec<&'r Requestable> {
+        let allowing = self.allowing_groups(route, req);
+        route
+            .requestable()
+            .iter()
+            .filter(|q| allowing.iter().any(|g| crate::ident::same(g, &q.group)))
+            .collect()
+    }
+
+    /// The requestable grant of `group` on the route named `route`.
+    pub fn requestable(&self, route: &str, group: &str) -> Option<&Requestable> {
+        self.route(route)?
+            .requestable()
+            .iter()
+            .find(|q| crate::ident::same(&q.group, group))
+    }
+
     /// Every group any rule names (as first written), sorted, without duplicates.
     pub fn referenced_groups(&self) -> Vec<Arc<str>> {
         let mut out: Vec<Arc<str>> = self
@@ -293,7 +317,17 @@ impl PolicySet {
             .iter()
             .filter_map(|r| r.dbt_platform())
             .flat_map(|d| d.grants.iter().map(|g| (&g.group, &g.by.location)));
-        for (g, location) in rules.chain(grants) {
+        let requests = self
+            .routes
+            .iter()
+            .flat_map(|r| r.requestable())
+            .flat_map(|q| {
+                q.requesters
+                    .iter()
+                    .chain(q.approvers.iter())
+                    .map(|g| (g, &q.location))
+            });
+        for (g, location) in rules.chain(grants).chain(requests) {
             if !out.iter().any(|(o, _)| crate::ident::same(o, g)) {
                 out.push((g.clone(), location.clone()));
             }

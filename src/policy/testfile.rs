@@ -74,6 +74,10 @@ pub(crate) struct TestCase {
     /// The route expected to be chosen.
     #[serde(default)]
     pub route: Option<String>,
+    /// The groups `who` could request that would allow the request (any order;
+    /// `[]`: none).
+    #[serde(default)]
+    pub requestable: Option<Vec<String>>,
 }
 
 /// A fixture user presented to the rules.

@@ -56,28 +56,37 @@ async fn a_reload_naming_an_unknown_group_logs_a_warning() {
     );
 }
 
-#[tokio::test]
-async fn the_admin_policy_page_lists_the_warnings_in_force() {
+/// A server with these policy files and an admin, carol, signed in: the server, her
+/// id and her session.
+pub async fn with_admin(policies: &[(&str, &str)]) -> (support::Gate, String, String) {
     let g = support::start_with_policies(
         "admin: { groups: [scimgate-admins], allow_shared_origin: true }\n",
-        &[("app.yaml", &policy("analysts-typo"))],
+        policies,
     )
     .await;
     let carol = support::str_of(&g.create_user("carol").await["id"]).to_owned();
     g.create_group("scimgate-admins", &[&carol]).await;
     let session = g.running.sessions.create(&carol).await.unwrap();
-    let page = || async {
-        let r = reqwest::Client::new()
-            .get(format!("{}/.scimgate/admin/policy", g.root()))
-            .header("cookie", format!("scimgate_session={session}"))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.text().await.unwrap()
-    };
+    (g, carol, session)
+}
 
+/// The admin Policy page as `session` sees it (200).
+pub async fn policy_page(g: &support::Gate, session: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{}/.scimgate/admin/policy", g.root()))
+        .header("cookie", format!("scimgate_session={session}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_admin_policy_page_lists_the_warnings_in_force() {
+    let (g, carol, session) = with_admin(&[("app.yaml", &policy("analysts-typo"))]).await;
+    let page = || policy_page(&g, &session);
     let warnings = g.running.policy.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(&*warnings[0].group, "analysts-typo");

@@ -12,6 +12,7 @@ mod index;
 mod mcp;
 mod parse;
 mod reload;
+mod requestable;
 mod routing;
 mod subject;
 mod validation;
