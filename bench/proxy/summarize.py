@@ -29,6 +29,13 @@ RUNG_LABEL = {
     "metrics": "+ metrics",
     "audit": "+ decision audit (all of scimgate)",
 }
+VARIANTS = ["sampled", "deny", "shadow", "rate-limit"]
+VARIANT_LABEL = {
+    "sampled": "audit.decisions: sampled",
+    "deny": "audit.decisions: deny",
+    "shadow": "+ a shadow set of the same 200 rules",
+    "rate-limit": "+ a per-user rate limit, never reached",
+}
 BODIES = [("small.txt", "256 B"), ("64k.bin", "64 KiB"), ("20m.bin", "20 MiB")]
 BODY_BYTES = {"small.txt": 256, "64k.bin": 64 * 1024, "20m.bin": 20 * 1024 * 1024}
 UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -96,7 +103,9 @@ def main() -> None:
     med = {}
     rows = []
     for body, label in BODIES:
-        for target in TARGETS + [f"rung-{r}" for r in RUNGS]:
+        for target in (
+            TARGETS + [f"rung-{r}" for r in RUNGS] + [f"variant-{v}" for v in VARIANTS]
+        ):
             files = sorted(glob.glob(os.path.join(out, f"wrk-{target}-{body}-*.txt")))
             runs = []
             for f in files:
@@ -116,7 +125,7 @@ def main() -> None:
             m["runs"] = len(runs)
             m["all_rps"] = [r["rps"] for r in runs]
             med[(target, body)] = m
-            if not target.startswith("rung-"):
+            if not target.startswith(("rung-", "variant-")):
                 rows.append((label, target, m))
 
     print(
@@ -135,36 +144,70 @@ def main() -> None:
 
     for body, label in BODIES:
         ladder = [(r, med[(f"rung-{r}", body)]) for r in RUNGS if (f"rung-{r}", body) in med]
-        if not ladder:
-            continue
-        print(f"Ablation ladder, {label} (each rung adds its part to the ones above it):")
-        print()
-        print(
-            "| rung | requests/s | p99 | CPU µs/request | + µs | allocations/request "
-            "| + allocations |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        floor = med.get(("passthrough", body))
-        prev = floor
-        if floor:
-            print(
-                f"| minimal hyper pass-through | {floor['rps']:,.0f} | {fmt_ms(floor['p99'])} | "
-                f"{fmt_opt(floor['cpu'], '.1f')} | | {fmt_opt(floor['allocs'], '.1f')} | |"
-            )
-        for r, m in ladder:
-            d_cpu = d_alloc = None
-            if prev and prev["cpu"] is not None and m["cpu"] is not None:
-                d_cpu = m["cpu"] - prev["cpu"]
-            if prev and prev["allocs"] is not None and m["allocs"] is not None:
-                d_alloc = m["allocs"] - prev["allocs"]
-            print(
-                f"| {RUNG_LABEL[r]} | {m['rps']:,.0f} | {fmt_ms(m['p99'])} | "
-                f"{fmt_opt(m['cpu'], '.1f')} | {fmt_opt(d_cpu, '+.1f')} | "
-                f"{fmt_opt(m['allocs'], '.1f')} | {fmt_opt(d_alloc, '+.1f')} |"
-            )
-            prev = m
-        print()
+        if ladder:
+            print_ladder(med, body, label, ladder)
+        print_variants(med, body, label)
+    print_targets(med)
 
+
+def print_ladder(med, body, label, ladder) -> None:
+    print(f"Ablation ladder, {label} (each rung adds its part to the ones above it):")
+    print()
+    print(
+        "| rung | requests/s | p99 | CPU µs/request | + µs | allocations/request "
+        "| + allocations |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    floor = med.get(("passthrough", body))
+    prev = floor
+    if floor:
+        print(
+            f"| minimal hyper pass-through | {floor['rps']:,.0f} | {fmt_ms(floor['p99'])} | "
+            f"{fmt_opt(floor['cpu'], '.1f')} | | {fmt_opt(floor['allocs'], '.1f')} | |"
+        )
+    for r, m in ladder:
+        d_cpu = d_alloc = None
+        if prev and prev["cpu"] is not None and m["cpu"] is not None:
+            d_cpu = m["cpu"] - prev["cpu"]
+        if prev and prev["allocs"] is not None and m["allocs"] is not None:
+            d_alloc = m["allocs"] - prev["allocs"]
+        print(
+            f"| {RUNG_LABEL[r]} | {m['rps']:,.0f} | {fmt_ms(m['p99'])} | "
+            f"{fmt_opt(m['cpu'], '.1f')} | {fmt_opt(d_cpu, '+.1f')} | "
+            f"{fmt_opt(m['allocs'], '.1f')} | {fmt_opt(d_alloc, '+.1f')} |"
+        )
+        prev = m
+    print()
+
+
+def print_variants(med, body, label) -> None:
+    variants = [
+        (v, med[(f"variant-{v}", body)]) for v in VARIANTS if (f"variant-{v}", body) in med
+    ]
+    if not variants:
+        return
+    full = med.get(("rung-audit", body))
+    print(f"Variants of the whole pipeline, {label} (compared with the ladder's last rung):")
+    print()
+    print(
+        "| variant | requests/s | vs all of scimgate | p99 | CPU µs/request | ± µs "
+        "| allocations/request |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for v, m in variants:
+        ratio = m["rps"] / full["rps"] if full else None
+        d_cpu = None
+        if full and full["cpu"] is not None and m["cpu"] is not None:
+            d_cpu = m["cpu"] - full["cpu"]
+        print(
+            f"| {VARIANT_LABEL[v]} | {m['rps']:,.0f} | {fmt_opt(ratio, '.2f')}× | "
+            f"{fmt_ms(m['p99'])} | {fmt_opt(m['cpu'], '.1f')} | "
+            f"{fmt_opt(d_cpu, '+.1f')} | {fmt_opt(m['allocs'], '.1f')} |"
+        )
+    print()
+
+
+def print_targets(med) -> None:
     def get(t, b):
         return med.get((t, b))
 
@@ -188,12 +231,26 @@ def main() -> None:
             f"| ≥ 1.6× nginx + auth_request, {label} | scimgate / nginx-auth requests/s | "
             f"{r:.2f}× | {verdict(r >= 1.6)} |"
         )
-    g, n = get("scimgate", "20m.bin"), get("nginx", "20m.bin")
-    if g and n:
-        r = g["mibs"] / n["mibs"]
+    g, d = get("scimgate", "20m.bin"), get("direct", "20m.bin")
+    if g and d:
+        r = g["mibs"] / d["mibs"]
         print(
-            f"| ≥ 1.5× nginx throughput, 20 MiB | scimgate / nginx MiB/s | "
-            f"{g['mibs']:,.0f} vs {n['mibs']:,.0f} MiB/s = {r:.2f}× | {verdict(r >= 1.5)} |"
+            f"| ≥ 0.8× direct-to-upstream throughput, 20 MiB | scimgate / direct MiB/s | "
+            f"{g['mibs']:,.0f} vs {d['mibs']:,.0f} MiB/s = {r:.2f}× | {verdict(r >= 0.8)} |"
+        )
+    full, sh = get("rung-audit", "small.txt"), get("variant-shadow", "small.txt")
+    if full and sh:
+        r = sh["rps"] / full["rps"]
+        print(
+            f"| a shadow set of the same size costs ≤ 10 % of throughput, 256 B | "
+            f"with / without requests/s | {r:.2f}× | {verdict(r >= 0.9)} |"
+        )
+    rl = get("variant-rate-limit", "small.txt")
+    if full and rl:
+        r = rl["rps"] / full["rps"]
+        print(
+            f"| a rate limit not reached costs ≤ 2 % of throughput, 256 B | "
+            f"with / without requests/s | {r:.2f}× | {verdict(r >= 0.98)} |"
         )
     bad = [f"{t} {b}" for (t, b), m in med.items() if m["errors"]]
     if bad:

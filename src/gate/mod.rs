@@ -76,6 +76,8 @@ pub struct Gate {
     limiter: limits::Limiter,
     /// The shadow policy set, when one is configured.
     shadow: Option<Arc<Shadow>>,
+    /// The user each MCP session belongs to (`preset: mcp`).
+    mcp_sessions: mcp::sessions::McpSessions,
 }
 
 /// What [`Gate::new`] is built from (the composition root fills it in).
@@ -116,6 +118,7 @@ impl Gate {
             metrics: parts.metrics,
             limiter: parts.limiter,
             shadow: parts.shadow,
+            mcp_sessions: Default::default(),
         }
     }
 }

@@ -129,8 +129,18 @@ async fn judge_and_forward(
     if let Some(location) = route.docs_redirect(&path.matching, &path.forward, req.uri().query()) {
         return Ok(slash_redirect(&location));
     }
+    let is_mcp = route.preset == Some(Preset::Mcp);
+    let mcp_session = if is_mcp {
+        match gate.admit_mcp_session(&route.name, req.headers(), &subject.record().id) {
+            Ok(s) => s,
+            Err(answer) => return Ok(answer),
+        }
+    } else {
+        None
+    };
+    let ends_mcp_session = is_mcp && method == Method::DELETE;
     let mut mcp_plan = None;
-    let mut req = if route.preset == Some(Preset::Mcp) && method == Method::POST {
+    let mut req = if is_mcp && method == Method::POST {
         let judge = mcp::Judge::new(
             policy.clone(),
             route.clone(),
@@ -204,6 +214,12 @@ async fn judge_and_forward(
         guard,
     )
     .await?;
+    if is_mcp {
+        let ended = mcp_session
+            .as_deref()
+            .filter(|_| ends_mcp_session && resp.status().is_success());
+        gate.note_mcp_session(&route.name, resp.headers(), &user.id, ended);
+    }
     let resp = match mcp_plan {
         Some(plan) => plan.apply(resp).await,
         None => resp,

@@ -9,11 +9,13 @@
 //! `tools/list`, `prompts/list` and `resources/list`, as JSON or as server-sent
 //! events, keep only what the caller may use ([`lists`]). GET (the server's event
 //! stream) and DELETE (ending the session) pass as any request does, registered as live
-//! streams so that revocation cuts them.
+//! streams so that revocation cuts them. Every request that names a session must come
+//! from the user the session was issued to ([`sessions`]).
 
 pub mod exchange;
 pub mod jsonrpc;
 pub mod lists;
+pub mod sessions;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,207 @@
+//! Which user each MCP session belongs to, so that a session id is worth nothing to
+//! anyone but its owner.
+//!
+//! An MCP server names a session (`Mcp-Session-Id`) in its answer to `initialize` and
+//! keeps state under it: the results and notifications of the session's calls reach
+//! whoever holds the id (the GET event stream, later POSTs). Every message is still
+//! judged on the caller's own identity, but a second user who learned the id could
+//! read the first one's results. So the gate binds each session id to the user it was
+//! issued to (the caller whose request the server answered with it), and answers a
+//! request that carries a session id bound to another user as the transport answers
+//! an unknown session: 404, never forwarded.
+//!
+//! A session this process has not seen (issued before a restart, or by another
+//! replica) is bound to the first user who uses it here. The map is bounded
+//! ([`MAX_SESSIONS`] per process): past it, the oldest tenth is forgotten (and would be
+//! bound again on next use). A session ended by `DELETE` is forgotten.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use dashmap::DashMap;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use crate::gate::Gate;
+
+/// Sessions remembered at most.
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// The header that names a session.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+struct Owner {
+    user_id: Arc<str>,
+    /// When it was bound (a counter), to forget the oldest first.
+    order: u64,
+}
+
+/// Session ids by route, and the user each belongs to.
+#[derive(Default)]
+pub struct McpSessions {
+    map: DashMap<(Arc<str>, Box<str>), Owner, foldhash::fast::RandomState>,
+    next: AtomicU64,
+}
+
+/// A session that belongs to someone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotYours;
+
+impl McpSessions {
+    /// Whether `user_id` may use `session` on `route`; a session not known here is
+    /// bound to them.
+    pub fn admit(&self, route: &Arc<str>, session: &str, user_id: &Arc<str>) -> Result<(), NotYours> {
+        if let Some(owner) = self.map.get(&(route.clone(), session.into())) {
+            return if owner.user_id == *user_id {
+                Ok(())
+            } else {
+                Err(NotYours)
+            };
+        }
+        self.bind(route, session, user_id);
+        Ok(())
+    }
+
+    /// Binds `session` (named by the server's answer) to `user_id`, unless it is
+    /// bound already (then the first owner keeps it).
+    pub fn bind(&self, route: &Arc<str>, session: &str, user_id: &Arc<str>) {
+        if self.map.len() >= MAX_SESSIONS {
+            self.forget_oldest();
+        }
+        let order = self.next.fetch_add(1, Ordering::Relaxed);
+        self.map
+            .entry((route.clone(), session.into()))
+            .or_insert_with(|| Owner {
+                user_id: user_id.clone(),
+                order,
+            });
+    }
+
+    /// Forgets `session` (ended by the client).
+    pub fn forget(&self, route: &Arc<str>, session: &str) {
+        self.map.remove(&(route.clone(), session.into()));
+    }
+
+    /// How many sessions are bound.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn forget_oldest(&self) {
+        let mut orders: Vec<u64> = self.map.iter().map(|e| e.order).collect();
+        let cut = orders.len() / 10;
+        if cut == 0 {
+            return;
+        }
+        let (_, nth, _) = orders.select_nth_unstable(cut);
+        let limit = *nth;
+        self.map.retain(|_, owner| owner.order > limit);
+    }
+}
+
+impl Gate {
+    /// The session a request on an mcp route names, if it is the caller's (or new
+    /// here); `Err`: the answer to give instead (404, as for an unknown session).
+    pub(crate) fn admit_mcp_session(
+        &self,
+        route: &Arc<str>,
+        headers: &HeaderMap,
+        user_id: &Arc<str>,
+    ) -> Result<Option<String>, Response<Body>> {
+        let Some(session) = headers.get(SESSION_HEADER) else {
+            return Ok(None);
+        };
+        let Ok(session) = session.to_str() else {
+            return Err(not_found());
+        };
+        match self.mcp_sessions.admit(route, session, user_id) {
+            Ok(()) => Ok(Some(session.to_owned())),
+            Err(NotYours) => {
+                tracing::warn!(route = %route, user_id = %user_id, "an MCP session of another user was refused");
+                Err(not_found())
+            }
+        }
+    }
+
+    /// After the server answered: binds a session it named to the caller, or forgets
+    /// the one a successful `DELETE` ended.
+    pub(crate) fn note_mcp_session(
+        &self,
+        route: &Arc<str>,
+        answer: &HeaderMap,
+        user_id: &Arc<str>,
+        ended: Option<&str>,
+    ) {
+        if let Some(session) = ended {
+            self.mcp_sessions.forget(route, session);
+            return;
+        }
+        if let Some(session) = answer.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+            self.mcp_sessions.bind(route, session, user_id);
+        }
+    }
+}
+
+/// 404 with a JSON-RPC error: the session is not one the caller may use.
+fn not_found() -> Response<Body> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32001, "message": "session not found: start a new one with initialize"},
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Arc<str> {
+        Arc::from(v)
+    }
+
+    #[test]
+    fn a_session_is_its_owners_only() {
+        let m = McpSessions::default();
+        let route = s("mcp");
+        m.bind(&route, "abc", &s("u1"));
+        assert_eq!(m.admit(&route, "abc", &s("u1")), Ok(()));
+        assert_eq!(m.admit(&route, "abc", &s("u2")), Err(NotYours));
+        // Bound again by another answer: the first owner keeps it.
+        m.bind(&route, "abc", &s("u2"));
+        assert_eq!(m.admit(&route, "abc", &s("u2")), Err(NotYours));
+        // Per route: the same id on another route is another session.
+        assert_eq!(m.admit(&s("other"), "abc", &s("u2")), Ok(()));
+        // Unknown here: bound to its first user.
+        assert_eq!(m.admit(&route, "new", &s("u3")), Ok(()));
+        assert_eq!(m.admit(&route, "new", &s("u1")), Err(NotYours));
+        m.forget(&route, "abc");
+        assert_eq!(m.admit(&route, "abc", &s("u2")), Ok(()));
+    }
+
+    #[test]
+    fn the_oldest_are_forgotten_past_the_cap() {
+        let m = McpSessions::default();
+        let route = s("mcp");
+        for i in 0..MAX_SESSIONS {
+            m.bind(&route, &i.to_string(), &s("u1"));
+        }
+        assert_eq!(m.len(), MAX_SESSIONS);
+        m.bind(&route, "late", &s("u2"));
+        assert!(m.len() <= MAX_SESSIONS - MAX_SESSIONS / 10 + 1, "{}", m.len());
+        assert_eq!(m.admit(&route, "late", &s("u1")), Err(NotYours));
+        // The newest of the old ones are kept.
+        let last = (MAX_SESSIONS - 1).to_string();
+        assert_eq!(m.admit(&route, &last, &s("u2")), Err(NotYours));
+    }
+}
