@@ -35,12 +35,26 @@ impl Body {
         if !json.contains("urn:") {
             return Body(json.into());
         }
-        let mut out = json.to_owned();
-        for (code, text) in DICTIONARY {
-            if out.contains(text) {
-                out = out.replace(text, &format!("{MARK}{code}"));
+        // One pass, one allocation: each "urn:" is either a dictionary entry (no entry
+        // is a prefix of another) or copied as it is.
+        let mut out = String::with_capacity(json.len());
+        let mut rest = json;
+        while let Some(at) = rest.find("urn:") {
+            out.push_str(&rest[..at]);
+            let tail = &rest[at..];
+            match DICTIONARY.iter().find(|(_, text)| tail.starts_with(text)) {
+                Some((code, text)) => {
+                    out.push(MARK);
+                    out.push(*code);
+                    rest = &tail[text.len()..];
+                }
+                None => {
+                    out.push_str("urn:");
+                    rest = &tail["urn:".len()..];
+                }
             }
         }
+        out.push_str(rest);
         Body(out.into_boxed_str())
     }
 

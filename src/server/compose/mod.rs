@@ -92,8 +92,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         .with_context(|| format!("loading policies from {}", config.policies_dir.display()))?;
     let store = open_store(config).await?;
     let loader = store.clone();
-    let snapshot = tokio::task::spawn_blocking(move || loader.load()).await??;
-    let dir = Arc::new(Directory::from_snapshot(snapshot));
+    let dir = Arc::new(tokio::task::spawn_blocking(move || Directory::load(&*loader)).await??);
     tracing::info!(
         users = dir.user_count(),
         groups = dir.group_count(),
