@@ -231,6 +231,28 @@ mod tests {
         assert_eq!(o.after(Some(9), 1), Vec::<u32>::new());
     }
 
+    #[test]
+    fn name_order_built_from_sorted_entries_pages_and_changes_like_inserted() {
+        let count = (CHUNK_MAX * 2 + 5) as u32;
+        let entries: Vec<Entry> = (0..count).map(|i| (format!("k{i:06}").into(), i)).collect();
+        let built = NameOrder::from_sorted(entries.clone());
+        let inserted = NameOrder::default();
+        for (k, o) in entries.iter().rev() {
+            inserted.insert(k, *o);
+        }
+        for (prefix, skip, take, desc) in [("", 0, 5, false), ("", 4000, 9, true), ("k0012", 3, 20, false)] {
+            assert_eq!(
+                built.page(prefix, skip, take, desc),
+                inserted.page(prefix, skip, take, desc)
+            );
+        }
+        built.insert("a", count);
+        built.remove("k000000", 0);
+        assert_eq!(keys(&built, "", 0, 2, false), vec![count, 1]);
+        assert_eq!(built.len(), count as usize);
+        assert_eq!(NameOrder::from_sorted(Vec::new()).page("", 0, 5, false), (0, vec![]));
+    }
+
     fn keys(n: &NameOrder, prefix: &str, skip: usize, take: usize, desc: bool) -> Vec<u32> {
         n.page(prefix, skip, take, desc).1
     }
