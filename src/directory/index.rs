@@ -240,7 +240,11 @@ mod tests {
         for (k, o) in entries.iter().rev() {
             inserted.insert(k, *o);
         }
-        for (prefix, skip, take, desc) in [("", 0, 5, false), ("", 4000, 9, true), ("k0012", 3, 20, false)] {
+        for (prefix, skip, take, desc) in [
+            ("", 0, 5, false),
+            ("", 4000, 9, true),
+            ("k0012", 3, 20, false),
+        ] {
             assert_eq!(
                 built.page(prefix, skip, take, desc),
                 inserted.page(prefix, skip, take, desc)
@@ -250,7 +254,10 @@ mod tests {
         built.remove("k000000", 0);
         assert_eq!(keys(&built, "", 0, 2, false), vec![count, 1]);
         assert_eq!(built.len(), count as usize);
-        assert_eq!(NameOrder::from_sorted(Vec::new()).page("", 0, 5, false), (0, vec![]));
+        assert_eq!(
+            NameOrder::from_sorted(Vec::new()).page("", 0, 5, false),
+            (0, vec![])
+        );
     }
 
     fn keys(n: &NameOrder, prefix: &str, skip: usize, take: usize, desc: bool) -> Vec<u32> {

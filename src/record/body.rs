@@ -93,8 +93,8 @@ pub struct Body(Box<str>);
 /// The dictionary entry `text` starts with, if any, and its place: a key where a
 /// quote opens one, a URN where one starts.
 fn entry_at(text: &str) -> Option<(usize, &'static str)> {
-    if text.starts_with('"') {
-        if let Some(end) = text[1..].find('"') {
+    if let Some(inside) = text.strip_prefix('"') {
+        if let Some(end) = inside.find('"') {
             let key = text.get(..end + 3)?;
             if key.ends_with(':') {
                 return DICTIONARY[URNS..]

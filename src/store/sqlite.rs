@@ -299,13 +299,19 @@ impl Store for SqliteStore {
             next("SELECT COALESCE(MAX(ord) + 1, 0) FROM groups")?,
         );
         let users = concat!("SELECT ", rows::user_columns!(), " FROM users ORDER BY ord");
-        each(&conn, users, |r| Ok(sink.user(rows::user(r)?)))?;
+        each(&conn, users, |r| {
+            sink.user(rows::user(r)?);
+            Ok(())
+        })?;
         let groups = concat!(
             "SELECT ",
             rows::group_columns!(),
             " FROM groups ORDER BY ord"
         );
-        each(&conn, groups, |r| Ok(sink.group(rows::group(r)?)))?;
+        each(&conn, groups, |r| {
+            sink.group(rows::group(r)?);
+            Ok(())
+        })?;
         // The index by member hands each user's memberships together.
         let members = concat!(
             "SELECT ",

@@ -134,13 +134,19 @@ impl PgStore {
             )?;
             sink.expect(users, groups);
             let users = concat!("SELECT ", rows::user_columns!(), " FROM users ORDER BY ord");
-            each(&mut tx, users, |r| Ok(sink.user(rows::user(r)?)))?;
+            each(&mut tx, users, |r| {
+                sink.user(rows::user(r)?);
+                Ok(())
+            })?;
             let groups = concat!(
                 "SELECT ",
                 rows::group_columns!(),
                 " FROM groups ORDER BY ord"
             );
-            each(&mut tx, groups, |r| Ok(sink.group(rows::group(r)?)))?;
+            each(&mut tx, groups, |r| {
+                sink.group(rows::group(r)?);
+                Ok(())
+            })?;
             let members = concat!(
                 "SELECT ",
                 rows::membership_columns!(),
