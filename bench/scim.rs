@@ -503,11 +503,11 @@ async fn scale(r: &Report, root: &Path) -> anyhow::Result<()> {
     drop(server);
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     r.for_bench("scale")
-        .figure("startup", startup.as_secs_f64(), "s (target <= 20)")?;
+        .figure("startup", startup.as_secs_f64(), "s (target <= 8)")?;
     r.for_bench("scale")
         .figure("peak_rss_at_ready", gib(hwm_start), "GiB")?;
     r.for_bench("scale")
-        .figure("peak_rss", gib(hwm), "GiB (target <= 1.5)")?;
+        .figure("peak_rss", gib(hwm), "GiB (target <= 1.0)")?;
     r.for_bench("scale").figure("rss", gib(rss), "GiB")?;
     if let Some(ms) = loaded_ms(&log) {
         r.for_bench("scale")
