@@ -207,9 +207,16 @@ pub fn seed(data: &Path, spec: &Spec) -> anyhow::Result<String> {
     let started = Instant::now();
     let store = SqliteStore::open(&data.join("scimgate.db"))?;
     let mut ops = Vec::with_capacity(CHUNK);
+    // The store leaves checkpoints to its owner (`Store::maintain`, which the server's
+    // writer runs between batches); without them the WAL grows to tens of GB here.
+    let commit = |ops: Vec<StoreOp>| -> anyhow::Result<()> {
+        store.commit(&[change(ops)])?;
+        store.maintain()?;
+        Ok(())
+    };
     let flush = |ops: &mut Vec<StoreOp>| -> anyhow::Result<()> {
         if !ops.is_empty() {
-            store.commit(&[change(std::mem::take(ops))])?;
+            commit(std::mem::take(ops))?;
         }
         Ok(())
     };
@@ -230,12 +237,12 @@ pub fn seed(data: &Path, spec: &Spec) -> anyhow::Result<String> {
     pairs.sort_unstable();
     for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
         for part in chunk.chunks(CHUNK) {
-            store.commit(&[change(vec![StoreOp::Members {
+            commit(vec![StoreOp::Members {
                 group: part[0].0,
                 replace_all: false,
                 add: part.iter().map(|(_, u)| Member::User(*u)).collect(),
                 remove: Vec::new(),
-            }])])?;
+            }])?;
         }
     }
     let (token, row) = tokens::issue("bench", TokenScope::Scim, CREATED);

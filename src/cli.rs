@@ -283,9 +283,7 @@ fn load_directory(config: &Config) -> anyhow::Result<Option<Arc<crate::directory
         return Ok(None);
     }
     let store = open_store(config)?;
-    Ok(Some(Arc::new(crate::directory::Directory::from_snapshot(
-        store.load()?,
-    ))))
+    Ok(Some(Arc::new(crate::directory::Directory::load(&*store)?)))
 }
 
 /// The policies for `explain` and `test`, which judge requests and never send one:

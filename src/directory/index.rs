@@ -1,40 +1,5 @@
-//! The directory's secondary indexes: a key to several ords (externalId, e-mail),
-//! sharded by dashmap, where most keys name one record, so up to two ords are kept
-//! inline without a separate allocation; live ords in creation order ([`Order`]); and
-//! ords ordered by a caseless name key ([`NameOrder`]) for sorted listings and prefix
-//! filters.
-
-use dashmap::DashMap;
-use foldhash::fast::RandomState;
-use smallvec::SmallVec;
-
-type Ords = SmallVec<[u32; 2]>;
-
-/// Key → ords, for keys that several records may share.
-#[derive(Default)]
-pub(super) struct MultiIndex {
-    map: DashMap<Box<str>, Ords, RandomState>,
-}
-
-impl MultiIndex {
-    pub(super) fn insert(&self, key: &str, ord: u32) {
-        let mut v = self.map.entry(key.into()).or_default();
-        if !v.contains(&ord) {
-            v.push(ord);
-        }
-    }
-
-    pub(super) fn remove(&self, key: &str, ord: u32) {
-        if let Some(mut v) = self.map.get_mut(key) {
-            v.retain(|o| *o != ord);
-        }
-        self.map.remove_if(key, |_, v| v.is_empty());
-    }
-
-    pub(super) fn get(&self, key: &str) -> Vec<u32> {
-        self.map.get(key).map(|v| v.to_vec()).unwrap_or_default()
-    }
-}
+//! The directory's orders: live ords in creation order ([`Order`]), and ords ordered by
+//! a caseless name key ([`NameOrder`]) for sorted listings and prefix filters.
 
 /// Live ords in creation order, as a sorted vector: a page at any depth is a slice.
 /// New ords are the largest so far, so an insert is a push; a delete shifts the tail.
@@ -44,6 +9,12 @@ pub(super) struct Order {
 }
 
 impl Order {
+    pub(super) fn reserve(&self, n: usize) {
+        let mut v = self.ords.write();
+        let more = n.saturating_sub(v.len());
+        v.reserve_exact(more);
+    }
+
     pub(super) fn insert(&self, ord: u32) {
         let mut v = self.ords.write();
         match v.last() {
@@ -148,6 +119,27 @@ fn ords_between(chunks: &[Vec<Entry>], from: usize, to: usize, descending: bool)
 }
 
 impl NameOrder {
+    /// The order of `entries`, which are sorted and distinct, in half-full chunks.
+    pub(super) fn from_sorted(entries: Vec<Entry>) -> Self {
+        let mut chunks: Vec<Vec<Entry>> = Vec::with_capacity(entries.len().div_ceil(CHUNK_MAX / 2));
+        let mut chunk: Vec<Entry> = Vec::new();
+        for e in entries {
+            if chunk.len() == CHUNK_MAX / 2 {
+                chunks.push(std::mem::take(&mut chunk));
+            }
+            if chunk.is_empty() {
+                chunk.reserve_exact(CHUNK_MAX / 2);
+            }
+            chunk.push(e);
+        }
+        if !chunk.is_empty() {
+            chunks.push(chunk);
+        }
+        NameOrder {
+            chunks: parking_lot::RwLock::new(chunks),
+        }
+    }
+
     pub(super) fn insert(&self, key: &str, ord: u32) {
         let mut chunks = self.chunks.write();
         match locate(&chunks, key, ord) {
@@ -237,6 +229,35 @@ mod tests {
         assert_eq!(o.after(Some(3), 10), vec![4, 5]);
         assert_eq!(o.after(Some(2), 1), vec![3]);
         assert_eq!(o.after(Some(9), 1), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn name_order_built_from_sorted_entries_pages_and_changes_like_inserted() {
+        let count = (CHUNK_MAX * 2 + 5) as u32;
+        let entries: Vec<Entry> = (0..count).map(|i| (format!("k{i:06}").into(), i)).collect();
+        let built = NameOrder::from_sorted(entries.clone());
+        let inserted = NameOrder::default();
+        for (k, o) in entries.iter().rev() {
+            inserted.insert(k, *o);
+        }
+        for (prefix, skip, take, desc) in [
+            ("", 0, 5, false),
+            ("", 4000, 9, true),
+            ("k0012", 3, 20, false),
+        ] {
+            assert_eq!(
+                built.page(prefix, skip, take, desc),
+                inserted.page(prefix, skip, take, desc)
+            );
+        }
+        built.insert("a", count);
+        built.remove("k000000", 0);
+        assert_eq!(keys(&built, "", 0, 2, false), vec![count, 1]);
+        assert_eq!(built.len(), count as usize);
+        assert_eq!(
+            NameOrder::from_sorted(Vec::new()).page("", 0, 5, false),
+            (0, vec![])
+        );
     }
 
     fn keys(n: &NameOrder, prefix: &str, skip: usize, take: usize, desc: bool) -> Vec<u32> {

@@ -13,8 +13,11 @@
 pub mod error;
 mod freshness;
 mod index;
+mod keys;
+mod load;
 mod plan;
 mod signal;
+mod slots;
 mod stats;
 pub mod writer;
 
@@ -27,10 +30,15 @@ use foldhash::fast::RandomState;
 
 pub use error::DirectoryError;
 pub use freshness::{Freshness, FreshnessStatus};
-use index::{MultiIndex, NameOrder, Order};
+use index::{NameOrder, Order};
+use keys::{Candidates, KeyIndex};
+pub use load::Loader;
 pub use signal::CatchUpSignal;
+use slots::Slots;
 
+use crate::ident::matches_key;
 use crate::record::{name_key, GroupRecord, Member, Snapshot, StoreOp, UserRecord};
+use crate::store::{Store, StoreError};
 
 /// A hash map sharded for concurrent readers, with a fast seeded hasher (the keys are
 /// ords and names, so SipHash's strength buys nothing and costs start-up time).
@@ -56,19 +64,27 @@ impl MemberSet {
 }
 
 /// The in-memory directory.
+///
+/// Users, groups and users' direct groups are kept by ord in vectors ([`Slots`]). The
+/// per-user key indexes (id, caseless userName, externalId, e-mail) keep no copy of
+/// the key: they file ords by the key's hash ([`KeyIndex`]) and every lookup confirms
+/// the candidates against the records. Groups (few) keep ordinary maps by name and id.
 #[derive(Default)]
 pub struct Directory {
-    users: Map<u32, Arc<UserRecord>>,
-    groups: Map<u32, Arc<GroupRecord>>,
-    ids: Map<Arc<str>, Member>,
-    user_names: Map<Box<str>, u32>,
-    user_external: MultiIndex,
-    user_emails: MultiIndex,
+    users: Slots<Arc<UserRecord>>,
+    groups: Slots<Arc<GroupRecord>>,
+    user_ids: KeyIndex,
+    group_ids: Map<Arc<str>, u32>,
+    /// By caseless userName ([`name_key`]).
+    user_names: KeyIndex,
+    user_external: KeyIndex,
+    /// By the caseless key of each e-mail.
+    user_emails: KeyIndex,
     group_names: Map<Box<str>, u32>,
-    group_external: MultiIndex,
+    group_external: KeyIndex,
     members: Map<u32, MemberSet>,
     /// Each user's direct groups, sorted (replaced whole on change: copy on write).
-    user_groups: Map<u32, Arc<[u32]>>,
+    user_groups: Slots<Arc<[u32]>>,
     group_parents: Map<u32, Vec<u32>>,
     /// Effective groups of the users for whom they differ from the direct ones
     /// (some direct group is nested in another); everyone else reads `user_groups`.
@@ -93,60 +109,28 @@ pub struct Directory {
 impl Directory {
     /// Builds the directory from a store snapshot.
     pub fn from_snapshot(snap: Snapshot) -> Self {
-        let dir = Directory::default();
-        let mut next_user = 0;
-        for u in snap.users {
-            next_user = next_user.max(u.ord + 1);
-            dir.report_stored_name("user", &u.id, &u.user_name, &dir.user_names);
-            dir.index_user(&Arc::new(u), None);
-        }
-        let mut next_group = 0;
-        for g in snap.groups {
-            next_group = next_group.max(g.ord + 1);
-            dir.report_stored_name("group", &g.id, &g.display_name, &dir.group_names);
-            dir.index_group(&Arc::new(g), None);
-        }
-        let mut direct: Vec<Vec<u32>> = vec![Vec::new(); next_user as usize];
-        for (group, member) in snap.memberships {
-            match member {
-                Member::User(u) => {
-                    dir.members.entry(group).or_default().users.insert(u);
-                    if let Some(gs) = direct.get_mut(u as usize) {
-                        gs.push(group);
-                    }
-                }
-                Member::Group(_) => dir.link(group, member),
-            }
-        }
-        for (u, mut gs) in direct.into_iter().enumerate() {
-            if !gs.is_empty() {
-                gs.sort_unstable();
-                gs.dedup();
-                dir.user_groups.insert(u as u32, Arc::from(gs));
-            }
-        }
-        if !dir.group_parents.is_empty() {
-            let users = dir.user_order.all();
-            for u in users {
-                dir.recompute_user(u);
-            }
-        }
-        dir.next_user.store(next_user, Ordering::Relaxed);
-        dir.next_group.store(next_group, Ordering::Relaxed);
-        dir.seq.store(snap.last_seq, Ordering::Release);
-        dir
+        let mut loader = Loader::default();
+        snap.replay(&mut loader);
+        loader.finish()
+    }
+
+    /// Reads the directory from the store, building it as the rows stream in.
+    pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let mut loader = Loader::default();
+        store.load_into(&mut loader)?;
+        Ok(loader.finish())
     }
 
     /// Logs a stored name that breaks the identifier rules or shares its caseless key
-    /// with one loaded before (data written before the rules): the server starts all
-    /// the same; such a user cannot sign in (see `authn::identity`), and the later of
-    /// two colliding names is the one found by name.
-    fn report_stored_name(&self, kind: &str, id: &str, name: &str, index: &Map<Box<str>, u32>) {
+    /// with `other`, loaded before (data written before the rules): the server starts
+    /// all the same; such a user cannot sign in (see `authn::identity`), and the later
+    /// of two colliding names is the one found by name.
+    fn report_stored_name(kind: &str, id: &str, name: &str, other: Option<u32>) {
         if let Err(e) = crate::ident::check(name) {
             tracing::warn!(kind, id, reason = %e, "a stored name breaks the identifier rules; rename it in the identity provider");
         }
-        if let Some(other) = index.get(name_key(name).as_str()) {
-            tracing::warn!(kind, id, other_ord = *other, "a stored name has the same caseless key as another; rename one in the identity provider");
+        if let Some(other) = other {
+            tracing::warn!(kind, id, other_ord = other, "a stored name has the same caseless key as another; rename one in the identity provider");
         }
     }
 
@@ -188,16 +172,42 @@ impl Directory {
     }
 
     pub fn user(&self, ord: u32) -> Option<Arc<UserRecord>> {
-        self.users.get(&ord).map(|r| r.clone())
+        self.users.get(ord)
     }
 
     pub fn group(&self, ord: u32) -> Option<Arc<GroupRecord>> {
-        self.groups.get(&ord).map(|r| r.clone())
+        self.groups.get(ord)
     }
 
     /// What an id names.
     pub fn resolve(&self, id: &str) -> Option<Member> {
-        self.ids.get(id).map(|m| *m)
+        if let Some(g) = self.group_ids.get(id) {
+            return Some(Member::Group(*g));
+        }
+        self.user_ids
+            .candidates(id)
+            .into_iter()
+            .find(|o| self.users.with(*o, |u| &*u.id == id) == Some(true))
+            .map(Member::User)
+    }
+
+    /// The candidates of a user key index that `keep` confirms, ascending.
+    fn confirmed_users(&self, found: Candidates, keep: impl Fn(&UserRecord) -> bool) -> Vec<u32> {
+        let mut out: Vec<u32> = found
+            .into_iter()
+            .filter(|o| self.users.with(*o, |u| keep(u)) == Some(true))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The ord of the user whose userName has the caseless key `key` (the last
+    /// created, should stored data hold two).
+    fn user_ord_by_key(&self, key: &str) -> Option<u32> {
+        let found = self.user_names.candidates(key);
+        self.confirmed_users(found, |u| matches_key(&u.user_name, key))
+            .last()
+            .copied()
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<UserRecord>> {
@@ -216,17 +226,20 @@ impl Directory {
 
     /// userName lookup by caseless key ([`name_key`]).
     pub fn user_by_name(&self, user_name: &str) -> Option<Arc<UserRecord>> {
-        let ord = *self.user_names.get(name_key(user_name).as_str())?;
+        let ord = self.user_ord_by_key(&name_key(user_name))?;
         self.user(ord)
     }
 
     pub fn users_by_external_id(&self, external_id: &str) -> Vec<u32> {
-        self.user_external.get(external_id)
+        let found = self.user_external.candidates(external_id);
+        self.confirmed_users(found, |u| u.external_id.as_deref() == Some(external_id))
     }
 
     /// E-mail lookup by caseless key.
     pub fn users_by_email(&self, email: &str) -> Vec<u32> {
-        self.user_emails.get(&name_key(email))
+        let key = name_key(email);
+        let found = self.user_emails.candidates(&key);
+        self.confirmed_users(found, |u| u.emails.iter().any(|e| matches_key(e, &key)))
     }
 
     /// Group displayName lookup by caseless key.
@@ -242,7 +255,18 @@ impl Directory {
     }
 
     pub fn groups_by_external_id(&self, external_id: &str) -> Vec<u32> {
-        self.group_external.get(external_id)
+        let mut out: Vec<u32> = self
+            .group_external
+            .candidates(external_id)
+            .into_iter()
+            .filter(|o| {
+                self.groups
+                    .with(*o, |g| g.external_id.as_deref() == Some(external_id))
+                    == Some(true)
+            })
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// One page of user ords in creation order (`skip`, then at most `take`), and the total.
@@ -341,8 +365,7 @@ impl Directory {
     /// The groups a user is directly in, sorted.
     pub fn direct_groups(&self, user: u32) -> Arc<[u32]> {
         self.user_groups
-            .get(&user)
-            .map(|g| g.clone())
+            .get(user)
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
@@ -433,8 +456,15 @@ impl Directory {
         if let Some(b) = before {
             self.unindex_user_keys(b);
         }
-        let key: Box<str> = name_key(&u.user_name).into();
+        let key = name_key(&u.user_name);
         self.user_name_order.insert(&key, u.ord);
+        self.index_user_keys(u, &key);
+        self.users.insert(u.ord, u.clone());
+        self.user_order.insert(u.ord);
+    }
+
+    /// Files a user under its caseless userName `key`, externalId, e-mails and id.
+    fn index_user_keys(&self, u: &UserRecord, key: &str) {
         self.user_names.insert(key, u.ord);
         if let Some(e) = &u.external_id {
             self.user_external.insert(e, u.ord);
@@ -442,21 +472,20 @@ impl Directory {
         for e in u.emails.iter() {
             self.user_emails.insert(&name_key(e), u.ord);
         }
-        self.ids.insert(u.id.clone(), Member::User(u.ord));
-        self.users.insert(u.ord, u.clone());
-        self.user_order.insert(u.ord);
+        self.user_ids.insert(&u.id, u.ord);
     }
 
     fn unindex_user_keys(&self, b: &UserRecord) {
         let key = name_key(&b.user_name);
         self.user_name_order.remove(&key, b.ord);
-        self.user_names.remove_if(key.as_str(), |_, o| *o == b.ord);
+        self.user_names.remove(&key, b.ord);
         if let Some(e) = &b.external_id {
             self.user_external.remove(e, b.ord);
         }
         for e in b.emails.iter() {
             self.user_emails.remove(&name_key(e), b.ord);
         }
+        self.user_ids.remove(&b.id, b.ord);
     }
 
     fn index_group(&self, g: &Arc<GroupRecord>, before: Option<&GroupRecord>) {
@@ -468,15 +497,20 @@ impl Directory {
                 self.group_external.remove(e, b.ord);
             }
         }
-        let key: Box<str> = name_key(&g.display_name).into();
+        let key = name_key(&g.display_name);
         self.group_name_order.insert(&key, g.ord);
+        self.index_group_keys(g, key.into());
+        self.groups.insert(g.ord, g.clone());
+        self.group_order.insert(g.ord);
+    }
+
+    /// Files a group under its caseless displayName `key`, externalId and id.
+    fn index_group_keys(&self, g: &GroupRecord, key: Box<str>) {
         self.group_names.insert(key, g.ord);
         if let Some(e) = &g.external_id {
             self.group_external.insert(e, g.ord);
         }
-        self.ids.insert(g.id.clone(), Member::Group(g.ord));
-        self.groups.insert(g.ord, g.clone());
-        self.group_order.insert(g.ord);
+        self.group_ids.insert(g.id.clone(), g.ord);
     }
 
     fn link(&self, group: u32, member: Member) {
@@ -484,14 +518,11 @@ impl Directory {
         match member {
             Member::User(u) => {
                 if set.users.insert(u) {
-                    let mut gs = self
-                        .user_groups
-                        .entry(u)
-                        .or_insert_with(|| Arc::from(Vec::new()));
+                    let gs = self.direct_groups(u);
                     if let Err(pos) = gs.binary_search(&group) {
                         let mut next = gs.to_vec();
                         next.insert(pos, group);
-                        *gs = Arc::from(next);
+                        self.user_groups.insert(u, Arc::from(next));
                     }
                 }
             }
@@ -519,10 +550,10 @@ impl Directory {
         }
         match member {
             Member::User(u) => {
-                if let Some(mut gs) = self.user_groups.get_mut(&u) {
+                self.user_groups.update(u, |gs| {
                     let next: Vec<u32> = gs.iter().copied().filter(|g| *g != group).collect();
                     *gs = Arc::from(next);
-                }
+                });
             }
             Member::Group(h) => {
                 if let Some(mut ps) = self.group_parents.get_mut(&h) {
@@ -565,11 +596,10 @@ impl Directory {
                     for g in self.direct_groups(*ord).iter() {
                         self.unlink(*g, Member::User(*ord));
                     }
-                    if let Some((_, u)) = self.users.remove(ord) {
+                    if let Some(u) = self.users.remove(*ord) {
                         self.unindex_user_keys(&u);
-                        self.ids.remove(&u.id);
                     }
-                    self.user_groups.remove(ord);
+                    self.user_groups.remove(*ord);
                     self.effective.remove(ord);
                     self.user_order.remove(*ord);
                     recompute.remove(ord);
@@ -592,14 +622,14 @@ impl Directory {
                     }
                     self.members.remove(ord);
                     self.group_parents.remove(ord);
-                    if let Some((_, g)) = self.groups.remove(ord) {
+                    if let Some(g) = self.groups.remove(*ord) {
                         let key = name_key(&g.display_name);
                         self.group_name_order.remove(&key, g.ord);
                         self.group_names.remove_if(key.as_str(), |_, o| *o == g.ord);
                         if let Some(e) = &g.external_id {
                             self.group_external.remove(e, g.ord);
                         }
-                        self.ids.remove(&g.id);
+                        self.group_ids.remove_if(&*g.id, |_, o| *o == g.ord);
                     }
                     self.group_order.remove(*ord);
                     recompute.extend(affected);
@@ -645,7 +675,7 @@ impl Directory {
             }
         }
         for u in recompute {
-            if self.users.contains_key(&u) {
+            if self.users.contains(u) {
                 self.recompute_user(u);
             }
         }

@@ -18,7 +18,7 @@ mod resource;
 
 pub use audit::{AuditEntry, AuditQuery, AuditRow};
 pub use body::Body;
-pub use change::{Change, Snapshot, StoreOp};
+pub use change::{Change, Snapshot, SnapshotSink, StoreOp};
 pub use credential::{SessionRow, TokenRow};
 pub use name::name_key;
 pub use resource::{Actor, GroupDraft, GroupRecord, Member, MemberChange, UserDraft, UserRecord};

@@ -17,7 +17,9 @@ mod tests;
 pub mod transfer;
 
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
-use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, TokenRow};
+use crate::record::{
+    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, SnapshotSink, TokenRow,
+};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -60,8 +62,16 @@ impl From<postgres::tls::PgTlsError> for StoreError {
 
 /// A durable home for the directory.
 pub trait Store: Send + Sync + 'static {
-    /// Reads the whole directory.
-    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Reads the whole directory, handing each row to `sink` as it is read (users and
+    /// groups in ord order, then memberships grouped by member, then the last sequence
+    /// number; see [`SnapshotSink`]).
+    fn load_into(&self, sink: &mut dyn SnapshotSink) -> Result<(), StoreError>;
+    /// Reads the whole directory into a [`Snapshot`].
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let mut snap = Snapshot::default();
+        self.load_into(&mut snap)?;
+        Ok(snap)
+    }
     /// Makes a batch of changes durable in one transaction; returns their sequence numbers.
     fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError>;
     /// Like [`Store::commit`], stating the change-log sequence the batch was planned

@@ -172,7 +172,7 @@ impl Columns for postgres::Row {
 }
 
 /// A stored integer that must fit an ord.
-fn to_u32(v: i64, what: &str) -> Result<u32, StoreError> {
+pub(super) fn to_u32(v: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} out of range")))
 }
 

@@ -22,7 +22,7 @@ use crate::config::store::SqliteConfig;
 use crate::record::chain::{record_hash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
 use crate::record::{
-    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, StoreOp, TokenRow,
+    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, SnapshotSink, StoreOp, TokenRow,
 };
 
 /// SQLite-backed [`Store`].
@@ -240,12 +240,18 @@ fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
 }
 
 /// Every row `sql` selects, read by `row`.
-fn all<T>(
+/// Runs `sql` and hands each row to `row` as it is read.
+fn each(
     conn: &Connection,
     sql: &str,
-    row: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    conn.prepare(sql)?.query_and_then([], row)?.collect()
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        row(r)?;
+    }
+    Ok(())
 }
 
 /// One row of the SQLite change log (no writes are kept there: one writer never needs
@@ -282,23 +288,46 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn load(&self) -> Result<Snapshot, StoreError> {
+    fn load_into(&self, sink: &mut dyn SnapshotSink) -> Result<(), StoreError> {
         let conn = self.reader.lock();
-        let mut snap = Snapshot::default();
+        let next = |sql: &str| -> Result<u32, StoreError> {
+            let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+            rows::to_u32(n, "ord")
+        };
+        sink.expect(
+            next("SELECT COALESCE(MAX(ord) + 1, 0) FROM users")?,
+            next("SELECT COALESCE(MAX(ord) + 1, 0) FROM groups")?,
+        );
         let users = concat!("SELECT ", rows::user_columns!(), " FROM users ORDER BY ord");
-        snap.users = all(&conn, users, |r| rows::user(r))?;
+        each(&conn, users, |r| {
+            sink.user(rows::user(r)?);
+            Ok(())
+        })?;
         let groups = concat!(
             "SELECT ",
             rows::group_columns!(),
             " FROM groups ORDER BY ord"
         );
-        snap.groups = all(&conn, groups, |r| rows::group(r))?;
-        let members = concat!("SELECT ", rows::membership_columns!(), " FROM memberships");
-        snap.memberships = all(&conn, members, |r| rows::membership(r))?;
-        snap.last_seq = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| {
+        each(&conn, groups, |r| {
+            sink.group(rows::group(r)?);
+            Ok(())
+        })?;
+        // The index by member hands each user's memberships together.
+        let members = concat!(
+            "SELECT ",
+            rows::membership_columns!(),
+            " FROM memberships ORDER BY member_kind, member_ord"
+        );
+        each(&conn, members, |r| {
+            let (group, member) = rows::membership(r)?;
+            sink.membership(group, member);
+            Ok(())
+        })?;
+        let seq = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| {
             r.get::<_, i64>(0)
-        })? as u64;
-        Ok(snap)
+        })?;
+        sink.last_seq(seq as u64);
+        Ok(())
     }
 
     fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError> {

@@ -95,8 +95,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
     let shadow = load_shadow(config, &policy)?;
     let store = open_store(config).await?;
     let loader = store.clone();
-    let snapshot = tokio::task::spawn_blocking(move || loader.load()).await??;
-    let dir = Arc::new(Directory::from_snapshot(snapshot));
+    let dir = Arc::new(tokio::task::spawn_blocking(move || Directory::load(&*loader)).await??);
     tracing::info!(
         users = dir.user_count(),
         groups = dir.group_count(),

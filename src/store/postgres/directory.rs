@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{IsolationLevel, Statement, Transaction};
 
 use super::{oplog, stmt, PgStore, CHANGES_CHANNEL, WRITE_LOCK};
-use crate::record::{Change, Snapshot, StoreOp};
+use crate::record::{Change, SnapshotSink, StoreOp};
 use crate::store::rows::{self, GroupValues, UserValues};
 use crate::store::StoreError;
 
@@ -110,7 +111,9 @@ pub(super) fn write_op(
 }
 
 impl PgStore {
-    pub(super) fn pg_load(&self) -> Result<Snapshot, StoreError> {
+    /// Streams the directory to `sink` from one consistent read (rows are read as they
+    /// arrive, never collected).
+    pub(super) fn pg_load(&self, sink: &mut dyn SnapshotSink) -> Result<(), StoreError> {
         self.with_reader(|c| {
             let mut tx = c
                 .client
@@ -118,23 +121,48 @@ impl PgStore {
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
-            let mut snap = Snapshot::default();
+            let next = |tx: &mut Transaction<'_>, sql: &str| -> Result<u32, StoreError> {
+                rows::to_u32(tx.query_one(sql, &[])?.try_get(0)?, "ord")
+            };
+            let users = next(
+                &mut tx,
+                "SELECT COALESCE(MAX(ord) + 1, 0)::BIGINT FROM users",
+            )?;
+            let groups = next(
+                &mut tx,
+                "SELECT COALESCE(MAX(ord) + 1, 0)::BIGINT FROM groups",
+            )?;
+            sink.expect(users, groups);
             let users = concat!("SELECT ", rows::user_columns!(), " FROM users ORDER BY ord");
-            snap.users = all(&mut tx, users, rows::user)?;
+            each(&mut tx, users, |r| {
+                sink.user(rows::user(r)?);
+                Ok(())
+            })?;
             let groups = concat!(
                 "SELECT ",
                 rows::group_columns!(),
                 " FROM groups ORDER BY ord"
             );
-            snap.groups = all(&mut tx, groups, rows::group)?;
-            let members = concat!("SELECT ", rows::membership_columns!(), " FROM memberships");
-            snap.memberships = all(&mut tx, members, rows::membership)?;
+            each(&mut tx, groups, |r| {
+                sink.group(rows::group(r)?);
+                Ok(())
+            })?;
+            let members = concat!(
+                "SELECT ",
+                rows::membership_columns!(),
+                " FROM memberships ORDER BY member_kind, member_ord"
+            );
+            each(&mut tx, members, |r| {
+                let (group, member) = rows::membership(r)?;
+                sink.membership(group, member);
+                Ok(())
+            })?;
             let seq: i64 = tx
                 .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM change_log", &[])?
                 .try_get(0)?;
-            snap.last_seq = seq as u64;
+            sink.last_seq(seq as u64);
             tx.commit()?;
-            Ok(snap)
+            Ok(())
         })
     }
 
@@ -201,12 +229,20 @@ impl PgStore {
 }
 
 /// Every row `sql` selects, read by `row`.
-fn all<T>(
+/// Runs `sql` and hands each row to `row` as it arrives.
+fn each(
     tx: &mut Transaction<'_>,
     sql: &str,
-    row: fn(&postgres::Row) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    tx.query(sql, &[])?.iter().map(row).collect()
+    mut row: impl FnMut(&postgres::Row) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut rows = tx.query_raw(
+        sql,
+        std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+    )?;
+    while let Some(r) = rows.next()? {
+        row(&r)?;
+    }
+    Ok(())
 }
 
 /// A unique constraint that fires in a commit: the database's backstop for names the

@@ -35,7 +35,7 @@ use self::tls::{PgTls, TlsOptions};
 use super::StoreError;
 use crate::config::store::PostgresConfig;
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
-use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, TokenRow};
+use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, SnapshotSink, TokenRow};
 
 pub use import::Export;
 pub use schema::MIGRATE_LOCK;
@@ -257,8 +257,8 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
 }
 
 impl super::Store for PgStore {
-    fn load(&self) -> Result<Snapshot, StoreError> {
-        self.pg_load()
+    fn load_into(&self, sink: &mut dyn SnapshotSink) -> Result<(), StoreError> {
+        self.pg_load(sink)
     }
     fn commit(&self, batch: &[Change]) -> Result<Vec<u64>, StoreError> {
         self.pg_commit(None, batch)
