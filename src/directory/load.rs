@@ -5,13 +5,115 @@
 //! (sized beforehand from the highest ords), the name orders collected and sorted once
 //! at the end instead of inserted one by one, and each user's direct groups built in
 //! one piece when the store hands a user's memberships together (any order is handled).
+//!
+//! [`load_overlapped`] reads on the calling thread and builds on another: the rows go
+//! over in batches through a bounded channel, so reading the store (decoding rows,
+//! coding bodies) and building the indexes run at once, with at most a few batches of
+//! rows in flight.
 
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 
 use super::index::NameOrder;
 use super::{Directory, MemberSet};
 use crate::record::{name_key, GroupRecord, Member, SnapshotSink, UserRecord};
+use crate::store::{Store, StoreError};
+
+/// Rows per batch handed to the building thread.
+const BATCH: usize = 4096;
+/// Batches in flight at most.
+const IN_FLIGHT: usize = 8;
+
+/// One row as the store handed it.
+enum Row {
+    Expect(u32, u32),
+    User(UserRecord),
+    Group(GroupRecord),
+    Membership(u32, Member),
+    LastSeq(u64),
+}
+
+/// The reading side: collects rows into batches and sends them to the builder.
+struct Batches {
+    tx: SyncSender<Vec<Row>>,
+    batch: Vec<Row>,
+    /// The builder stopped taking rows (it failed): the rest are dropped.
+    gone: bool,
+}
+
+impl Batches {
+    fn push(&mut self, row: Row) {
+        self.batch.push(row);
+        if self.batch.len() >= BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if !self.gone && self.tx.send(batch).is_err() {
+            self.gone = true;
+        }
+    }
+}
+
+impl SnapshotSink for Batches {
+    fn expect(&mut self, user_ords: u32, group_ords: u32) {
+        self.push(Row::Expect(user_ords, group_ords));
+    }
+    fn user(&mut self, user: UserRecord) {
+        self.push(Row::User(user));
+    }
+    fn group(&mut self, group: GroupRecord) {
+        self.push(Row::Group(group));
+    }
+    fn membership(&mut self, group: u32, member: Member) {
+        self.push(Row::Membership(group, member));
+    }
+    fn last_seq(&mut self, seq: u64) {
+        self.push(Row::LastSeq(seq));
+    }
+}
+
+/// Reads `store` on this thread while another builds the directory from its rows.
+pub fn load_overlapped(store: &dyn Store) -> Result<super::Directory, StoreError> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<Row>>(IN_FLIGHT);
+        let builder = std::thread::Builder::new()
+            .name("directory-load".into())
+            .spawn_scoped(scope, move || {
+                let mut loader = Loader::default();
+                for batch in rx {
+                    for row in batch {
+                        match row {
+                            Row::Expect(u, g) => loader.expect(u, g),
+                            Row::User(u) => loader.user(u),
+                            Row::Group(g) => loader.group(g),
+                            Row::Membership(g, m) => loader.membership(g, m),
+                            Row::LastSeq(s) => loader.last_seq(s),
+                        }
+                    }
+                }
+                loader.finish()
+            })
+            .map_err(|e| {
+                StoreError::Corrupt(format!("the directory builder did not start: {e}"))
+            })?;
+        let mut batches = Batches {
+            tx,
+            batch: Vec::with_capacity(BATCH),
+            gone: false,
+        };
+        let read = store.load_into(&mut batches);
+        batches.send();
+        drop(batches);
+        let built = builder
+            .join()
+            .map_err(|_| StoreError::Corrupt("the directory builder failed".into()))?;
+        read.map(|()| built)
+    })
+}
 
 /// Builds a [`Directory`] from streamed rows; [`Loader::finish`] hands it over.
 #[derive(Default)]

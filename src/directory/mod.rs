@@ -115,10 +115,10 @@ impl Directory {
     }
 
     /// Reads the directory from the store, building it as the rows stream in.
+    /// The store is read on this thread and the directory built on another at the
+    /// same time (`load::load_overlapped`).
     pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        let mut loader = Loader::default();
-        store.load_into(&mut loader)?;
-        Ok(loader.finish())
+        load::load_overlapped(store)
     }
 
     /// Logs a stored name that breaks the identifier rules or shares its caseless key

@@ -25,8 +25,8 @@ pub mod limits;
 pub mod mcp;
 pub mod pages;
 pub mod pipeline;
-mod throttle;
 pub mod step_up;
+mod throttle;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -205,15 +205,7 @@ async fn judge_and_forward(
     } else {
         (Default::default(), None)
     };
-    let resp = forward(
-        &client,
-        &route.settings,
-        req,
-        &path.forward,
-        cancel,
-        guard,
-    )
-    .await?;
+    let resp = forward(&client, &route.settings, req, &path.forward, cancel, guard).await?;
     if is_mcp {
         let ended = mcp_session
             .as_deref()

@@ -586,3 +586,76 @@ async fn forward_auth_never_passes_a_post_it_cannot_read() {
     assert_eq!(ask("GET").await.unwrap().status(), 200);
     assert_eq!(ask("DELETE").await.unwrap().status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_id_is_worth_nothing_to_another_user() {
+    let server = DbtMcp::start().await;
+    let (env, _bot) = gate_for(&server).await;
+    let other = env
+        .gate
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "bot2", "userType": "Agent", "active": true}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let analysts = env.group_id("analysts").await.unwrap();
+    env.add_member(&analysts, &other).await;
+    let mut bot = Client {
+        env: &env,
+        user: "bot",
+        session: None,
+    };
+    bot.open().await;
+    let reached = server.received().len();
+
+    // The second agent may use the route, but not the first one's session.
+    let thief = Client {
+        env: &env,
+        user: "bot2",
+        session: bot.session.clone(),
+    };
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
+    let stolen = thief.post(&ping).await;
+    assert_eq!(stolen.status, 404);
+    assert_eq!(
+        stolen.one()["error"]["code"],
+        -32001,
+        "{:?}",
+        stolen.messages
+    );
+    let stream = thief.request(reqwest::Method::GET).send().await.unwrap();
+    assert_eq!(
+        stream.status(),
+        404,
+        "the event stream of another's session"
+    );
+    let end = thief.request(reqwest::Method::DELETE).send().await.unwrap();
+    assert_eq!(end.status(), 404, "ending another's session");
+    assert_eq!(
+        server.received().len(),
+        reached,
+        "nothing reached the server"
+    );
+
+    // The owner goes on; the second agent's own session works.
+    let mine = bot.post(&ping).await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(mine.one()["result"], json!({}));
+    let mut own = Client {
+        env: &env,
+        user: "bot2",
+        session: None,
+    };
+    own.open().await;
+    assert_ne!(own.session, bot.session);
+    assert_eq!(own.post(&ping).await.status, 200);
+    // And the first agent cannot use the second's.
+    let swapped = Client {
+        env: &env,
+        user: "bot",
+        session: own.session.clone(),
+    };
+    assert_eq!(swapped.post(&ping).await.status, 404);
+}

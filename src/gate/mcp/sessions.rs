@@ -50,7 +50,12 @@ pub struct NotYours;
 impl McpSessions {
     /// Whether `user_id` may use `session` on `route`; a session not known here is
     /// bound to them.
-    pub fn admit(&self, route: &Arc<str>, session: &str, user_id: &Arc<str>) -> Result<(), NotYours> {
+    pub fn admit(
+        &self,
+        route: &Arc<str>,
+        session: &str,
+        user_id: &Arc<str>,
+    ) -> Result<(), NotYours> {
         if let Some(owner) = self.map.get(&(route.clone(), session.into())) {
             return if owner.user_id == *user_id {
                 Ok(())
@@ -198,7 +203,11 @@ mod tests {
         }
         assert_eq!(m.len(), MAX_SESSIONS);
         m.bind(&route, "late", &s("u2"));
-        assert!(m.len() <= MAX_SESSIONS - MAX_SESSIONS / 10 + 1, "{}", m.len());
+        assert!(
+            m.len() <= MAX_SESSIONS - MAX_SESSIONS / 10 + 1,
+            "{}",
+            m.len()
+        );
         assert_eq!(m.admit(&route, "late", &s("u1")), Err(NotYours));
         // The newest of the old ones are kept.
         let last = (MAX_SESSIONS - 1).to_string();
