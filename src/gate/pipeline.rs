@@ -133,7 +133,7 @@ async fn judge_and_forward(
     let mcp_session = if is_mcp {
         match gate.admit_mcp_session(&route.name, req.headers(), &subject.record().id) {
             Ok(s) => s,
-            Err(answer) => return Ok(answer),
+            Err(_) => return Ok(mcp::sessions::not_found()),
         }
     } else {
         None

@@ -110,24 +110,24 @@ impl McpSessions {
 
 impl Gate {
     /// The session a request on an mcp route names, if it is the caller's (or new
-    /// here); `Err`: the answer to give instead (404, as for an unknown session).
+    /// here); `Err`: answer [`not_found`] instead.
     pub(crate) fn admit_mcp_session(
         &self,
         route: &Arc<str>,
         headers: &HeaderMap,
         user_id: &Arc<str>,
-    ) -> Result<Option<String>, Response<Body>> {
+    ) -> Result<Option<String>, NotYours> {
         let Some(session) = headers.get(SESSION_HEADER) else {
             return Ok(None);
         };
         let Ok(session) = session.to_str() else {
-            return Err(not_found());
+            return Err(NotYours);
         };
         match self.mcp_sessions.admit(route, session, user_id) {
             Ok(()) => Ok(Some(session.to_owned())),
             Err(NotYours) => {
                 tracing::warn!(route = %route, user_id = %user_id, "an MCP session of another user was refused");
-                Err(not_found())
+                Err(NotYours)
             }
         }
     }
@@ -152,7 +152,7 @@ impl Gate {
 }
 
 /// 404 with a JSON-RPC error: the session is not one the caller may use.
-fn not_found() -> Response<Body> {
+pub(crate) fn not_found() -> Response<Body> {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,
