@@ -142,9 +142,17 @@ pub async fn admit(
     ))
 }
 
-/// Reads the whole body within [`MAX_BODY_BYTES`] and `timeout`.
+/// How much of a body past [`MAX_BODY_BYTES`] is read and discarded before the 413,
+/// and for how long at most: a client still sending gets to read the answer instead of
+/// a reset connection (as nginx's lingering close does); a larger body is cut.
+const LINGER_BYTES: usize = 16 << 20;
+const LINGER_TIME: Duration = Duration::from_secs(5);
+
+/// Reads the whole body within [`MAX_BODY_BYTES`] and `timeout`. A body over the cap
+/// (declared or read) is drained within [`LINGER_BYTES`] and [`LINGER_TIME`], then
+/// refused.
 async fn read_body(
-    body: Incoming,
+    mut body: Incoming,
     headers: &http::HeaderMap,
     timeout: Duration,
 ) -> Result<Bytes, BodyError> {
@@ -152,16 +160,47 @@ async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(BodyError::TooLarge);
+    let mut too_large = declared.is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    loop {
+        let limit = if too_large {
+            deadline.min(started + LINGER_TIME)
+        } else {
+            deadline
+        };
+        let frame = match tokio::time::timeout_at(limit, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => break,
+            Ok(Some(Err(_))) | Err(_) if too_large => return Err(BodyError::TooLarge),
+            Ok(Some(Err(_))) | Err(_) => {
+                return Err(BodyError::Invalid(
+                    "the body could not be read in full".to_owned(),
+                ))
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > MAX_BODY_BYTES {
+            too_large = true;
+            kept = bytes::BytesMut::new();
+        }
+        if too_large {
+            if seen > MAX_BODY_BYTES.saturating_add(LINGER_BYTES) {
+                break;
+            }
+            continue;
+        }
+        kept.extend_from_slice(&data);
     }
-    let read = Limited::new(body, MAX_BODY_BYTES).collect();
-    match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Ok(Err(_)) | Err(_) => Err(BodyError::Invalid(
-            "the body could not be read in full".to_owned(),
-        )),
+    if too_large {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(kept.freeze())
     }
 }
 
