@@ -238,20 +238,18 @@ def print_targets(med) -> None:
             f"| ≥ 0.8× direct-to-upstream throughput, 20 MiB | scimgate / direct MiB/s | "
             f"{g['mibs']:,.0f} vs {d['mibs']:,.0f} MiB/s = {r:.2f}× | {verdict(r >= 0.8)} |"
         )
-    full, sh = get("rung-audit", "small.txt"), get("variant-shadow", "small.txt")
-    if full and sh:
-        r = sh["rps"] / full["rps"]
-        print(
-            f"| a shadow set of the same size costs ≤ 10 % of throughput, 256 B | "
-            f"with / without requests/s | {r:.2f}× | {verdict(r >= 0.9)} |"
-        )
-    rl = get("variant-rate-limit", "small.txt")
-    if full and rl:
-        r = rl["rps"] / full["rps"]
-        print(
-            f"| a rate limit not reached costs ≤ 2 % of throughput, 256 B | "
-            f"with / without requests/s | {r:.2f}× | {verdict(r >= 0.98)} |"
-        )
+    full = get("rung-audit", "small.txt")
+    for variant, what, floor in [
+        ("shadow", "a shadow set of the same size costs ≤ 10 %", 0.9),
+        ("rate-limit", "a rate limit not reached costs ≤ 2 %", 0.98),
+    ]:
+        v = get(f"variant-{variant}", "small.txt")
+        if full and v:
+            r = v["rps"] / full["rps"]
+            print(
+                f"| {what} of throughput, 256 B | with / without requests/s | "
+                f"{r:.2f}× | {verdict(r >= floor)} |"
+            )
     bad = [f"{t} {b}" for (t, b), m in med.items() if m["errors"]]
     if bad:
         print()

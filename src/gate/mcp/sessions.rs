@@ -13,7 +13,8 @@
 //! A session this process has not seen (issued before a restart, or by another
 //! replica) is bound to the first user who uses it here. The map is bounded
 //! ([`MAX_SESSIONS`] per process): past it, the oldest tenth is forgotten (and would be
-//! bound again on next use). A session ended by `DELETE` is forgotten.
+//! bound again on next use); ids longer than [`MAX_SESSION_ID_BYTES`] are refused. A
+//! session ended by `DELETE` is forgotten.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +27,10 @@ use crate::gate::Gate;
 
 /// Sessions remembered at most.
 pub const MAX_SESSIONS: usize = 100_000;
+
+/// The longest session id remembered; a longer one is refused like another user's
+/// (servers issue ids of a few dozen bytes), so the map's memory is bounded.
+pub const MAX_SESSION_ID_BYTES: usize = 256;
 
 /// The header that names a session.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -123,6 +128,9 @@ impl Gate {
         let Ok(session) = session.to_str() else {
             return Err(NotYours);
         };
+        if session.len() > MAX_SESSION_ID_BYTES {
+            return Err(NotYours);
+        }
         match self.mcp_sessions.admit(route, session, user_id) {
             Ok(()) => Ok(Some(session.to_owned())),
             Err(NotYours) => {
@@ -145,7 +153,11 @@ impl Gate {
             self.mcp_sessions.forget(route, session);
             return;
         }
-        if let Some(session) = answer.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        if let Some(session) = answer
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| s.len() <= MAX_SESSION_ID_BYTES)
+        {
             self.mcp_sessions.bind(route, session, user_id);
         }
     }
