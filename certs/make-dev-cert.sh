@@ -3,11 +3,12 @@
 # localhost / 127.0.0.1 / ::1:
 #   certs/dev-cert.pem   certificate (PEM)
 #   certs/dev-key.pem    private key (PEM, PKCS#8, mode 0600)
+# DEV_CERT_DIR=<dir> writes the two files there instead (bench/proxy/run uses it).
 # Does nothing when both files exist, unless --force is given.
 # Prints the two paths. Development only: never use or commit these files.
 set -euo pipefail
 
-DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DIR="${DEV_CERT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 CERT="$DIR/dev-cert.pem"
 KEY="$DIR/dev-key.pem"
 DAYS="${DEV_CERT_DAYS:-365}"
