@@ -418,7 +418,11 @@ def print_tls(out: str, body: str, label: str, bad: list) -> None:
             total += int(m.group(1)) if m else 0
         wall = int(f["wall_ns"]) / 1e9
         cpu = int(f["ticks"]) / int(f["clk_tck"]) * 1e6 / total if total else None
-        hs[s] = (total / wall if wall else 0.0, cpu, total)
+        busy = None
+        if "cpu0" in f:
+            b0, i0, b1, i1 = (int(x) for x in f["cpu0"].split())
+            busy = 100 * (b1 - b0) / max(1, (b1 - b0) + (i1 - i0))
+        hs[s] = (total / wall if wall else 0.0, cpu, total, busy)
     if hs:
         clients = len(glob.glob(os.path.join(out, "stime-scimgate-*.txt")))
         print(
@@ -427,12 +431,15 @@ def print_tls(out: str, body: str, label: str, bad: list) -> None:
             "clients', and CPU µs per handshake is the server's cost):"
         )
         print()
-        print("| target | handshakes/s | handshakes | CPU µs/handshake |")
-        print("|---|---:|---:|---:|")
+        print("| target | handshakes/s | handshakes | CPU µs/handshake | client CPU 0 busy |")
+        print("|---|---:|---:|---:|---:|")
         for s, name in SIDES:
             if s in hs:
-                rate, cpu, total = hs[s]
-                print(f"| {name} | {rate:,.0f} | {total:,} | {fmt_opt(cpu, '.1f')} |")
+                rate, cpu, total, busy = hs[s]
+                print(
+                    f"| {name} | {rate:,.0f} | {total:,} | {fmt_opt(cpu, '.1f')} | "
+                    f"{'–' if busy is None else f'{busy:.0f} %'} |"
+                )
                 if not total:
                     bad.append(f"handshakes {s}")
         print()
