@@ -36,6 +36,7 @@ pub mod server;
 pub mod store;
 pub mod tokens;
 pub mod web;
+pub mod webhook;
 pub mod yaml;
 
 /// Identifier rules and the caseless key (shared with the SCIM crate).

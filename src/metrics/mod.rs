@@ -97,6 +97,17 @@ pub struct ReloadLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of the access-request webhook counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `delivered`, `failed` (every attempt refused or failed) or `dropped` (the
+    /// queue was full, or the server stopped first).
+    pub outcome: &'static str,
+}
+
+/// The outcomes of [`Metrics::webhook`], each a series from the first scrape.
+pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "failed", "dropped"];
+
 /// What a reload counted by [`Metrics::reload`] loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reloaded {
@@ -130,6 +141,7 @@ pub(crate) struct Families {
     pub streams_cut: Counter,
     pub rate_limited: Family<LimitLabels, Counter>,
     pub shadow_differences: Family<ShadowLabels, Counter>,
+    pub webhook_events: Family<WebhookLabels, Counter>,
 }
 
 /// Every metric of one scimgate instance.
@@ -227,6 +239,14 @@ impl Metrics {
             "Decisions where the shadow policy set differs from the live one, by route and kind (would_allow, would_deny).",
             f.shadow_differences.clone(),
         );
+        registry.register(
+            "access_webhook_events",
+            "Access-request events for the webhook, by outcome: delivered, failed (every attempt refused or failed) or dropped (queue full, or the server stopped first).",
+            f.webhook_events.clone(),
+        );
+        for outcome in WEBHOOK_OUTCOMES {
+            let _ = f.webhook_events.get_or_create(&WebhookLabels { outcome });
+        }
         registry.register_collector(Box::new(StateCollector(sources.clone())));
         let connections = Arc::new(ConnectionMetrics::default());
         connections.register(&mut registry);
@@ -289,6 +309,15 @@ impl Metrics {
                 kind,
             })
             .inc();
+    }
+
+    /// Counts `n` access-request webhook events with `outcome` (one of
+    /// [`WEBHOOK_OUTCOMES`]).
+    pub fn webhook(&self, outcome: &'static str, n: u64) {
+        self.families
+            .webhook_events
+            .get_or_create(&WebhookLabels { outcome })
+            .inc_by(n);
     }
 
     /// Counts one SCIM scan event (`run`, `refused`, `timed_out`).
