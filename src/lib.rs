@@ -10,6 +10,7 @@
 //! the listeners, and `cli` is the `scimgate` command. A test
 //! (`tests/it/layers.rs`) fails when an import closes a cycle between these modules.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod authn;

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use collect::{ScrapeSources, StateCollector};
@@ -108,6 +109,13 @@ pub struct WebhookLabels {
 /// The outcomes of [`Metrics::webhook`], each a series from the first scrape.
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "failed", "dropped"];
 
+/// Labels of the ended-grant counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrantEndLabels {
+    /// `expired`, `revoked` or `deprovisioned`.
+    pub how: &'static str,
+}
+
 /// What a reload counted by [`Metrics::reload`] loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reloaded {
@@ -142,6 +150,9 @@ pub(crate) struct Families {
     pub rate_limited: Family<LimitLabels, Counter>,
     pub shadow_differences: Family<ShadowLabels, Counter>,
     pub webhook_events: Family<WebhookLabels, Counter>,
+    pub access_pending: Gauge,
+    pub access_active: Gauge,
+    pub grants_ended: Family<GrantEndLabels, Counter>,
 }
 
 /// Every metric of one scimgate instance.
@@ -247,6 +258,24 @@ impl Metrics {
         for outcome in WEBHOOK_OUTCOMES {
             let _ = f.webhook_events.get_or_create(&WebhookLabels { outcome });
         }
+        registry.register(
+            "access_requests_pending",
+            "Just-in-time access requests waiting for approval.",
+            f.access_pending.clone(),
+        );
+        registry.register(
+            "access_grants_active",
+            "Time-bound grants from approved access requests in force.",
+            f.access_active.clone(),
+        );
+        registry.register(
+            "access_grants_ended",
+            "Time-bound grants ended, by how: expired, revoked (early, by an approver or an admin) or deprovisioned (the user was deactivated or deleted).",
+            f.grants_ended.clone(),
+        );
+        for how in ["expired", "revoked", "deprovisioned"] {
+            let _ = f.grants_ended.get_or_create(&GrantEndLabels { how });
+        }
         registry.register_collector(Box::new(StateCollector(sources.clone())));
         let connections = Arc::new(ConnectionMetrics::default());
         connections.register(&mut registry);
@@ -274,6 +303,24 @@ impl Metrics {
     /// Counts live streams cut by a revocation or a policy reload.
     pub fn streams_cut(&self, n: usize) {
         self.families.streams_cut.inc_by(n as u64);
+    }
+
+    /// Sets the numbers of pending access requests and active grants.
+    pub fn access_open(&self, pending: usize, active: usize) {
+        self.families
+            .access_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.families
+            .access_active
+            .set(i64::try_from(active).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one time-bound grant ended `how` (`expired`, `revoked`, `deprovisioned`).
+    pub fn grant_ended(&self, how: &'static str) {
+        self.families
+            .grants_ended
+            .get_or_create(&GrantEndLabels { how })
+            .inc();
     }
 
     /// Counts one reload of `what`: `applied` when a new set or pair went into force,

@@ -108,6 +108,11 @@ pub fn show_duration(d: Duration) -> String {
     }
 }
 
+/// A duration as written in a request or a form: `4h`, `90m`, `45s`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    values::duration(text)
+}
+
 /// Compiles a requestable grant of `group` on `route`; problems go to `problems`.
 pub(crate) fn compile(
     route: &Arc<str>,

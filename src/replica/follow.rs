@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
-use super::SessionEnds;
+use super::{GrantChanges, SessionEnds};
 use crate::directory::{CatchUpSignal, Directory};
 use crate::store::postgres::tls::{self, PgTls, TlsOptions};
-use crate::store::postgres::{CHANGES_CHANNEL, LISTEN_ALL};
+use crate::store::postgres::{ACCESS_CHANNEL, CHANGES_CHANNEL, LISTEN_ALL};
 
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -35,6 +35,7 @@ pub fn start(
     signal: Arc<CatchUpSignal>,
     dir: Arc<Directory>,
     sessions: Arc<dyn SessionEnds>,
+    grants: Arc<dyn GrantChanges>,
     cancel: CancellationToken,
 ) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     let (url, tls) = tls::resolve(&settings.url, &settings.tls)?;
@@ -52,6 +53,7 @@ pub fn start(
                 &settings,
                 &signal,
                 &sessions,
+                &grants,
                 &dir,
                 &mut backoff,
             );
@@ -79,6 +81,7 @@ async fn follow_once(
     settings: &FollowSettings,
     signal: &CatchUpSignal,
     sessions: &Arc<dyn SessionEnds>,
+    grants: &Arc<dyn GrantChanges>,
     dir: &Directory,
     backoff: &mut Duration,
 ) {
@@ -121,12 +124,14 @@ async fn follow_once(
     // sessions ended meanwhile.
     signal.poke();
     sessions.resync().await;
+    grants.resync();
     let mut tick = tokio::time::interval(settings.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             n = rx.recv() => match n {
                 Some(n) if n.channel() == CHANGES_CHANNEL => signal.poke(),
+                Some(n) if n.channel() == ACCESS_CHANNEL => grants.changed(n.payload()),
                 Some(n) => match hex::decode(n.payload()) {
                     Ok(hash) => sessions.ended(&hash),
                     Err(_) => tracing::warn!("malformed session notification"),

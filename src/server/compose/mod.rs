@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::shutdown::ShutdownTree;
 use super::{Dispatch, ReloadingCert};
+use crate::access::{Access, AccessLimits, AccessParts};
 use crate::admin::{AdminState, Live};
 use crate::audit::{AuditService, Auditor};
 use crate::authn::jwt::JwtVerifier;
@@ -179,6 +180,24 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         let login = login.clone();
         readiness.add_advisory("oidc", move || login.unreachable().map_or(Ok(()), Err));
     }
+    let access = {
+        let parts = AccessParts {
+            dir: dir.clone(),
+            policy: policy.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            audit: auditor.clone(),
+            metrics: metrics.clone(),
+            limits: AccessLimits::default(),
+        };
+        tokio::task::spawn_blocking(move || Access::load(parts))
+            .await?
+            .context("loading the access requests")?
+    };
+    tree.spawn_serving({
+        let access = access.clone();
+        move |stop| access.run(stop)
+    });
     let tls_on = config.tls.is_some();
     let callers = Arc::new(Callers::new(
         dir.clone(),
@@ -202,8 +221,11 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         metrics: metrics.clone(),
         limiter: Limiter::new(config.rate_limits.max_callers, config.rate_limits.replicas),
         shadow: shadow.clone(),
+        access: access.clone(),
     }));
-    let follow = follow_shared_store(config, &dir, &sessions, tree)?;
+    let revocation = Arc::new(RevocationHook(gate.clone()));
+    access.set_fanout(revocation.clone());
+    let follow = follow_shared_store(config, &dir, &sessions, &access, tree)?;
     let writer_stop = tree.writing_token();
     let (writer, writing) = Writer::start(
         dir.clone(),
@@ -211,7 +233,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         clock.clone(),
         WriterSettings {
             allow_manual_updates: config.scim.allow_manual_updates,
-            hook: Some(Arc::new(RevocationHook(gate.clone()))),
+            hook: Some(revocation),
             follow,
         },
         writer_stop.clone(),
@@ -338,6 +360,7 @@ fn follow_shared_store(
     config: &Config,
     dir: &Arc<Directory>,
     sessions: &Arc<Sessions>,
+    access: &Arc<Access>,
     tree: &ShutdownTree,
 ) -> anyhow::Result<Option<Arc<CatchUpSignal>>> {
     let Some(pg) = &config.store.postgres else {
@@ -356,6 +379,7 @@ fn follow_shared_store(
         signal.clone(),
         dir.clone(),
         sessions.clone(),
+        access.clone(),
         tree.serving_token(),
     )?;
     tree.tracker().spawn(follower);

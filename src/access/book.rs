@@ -1,0 +1,76 @@
+//! The access requests this replica knows, in memory: every open one (pending or
+//! active) and those ended within the last `keep_ended`, by id.
+
+use std::collections::HashMap;
+
+use super::model::{AccessRequest, RequestState};
+
+/// Requests by id.
+#[derive(Default)]
+pub(super) struct Book {
+    by_id: HashMap<String, AccessRequest>,
+}
+
+impl Book {
+    pub(super) fn get(&self, id: &str) -> Option<&AccessRequest> {
+        self.by_id.get(id)
+    }
+
+    /// Files `req` (replacing the one of its id); the one it replaced.
+    pub(super) fn put(&mut self, req: AccessRequest) -> Option<AccessRequest> {
+        self.by_id.insert(req.id.clone(), req)
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &AccessRequest> {
+        self.by_id.values()
+    }
+
+    /// Pending requests, in all and of `user_id`.
+    pub(super) fn pending_counts(&self, user_id: &str) -> (usize, usize) {
+        let pending = self.iter().filter(|r| r.state == RequestState::Pending);
+        pending.fold((0, 0), |(all, mine), r| {
+            (all + 1, mine + usize::from(r.requester_id == user_id))
+        })
+    }
+
+    /// Whether `user_id` has an open request for `group` on `route`.
+    pub(super) fn has_open(&self, user_id: &str, route: &str, group: &str) -> bool {
+        self.iter().any(|r| {
+            r.state.is_open()
+                && r.requester_id == user_id
+                && r.route == route
+                && crate::ident::same(&r.group, group)
+        })
+    }
+
+    /// The earliest end of an active grant.
+    pub(super) fn next_end(&self) -> Option<i64> {
+        self.iter()
+            .filter(|r| r.state == RequestState::Active)
+            .filter_map(|r| r.ends_at)
+            .min()
+    }
+
+    /// The ids of active grants ended at `now`.
+    pub(super) fn due(&self, now: i64) -> Vec<String> {
+        self.iter()
+            .filter(|r| r.state == RequestState::Active && r.ends_at.is_some_and(|e| e <= now))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Forgets requests that ended before `cutoff`.
+    pub(super) fn forget_ended_before(&mut self, cutoff: i64) {
+        self.by_id
+            .retain(|_, r| r.state.is_open() || r.ended_at.is_none_or(|e| e >= cutoff));
+    }
+
+    /// (pending, active) counts.
+    pub(super) fn open_counts(&self) -> (usize, usize) {
+        self.iter().fold((0, 0), |(p, a), r| match r.state {
+            RequestState::Pending => (p + 1, a),
+            RequestState::Active => (p, a + 1),
+            _ => (p, a),
+        })
+    }
+}
