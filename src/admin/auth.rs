@@ -12,13 +12,13 @@
 //!   that session's CSRF token (SHA-256 of a fixed label and the session token: tied
 //!   to the session, useless without the HttpOnly cookie, the same on every replica;
 //!   compared in constant time), and come from the admin origin (`Origin`, else
-//!   `Referer`). Sign-out is checked against the request's own origin instead
-//!   ([`AdminState::check_sign_out`]): `/me` answers on every origin.
+//!   `Referer`). Sign-out and access requests are checked against the request's own
+//!   origin instead ([`AdminState::check_same_origin_form`]): `/me` and the 403 page
+//!   answer on every origin.
 
 use std::sync::Arc;
 
 use http::{header, HeaderMap, Uri};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::PageError;
@@ -53,13 +53,7 @@ impl Viewer {
     }
 }
 
-/// The CSRF token of a session.
-pub fn csrf_token(session_token: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"scimgate-csrf-v1\0");
-    h.update(session_token.as_bytes());
-    hex::encode(h.finalize())
-}
+pub use crate::web::csrf_token;
 
 /// Whether the request asked for JSON rather than a page.
 pub fn wants_json(headers: &HeaderMap) -> bool {
@@ -183,9 +177,10 @@ impl AdminState {
         crate::authn::origin::check_from(headers, &own).map_err(origin_refusal)
     }
 
-    /// A sign-out form: the session's CSRF token, from the request's own origin (`/me`
-    /// and its sign-out button are on every origin scimgate serves).
-    pub fn check_sign_out(
+    /// A form of `/me` or the 403 page (sign-out, an access request): the session's
+    /// CSRF token, from the request's own origin (those pages are on every origin
+    /// scimgate serves).
+    pub fn check_same_origin_form(
         &self,
         viewer: &Viewer,
         headers: &HeaderMap,

@@ -2,6 +2,7 @@
 //! ([`crate::web::shell`]): links to `/me` and, for admins, the admin UI, who is signed
 //! in, and a sign-out button; and the CSRF fields of the pages' forms.
 
+pub use crate::web::csrf_field;
 use crate::web::{shell, E};
 
 /// Where the sign-out form posts.
@@ -33,7 +34,8 @@ fn nav_links(nav: &Nav<'_>) -> String {
 <a href=\"{b}/.scimgate/admin/groups\">Groups</a>\
 <a href=\"{b}/.scimgate/admin/audit\">Audit</a>\
 <a href=\"{b}/.scimgate/admin/tokens\">Tokens</a>\
-<a href=\"{b}/.scimgate/admin/policy\">Policy</a>",
+<a href=\"{b}/.scimgate/admin/policy\">Policy</a>\
+<a href=\"{b}/.scimgate/admin/access-requests\">Access requests</a>",
             b = E(nav.admin_base)
         )
     } else {
@@ -60,10 +62,3 @@ pub fn sign_out_form(csrf: &str, class: &str) -> String {
     )
 }
 
-/// A hidden CSRF field for a form.
-pub fn csrf_field(csrf: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        E(csrf)
-    )
-}

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod mcp;
 pub mod pages;
 pub mod pipeline;
+pub mod request_form;
 pub mod step_up;
 mod throttle;
 

@@ -8,6 +8,7 @@
 //! the lifecycle ([`super::lifecycle`]) binds, serves and stops what this builds.
 
 mod audit_log;
+mod notify;
 mod readiness;
 mod reloads;
 mod routes;
@@ -198,6 +199,9 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         let access = access.clone();
         move |stop| access.run(stop)
     });
+    if let Some(notifier) = notify::start(config, &metrics, &clock, tree)? {
+        access.set_notifier(notifier);
+    }
     let tls_on = config.tls.is_some();
     let callers = Arc::new(Callers::new(
         dir.clone(),
@@ -248,6 +252,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             login_enabled: oidc.is_some(),
             tls: tls_on,
             shadow: shadow.clone(),
+            access: access.clone(),
         },
         store.clone(),
         clock.clone(),
