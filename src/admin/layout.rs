@@ -61,4 +61,3 @@ pub fn sign_out_form(csrf: &str, class: &str) -> String {
         class = E(class),
     )
 }
-

@@ -104,7 +104,8 @@ pub fn status_html(r: &AccessRequest) -> String {
             let by = r.denial.as_ref();
             format!(
                 "<span class=\"deny\">denied</span> by {}{}",
-                E(by.map(|v| v.approver_name.as_str()).unwrap_or("an approver")),
+                E(by.map(|v| v.approver_name.as_str())
+                    .unwrap_or("an approver")),
                 said(by.and_then(|v| v.comment.as_deref()))
             )
         }
@@ -114,7 +115,10 @@ pub fn status_html(r: &AccessRequest) -> String {
         ),
         RequestState::Revoked => format!(
             "<span class=\"deny\">revoked</span> by {}{}",
-            E(r.ended_by.as_deref().unwrap_or("an approver")),
+            E(r.ended_by
+                .as_deref()
+                .map(|by| by.strip_prefix("user:").unwrap_or(by))
+                .unwrap_or("an approver")),
             said(r.end_reason.as_deref())
         ),
         RequestState::Cancelled => "<span class=\"muted\">cancelled</span>".to_owned(),

@@ -141,8 +141,14 @@ pub fn routes(state: AdminState) -> Router {
         )
         .route("/admin/policy", get(policy::status))
         .route("/admin/access-requests", get(approvals::page))
-        .route("/admin/access-requests/{id}/approve", post(approvals::approve))
+        .route(
+            "/admin/access-requests/{id}/approve",
+            post(approvals::approve),
+        )
         .route("/admin/access-requests/{id}/deny", post(approvals::deny))
-        .route("/admin/access-requests/{id}/revoke", post(approvals::revoke))
+        .route(
+            "/admin/access-requests/{id}/revoke",
+            post(approvals::revoke),
+        )
         .with_state(Arc::new(state))
 }

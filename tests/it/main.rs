@@ -12,6 +12,7 @@ mod siem;
 mod support;
 mod upstream;
 
+mod access_pages;
 mod atomic;
 mod audit;
 mod audit_bounds;
