@@ -359,6 +359,16 @@ impl Access {
         out
     }
 
+    /// Whether `who` may vote on or revoke `req` under the live policy (never their own).
+    pub fn may_approve(&self, who: &DirectorySubject, req: &AccessRequest) -> bool {
+        req.requester_id != who.id()
+            && self
+                .policy
+                .current()
+                .requestable(&req.route, &req.group)
+                .is_some_and(|q| q.may_approve(who))
+    }
+
     /// The request `id`, as this replica knows it.
     pub fn get(&self, id: &str) -> Option<AccessRequest> {
         self.book.read().get(id).cloned()

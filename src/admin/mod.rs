@@ -14,6 +14,7 @@
 //! in one place ([`error`]).
 
 pub mod access;
+pub mod access_api;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

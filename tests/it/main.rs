@@ -38,6 +38,7 @@ mod filters;
 mod first_hour;
 mod forward_auth;
 mod identity_strict;
+mod jit_access;
 mod jit_policy;
 mod layers;
 mod lock_and_acl;

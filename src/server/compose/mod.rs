@@ -243,6 +243,21 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         writer_stop.clone(),
     );
     let writer_task = tree.tracker().spawn(writing);
+    let scim = ScimState::new(
+        dir.clone(),
+        writer,
+        store.clone(),
+        clock.clone(),
+        config.scim.clone(),
+        tls_on,
+        metrics.clone(),
+    );
+    let access_api = crate::admin::access_api::AccessApi {
+        access: access.clone(),
+        callers: callers.clone(),
+        dir: dir.clone(),
+        scim: scim.clone(),
+    };
     let admin = AdminState::new(
         Live {
             dir: dir.clone(),
@@ -260,15 +275,6 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         config.public_url.clone(),
     )
     .with_oidc(oidc.clone());
-    let scim = ScimState::new(
-        dir.clone(),
-        writer,
-        store,
-        clock,
-        config.scim.clone(),
-        tls_on,
-        metrics.clone(),
-    );
     let authn = AuthnState {
         oidc,
         sessions: sessions.clone(),
@@ -285,6 +291,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         decide: Arc::new(DecideState::new(dir.clone(), policy.clone())),
         readiness: readiness.clone(),
         admin,
+        access_api,
         jwks: signer.jwks_json().to_owned(),
     });
     let mut watchers = reloads::watch(config, &policy, tls.as_ref(), &metrics, &gate, tree);

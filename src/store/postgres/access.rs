@@ -45,8 +45,9 @@ impl PgStore {
             let Some(mut req) = read_one(&mut tx, id, true)? else {
                 return Ok(None);
             };
+            let stored = req.clone();
             if !change(&mut req) {
-                return Ok(Some(req));
+                return Ok(Some(stored));
             }
             let v = RequestValues::of(&req);
             tx.execute(

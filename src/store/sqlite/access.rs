@@ -42,8 +42,9 @@ impl SqliteStore {
         let Some(mut req) = read_one(&tx, id)? else {
             return Ok(None);
         };
+        let stored = req.clone();
         if !change(&mut req) {
-            return Ok(Some(req));
+            return Ok(Some(stored));
         }
         let v = RequestValues::of(&req);
         tx.prepare_cached(
