@@ -13,6 +13,7 @@ mod support;
 mod upstream;
 
 mod access_pages;
+mod access_webhook;
 mod atomic;
 mod audit;
 mod audit_bounds;
