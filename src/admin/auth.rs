@@ -37,6 +37,9 @@ pub struct Viewer {
     /// The session token (to end it on sign-out).
     pub(crate) session: Option<String>,
     pub is_admin: bool,
+    /// Whether they may approve some requestable grant of the live policy (the Access
+    /// requests page is theirs, admin or not).
+    pub may_approve: bool,
     /// Where the admin UI's links point: the admin origin, or `""` (this origin).
     pub admin_base: String,
 }
@@ -47,6 +50,7 @@ impl Viewer {
         Nav {
             user_name: &self.user.user_name,
             is_admin: self.is_admin,
+            may_approve: self.may_approve,
             csrf: self.csrf.as_deref(),
             admin_base: &self.admin_base,
         }
@@ -99,6 +103,7 @@ impl AdminState {
         };
         Ok(Viewer {
             is_admin: self.is_admin(&caller.user),
+            may_approve: self.may_approve(&caller.user),
             admin_base: self.admin_base(headers),
             csrf: session.as_deref().map(csrf_token),
             session,
@@ -134,6 +139,18 @@ impl AdminState {
             return Err(PageError::NotAdmin);
         }
         Ok(viewer)
+    }
+
+    /// Whether `user` may, right now, approve some requestable grant of the live policy.
+    pub fn may_approve(&self, user: &Arc<UserRecord>) -> bool {
+        let subject = crate::policy::DirectorySubject::new(&self.live.dir, user.clone());
+        self.live
+            .policy
+            .current()
+            .routes()
+            .iter()
+            .flat_map(|r| r.requestable())
+            .any(|q| q.may_approve(&subject))
     }
 
     /// Whether `user` is, right now, in one of the admin groups.

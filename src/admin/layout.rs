@@ -12,6 +12,8 @@ pub const SIGN_OUT_PATH: &str = "/.scimgate/me/sign-out";
 pub struct Nav<'a> {
     pub user_name: &'a str,
     pub is_admin: bool,
+    /// Whether they approve access requests (a link to that page, admin or not).
+    pub may_approve: bool,
     /// The session's CSRF token (absent for a bearer caller: no sign-out button).
     pub csrf: Option<&'a str>,
     /// Prefix of the admin links: the admin origin (`https://admin.example.com`), or
@@ -37,6 +39,11 @@ fn nav_links(nav: &Nav<'_>) -> String {
 <a href=\"{b}/.scimgate/admin/policy\">Policy</a>\
 <a href=\"{b}/.scimgate/admin/access-requests\">Access requests</a>",
             b = E(nav.admin_base)
+        )
+    } else if nav.may_approve {
+        format!(
+            "<a href=\"{}/.scimgate/admin/access-requests\">Access requests</a>",
+            E(nav.admin_base)
         )
     } else {
         String::new()

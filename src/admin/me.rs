@@ -283,7 +283,7 @@ adding you to the groups the routes allow.</p>"
     };
     let subject = crate::policy::DirectorySubject::new(dir, user.clone());
     let requests = super::me_requests::section(&s, &subject, viewer.csrf.as_deref());
-    let approver = if viewer.is_admin || s.live.access.pending_for(&subject).is_empty() {
+    let approver = if !viewer.may_approve || s.live.access.pending_for(&subject).is_empty() {
         String::new()
     } else {
         format!(

@@ -189,6 +189,19 @@ async fn only_approvers_decide_never_on_their_own_request() {
     let anas = ask(&w, &w.ana, "fix the <b>guide</b>").await;
     let dees = ask(&w, &w.dee, "dee's own").await;
 
+    // Approvers, admins or not, find the page from every page's top bar and from /me.
+    let (_, _, me) = w.bo.get("/.scimgate/me").await;
+    assert!(
+        me.contains("href=\"/.scimgate/admin/access-requests\">Access requests</a>"),
+        "{me}"
+    );
+    assert!(
+        me.contains("Access requests wait for your approval"),
+        "{me}"
+    );
+    let (_, _, me) = w.cy.get("/.scimgate/me").await;
+    assert!(!me.contains("/.scimgate/admin/access-requests"), "{me}");
+
     // Not approvers: 403, the page and its forms alike.
     for who in [&w.ana, &w.cy] {
         assert_eq!(who.get(APPROVALS).await.0, 403);
