@@ -1,7 +1,7 @@
 //! The access requests this replica knows, in memory: every open one (pending or
 //! active) and those ended within the last `keep_ended`, by id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::model::{AccessRequest, RequestState};
 
@@ -43,20 +43,27 @@ impl Book {
         })
     }
 
-    /// The earliest end of an active grant.
-    pub(super) fn next_end(&self) -> Option<i64> {
+    /// The earliest end of an active grant not in `done`.
+    pub(super) fn next_end(&self, done: &HashSet<String>) -> Option<i64> {
         self.iter()
-            .filter(|r| r.state == RequestState::Active)
+            .filter(|r| r.state == RequestState::Active && !done.contains(&r.id))
             .filter_map(|r| r.ends_at)
             .min()
     }
 
-    /// The ids of active grants ended at `now`.
-    pub(super) fn due(&self, now: i64) -> Vec<String> {
+    /// The ids of active grants ended at `now`, but those in `done`.
+    pub(super) fn due(&self, now: i64, done: &HashSet<String>) -> Vec<String> {
         self.iter()
             .filter(|r| r.state == RequestState::Active && r.ends_at.is_some_and(|e| e <= now))
+            .filter(|r| !done.contains(&r.id))
             .map(|r| r.id.clone())
             .collect()
+    }
+
+    /// Whether `id` is an active grant here.
+    pub(super) fn is_active(&self, id: &str) -> bool {
+        self.get(id)
+            .is_some_and(|r| r.state == RequestState::Active)
     }
 
     /// Forgets requests that ended before `cutoff`.

@@ -2,17 +2,20 @@
 //! users, and applies what other replicas changed.
 //!
 //! It sleeps until the earliest end of an active grant (woken early when a grant
-//! starts). At an end it first removes the membership and runs the fan-out, so open
-//! streams are cut at once, then records the end in the store; on a shared store only
+//! starts). At an end it removes the membership and runs the fan-out, so open streams
+//! are cut at once, and hands the end to a second loop of the same task, which records
+//! it in the store (so a slow write never delays the next end); on a shared store only
 //! one replica's write finds the grant still active, and only that one writes the
 //! audit record and the event (the others apply the same end to their own directory
 //! and streams). A change a replica hears of (`replica::GrantChanges`) is read from
 //! the store and applied. Ended requests are forgotten after `keep_ended`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AccessError;
@@ -38,32 +41,94 @@ pub(super) enum Job {
 
 impl Access {
     /// The task, for the caller to spawn on the shutdown tree; it ends when `stop` fires.
+    /// Two loops share it: one ends grants in this replica's directory at their end
+    /// (cut first, never waiting for the store), the other records those ends and does
+    /// the jobs, which read and write the store.
     pub fn run(self: Arc<Self>, stop: CancellationToken) -> BoxFuture<'static, ()> {
         let inbox = self.inbox.lock().take();
         Box::pin(async move {
-            let Some(mut inbox) = inbox else {
+            let Some(inbox) = inbox else {
                 tracing::warn!("the access task runs once");
                 return;
             };
-            loop {
-                let failed = !self.end_due().await;
-                let wait = if failed { RETRY } else { self.until_next_end() };
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                    job = inbox.recv() => match job {
-                        Some(job) => self.handle(job).await,
-                        None => return,
-                    },
-                }
-            }
+            let (ended_tx, ended_rx) = mpsc::unbounded_channel();
+            tokio::join!(
+                self.cut_on_time(ended_tx, stop.clone()),
+                self.record_and_work(ended_rx, inbox, stop),
+            );
         })
     }
 
-    /// How long until the next grant ends (at most [`MAX_SLEEP`]).
-    fn until_next_end(&self) -> Duration {
-        let next = self.book.read().next_end();
+    /// Sleeps until the next end of a grant, ends it here (membership removed, streams
+    /// judged again) and hands it to be recorded; housekeeping at least every
+    /// [`MAX_SLEEP`].
+    async fn cut_on_time(&self, ended: mpsc::UnboundedSender<String>, stop: CancellationToken) {
+        // Ended here, not yet recorded as ended in the book.
+        let mut cut: HashSet<String> = HashSet::new();
+        loop {
+            let now = self.now();
+            let due = {
+                let book = self.book.read();
+                cut.retain(|id| book.is_active(id));
+                book.due(now, &cut)
+            };
+            if !due.is_empty() {
+                let mut any = false;
+                for id in &due {
+                    any |= self.dir.grant_end(id);
+                }
+                if any {
+                    self.fan_out();
+                }
+                for id in due {
+                    cut.insert(id.clone());
+                    let _ = ended.send(id);
+                }
+            }
+            let cutoff = now - ms(self.limits.keep_ended);
+            self.book.write().forget_ended_before(cutoff);
+            let wait = self.until_next_end(&cut);
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Records each ended grant in the store (retried while the store fails) and does
+    /// the jobs.
+    async fn record_and_work(
+        &self,
+        mut ended: mpsc::UnboundedReceiver<String>,
+        mut inbox: mpsc::UnboundedReceiver<Job>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                id = ended.recv() => match id {
+                    Some(id) => {
+                        while !self.record_end(&id).await {
+                            tokio::select! {
+                                () = stop.cancelled() => return,
+                                () = tokio::time::sleep(RETRY) => {}
+                            }
+                        }
+                    }
+                    None => return,
+                },
+                job = inbox.recv() => match job {
+                    Some(job) => self.handle(job).await,
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// How long until the next grant not in `cut` ends (at most [`MAX_SLEEP`]).
+    fn until_next_end(&self, cut: &HashSet<String>) -> Duration {
+        let next = self.book.read().next_end(cut);
         match next {
             Some(end) => {
                 let left = end.saturating_sub(self.now()).max(0);
@@ -73,58 +138,41 @@ impl Access {
         }
     }
 
-    /// Ends every grant whose end has come; `false` when the store failed (tried again
-    /// shortly).
-    async fn end_due(&self) -> bool {
+    /// Records that grant `id` expired; `false` when the store failed (tried again).
+    async fn record_end(&self, id: &str) -> bool {
         let now = self.now();
-        let due = self.book.read().due(now);
-        let cutoff = now - ms(self.limits.keep_ended);
-        self.book.write().forget_ended_before(cutoff);
-        if due.is_empty() {
-            return true;
-        }
-        let mut cut = false;
-        for id in &due {
-            cut |= self.dir.grant_end(id);
-        }
-        if cut {
-            self.fan_out();
-        }
-        let mut ok = true;
-        for id in due {
-            let result = self
-                .change(&id, move |r| {
-                    if r.state != RequestState::Active || r.ends_at.is_none_or(|e| e > now) {
-                        return Err(AccessError::NotActive);
-                    }
-                    r.state = RequestState::Expired;
-                    r.ended_at = r.ends_at;
-                    r.ended_by = Some("system".into());
-                    r.end_reason = Some("expired".into());
-                    Ok(())
-                })
-                .await;
-            match result {
-                Ok(stored) => {
-                    self.metrics.grant_ended("expired");
-                    self.record("system", GrantAction::Expire, &stored, None);
-                    self.notify(AccessEvent::of(
-                        AccessEventKind::Expired,
-                        &stored,
-                        None,
-                        None,
-                    ));
-                    tracing::info!(request = %stored.id, group = %stored.group, "grant expired");
+        let result = self
+            .change(id, move |r| {
+                if r.state != RequestState::Active || r.ends_at.is_none_or(|e| e > now) {
+                    return Err(AccessError::NotActive);
                 }
-                // Another replica ended it first.
-                Err(AccessError::NotActive) | Err(AccessError::NotFound) => {}
-                Err(e) => {
-                    tracing::warn!(request = %id, error = %e, "cannot record a grant's end; trying again");
-                    ok = false;
-                }
+                r.state = RequestState::Expired;
+                r.ended_at = r.ends_at;
+                r.ended_by = Some("system".into());
+                r.end_reason = Some("expired".into());
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(stored) => {
+                self.metrics.grant_ended("expired");
+                self.record("system", GrantAction::Expire, &stored, None);
+                self.notify(AccessEvent::of(
+                    AccessEventKind::Expired,
+                    &stored,
+                    None,
+                    None,
+                ));
+                tracing::info!(request = %stored.id, group = %stored.group, "grant expired");
+                true
+            }
+            // Another replica ended it first.
+            Err(AccessError::NotActive) | Err(AccessError::NotFound) => true,
+            Err(e) => {
+                tracing::warn!(request = %id, error = %e, "cannot record a grant's end; trying again");
+                false
             }
         }
-        ok
     }
 
     async fn handle(&self, job: Job) {
