@@ -142,8 +142,8 @@ impl IntoResponse for PageError {
 }
 
 /// The kind of a refused access operation: who may not (403), what is not there (404),
-/// what is wrong with the form (400), what changed meanwhile or is too many (409), the
-/// store (500).
+/// what is wrong with the form (400), what changed meanwhile (409), too many pending
+/// (429, as the API says), the store (500).
 fn access_kind(e: &AccessError) -> Failure {
     match e {
         AccessError::NotRequester | AccessError::NotApprover | AccessError::SelfApproval => {
@@ -157,8 +157,8 @@ fn access_kind(e: &AccessError) -> Failure {
         AccessError::AlreadyVoted
         | AccessError::NotPending
         | AccessError::NotActive
-        | AccessError::Duplicate
-        | AccessError::TooMany { .. } => Failure::Conflict,
+        | AccessError::Duplicate => Failure::Conflict,
+        AccessError::TooMany { .. } => Failure::TooMany,
         AccessError::Store(_) | AccessError::Join => Failure::Internal,
     }
 }

@@ -237,8 +237,23 @@ async fn only_approvers_decide_never_on_their_own_request() {
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("your own request"));
 
-    // bo: without the token or from elsewhere, refused; then approved with a comment.
+    // bo denies dee's request with a comment, which dee reads on /me.
     let bo_csrf = w.bo.csrf(APPROVALS).await;
+    let r =
+        w.bo.post(
+            &format!("{APPROVALS}/{dees}/deny"),
+            &[("csrf", &bo_csrf), ("comment", "not <now>")],
+            Some(&own),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, _, me) = w.dee.get("/.scimgate/me").await;
+    assert!(
+        me.contains("denied</span> by bo: <q class=\"comment\">not &lt;now&gt;</q>"),
+        "{me}"
+    );
+
+    // bo: without the token or from elsewhere, refused; then approved with a comment.
     let approve = format!("{APPROVALS}/{anas}/approve");
     assert_eq!(
         w.bo.post(&approve, &[("csrf", "")], Some(&own))
