@@ -114,7 +114,10 @@ test('ana asks from the 403 page, bo approves, the docs open, and close again at
   assert.equal(requested.scimgate.group, 'docs-readers');
   assert.equal(requested.scimgate.reason, 'checking the customer models');
   assert.equal(requested.scimgate.duration_seconds, GRANT_SECONDS);
-  assert.match(requested.text, /^ana requested docs-readers on dbt-docs/);
+  assert.equal(
+    requested.text,
+    `ana requested docs-readers on dbt-docs for ${GRANT_SECONDS}s: checking the customer models — approve at <${gate}/.scimgate/admin/access-requests>`,
+  );
   assert.equal(requested.blocks[0].type, 'section');
 
   // Ana cannot approve her own request: the page does not even list it for her.
