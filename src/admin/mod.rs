@@ -62,6 +62,8 @@ pub struct Live {
     pub tls: bool,
     /// The shadow policy set, when one is configured (its differences on the policy page).
     pub shadow: Option<Arc<crate::policy::shadow::Shadow>>,
+    /// Just-in-time access (requests on `/me`, approvals in the admin UI).
+    pub access: Arc<crate::access::Access>,
 }
 
 /// What the pages read.

@@ -78,6 +78,7 @@ pub(super) struct Handles {
     pub audit: Auditor,
     pub metrics: Arc<Metrics>,
     pub registry: Arc<Registry>,
+    pub access: Arc<Access>,
 }
 
 /// The directory writer's task and the token that tells it to finish.
@@ -263,6 +264,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             login_enabled: oidc.is_some(),
             tls: tls_on,
             shadow: shadow.clone(),
+            access: access.clone(),
         },
         store.clone(),
         clock.clone(),
@@ -311,6 +313,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             audit: auditor,
             metrics,
             registry,
+            access,
         },
         tls,
         readiness,
