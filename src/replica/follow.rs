@@ -52,8 +52,10 @@ pub fn start(
                 &tls,
                 &settings,
                 &signal,
-                &sessions,
-                &grants,
+                Receivers {
+                    sessions: &sessions,
+                    grants: &grants,
+                },
                 &dir,
                 &mut backoff,
             );
@@ -73,6 +75,12 @@ pub fn start(
     })
 }
 
+/// Who hears what the notifications say besides the writer.
+struct Receivers<'a> {
+    sessions: &'a Arc<dyn SessionEnds>,
+    grants: &'a Arc<dyn GrantChanges>,
+}
+
 /// One connection's life: connect, `LISTEN`, catch up, then forward notifications
 /// until the connection fails.
 async fn follow_once(
@@ -80,8 +88,7 @@ async fn follow_once(
     tls: &PgTls,
     settings: &FollowSettings,
     signal: &CatchUpSignal,
-    sessions: &Arc<dyn SessionEnds>,
-    grants: &Arc<dyn GrantChanges>,
+    to: Receivers<'_>,
     dir: &Directory,
     backoff: &mut Duration,
 ) {
@@ -123,17 +130,17 @@ async fn follow_once(
     // Whatever happened while this replica was not listening: catch up, and forget
     // sessions ended meanwhile.
     signal.poke();
-    sessions.resync().await;
-    grants.resync();
+    to.sessions.resync().await;
+    to.grants.resync();
     let mut tick = tokio::time::interval(settings.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             n = rx.recv() => match n {
                 Some(n) if n.channel() == CHANGES_CHANNEL => signal.poke(),
-                Some(n) if n.channel() == ACCESS_CHANNEL => grants.changed(n.payload()),
+                Some(n) if n.channel() == ACCESS_CHANNEL => to.grants.changed(n.payload()),
                 Some(n) => match hex::decode(n.payload()) {
-                    Ok(hash) => sessions.ended(&hash),
+                    Ok(hash) => to.sessions.ended(&hash),
                     Err(_) => tracing::warn!("malformed session notification"),
                 },
                 None => break,

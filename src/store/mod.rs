@@ -1,8 +1,9 @@
 //! Durability: the [`Store`] trait and what goes through it.
 //!
 //! A store keeps users, groups, memberships, the change log (one row per change, with
-//! a sequence number), the hash-chained audit record of each change, SCIM tokens and
-//! browser sessions. [`Store::commit`] writes a batch of changes in one transaction:
+//! a sequence number), the hash-chained audit record of each change, SCIM tokens,
+//! browser sessions, and just-in-time access requests with their verdicts
+//! (`Store::access_*`). [`Store::commit`] writes a batch of changes in one transaction:
 //! either all of the batch is durable when it returns `Ok`, or none of it is. A change
 //! that deletes or deactivates a user also deletes that user's sessions in the same
 //! transaction, so a deprovisioning ends sessions durably with the change. Only this

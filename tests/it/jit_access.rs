@@ -393,6 +393,19 @@ async fn an_approver_or_an_admin_token_ends_a_grant_early() {
         (again.status, again.body["error"].as_str()),
         (409, Some("not_active"))
     );
+    // Counted: two revoked, none active or pending.
+    let m = crate::ops::scrape(env.gate.running.ops_addr.unwrap()).await;
+    let value = |name: &str, labels: &[(&str, &str)]| crate::ops::value(&m, name, labels);
+    assert_eq!(
+        value("scimgate_access_grants_ended_total", &[("how", "revoked")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value("scimgate_access_grants_ended_total", &[("how", "expired")]),
+        Some(0.0)
+    );
+    assert_eq!(value("scimgate_access_grants_active", &[]), Some(0.0));
+    assert_eq!(value("scimgate_access_requests_pending", &[]), Some(0.0));
 }
 
 #[tokio::test]

@@ -79,6 +79,7 @@ pub(super) struct Handles {
     pub audit: Auditor,
     pub metrics: Arc<Metrics>,
     pub registry: Arc<Registry>,
+    pub access: Arc<Access>,
 }
 
 /// The directory writer's task and the token that tells it to finish.
@@ -316,6 +317,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             audit: auditor,
             metrics,
             registry,
+            access,
         },
         tls,
         readiness,
