@@ -33,6 +33,13 @@ impl Book {
         })
     }
 
+    /// How many requests `user_id` made at or after `since`.
+    pub(super) fn made_since(&self, user_id: &str, since: i64) -> usize {
+        self.iter()
+            .filter(|r| r.requester_id == user_id && r.created_at >= since)
+            .count()
+    }
+
     /// Whether `user_id` has an open request for `group` on `route`.
     pub(super) fn has_open(&self, user_id: &str, route: &str, group: &str) -> bool {
         self.iter().any(|r| {

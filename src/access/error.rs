@@ -32,8 +32,8 @@ pub enum AccessError {
     NotActive,
     #[error("you already have a pending request or an active grant for this group")]
     Duplicate,
-    #[error("too many pending requests ({limit} at most)")]
-    TooMany { limit: usize },
+    #[error("too many requests: at most {limit} {per}; retry later")]
+    TooMany { limit: usize, per: &'static str },
     #[error("the access request store failed")]
     Store(#[from] StoreError),
     #[error("the store could not be reached")]

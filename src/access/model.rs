@@ -62,6 +62,9 @@ pub struct AccessLimits {
     pub pending_per_user: usize,
     /// Pending requests in all.
     pub pending_total: usize,
+    /// Requests one user may make in an hour (cancelled ones count: asking and
+    /// withdrawing in a loop is bounded too).
+    pub per_user_hour: usize,
     /// Bytes of a reason or a comment.
     pub max_text: usize,
     /// How long ended requests stay listed (for `/me` and the API).
@@ -73,6 +76,7 @@ impl Default for AccessLimits {
         AccessLimits {
             pending_per_user: 20,
             pending_total: 10_000,
+            per_user_hour: 30,
             max_text: 1024,
             keep_ended: Duration::from_secs(30 * 24 * 3600),
         }

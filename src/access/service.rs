@@ -80,11 +80,20 @@ impl Access {
             if mine >= self.limits.pending_per_user {
                 return Err(AccessError::TooMany {
                     limit: self.limits.pending_per_user,
+                    per: "pending for one user",
                 });
             }
             if all >= self.limits.pending_total {
                 return Err(AccessError::TooMany {
                     limit: self.limits.pending_total,
+                    per: "pending in all",
+                });
+            }
+            let hour_ago = self.now() - 3_600_000;
+            if book.made_since(who.id(), hour_ago) >= self.limits.per_user_hour {
+                return Err(AccessError::TooMany {
+                    limit: self.limits.per_user_hour,
+                    per: "made by one user in an hour",
                 });
             }
         }

@@ -329,6 +329,35 @@ async fn bad_requests_are_refused_with_a_reason() {
     )
     .await;
     assert_eq!(cancel_again.status, 409);
+    // Asking and withdrawing in a loop is bounded: 30 requests an hour.
+    for _ in 1..30 {
+        let r = ask(
+            json!({"route": "app", "group": "auditors", "duration": "1h"}),
+            "bob",
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let c = api(&env, "POST", &format!("/{id}/cancel"), "bob", None).await;
+        assert_eq!(c.status, 200, "{}", c.text);
+    }
+    let r = ask(
+        json!({"route": "app", "group": "auditors", "duration": "1h"}),
+        "bob",
+    )
+    .await;
+    assert_eq!(r.status, 201, "the 30th, {}", r.text);
+    let r = ask(
+        json!({"route": "app", "group": "oncall", "duration": "1h", "reason": "x"}),
+        "bob",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (429, Some("too_many")),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]

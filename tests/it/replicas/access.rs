@@ -1,14 +1,15 @@
 //! Just-in-time access across replica processes on one database: a request made on
 //! A is voted on from A and B, the grant started by B's vote allows on A; an open
 //! download on B is cut when A revokes it; a grant's end is in force on both, and only
-//! one replica records it.
+//! one replica records it. A grant on PostgreSQL survives a restart and still ends on
+//! time (an in-process replica stopped and another started on the database).
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::env::{eventually, store_yaml, Api, TestDb};
+use super::env::{eventually, store_yaml, Api, Replica, TestDb};
 use super::procs::{give_token, start_together};
 use crate::issuer::Issuer;
 use crate::jit_access::jit_policy;
@@ -204,4 +205,60 @@ async fn grants_start_and_end_on_every_replica() {
     // Given time for a second record to appear, there is still one.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(expiries(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_on_postgresql_survives_a_restart_and_still_ends_on_time() {
+    let db = TestDb::create().await;
+    let up = upstream::start().await;
+    let iss = Issuer::start().await;
+    let policy = jit_policy(&up.url());
+    let yaml = format!("{}{}", iss.config(), store_yaml(&db.url(), 10.0));
+    let token = db.token("idp").await;
+    let first = Replica::start(&yaml, &token, &[("app.yaml", &policy)]).await;
+    let mut ids = Vec::new();
+    for name in ["ann", "lee", "lou"] {
+        ids.push(first.create_user(name).await.expect(201).id());
+    }
+    group(&first, "engineers", &[&ids[0]]).await;
+    group(&first, "leads", &[&ids[1], &ids[2]]).await;
+    group(&first, "oncall", &[]).await;
+    let asked = api(
+        &first,
+        &iss,
+        Method::POST,
+        "",
+        "ann",
+        Some(json!({"route": "app", "group": "oncall", "duration": "5s", "reason": "INC-9"})),
+    )
+    .await;
+    let id = asked.body["id"].as_str().unwrap().to_owned();
+    for approver in ["lee", "lou"] {
+        let r = api(
+            &first,
+            &iss,
+            Method::POST,
+            &format!("/{id}/approve"),
+            approver,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    assert_eq!(
+        first.proxied(&iss, "app.test", "/public/a", "ann").await,
+        200
+    );
+    first.running.stop().await;
+    let again = Replica::start(&yaml, &token, &[("app.yaml", &policy)]).await;
+    assert_eq!(
+        again.proxied(&iss, "app.test", "/public/a", "ann").await,
+        200
+    );
+    assert_eq!(state(&again, &iss, &id).await, "active");
+    eventually(GUARD, "the grant ended after the restart", || async {
+        again.proxied(&iss, "app.test", "/public/a", "ann").await == 403
+            && state(&again, &iss, &id).await == "expired"
+    })
+    .await;
 }
