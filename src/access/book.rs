@@ -16,9 +16,18 @@ impl Book {
         self.by_id.get(id)
     }
 
-    /// Files `req` (replacing the one of its id); the one it replaced.
-    pub(super) fn put(&mut self, req: AccessRequest) -> Option<AccessRequest> {
-        self.by_id.insert(req.id.clone(), req)
+    /// Files `req` unless the one of its id here is further along (two answers of
+    /// the store applied out of order: the later state wins); whether it was filed.
+    pub(super) fn put(&mut self, req: AccessRequest) -> bool {
+        if self
+            .by_id
+            .get(&req.id)
+            .is_some_and(|have| progress(have) > progress(&req))
+        {
+            return false;
+        }
+        self.by_id.insert(req.id.clone(), req);
+        true
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = &AccessRequest> {
@@ -86,5 +95,65 @@ impl Book {
             RequestState::Active => (p, a + 1),
             _ => (p, a),
         })
+    }
+}
+
+/// How far a request has gone: states only move forward (pending, then active or an
+/// end, then an end), and votes are only added.
+fn progress(r: &AccessRequest) -> (u8, usize) {
+    let stage = match r.state {
+        RequestState::Pending => 0,
+        RequestState::Active => 1,
+        _ => 2,
+    };
+    (stage, r.approvals.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn req(state: RequestState, votes: usize) -> AccessRequest {
+        let vote = crate::record::Verdict {
+            approver_id: "lee".into(),
+            approver_name: "lee".into(),
+            approve: true,
+            comment: None,
+            at: 1,
+        };
+        AccessRequest {
+            id: "r".into(),
+            route: "app".into(),
+            group: "oncall".into(),
+            requester_id: "ann".into(),
+            requester_name: "ann".into(),
+            reason: None,
+            duration: Duration::from_secs(60),
+            approvals_needed: 2,
+            state,
+            approvals: vec![vote; votes],
+            denial: None,
+            created_at: 0,
+            starts_at: None,
+            ends_at: None,
+            ended_at: None,
+            ended_by: None,
+            end_reason: None,
+        }
+    }
+
+    #[test]
+    fn an_older_state_never_replaces_a_later_one() {
+        let mut book = Book::default();
+        assert!(book.put(req(RequestState::Pending, 1)));
+        assert!(book.put(req(RequestState::Revoked, 2)));
+        // The approval that started it, applied after the revocation: ignored.
+        assert!(!book.put(req(RequestState::Active, 2)));
+        assert!(!book.put(req(RequestState::Pending, 1)));
+        assert_eq!(book.get("r").map(|r| r.state), Some(RequestState::Revoked));
+        let (pending, active) = book.open_counts();
+        assert_eq!((pending, active), (0, 0));
     }
 }

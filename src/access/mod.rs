@@ -154,22 +154,32 @@ impl Access {
     }
 
     /// Files `req` as stored and brings the directory in line: a grant active in it
-    /// starts (or keeps), one no longer active ends, with the fan-out.
+    /// starts (or keeps), one no longer active ends, with the fan-out. A state older
+    /// than the one filed (answers applied out of order) changes nothing.
     fn apply(&self, req: AccessRequest) {
-        let started = req.state == RequestState::Active;
-        let ended = if started {
-            match (self.dir.user_by_id(&req.requester_id), req.ends_at) {
-                (Some(user), Some(end)) => {
-                    self.dir.grant_start(user.ord, &req.id, &req.group, end);
-                    self.wake.notify_one();
-                }
-                _ => tracing::warn!(request = %req.id, "an active grant names no directory user"),
+        let ended = {
+            let mut book = self.book.write();
+            let (id, active) = (req.id.clone(), req.state == RequestState::Active);
+            let user = active
+                .then(|| self.dir.user_by_id(&req.requester_id))
+                .flatten();
+            let (group, end) = (req.group.clone(), req.ends_at);
+            if !book.put(req) {
+                return;
             }
-            false
-        } else {
-            self.dir.grant_end(&req.id)
+            if !active {
+                self.dir.grant_end(&id)
+            } else {
+                match (user, end) {
+                    (Some(user), Some(end)) => {
+                        self.dir.grant_start(user.ord, &id, &group, end);
+                        self.wake.notify_one();
+                    }
+                    _ => tracing::warn!(request = %id, "an active grant names no directory user"),
+                }
+                false
+            }
         };
-        self.book.write().put(req);
         if ended {
             self.fan_out();
         }

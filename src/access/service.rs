@@ -17,7 +17,8 @@ use crate::policy::requestable::show_duration;
 use crate::policy::{DirectorySubject, PolicySet, Requestable, Subject};
 
 impl Access {
-    /// The requestable grants `who` may ask for and neither holds nor has asked for.
+    /// The requestable grants `who` may ask for and neither holds nor has asked for
+    /// (of groups the directory holds).
     pub fn offers(&self, who: &DirectorySubject) -> Vec<Offer> {
         self.offers_where(who, |_| true)
     }
@@ -39,6 +40,8 @@ impl Access {
             .iter()
             .flat_map(|r| r.requestable())
             .filter(|q| keep(q) && q.may_request(who) && !who.in_group(&q.group))
+            // A group no directory group is named after could not be granted.
+            .filter(|q| self.dir.group_by_name(&q.group).is_some())
             .filter(|q| !book.has_open(who.id(), &q.route, &q.group))
             .map(Offer::from)
             .collect()

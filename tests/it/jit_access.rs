@@ -488,3 +488,71 @@ async fn a_grant_survives_a_restart_and_still_ends_on_time() {
     })
     .await;
 }
+
+/// The README's worked example on a `preset: dbt-platform` route (against the fake
+/// upstream): job_admin for 4 hours, two approvers from data-platform.
+#[tokio::test]
+async fn the_readme_example_gives_job_admin_after_two_approvals() {
+    let up = upstream::start().await;
+    let iss = Issuer::start().await;
+    let policy = format!(
+        r#"routes:
+  - name: dbt-platform
+    preset: dbt-platform
+    match: {{ host: dbt.test }}
+    upstream: {}
+    grants:
+      - {{ group: analytics-engineers, permission_set: developer }}
+      - group: dbt-job-admins
+        permission_set: job_admin
+        requestable:
+          requesters: [analytics-engineers]
+          approvers: [data-platform]
+          max_duration: 4h
+          approvals: 2
+"#,
+        up.url()
+    );
+    let env = Env::start_with(up, iss, "", Some(policy)).await;
+    let ana = env.user("ana").await;
+    let dp1 = env.user("dp1").await;
+    let dp2 = env.user("dp2").await;
+    env.group("analytics-engineers", &[&ana]).await;
+    env.group("data-platform", &[&dp1, &dp2]).await;
+    env.group("dbt-job-admins", &[]).await;
+    // Editing an environment is job_admin's, not a developer's.
+    let edit = || async {
+        let url = format!(
+            "http://{}/api/v3/accounts/1/projects/123/environments/4/",
+            env.addr()
+        );
+        env.gate
+            .http
+            .post(url)
+            .header("host", "dbt.test")
+            .bearer_auth(env.iss.token("ana"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(edit().await, 403);
+    let body = |duration: &str| {
+        json!({"route": "dbt-platform", "group": "dbt-job-admins", "duration": duration,
+               "reason": "fix the nightly job"})
+    };
+    let too_long = api(&env, "POST", "", "ana", Some(body("5h"))).await;
+    assert_eq!(too_long.status, 400, "{}", too_long.text);
+    let asked = api(&env, "POST", "", "ana", Some(body("4h"))).await;
+    assert_eq!(asked.status, 201, "{}", asked.text);
+    let id = asked.body["id"].as_str().unwrap().to_owned();
+    let one = api(&env, "POST", &format!("/{id}/approve"), "dp1", None).await;
+    assert_eq!(one.body["state"], "pending", "{}", one.text);
+    assert_eq!(edit().await, 403);
+    let two = api(&env, "POST", &format!("/{id}/approve"), "dp2", None).await;
+    assert_eq!(two.body["state"], "active", "{}", two.text);
+    assert_eq!(two.body["duration_s"], 4 * 3600);
+    assert_eq!(edit().await, 200);
+}
