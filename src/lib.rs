@@ -10,6 +10,7 @@
 //! the listeners, and `cli` is the `scimgate` command. A test
 //! (`tests/it/layers.rs`) fails when an import closes a cycle between these modules.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod authn;
@@ -36,6 +37,7 @@ pub mod server;
 pub mod store;
 pub mod tokens;
 pub mod web;
+pub mod webhook;
 pub mod yaml;
 
 /// Identifier rules and the caseless key (shared with the SCIM crate).

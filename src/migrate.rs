@@ -37,14 +37,15 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::Error::new(e).context(format!("migrating {}", sqlite.display())))?;
     println!(
-        "moved {} users, {} groups, {} memberships, {} changes, {} audit records, {} tokens, {} sessions",
+        "moved {} users, {} groups, {} memberships, {} changes, {} audit records, {} tokens, {} sessions, {} access requests",
         moved.users,
         moved.groups,
         moved.memberships,
         moved.changes,
         moved.audit_records,
         moved.tokens,
-        moved.sessions
+        moved.sessions,
+        moved.access_requests
     );
     Ok(())
 }

@@ -12,13 +12,13 @@
 //!   that session's CSRF token (SHA-256 of a fixed label and the session token: tied
 //!   to the session, useless without the HttpOnly cookie, the same on every replica;
 //!   compared in constant time), and come from the admin origin (`Origin`, else
-//!   `Referer`). Sign-out is checked against the request's own origin instead
-//!   ([`AdminState::check_sign_out`]): `/me` answers on every origin.
+//!   `Referer`). Sign-out and access requests are checked against the request's own
+//!   origin instead ([`AdminState::check_same_origin_form`]): `/me` and the 403 page
+//!   answer on every origin.
 
 use std::sync::Arc;
 
 use http::{header, HeaderMap, Uri};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::PageError;
@@ -37,6 +37,9 @@ pub struct Viewer {
     /// The session token (to end it on sign-out).
     pub(crate) session: Option<String>,
     pub is_admin: bool,
+    /// Whether they may approve some requestable grant of the live policy (the Access
+    /// requests page is theirs, admin or not).
+    pub may_approve: bool,
     /// Where the admin UI's links point: the admin origin, or `""` (this origin).
     pub admin_base: String,
 }
@@ -47,19 +50,14 @@ impl Viewer {
         Nav {
             user_name: &self.user.user_name,
             is_admin: self.is_admin,
+            may_approve: self.may_approve,
             csrf: self.csrf.as_deref(),
             admin_base: &self.admin_base,
         }
     }
 }
 
-/// The CSRF token of a session.
-pub fn csrf_token(session_token: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"scimgate-csrf-v1\0");
-    h.update(session_token.as_bytes());
-    hex::encode(h.finalize())
-}
+pub use crate::web::csrf_token;
 
 /// Whether the request asked for JSON rather than a page.
 pub fn wants_json(headers: &HeaderMap) -> bool {
@@ -105,6 +103,7 @@ impl AdminState {
         };
         Ok(Viewer {
             is_admin: self.is_admin(&caller.user),
+            may_approve: self.may_approve(&caller.user),
             admin_base: self.admin_base(headers),
             csrf: session.as_deref().map(csrf_token),
             session,
@@ -140,6 +139,18 @@ impl AdminState {
             return Err(PageError::NotAdmin);
         }
         Ok(viewer)
+    }
+
+    /// Whether `user` may, right now, approve some requestable grant of the live policy.
+    pub fn may_approve(&self, user: &Arc<UserRecord>) -> bool {
+        let subject = crate::policy::DirectorySubject::new(&self.live.dir, user.clone());
+        self.live
+            .policy
+            .current()
+            .routes()
+            .iter()
+            .flat_map(|r| r.requestable())
+            .any(|q| q.may_approve(&subject))
     }
 
     /// Whether `user` is, right now, in one of the admin groups.
@@ -183,9 +194,10 @@ impl AdminState {
         crate::authn::origin::check_from(headers, &own).map_err(origin_refusal)
     }
 
-    /// A sign-out form: the session's CSRF token, from the request's own origin (`/me`
-    /// and its sign-out button are on every origin scimgate serves).
-    pub fn check_sign_out(
+    /// A form of `/me` or the 403 page (sign-out, an access request): the session's
+    /// CSRF token, from the request's own origin (those pages are on every origin
+    /// scimgate serves).
+    pub fn check_same_origin_form(
         &self,
         viewer: &Viewer,
         headers: &HeaderMap,

@@ -10,6 +10,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
+use crate::access::AccessError;
 use crate::store::StoreError;
 use crate::tokens::BadTokenName;
 use crate::web::failure::{Failure, FailurePage};
@@ -50,6 +51,12 @@ pub enum PageError {
     /// reached (which says nothing about the credentials).
     #[error("the identity provider cannot be reached, so your credentials could not be checked; try again in a minute")]
     IdpUnavailable,
+    /// Signed in, but an approver of no requestable grant (the Access requests page).
+    #[error("this page is for approvers of access requests: members of a group a requestable grant names as approvers")]
+    NotApprover,
+    /// An access request, vote or revocation the access service refused.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error("the store failed")]
     Store(#[from] StoreError),
     #[error("a background task failed")]
@@ -61,7 +68,9 @@ impl PageError {
     pub fn kind(&self) -> Failure {
         match self {
             PageError::NotSignedIn { .. } => Failure::NotSignedIn,
+            PageError::Access(e) => access_kind(e),
             PageError::NotAdmin
+            | PageError::NotApprover
             | PageError::NotProvisioned
             | PageError::Csrf(_)
             | PageError::SharedOrigin(_) => Failure::Forbidden,
@@ -114,7 +123,9 @@ impl IntoResponse for PageError {
         }
         let detail = match &self {
             // Never shown: the map says scimgate could not complete the request.
-            PageError::Store(_) | PageError::Task(_) => String::new(),
+            PageError::Store(_)
+            | PageError::Task(_)
+            | PageError::Access(AccessError::Store(_) | AccessError::Join) => String::new(),
             PageError::NotSignedIn { .. } => format!(
                 "You are not signed in, and browser sign-in is off: this scimgate has no \
                  OpenID provider configured. Its administrator turns it on by setting {}.",
@@ -127,6 +138,28 @@ impl IntoResponse for PageError {
             message: &detail,
             links: &[("/.scimgate/me", "My access")],
         })
+    }
+}
+
+/// The kind of a refused access operation: who may not (403), what is not there (404),
+/// what is wrong with the form (400), what changed meanwhile (409), too many pending
+/// (429, as the API says), the store (500).
+fn access_kind(e: &AccessError) -> Failure {
+    match e {
+        AccessError::NotRequester | AccessError::NotApprover | AccessError::SelfApproval => {
+            Failure::Forbidden
+        }
+        AccessError::NotRequestable | AccessError::NotFound => Failure::NotFound,
+        AccessError::TooLong { .. }
+        | AccessError::TooShort
+        | AccessError::ReasonRequired
+        | AccessError::TextTooLong { .. } => Failure::BadRequest,
+        AccessError::AlreadyVoted
+        | AccessError::NotPending
+        | AccessError::NotActive
+        | AccessError::Duplicate => Failure::Conflict,
+        AccessError::TooMany { .. } => Failure::TooMany,
+        AccessError::Store(_) | AccessError::Join => Failure::Internal,
     }
 }
 

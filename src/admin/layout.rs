@@ -2,6 +2,7 @@
 //! ([`crate::web::shell`]): links to `/me` and, for admins, the admin UI, who is signed
 //! in, and a sign-out button; and the CSRF fields of the pages' forms.
 
+pub use crate::web::csrf_field;
 use crate::web::{shell, E};
 
 /// Where the sign-out form posts.
@@ -11,6 +12,8 @@ pub const SIGN_OUT_PATH: &str = "/.scimgate/me/sign-out";
 pub struct Nav<'a> {
     pub user_name: &'a str,
     pub is_admin: bool,
+    /// Whether they approve access requests (a link to that page, admin or not).
+    pub may_approve: bool,
     /// The session's CSRF token (absent for a bearer caller: no sign-out button).
     pub csrf: Option<&'a str>,
     /// Prefix of the admin links: the admin origin (`https://admin.example.com`), or
@@ -33,8 +36,14 @@ fn nav_links(nav: &Nav<'_>) -> String {
 <a href=\"{b}/.scimgate/admin/groups\">Groups</a>\
 <a href=\"{b}/.scimgate/admin/audit\">Audit</a>\
 <a href=\"{b}/.scimgate/admin/tokens\">Tokens</a>\
-<a href=\"{b}/.scimgate/admin/policy\">Policy</a>",
+<a href=\"{b}/.scimgate/admin/policy\">Policy</a>\
+<a href=\"{b}/.scimgate/admin/access-requests\">Access requests</a>",
             b = E(nav.admin_base)
+        )
+    } else if nav.may_approve {
+        format!(
+            "<a href=\"{}/.scimgate/admin/access-requests\">Access requests</a>",
+            E(nav.admin_base)
         )
     } else {
         String::new()
@@ -57,13 +66,5 @@ pub fn sign_out_form(csrf: &str, class: &str) -> String {
 <button type=\"submit\" class=\"{class}\">Sign out</button></form>",
         field = csrf_field(csrf),
         class = E(class),
-    )
-}
-
-/// A hidden CSRF field for a form.
-pub fn csrf_field(csrf: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        E(csrf)
     )
 }

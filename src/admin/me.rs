@@ -281,9 +281,20 @@ adding you to the groups the routes allow.</p>"
 <p class=\"muted\">Opening one shows which groups would let you in.</p>"
         )
     };
+    let subject = crate::policy::DirectorySubject::new(dir, user.clone());
+    let requests = super::me_requests::section(&s, &subject, viewer.csrf.as_deref());
+    let approver = if !viewer.may_approve || s.live.access.pending_for(&subject).is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p class=\"approver\"><a href=\"{}{}\">Access requests wait for your approval</a></p>",
+            E(&viewer.admin_base),
+            super::approvals::PATH
+        )
+    };
     let main = format!(
-        "<h1>My access</h1>{profile}<h2>My groups</h2>{groups}\
-<h2>Routes I may use</h2>{usable}{others}\
+        "<h1>My access</h1>{approver}{profile}<h2>My groups</h2>{groups}\
+<h2>Routes I may use</h2>{usable}{others}{requests}\
 <p class=\"muted\">Read from the directory and policies as they are now; a change by \
 your identity provider shows here at once.</p>{sign_out}",
         profile = profile(user),
@@ -298,7 +309,7 @@ your identity provider shows here at once.</p>{sign_out}",
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// `POST /.scimgate/me/sign-out`: ends the session, clears the cookie.
@@ -311,7 +322,7 @@ pub async fn sign_out(
 ) -> Result<Response, PageError> {
     let viewer = s.viewer(&headers, &uri, false).await?;
     let presented = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    s.check_sign_out(&viewer, &headers, &presented)?;
+    s.check_same_origin_form(&viewer, &headers, &presented)?;
     let ended = match &viewer.session {
         Some(token) => Some(s.live.sessions.end(token).await),
         None => None,

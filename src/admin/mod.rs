@@ -14,12 +14,15 @@
 //! in one place ([`error`]).
 
 pub mod access;
+pub mod access_api;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod groups;
 pub mod layout;
 pub mod me;
+pub mod me_requests;
 pub mod policy;
 pub mod search;
 pub mod shadow;
@@ -61,6 +64,8 @@ pub struct Live {
     pub tls: bool,
     /// The shadow policy set, when one is configured (its differences on the policy page).
     pub shadow: Option<Arc<crate::policy::shadow::Shadow>>,
+    /// Just-in-time access: the requests on `/me` and the approvers' page.
+    pub access: Arc<crate::access::Access>,
 }
 
 /// What the pages read.
@@ -120,6 +125,8 @@ pub fn routes(state: AdminState) -> Router {
         .merge(crate::web::assets::routes())
         .route("/me", get(me::page))
         .route("/me/sign-out", post(me::sign_out))
+        .route("/me/access-requests", post(me_requests::request))
+        .route("/me/access-requests/{id}/cancel", post(me_requests::cancel))
         .route("/admin", get(users::home))
         .route("/admin/", get(users::home))
         .route("/admin/users", get(users::list))
@@ -134,5 +141,15 @@ pub fn routes(state: AdminState) -> Router {
             get(tokens::confirm_revoke).post(tokens::revoke),
         )
         .route("/admin/policy", get(policy::status))
+        .route("/admin/access-requests", get(approvals::page))
+        .route(
+            "/admin/access-requests/{id}/approve",
+            post(approvals::approve),
+        )
+        .route("/admin/access-requests/{id}/deny", post(approvals::deny))
+        .route(
+            "/admin/access-requests/{id}/revoke",
+            post(approvals::revoke),
+        )
         .with_state(Arc::new(state))
 }

@@ -26,6 +26,7 @@ pub mod allows;
 pub mod auditor;
 pub mod bounds;
 pub mod cli;
+pub mod grants;
 pub mod mcp;
 pub mod records;
 pub mod refusals;

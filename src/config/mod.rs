@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod access_requests;
 pub mod admin;
 pub mod assertion;
 pub mod audit;
@@ -92,6 +93,8 @@ struct RawConfig {
     #[serde(default)]
     rate_limits: limits::RawRateLimits,
     shadow_policies: Option<PathBuf>,
+    #[serde(default)]
+    access_requests: access_requests::RawAccessRequests,
 }
 
 /// `reload:`: whether files are watched.
@@ -142,6 +145,8 @@ pub struct Config {
     /// The shadow policy directory as written (`shadow_policies:`); absent:
     /// `<policies>/shadow` when it exists.
     pub shadow_policies: Option<PathBuf>,
+    /// Notifications of access requests (`access_requests:`).
+    pub access_requests: access_requests::AccessRequestsConfig,
 }
 
 /// Values from flags and environment that win over the file.
@@ -239,6 +244,7 @@ fn validate(check: Checker<'_>, raw: RawConfig, ov: &Overrides) -> Result<Config
         watch_files: raw.reload.watch.unwrap_or(true),
         rate_limits: raw.rate_limits.validate(check)?,
         shadow_policies: raw.shadow_policies,
+        access_requests: raw.access_requests.validate(check, public_url.as_deref())?,
         policies_dir: ov
             .policies_dir
             .clone()
@@ -353,6 +359,23 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.tls.is_some());
         assert!(c.sessions.secure, "TLS makes cookies secure");
+    }
+
+    #[test]
+    fn an_access_requests_webhook_error_names_file_and_line() {
+        let text = "listen: 127.0.0.1:9000\naccess_requests:\n  webhook:\n    url: http://hooks.example/x\n";
+        let e = from_yaml(text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("gate.yaml:4:5: access_requests.webhook.url: "),
+            "{e}"
+        );
+        let text =
+            "access_requests:\n  webhook:\n    url: https://hooks.example/x\n    timeout: 5\n";
+        let e = from_yaml(text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("gate.yaml:4:5: access_requests.webhook: "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod error;
 mod freshness;
+mod grants;
 mod index;
 mod keys;
 mod load;
@@ -30,6 +31,7 @@ use foldhash::fast::RandomState;
 
 pub use error::DirectoryError;
 pub use freshness::{Freshness, FreshnessStatus};
+pub use grants::TempGrant;
 use index::{NameOrder, Order};
 use keys::{Candidates, KeyIndex};
 pub use load::Loader;
@@ -104,6 +106,8 @@ pub struct Directory {
     epoch: AtomicU64,
     /// How recently this copy caught up with a shared store.
     freshness: Freshness,
+    /// Time-bound memberships from approved access requests (decisions only).
+    grants: grants::Grants,
 }
 
 impl Directory {
@@ -383,6 +387,66 @@ impl Directory {
             Some(g) => g.clone(),
             None => self.direct_groups(user),
         }
+    }
+
+    /// The groups decisions judge a user by: their effective groups, plus each group
+    /// a time-bound grant holding now gives them and every group containing it. SCIM
+    /// reads use [`Directory::effective_groups`] instead, which never include grants.
+    pub fn decision_groups(&self, user: u32) -> Arc<[u32]> {
+        let effective = self.effective_groups(user);
+        let now = crate::clock::to_millis(time::OffsetDateTime::now_utc());
+        let Some(live) = self.grants.live(user, now) else {
+            return effective;
+        };
+        let granted: Vec<u32> = live
+            .iter()
+            .filter_map(|g| self.group_ord_by_lower_name(&g.group))
+            .collect();
+        if granted.is_empty() {
+            return effective;
+        }
+        let mut all = self.ancestors(&granted);
+        all.extend(effective.iter().copied());
+        Arc::from(all.into_iter().collect::<Vec<u32>>())
+    }
+
+    /// Gives `user` a time-bound membership of the group named `group` until `ends_at`
+    /// (Unix milliseconds), by access request `id` (replacing one of the same id).
+    pub fn grant_start(&self, user: u32, id: &str, group: &str, ends_at: i64) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        fence(Ordering::Release);
+        self.grants.insert(
+            user,
+            TempGrant {
+                id: Arc::from(id),
+                group: name_key(group).into(),
+                ends_at,
+            },
+        );
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// Ends the time-bound membership from access request `id`; whether there was one.
+    pub fn grant_end(&self, id: &str) -> bool {
+        if !self.grants.holds(id) {
+            return false;
+        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        fence(Ordering::Release);
+        let removed = self.grants.remove(id);
+        self.epoch.fetch_add(1, Ordering::Release);
+        removed
+    }
+
+    /// Changes whenever a time-bound membership starts or is removed (caches of what
+    /// a user's groups say key on it beside [`Directory::seq`]).
+    pub fn grants_generation(&self) -> u64 {
+        self.grants.generation()
+    }
+
+    /// How many time-bound memberships are held (ended ones not yet removed included).
+    pub fn grant_count(&self) -> usize {
+        self.grants.count()
     }
 
     /// Whether `ancestor` is `group` or contains it, through any nesting.

@@ -183,3 +183,39 @@ fn name_order_follows_creates_renames_deletes_and_loads() {
     assert_eq!(loaded.group_name_page("", 0, 10, false), (1, vec![0]));
     assert_eq!(loaded.user_ords_after(Some(0), 10), vec![2, 3]);
 }
+
+/// Now, in Unix milliseconds.
+fn now_ms() -> i64 {
+    crate::clock::to_millis(time::OffsetDateTime::now_utc())
+}
+
+#[test]
+fn a_grant_adds_its_group_and_ancestors_to_decisions_only() {
+    let d = fixture();
+    let epoch = d.epoch();
+    // bob(1) is in all(1); a grant of eng(0) brings eng and, through nesting, all.
+    d.grant_start(1, "req-1", "ENG", now_ms() + 60_000);
+    assert!(d.epoch() > epoch, "a grant moves the epoch");
+    assert_eq!(&*d.decision_groups(1), &[0, 1]);
+    assert_eq!(&*d.effective_groups(1), &[1], "SCIM's view is unchanged");
+    assert!(!d.is_member(0, Member::User(1)));
+    assert_eq!(d.members_of(0).users.len(), 1);
+    assert_eq!(&*d.decision_groups(0), &*d.effective_groups(0));
+    let generation = d.grants_generation();
+    assert!(d.grant_end("req-1"));
+    assert!(!d.grant_end("req-1"));
+    assert!(d.grants_generation() > generation);
+    assert_eq!(&*d.decision_groups(1), &[1]);
+    assert_eq!(d.grant_count(), 0);
+}
+
+#[test]
+fn a_grant_past_its_end_is_ignored_before_it_is_removed() {
+    let d = fixture();
+    d.grant_start(1, "req-old", "eng", now_ms() - 1);
+    assert_eq!(&*d.decision_groups(1), &[1]);
+    assert_eq!(d.grant_count(), 1);
+    // A grant of a group no directory group is named after gives nothing.
+    d.grant_start(1, "req-none", "nobody", now_ms() + 60_000);
+    assert_eq!(&*d.decision_groups(1), &[1]);
+}

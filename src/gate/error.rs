@@ -100,6 +100,11 @@ pub struct Forbidden {
     pub allowing_groups: Vec<Arc<str>>,
     /// Whether the page offers "sign in as someone else" (browser sign-in configured).
     pub login_enabled: bool,
+    /// Requestable grants of one of `allowing_groups` the caller may ask for (a
+    /// browser's page offers a "Request access" form for each).
+    pub offers: Vec<crate::access::Offer>,
+    /// The session's CSRF token for those forms; `None`: no browser session, no forms.
+    pub csrf: Option<String>,
 }
 
 /// What a step-up refusal asks for.

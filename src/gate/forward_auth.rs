@@ -95,6 +95,8 @@ async fn judge(
             by: route.deny_by(NEEDS_PROXY).by,
             allowing_groups: Vec::new(),
             login_enabled: false,
+            offers: Vec::new(),
+            csrf: None,
         })));
     }
     let identity = gate.identity_headers(&subject, &route.name)?;

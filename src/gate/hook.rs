@@ -1,10 +1,13 @@
-//! The revocation fan-out, run by the directory writer after each commit and by the
-//! server after each policy reload: sessions of deactivated or deleted users end, and
-//! every live stream is judged again on the new state; those no longer allowed are cut.
+//! The revocation fan-out, run by the directory writer after each commit, by the
+//! server after each policy reload and by the access service when a time-bound grant
+//! ends: sessions of deactivated or deleted users end (and their access requests and
+//! grants), and every live stream is judged again on the new state; those no longer
+//! allowed are cut.
 
 use std::sync::Arc;
 
 use super::Gate;
+use crate::access::GrantFanout;
 use crate::directory::writer::CommitHook;
 use crate::policy::{DirectorySubject, RequestFacts};
 use crate::record::{Change, StoreOp};
@@ -66,6 +69,7 @@ impl CommitHook for RevocationHook {
                 _ => false,
             });
             if gone {
+                gate.access.user_gone(&change.resource_id, &change.actor);
                 let ended = gate.sessions.end_user(&change.resource_id);
                 gate.metrics.sessions_ended(ended);
                 if ended > 0 {
@@ -76,6 +80,15 @@ impl CommitHook for RevocationHook {
         let cut = gate.recheck_streams();
         if cut > 0 {
             tracing::info!(streams = cut, "live streams cut after a directory change");
+        }
+    }
+}
+
+impl GrantFanout for RevocationHook {
+    fn grants_ended(&self) {
+        let cut = self.0.recheck_streams();
+        if cut > 0 {
+            tracing::info!(streams = cut, "live streams cut after a grant ended");
         }
     }
 }

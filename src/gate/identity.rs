@@ -3,7 +3,8 @@
 //! has changed.
 //!
 //! An entry is valid only for the directory sequence it was built on: any SCIM change
-//! (a rename, a membership, a deactivation) makes every entry stale, so identity
+//! (a rename, a membership, a deactivation) makes every entry stale, and so does a
+//! time-bound grant starting or ending (the grants' generation), so identity
 //! headers always say what the directory says now. It never stands in for a decision:
 //! the policy is asked on every request. Entries are also refreshed well before the
 //! assertion inside them expires.
@@ -27,7 +28,8 @@ const REUSE: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 100_000;
 
 struct Entry {
-    seq: u64,
+    /// The directory sequence and the grants' generation it was built on.
+    seq: (u64, u64),
     user: Arc<UserRecord>,
     built: Instant,
     headers: HeaderMap,
@@ -47,7 +49,7 @@ impl Gate {
         route: &Arc<str>,
     ) -> Result<HeaderMap, ProxyError> {
         let user = subject.record();
-        let seq = self.dir.seq();
+        let seq = (self.dir.seq(), self.dir.grants_generation());
         let key = (user.ord, route.clone());
         if let Some(e) = self.identities.map.get(&key) {
             if e.seq == seq && Arc::ptr_eq(&e.user, user) && e.built.elapsed() < REUSE {
@@ -63,7 +65,7 @@ impl Gate {
                 user_name: user.user_name.to_string(),
                 email: email.clone(),
                 groups: groups.clone(),
-                seq,
+                seq: seq.0,
             },
         )?;
         let mut headers = HeaderMap::new();

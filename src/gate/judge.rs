@@ -18,6 +18,8 @@ use crate::authn::error::AuthnError;
 use crate::metrics::routes::{DenyReason, RouteMetrics};
 use crate::path::NormalPath;
 use crate::policy::{DirectorySubject, PolicySet, RequestFacts, Route, RouteMatch};
+use crate::record::name_key;
+use crate::web::csrf_token;
 
 /// The request being judged.
 pub struct Ask<'a> {
@@ -195,14 +197,35 @@ impl Gate {
             if !icon_noise {
                 tracing::info!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access denied");
             }
+            let allowing_groups = policy.allowing_groups(m.route, facts);
+            // A browser session is offered the grants that would let this request
+            // through (a form needs the session's CSRF token).
+            let csrf = match (&caller.session, ask.browser) {
+                (Some((token, _)), true) => Some(csrf_token(token)),
+                _ => None,
+            };
+            let offers = if csrf.is_some() {
+                self.access
+                    .offers_for_route(&subject, &m.route.name)
+                    .into_iter()
+                    .filter(|o| {
+                        let wanted = name_key(&o.group);
+                        allowing_groups.iter().any(|g| name_key(g) == wanted)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             return Err(GateError::Forbidden(Box::new(Forbidden {
                 browser: ask.browser,
                 user_name: user.user_name.to_string(),
                 method: ask.method.to_string(),
                 path: ask.path.forward.clone(),
-                allowing_groups: policy.allowing_groups(m.route, facts),
+                allowing_groups,
                 by: decision.by,
                 login_enabled: self.login_enabled,
+                offers,
+                csrf,
             })));
         }
         tracing::debug!(user = %user.user_name, route = %m.route.name, rule = %decision.by.rule, "access allowed");

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod mcp;
 pub mod pages;
 pub mod pipeline;
+pub mod request_form;
 pub mod step_up;
 mod throttle;
 
@@ -78,6 +79,8 @@ pub struct Gate {
     shadow: Option<Arc<Shadow>>,
     /// The user each MCP session belongs to (`preset: mcp`).
     mcp_sessions: mcp::sessions::McpSessions,
+    /// Just-in-time access: requests, approvals and time-bound grants.
+    access: Arc<crate::access::Access>,
 }
 
 /// What [`Gate::new`] is built from (the composition root fills it in).
@@ -96,6 +99,7 @@ pub struct GateParts {
     pub metrics: Arc<Metrics>,
     pub limiter: limits::Limiter,
     pub shadow: Option<Arc<Shadow>>,
+    pub access: Arc<crate::access::Access>,
 }
 
 impl Gate {
@@ -119,11 +123,17 @@ impl Gate {
             limiter: parts.limiter,
             shadow: parts.shadow,
             mcp_sessions: Default::default(),
+            access: parts.access,
         }
     }
 }
 
 impl Gate {
+    /// The access service (the 403 page offers its requestable grants).
+    pub fn access(&self) -> &Arc<crate::access::Access> {
+        &self.access
+    }
+
     /// Whether `peer` is a proxy whose `X-Forwarded-*` headers are believed.
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         let peer = match peer {

@@ -1,10 +1,13 @@
 //! The pages people see when the gate says no: server-rendered, no scripts, no external
 //! resources, in scimgate's one page shell under its one set of page headers
-//! ([`crate::web`]), with a link to `/.scimgate/me`.
+//! ([`crate::web`]), with a link to `/.scimgate/me`; the 403 page offers a "Request
+//! access" form for each requestable grant that would allow the request
+//! ([`super::request_form`]).
 
 use http::StatusCode;
 
 use super::error::Forbidden;
+use super::request_form::request_form;
 use crate::authn::routes::LOGIN_AS_SOMEONE_ELSE;
 use crate::web::{links, message_page, narrow_page as layout, url_encode, E};
 
@@ -26,11 +29,18 @@ pub fn forbidden(f: &Forbidden) -> String {
 <p>Ask your identity provider's administrators to add you to one of them.</p>"
         )
     };
+    let offers = match &f.csrf {
+        Some(csrf) if !f.offers.is_empty() => {
+            let forms: String = f.offers.iter().map(|o| request_form(o, csrf)).collect();
+            format!("<h2>Request access</h2><p>You may ask for one of them for a while; an approver decides.</p>{forms}")
+        }
+        _ => String::new(),
+    };
     let main = format!(
         "<h1>Access denied</h1>\
 <p>You are signed in as <strong class=\"user\">{user}</strong>, but the route \
 <code class=\"route\">{route}</code> does not allow <code>{method} {path}</code> for you.</p>\
-{groups}\
+{groups}{offers}\
 <p class=\"muted\">Decided by rule <code class=\"rule\">{rule}</code> ({location}).</p>\
 <p class=\"links\"><a href=\"/.scimgate/me\">See what you may use, or sign out</a>{switch}</p>",
         user = E(&f.user_name),

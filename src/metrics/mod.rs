@@ -24,6 +24,7 @@ use std::sync::Arc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use collect::{ScrapeSources, StateCollector};
@@ -97,6 +98,24 @@ pub struct ReloadLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of the access-request webhook counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `delivered`, `failed` (every attempt refused or failed) or `dropped` (the
+    /// queue was full, or the server stopped first).
+    pub outcome: &'static str,
+}
+
+/// The outcomes of [`Metrics::webhook`], each a series from the first scrape.
+pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "failed", "dropped"];
+
+/// Labels of the ended-grant counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrantEndLabels {
+    /// `expired`, `revoked` or `deprovisioned`.
+    pub how: &'static str,
+}
+
 /// What a reload counted by [`Metrics::reload`] loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reloaded {
@@ -130,6 +149,10 @@ pub(crate) struct Families {
     pub streams_cut: Counter,
     pub rate_limited: Family<LimitLabels, Counter>,
     pub shadow_differences: Family<ShadowLabels, Counter>,
+    pub webhook_events: Family<WebhookLabels, Counter>,
+    pub access_pending: Gauge,
+    pub access_active: Gauge,
+    pub grants_ended: Family<GrantEndLabels, Counter>,
 }
 
 /// Every metric of one scimgate instance.
@@ -227,6 +250,32 @@ impl Metrics {
             "Decisions where the shadow policy set differs from the live one, by route and kind (would_allow, would_deny).",
             f.shadow_differences.clone(),
         );
+        registry.register(
+            "access_webhook_events",
+            "Access-request events for the webhook, by outcome: delivered, failed (every attempt refused or failed) or dropped (queue full, or the server stopped first).",
+            f.webhook_events.clone(),
+        );
+        for outcome in WEBHOOK_OUTCOMES {
+            let _ = f.webhook_events.get_or_create(&WebhookLabels { outcome });
+        }
+        registry.register(
+            "access_requests_pending",
+            "Just-in-time access requests waiting for approval.",
+            f.access_pending.clone(),
+        );
+        registry.register(
+            "access_grants_active",
+            "Time-bound grants from approved access requests in force.",
+            f.access_active.clone(),
+        );
+        registry.register(
+            "access_grants_ended",
+            "Time-bound grants ended, by how: expired, revoked (early, by an approver or an admin) or deprovisioned (the user was deactivated or deleted).",
+            f.grants_ended.clone(),
+        );
+        for how in ["expired", "revoked", "deprovisioned"] {
+            let _ = f.grants_ended.get_or_create(&GrantEndLabels { how });
+        }
         registry.register_collector(Box::new(StateCollector(sources.clone())));
         let connections = Arc::new(ConnectionMetrics::default());
         connections.register(&mut registry);
@@ -254,6 +303,24 @@ impl Metrics {
     /// Counts live streams cut by a revocation or a policy reload.
     pub fn streams_cut(&self, n: usize) {
         self.families.streams_cut.inc_by(n as u64);
+    }
+
+    /// Sets the numbers of pending access requests and active grants.
+    pub fn access_open(&self, pending: usize, active: usize) {
+        self.families
+            .access_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.families
+            .access_active
+            .set(i64::try_from(active).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one time-bound grant ended `how` (`expired`, `revoked`, `deprovisioned`).
+    pub fn grant_ended(&self, how: &'static str) {
+        self.families
+            .grants_ended
+            .get_or_create(&GrantEndLabels { how })
+            .inc();
     }
 
     /// Counts one reload of `what`: `applied` when a new set or pair went into force,
@@ -289,6 +356,15 @@ impl Metrics {
                 kind,
             })
             .inc();
+    }
+
+    /// Counts `n` access-request webhook events with `outcome` (one of
+    /// [`WEBHOOK_OUTCOMES`]).
+    pub fn webhook(&self, outcome: &'static str, n: u64) {
+        self.families
+            .webhook_events
+            .get_or_create(&WebhookLabels { outcome })
+            .inc_by(n);
     }
 
     /// Counts one SCIM scan event (`run`, `refused`, `timed_out`).

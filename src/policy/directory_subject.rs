@@ -1,7 +1,8 @@
 //! The subject of a policy decision as the live directory sees them.
 //!
-//! Groups come from the directory (effective groups, through nesting), never from
-//! token claims. The user's effective groups are taken once, as a sorted shared
+//! Groups come from the directory (effective groups, through nesting, and the
+//! time-bound memberships of approved access requests: `Directory::decision_groups`),
+//! never from token claims. The user's effective groups are taken once, as a sorted shared
 //! slice; `in_group` resolves the rule's group name (already a caseless key) through the
 //! directory's displayName index and binary-searches that slice, without allocating.
 //! A policy set resolves its group names once per directory state instead
@@ -17,7 +18,7 @@ use crate::record::UserRecord;
 pub struct DirectorySubject {
     directory: Arc<Directory>,
     user: Arc<UserRecord>,
-    /// Effective group ords, sorted.
+    /// Decision group ords (effective and granted), sorted.
     groups: Arc<[u32]>,
     /// The directory's change epoch `groups` were read at, if no change was being
     /// applied meanwhile.
@@ -28,7 +29,7 @@ impl DirectorySubject {
     /// The user as the directory holds them now.
     pub fn new(dir: &Arc<Directory>, user: Arc<UserRecord>) -> Self {
         let before = dir.epoch();
-        let groups = dir.effective_groups(user.ord);
+        let groups = dir.decision_groups(user.ord);
         let epoch = dir.epoch_after(before).then_some(before);
         DirectorySubject {
             directory: dir.clone(),

@@ -5,8 +5,8 @@
 //! dbt-platform` grant (the grant's group is the one requested). The requested group
 //! must be one the route's allow rules or grants name, else holding it would change
 //! nothing there. What a requestable grant says is checked here; the requests
-//! themselves, their approvals and the time-bound memberships they become live in
-//! the directory layer (`crate::directory::grants`).
+//! themselves and their approvals live in `crate::access`, and the time-bound
+//! memberships they become in the directory layer (`crate::directory::grants`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +106,11 @@ pub fn show_duration(d: Duration) -> String {
     } else {
         format!("{s}s")
     }
+}
+
+/// A duration as written in a request or a form: `4h`, `90m`, `45s`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    values::duration(text)
 }
 
 /// Compiles a requestable grant of `group` on `route`; problems go to `problems`.

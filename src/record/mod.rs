@@ -7,6 +7,7 @@
 //! the audit chain's hash ([`chain`]) and the retention checkpoints ([`checkpoint`]).
 //! Who stores, caches, serves or ships them is decided above (see ARCHITECTURE.md).
 
+pub mod access;
 mod audit;
 mod body;
 pub mod chain;
@@ -16,6 +17,7 @@ mod credential;
 mod name;
 mod resource;
 
+pub use access::{AccessRequest, RequestState, Verdict};
 pub use audit::{AuditEntry, AuditQuery, AuditRow};
 pub use body::Body;
 pub use change::{Change, Snapshot, SnapshotSink, StoreOp};

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
-use super::SessionEnds;
+use super::{GrantChanges, SessionEnds};
 use crate::directory::{CatchUpSignal, Directory};
 use crate::store::postgres::tls::{self, PgTls, TlsOptions};
-use crate::store::postgres::{CHANGES_CHANNEL, LISTEN_ALL};
+use crate::store::postgres::{ACCESS_CHANNEL, CHANGES_CHANNEL, LISTEN_ALL};
 
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -35,6 +35,7 @@ pub fn start(
     signal: Arc<CatchUpSignal>,
     dir: Arc<Directory>,
     sessions: Arc<dyn SessionEnds>,
+    grants: Arc<dyn GrantChanges>,
     cancel: CancellationToken,
 ) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     let (url, tls) = tls::resolve(&settings.url, &settings.tls)?;
@@ -51,7 +52,10 @@ pub fn start(
                 &tls,
                 &settings,
                 &signal,
-                &sessions,
+                Receivers {
+                    sessions: &sessions,
+                    grants: &grants,
+                },
                 &dir,
                 &mut backoff,
             );
@@ -71,6 +75,12 @@ pub fn start(
     })
 }
 
+/// Who hears what the notifications say besides the writer.
+struct Receivers<'a> {
+    sessions: &'a Arc<dyn SessionEnds>,
+    grants: &'a Arc<dyn GrantChanges>,
+}
+
 /// One connection's life: connect, `LISTEN`, catch up, then forward notifications
 /// until the connection fails.
 async fn follow_once(
@@ -78,7 +88,7 @@ async fn follow_once(
     tls: &PgTls,
     settings: &FollowSettings,
     signal: &CatchUpSignal,
-    sessions: &Arc<dyn SessionEnds>,
+    to: Receivers<'_>,
     dir: &Directory,
     backoff: &mut Duration,
 ) {
@@ -120,15 +130,17 @@ async fn follow_once(
     // Whatever happened while this replica was not listening: catch up, and forget
     // sessions ended meanwhile.
     signal.poke();
-    sessions.resync().await;
+    to.sessions.resync().await;
+    to.grants.resync();
     let mut tick = tokio::time::interval(settings.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             n = rx.recv() => match n {
                 Some(n) if n.channel() == CHANGES_CHANNEL => signal.poke(),
+                Some(n) if n.channel() == ACCESS_CHANNEL => to.grants.changed(n.payload()),
                 Some(n) => match hex::decode(n.payload()) {
-                    Ok(hash) => sessions.ended(&hash),
+                    Ok(hash) => to.sessions.ended(&hash),
                     Err(_) => tracing::warn!("malformed session notification"),
                 },
                 None => break,

@@ -145,6 +145,16 @@ pub(super) async fn require_token(
     }
 }
 
+/// The name of the live admin token `authorization` (`Bearer <token>`) presents,
+/// checked as the admin API checks it: for surfaces beside the admin API that also
+/// accept admin tokens (the access requests API).
+pub async fn admin_token(state: &ScimState, authorization: &str) -> Result<String, ScimError> {
+    match authorize(state, TokenScope::Admin, None, Some(authorization)).await? {
+        Actor::Admin { token } => Ok(token),
+        Actor::Scim { .. } => Err(ScimError::Forbidden("an admin token is needed".into())),
+    }
+}
+
 async fn authorize(
     state: &ScimState,
     scope: TokenScope,

@@ -5,7 +5,7 @@
 //! PATCH paths and operations) depends on nothing HTTP; the HTTP side parses requests,
 //! hands changes to the directory writer and renders what it returns.
 
-mod auth;
+pub mod auth;
 mod auth_log;
 mod body;
 mod discovery;

@@ -51,6 +51,8 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     /// Live streams (cut on revocation).
     pub registry: Arc<Registry>,
+    /// Just-in-time access: requests, approvals and time-bound grants.
+    pub access: Arc<crate::access::Access>,
     tls: Option<Arc<ReloadingCert>>,
     tree: ShutdownTree,
     /// What [`Running::stop`] stops in order; `None` once stopped. (In a mutex only so
@@ -171,6 +173,7 @@ async fn start(config: &Config, built: Built, tree: ShutdownTree) -> anyhow::Res
         audit: handles.audit,
         metrics: handles.metrics,
         registry: handles.registry,
+        access: handles.access,
         tls: built.tls,
         tree,
         stages: parking_lot::Mutex::new(Some(Stages {

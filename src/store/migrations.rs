@@ -4,6 +4,7 @@
 //! (only the SHA-256 of each session token is stored). v3: audit records carry a
 //! `detail` object (decisions) and are indexed for search by time, actor and target.
 //! v4: retention checkpoints are indexed (the pruner finds the last one directly).
+//! v5: access requests and their approvers' verdicts (just-in-time grants).
 
 /// (version, SQL). Append only: never edit a migration that has shipped.
 pub(super) const SQLITE: &[(i64, &str)] = &[
@@ -100,6 +101,39 @@ CREATE INDEX audit_by_target ON audit (target);
         4,
         r#"
 CREATE INDEX audit_checkpoints ON audit (seq) WHERE action = 'audit.checkpoint';
+"#,
+    ),
+    (
+        5,
+        r#"
+CREATE TABLE access_requests (
+    id TEXT PRIMARY KEY,
+    route TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    requester_id TEXT NOT NULL,
+    requester_name TEXT NOT NULL,
+    reason TEXT,
+    duration_ms INTEGER NOT NULL,
+    approvals_needed INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    starts_at INTEGER,
+    ends_at INTEGER,
+    ended_at INTEGER,
+    ended_by TEXT,
+    end_reason TEXT
+);
+CREATE INDEX access_requests_by_state ON access_requests (state);
+CREATE INDEX access_requests_by_ended ON access_requests (ended_at);
+CREATE TABLE access_verdicts (
+    request_id TEXT NOT NULL,
+    approver_id TEXT NOT NULL,
+    approver_name TEXT NOT NULL,
+    approve INTEGER NOT NULL,
+    comment TEXT,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (request_id, approver_id)
+) WITHOUT ROWID;
 "#,
     ),
 ];

@@ -1,8 +1,9 @@
 //! Durability: the [`Store`] trait and what goes through it.
 //!
 //! A store keeps users, groups, memberships, the change log (one row per change, with
-//! a sequence number), the hash-chained audit record of each change, SCIM tokens and
-//! browser sessions. [`Store::commit`] writes a batch of changes in one transaction:
+//! a sequence number), the hash-chained audit record of each change, SCIM tokens,
+//! browser sessions, and just-in-time access requests with their verdicts
+//! (`Store::access_*`). [`Store::commit`] writes a batch of changes in one transaction:
 //! either all of the batch is durable when it returns `Ok`, or none of it is. A change
 //! that deletes or deactivates a user also deletes that user's sessions in the same
 //! transaction, so a deprovisioning ends sessions durably with the change. Only this
@@ -18,7 +19,8 @@ pub mod transfer;
 
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
 use crate::record::{
-    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, SnapshotSink, TokenRow,
+    AccessRequest, AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, SnapshotSink,
+    TokenRow,
 };
 
 pub use postgres::PgStore;
@@ -120,6 +122,24 @@ pub trait Store: Send + Sync + 'static {
     fn sessions_load(&self, now: i64) -> Result<Vec<SessionRow>, StoreError>;
     /// Deletes the sessions expired at `now`; returns how many.
     fn sessions_purge_expired(&self, now: i64) -> Result<usize, StoreError>;
+    /// Adds a new access request (pending, without verdicts); `Conflict` if its id is
+    /// taken. On a shared store, other replicas are told (`NOTIFY`).
+    fn access_insert(&self, req: &AccessRequest) -> Result<(), StoreError>;
+    /// Changes one access request in one transaction, holding it against concurrent
+    /// changes (other replicas included): reads it with its verdicts, hands it to
+    /// `change`, and when `change` returns `true` writes its state, times and any new
+    /// verdict (verdicts are only ever added). Returns the request as stored after, or
+    /// `None` when there is no such request. On a shared store a write is announced.
+    fn access_update(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut AccessRequest) -> bool,
+    ) -> Result<Option<AccessRequest>, StoreError>;
+    /// One access request with its verdicts.
+    fn access_get(&self, id: &str) -> Result<Option<AccessRequest>, StoreError>;
+    /// The access requests still open (pending or active) and those that ended at or
+    /// after `ended_since` (Unix milliseconds), with their verdicts.
+    fn access_load(&self, ended_since: i64) -> Result<Vec<AccessRequest>, StoreError>;
     /// Housekeeping the writer asks for between batches (SQLite: a WAL checkpoint on
     /// its own connection, so commits never pay for it). Must not block commits.
     fn maintain(&self) -> Result<(), StoreError> {

@@ -8,6 +8,8 @@
 //! field of a record is therefore added to a list and to the functions beside it
 //! here, not to each store.
 
+pub(super) mod access;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 

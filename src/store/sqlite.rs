@@ -11,6 +11,8 @@
 //! processes' readers get a short busy timeout). `journal_size_limit` truncates the
 //! WAL to the same size whenever it is reset.
 
+mod access;
+
 use std::path::Path;
 
 use parking_lot::Mutex;
@@ -288,6 +290,25 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn access_insert(&self, req: &crate::record::AccessRequest) -> Result<(), StoreError> {
+        self.sq_access_insert(req)
+    }
+    fn access_update(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut crate::record::AccessRequest) -> bool,
+    ) -> Result<Option<crate::record::AccessRequest>, StoreError> {
+        self.sq_access_update(id, change)
+    }
+    fn access_get(&self, id: &str) -> Result<Option<crate::record::AccessRequest>, StoreError> {
+        self.sq_access_get(id)
+    }
+    fn access_load(
+        &self,
+        ended_since: i64,
+    ) -> Result<Vec<crate::record::AccessRequest>, StoreError> {
+        self.sq_access_load(ended_since)
+    }
     fn load_into(&self, sink: &mut dyn SnapshotSink) -> Result<(), StoreError> {
         let conn = self.reader.lock();
         let next = |sql: &str| -> Result<u32, StoreError> {

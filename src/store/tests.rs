@@ -468,3 +468,118 @@ fn pruning_keeps_the_chain_verifiable() {
     let broken = verify_store(&store).unwrap().unwrap_err();
     assert_eq!(broken.seq(), 4);
 }
+
+fn access_request(id: &str, created_at: i64) -> crate::record::AccessRequest {
+    crate::record::AccessRequest {
+        id: id.into(),
+        route: "app".into(),
+        group: "oncall".into(),
+        requester_id: "u0".into(),
+        requester_name: "ann".into(),
+        reason: Some("INC-1".into()),
+        duration: std::time::Duration::from_secs(3600),
+        approvals_needed: 2,
+        state: crate::record::RequestState::Pending,
+        approvals: Vec::new(),
+        denial: None,
+        created_at,
+        starts_at: None,
+        ends_at: None,
+        ended_at: None,
+        ended_by: None,
+        end_reason: None,
+    }
+}
+
+fn vote(approver: &str, approve: bool, at: i64) -> crate::record::Verdict {
+    crate::record::Verdict {
+        approver_id: approver.into(),
+        approver_name: approver.into(),
+        approve,
+        comment: Some(format!("{approver} says so")),
+        at,
+    }
+}
+
+#[test]
+fn access_requests_keep_their_votes_and_ends_across_a_reopen() {
+    use crate::record::RequestState;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.access_insert(&access_request("r1", 10)).unwrap();
+    store.access_insert(&access_request("r2", 20)).unwrap();
+    assert!(matches!(
+        store.access_insert(&access_request("r1", 30)),
+        Err(StoreError::Conflict(_))
+    ));
+    // A vote, then one refused (nothing written), then the one that starts it.
+    let after = store
+        .access_update("r1", &mut |r| {
+            r.approvals.push(vote("lee", true, 11));
+            true
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.approvals.len(), 1);
+    let unchanged = store
+        .access_update("r1", &mut |r| {
+            r.approvals.push(vote("lou", true, 12));
+            false
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        unchanged.approvals.len(),
+        1,
+        "the stored request, not the refused change"
+    );
+    store
+        .access_update("r1", &mut |r| {
+            r.approvals.push(vote("lou", true, 13));
+            r.state = RequestState::Active;
+            r.starts_at = Some(13);
+            r.ends_at = Some(13 + 3_600_000);
+            true
+        })
+        .unwrap();
+    // r2: denied long ago.
+    store
+        .access_update("r2", &mut |r| {
+            r.denial = Some(vote("lee", false, 21));
+            r.state = RequestState::Denied;
+            r.ended_at = Some(21);
+            true
+        })
+        .unwrap();
+    assert!(store
+        .access_update("nope", &mut |_| true)
+        .unwrap()
+        .is_none());
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    let r1 = store.access_get("r1").unwrap().unwrap();
+    assert_eq!(r1.state, RequestState::Active);
+    assert_eq!(
+        r1.approvals
+            .iter()
+            .map(|v| v.approver_id.as_str())
+            .collect::<Vec<_>>(),
+        ["lee", "lou"]
+    );
+    assert_eq!(r1.ends_at, Some(13 + 3_600_000));
+    assert_eq!(r1.duration, std::time::Duration::from_secs(3600));
+    let r2 = store.access_get("r2").unwrap().unwrap();
+    assert_eq!(r2.denial.map(|v| v.approver_id), Some("lee".into()));
+    // Open ones always; ended ones only if they ended at or after the cutoff.
+    let ids = |since| {
+        store
+            .access_load(since)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(0), ["r1", "r2"]);
+    assert_eq!(ids(22), ["r1"]);
+}

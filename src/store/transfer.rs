@@ -19,6 +19,7 @@ pub struct Moved {
     pub audit_records: usize,
     pub tokens: usize,
     pub sessions: usize,
+    pub access_requests: usize,
 }
 
 /// Copies the SQLite store at `sqlite_path` into the PostgreSQL database at `url`.
@@ -41,6 +42,8 @@ pub fn sqlite_to_postgres(
         tokens: from.token_list()?,
         // Every stored session, expired ones too (they are purged as usual).
         sessions: from.sessions_load(i64::MIN)?,
+        // Every access request: open ones and every ended one.
+        access: from.access_load(i64::MIN)?,
     };
     let moved = Moved {
         users: data.snapshot.users.len(),
@@ -50,6 +53,7 @@ pub fn sqlite_to_postgres(
         audit_records: data.audit.len(),
         tokens: data.tokens.len(),
         sessions: data.sessions.len(),
+        access_requests: data.access.len(),
     };
     let to = PgStore::open_url(url, timeout)?;
     to.import(&data)?;

@@ -29,6 +29,8 @@ pub enum Failure {
     BadRequest,
     /// The request conflicts with what exists (a token name in use).
     Conflict,
+    /// The person has asked for too much at once (pending access requests).
+    TooMany,
     /// The identity provider cannot be reached: it says nothing about the person's
     /// credentials.
     IdpUnavailable,
@@ -60,6 +62,7 @@ impl Failure {
             Failure::NotFound => StatusCode::NOT_FOUND,
             Failure::BadRequest => StatusCode::BAD_REQUEST,
             Failure::Conflict => StatusCode::CONFLICT,
+            Failure::TooMany => StatusCode::TOO_MANY_REQUESTS,
             Failure::IdpUnavailable => StatusCode::BAD_GATEWAY,
             Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +100,7 @@ mod tests {
             (Failure::NotFound, 404),
             (Failure::BadRequest, 400),
             (Failure::Conflict, 409),
+            (Failure::TooMany, 429),
             (Failure::IdpUnavailable, 502),
             (Failure::Internal, 500),
         ];

@@ -12,6 +12,8 @@ mod siem;
 mod support;
 mod upstream;
 
+mod access_pages;
+mod access_webhook;
 mod atomic;
 mod audit;
 mod audit_bounds;
@@ -37,6 +39,7 @@ mod filters;
 mod first_hour;
 mod forward_auth;
 mod identity_strict;
+mod jit_access;
 mod jit_policy;
 mod layers;
 mod lock_and_acl;

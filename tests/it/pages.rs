@@ -23,15 +23,16 @@ const POLICY: &str = "routes:
       - { name: staff-read, groups: [staff], methods: [GET] }
 ";
 
-/// A browser-like client that does not follow redirects, with a session cookie.
-struct Browser {
+/// A browser-like client that does not follow redirects, with a session cookie (the
+/// access-request pages' tests use it too).
+pub(crate) struct Browser {
     http: reqwest::Client,
     root: String,
     cookie: String,
 }
 
 impl Browser {
-    async fn signed_in(g: &Gate, user_id: &str) -> Browser {
+    pub(crate) async fn signed_in(g: &Gate, user_id: &str) -> Browser {
         let token = g.running.sessions.create(user_id).await.unwrap();
         Browser {
             http: reqwest::Client::builder()
@@ -43,21 +44,21 @@ impl Browser {
         }
     }
 
-    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.root))
             .header("cookie", &self.cookie)
             .header("accept", "text/html")
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
         let r = self.req(Method::GET, path).send().await.unwrap();
         let (status, headers) = (r.status(), r.headers().clone());
         (status, headers, r.text().await.unwrap())
     }
 
     /// POSTs a form from scimgate's own origin (unless `origin` says otherwise).
-    async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         form: &[(&str, &str)],
@@ -68,7 +69,7 @@ impl Browser {
     }
 
     /// POSTs a form with these extra headers.
-    async fn post_with(
+    pub(crate) async fn post_with(
         &self,
         path: &str,
         form: &[(&str, &str)],
@@ -82,7 +83,7 @@ impl Browser {
     }
 
     /// The CSRF token of a page's forms.
-    async fn csrf(&self, path: &str) -> String {
+    pub(crate) async fn csrf(&self, path: &str) -> String {
         let (status, _, body) = self.get(path).await;
         assert_eq!(status, 200, "{path}: {body}");
         let at = body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;

@@ -279,6 +279,8 @@ async fn request_and_policy_refusals_keep_their_statuses_and_codes() {
                 },
                 allowing_groups: vec!["admins".into()],
                 login_enabled: true,
+                offers: Vec::new(),
+                csrf: None,
             })),
             403,
             "forbidden",

@@ -8,6 +8,7 @@
 //! the lifecycle ([`super::lifecycle`]) binds, serves and stops what this builds.
 
 mod audit_log;
+mod notify;
 mod readiness;
 mod reloads;
 mod routes;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::shutdown::ShutdownTree;
 use super::{Dispatch, ReloadingCert};
+use crate::access::{Access, AccessLimits, AccessParts};
 use crate::admin::{AdminState, Live};
 use crate::audit::{AuditService, Auditor};
 use crate::authn::jwt::JwtVerifier;
@@ -77,6 +79,7 @@ pub(super) struct Handles {
     pub audit: Auditor,
     pub metrics: Arc<Metrics>,
     pub registry: Arc<Registry>,
+    pub access: Arc<Access>,
 }
 
 /// The directory writer's task and the token that tells it to finish.
@@ -179,6 +182,27 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         let login = login.clone();
         readiness.add_advisory("oidc", move || login.unreachable().map_or(Ok(()), Err));
     }
+    let access = {
+        let parts = AccessParts {
+            dir: dir.clone(),
+            policy: policy.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            audit: auditor.clone(),
+            metrics: metrics.clone(),
+            limits: AccessLimits::default(),
+        };
+        tokio::task::spawn_blocking(move || Access::load(parts))
+            .await?
+            .context("loading the access requests")?
+    };
+    tree.spawn_serving({
+        let access = access.clone();
+        move |stop| access.run(stop)
+    });
+    if let Some(notifier) = notify::start(config, &metrics, &clock, tree)? {
+        access.set_notifier(notifier);
+    }
     let tls_on = config.tls.is_some();
     let callers = Arc::new(Callers::new(
         dir.clone(),
@@ -202,8 +226,11 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         metrics: metrics.clone(),
         limiter: Limiter::new(config.rate_limits.max_callers, config.rate_limits.replicas),
         shadow: shadow.clone(),
+        access: access.clone(),
     }));
-    let follow = follow_shared_store(config, &dir, &sessions, tree)?;
+    let revocation = Arc::new(RevocationHook(gate.clone()));
+    access.set_fanout(revocation.clone());
+    let follow = follow_shared_store(config, &dir, &sessions, &access, tree)?;
     let writer_stop = tree.writing_token();
     let (writer, writing) = Writer::start(
         dir.clone(),
@@ -211,12 +238,27 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         clock.clone(),
         WriterSettings {
             allow_manual_updates: config.scim.allow_manual_updates,
-            hook: Some(Arc::new(RevocationHook(gate.clone()))),
+            hook: Some(revocation),
             follow,
         },
         writer_stop.clone(),
     );
     let writer_task = tree.tracker().spawn(writing);
+    let scim = ScimState::new(
+        dir.clone(),
+        writer,
+        store.clone(),
+        clock.clone(),
+        config.scim.clone(),
+        tls_on,
+        metrics.clone(),
+    );
+    let access_api = crate::admin::access_api::AccessApi {
+        access: access.clone(),
+        callers: callers.clone(),
+        dir: dir.clone(),
+        scim: scim.clone(),
+    };
     let admin = AdminState::new(
         Live {
             dir: dir.clone(),
@@ -226,6 +268,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             login_enabled: oidc.is_some(),
             tls: tls_on,
             shadow: shadow.clone(),
+            access: access.clone(),
         },
         store.clone(),
         clock.clone(),
@@ -233,15 +276,6 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         config.public_url.clone(),
     )
     .with_oidc(oidc.clone());
-    let scim = ScimState::new(
-        dir.clone(),
-        writer,
-        store,
-        clock,
-        config.scim.clone(),
-        tls_on,
-        metrics.clone(),
-    );
     let authn = AuthnState {
         oidc,
         sessions: sessions.clone(),
@@ -258,6 +292,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         decide: Arc::new(DecideState::new(dir.clone(), policy.clone())),
         readiness: readiness.clone(),
         admin,
+        access_api,
         jwks: signer.jwks_json().to_owned(),
     });
     let mut watchers = reloads::watch(config, &policy, tls.as_ref(), &metrics, &gate, tree);
@@ -282,6 +317,7 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             audit: auditor,
             metrics,
             registry,
+            access,
         },
         tls,
         readiness,
@@ -338,6 +374,7 @@ fn follow_shared_store(
     config: &Config,
     dir: &Arc<Directory>,
     sessions: &Arc<Sessions>,
+    access: &Arc<Access>,
     tree: &ShutdownTree,
 ) -> anyhow::Result<Option<Arc<CatchUpSignal>>> {
     let Some(pg) = &config.store.postgres else {
@@ -356,6 +393,7 @@ fn follow_shared_store(
         signal.clone(),
         dir.clone(),
         sessions.clone(),
+        access.clone(),
         tree.serving_token(),
     )?;
     tree.tracker().spawn(follower);

@@ -22,6 +22,8 @@ pub struct Surfaces {
     pub decide: Arc<DecideState>,
     pub readiness: Readiness,
     pub admin: AdminState,
+    /// The access requests API (`/.scimgate/api/access-requests`).
+    pub access_api: crate::admin::access_api::AccessApi,
     /// The assertion key set, as served.
     pub jwks: String,
 }
@@ -38,6 +40,7 @@ pub fn app(surfaces: Surfaces) -> Router {
         decide,
         readiness,
         admin,
+        access_api,
         jwks,
     } = surfaces;
     let x_request_id = http::HeaderName::from_static("x-request-id");
@@ -48,6 +51,7 @@ pub fn app(surfaces: Surfaces) -> Router {
         )
         .merge(crate::authn::routes::routes(authn))
         .merge(crate::admin::routes(admin))
+        .merge(crate::admin::access_api::routes(access_api))
         .route(
             "/auth",
             axum::routing::any(crate::gate::forward_auth::handler).with_state(gate),

@@ -1,12 +1,14 @@
 //! Filling an empty PostgreSQL store from another store in one transaction (for
 //! `scimgate migrate`): directory rows, the change log (sequence numbers kept), the
-//! audit chain exactly as stored (hashes kept, so it verifies), tokens and sessions.
+//! audit chain exactly as stored (hashes kept, so it verifies), tokens, sessions, and
+//! access requests with their verdicts.
 
 use std::collections::HashMap;
 
 use super::directory::write_op;
 use super::{PgStore, WRITE_LOCK};
-use crate::record::{AuditRow, Member, SessionRow, Snapshot, StoreOp, TokenRow};
+use crate::record::{AccessRequest, AuditRow, Member, SessionRow, Snapshot, StoreOp, TokenRow};
+use crate::store::rows::access::{access_columns, verdict_columns, RequestValues};
 use crate::store::rows::{session_columns, token_columns};
 use crate::store::sqlite::ChangeLogRow;
 use crate::store::StoreError;
@@ -18,6 +20,8 @@ pub struct Export {
     pub audit: Vec<AuditRow>,
     pub tokens: Vec<TokenRow>,
     pub sessions: Vec<SessionRow>,
+    /// Every access request, ended ones too, with its verdicts.
+    pub access: Vec<AccessRequest>,
 }
 
 impl PgStore {
@@ -83,6 +87,22 @@ impl PgStore {
                     concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4)"),
                     &[&s.token_hash, &s.user_id, &s.created, &s.expires],
                 )?;
+            }
+            for r in &data.access {
+                tx.execute(
+                    concat!(
+                        "INSERT INTO access_requests (",
+                        access_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                    ),
+                    &RequestValues::of(r).postgres(),
+                )?;
+                for v in r.verdicts() {
+                    tx.execute(
+                        concat!("INSERT INTO access_verdicts (", verdict_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)"),
+                        &[&r.id, &v.approver_id, &v.approver_name, &v.approve, &v.comment, &v.at],
+                    )?;
+                }
             }
             tx.commit()?;
             Ok(())

@@ -16,6 +16,7 @@
 //! broken is replaced on next use. Connections use TLS as libpq's `sslmode` says
 //! ([`tls`]).
 
+mod access;
 mod audit;
 mod auth;
 mod batch;
@@ -46,9 +47,13 @@ pub(crate) const WRITE_LOCK: i64 = 0x5c16_a7e0_0002;
 pub const CHANGES_CHANNEL: &str = "scimgate_changes";
 /// `NOTIFY` channel of ended sessions; the payload is the token hash, hex.
 pub const SESSIONS_CHANNEL: &str = "scimgate_sessions";
-/// What a follower sends to hear both channels (the only SQL outside this module's
+/// `NOTIFY` channel of access requests written (requested, voted on, started, ended);
+/// the payload is the request's id.
+pub const ACCESS_CHANNEL: &str = "scimgate_access";
+/// What a follower sends to hear every channel (the only SQL outside this module's
 /// connections, kept here so that only `store/` speaks SQL).
-pub const LISTEN_ALL: &str = "LISTEN scimgate_changes; LISTEN scimgate_sessions";
+pub const LISTEN_ALL: &str =
+    "LISTEN scimgate_changes; LISTEN scimgate_sessions; LISTEN scimgate_access";
 /// A connection idle longer than this is checked before use (it may have died with a
 /// database restart).
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
@@ -257,6 +262,25 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
 }
 
 impl super::Store for PgStore {
+    fn access_insert(&self, req: &crate::record::AccessRequest) -> Result<(), StoreError> {
+        self.pg_access_insert(req)
+    }
+    fn access_update(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut crate::record::AccessRequest) -> bool,
+    ) -> Result<Option<crate::record::AccessRequest>, StoreError> {
+        self.pg_access_update(id, change)
+    }
+    fn access_get(&self, id: &str) -> Result<Option<crate::record::AccessRequest>, StoreError> {
+        self.pg_access_get(id)
+    }
+    fn access_load(
+        &self,
+        ended_since: i64,
+    ) -> Result<Vec<crate::record::AccessRequest>, StoreError> {
+        self.pg_access_load(ended_since)
+    }
     fn load_into(&self, sink: &mut dyn SnapshotSink) -> Result<(), StoreError> {
         self.pg_load(sink)
     }

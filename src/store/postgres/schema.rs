@@ -6,6 +6,7 @@
 //! Sequence numbers are assigned by the writer holding [`super::WRITE_LOCK`], one after
 //! the other, so a follower reading `seq > last` never skips a change.
 //! v2: retention checkpoints are indexed (the pruner finds the last one directly).
+//! v3: access requests and their approvers' verdicts (just-in-time grants).
 
 use postgres::Client;
 
@@ -100,6 +101,39 @@ CREATE INDEX sessions_by_expiry ON sessions (expires);
         2,
         r#"
 CREATE INDEX audit_checkpoints ON audit (seq) WHERE action = 'audit.checkpoint';
+"#,
+    ),
+    (
+        3,
+        r#"
+CREATE TABLE access_requests (
+    id TEXT PRIMARY KEY,
+    route TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    requester_id TEXT NOT NULL,
+    requester_name TEXT NOT NULL,
+    reason TEXT,
+    duration_ms BIGINT NOT NULL,
+    approvals_needed BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    starts_at BIGINT,
+    ends_at BIGINT,
+    ended_at BIGINT,
+    ended_by TEXT,
+    end_reason TEXT
+);
+CREATE INDEX access_requests_by_state ON access_requests (state);
+CREATE INDEX access_requests_by_ended ON access_requests (ended_at);
+CREATE TABLE access_verdicts (
+    request_id TEXT NOT NULL,
+    approver_id TEXT NOT NULL,
+    approver_name TEXT NOT NULL,
+    approve BOOLEAN NOT NULL,
+    comment TEXT,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (request_id, approver_id)
+);
 "#,
     ),
 ];

@@ -1,5 +1,5 @@
 //! `scimgate migrate`: an embedded store moved to PostgreSQL keeps its users, groups,
-//! memberships, tokens, sessions and audit chain, and the chain still verifies, by
+//! memberships, tokens, sessions, access requests and audit chain, and the chain still verifies, by
 //! `scimgate audit verify` itself (and keeps growing from where it was).
 
 use std::process::Command;
@@ -9,7 +9,7 @@ use reqwest::Method;
 use super::env::{store_yaml, Replica, TestDb};
 use crate::support::{self, sorted_values};
 use scimgate::record::chain::{record_hash, GENESIS_HASH};
-use scimgate::record::{AuditQuery, AuditRow};
+use scimgate::record::{AccessRequest, AuditQuery, AuditRow, RequestState, Verdict};
 use scimgate::store::{SqliteStore, Store};
 
 /// Checks the chain the way `audit verify` does: each record's prev is the last hash,
@@ -79,6 +79,25 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     let sqlite = SqliteStore::open(&data.join("scimgate.db")).unwrap();
     let audit_before = sqlite.audit_query(&AuditQuery::default()).unwrap();
     let tokens_before = sqlite.token_list().unwrap();
+    // An access request with a vote, and its grant started.
+    let request = access_request(&ids[2]);
+    sqlite.access_insert(&request).unwrap();
+    let access_before = sqlite
+        .access_update(&request.id, &mut |r| {
+            r.approvals.push(Verdict {
+                approver_id: ids[0].clone(),
+                approver_name: "mig0".into(),
+                approve: true,
+                comment: Some("ok".into()),
+                at: 2,
+            });
+            r.state = RequestState::Active;
+            r.starts_at = Some(2);
+            r.ends_at = Some(3_600_002);
+            true
+        })
+        .unwrap()
+        .unwrap();
     drop(sqlite);
     assert!(!audit_before.is_empty());
 
@@ -96,6 +115,7 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     );
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("moved 4 users, 2 groups"), "{summary}");
+    assert!(summary.contains(", 1 access requests"), "{summary}");
     // Migrating again into a database that holds data is refused.
     let again = Command::new(env!("CARGO_BIN_EXE_scimgate"))
         .args(["migrate", "--from"])
@@ -106,14 +126,17 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     assert!(!again.status.success());
 
     let store = db.store().await;
-    let (audit_after, tokens_after) = tokio::task::spawn_blocking(move || {
+    let request_id = access_before.id.clone();
+    let (audit_after, tokens_after, access_after) = tokio::task::spawn_blocking(move || {
         (
             store.audit_query(&AuditQuery::default()).unwrap(),
             store.token_list().unwrap(),
+            store.access_get(&request_id).unwrap(),
         )
     })
     .await
     .unwrap();
+    assert_eq!(access_after, Some(access_before));
     assert_eq!(audit_after, audit_before);
     verify_chain(&audit_after);
     let url = db.url();
@@ -170,4 +193,27 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
     tokio::task::spawn_blocking(move || audit_verify(&url))
         .await
         .unwrap();
+}
+
+/// A pending access request of `user` for `oncall` on `app`.
+fn access_request(user: &str) -> AccessRequest {
+    AccessRequest {
+        id: "req-moved".into(),
+        route: "app".into(),
+        group: "oncall".into(),
+        requester_id: user.into(),
+        requester_name: "mig2".into(),
+        reason: Some("INC-1".into()),
+        duration: std::time::Duration::from_secs(3600),
+        approvals_needed: 1,
+        state: RequestState::Pending,
+        approvals: Vec::new(),
+        denial: None,
+        created_at: 1,
+        starts_at: None,
+        ends_at: None,
+        ended_at: None,
+        ended_by: None,
+        end_reason: None,
+    }
 }

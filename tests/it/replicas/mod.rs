@@ -10,7 +10,9 @@
 //!   stream cuts across replicas), [`conflicts`] (same-name creates and concurrent group
 //!   PATCHes on several processes at once), [`crash`] (a replica killed under load;
 //!   its two replicas start one after the other on a database a token was written to),
-//!   [`rate_limits`] (two processes keep one limit for the cluster, each half of it);
+//!   [`rate_limits`] (two processes keep one limit for the cluster, each half of it),
+//!   [`access`] (a grant voted on from two replicas starts, is revoked and ends on
+//!   both, one audit record for its end; and, in process, a grant surviving a restart);
 //! - replicas in the test process (`server::spawn` on the test's runtime, started one
 //!   after the other; each has its own store connections and change follower, so they
 //!   share only the database, but not proven by a process boundary): [`revocation`]
@@ -22,6 +24,7 @@
 pub mod env;
 mod procs;
 
+mod access;
 mod conflicts;
 mod crash;
 mod migrate;
