@@ -19,6 +19,7 @@ pub mod forward;
 pub mod headers;
 pub mod idle;
 pub mod response_hygiene;
+mod stall;
 mod tunnel;
 mod upstream_kind;
 pub mod validators;
