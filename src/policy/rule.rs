@@ -180,7 +180,19 @@ impl Rule {
         who: &dyn Subject,
         groups: &Membership<'_>,
     ) -> bool {
-        self.request_matches(route_params, req) && self.who_matches(who, groups)
+        self.groups_may_match(groups)
+            && self.request_matches(route_params, req)
+            && self.who_matches(who, groups)
+    }
+
+    /// `false` when the rule names groups and the resolved table says the user is in
+    /// none of them, so it cannot match whatever the request: tested first, it skips
+    /// the method, path and parameter conditions of rules for other people's groups.
+    fn groups_may_match(&self, groups: &Membership<'_>) -> bool {
+        self.everyone
+            || self.groups_lower.is_empty()
+            || self.group_ids.len() != self.groups_lower.len()
+            || groups.may_hold_any(&self.group_ids)
     }
 }
 
