@@ -23,11 +23,15 @@ use crate::path::NormalPath;
 use crate::policy::{DirectorySubject, Preset};
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
-use crate::proxy::forward::forward;
+use crate::proxy::forward::{forward, Exchange};
 use crate::proxy::headers::request_trailers::WithoutTrailers;
 use crate::proxy::headers::{is_websocket_upgrade, sanitise_request, ClientContext};
+use crate::proxy::idle::ConnectionBounds;
 use crate::proxy::validators::strengthen_if_none_match;
 use crate::revoke::NewStream;
+
+/// The request id header (a constant: a name given as text is copied at every insert).
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// The Host the client asked for (HTTP/2's `:authority` is copied into `Host` by the
 /// listener), without surrounding whitespace.
@@ -46,6 +50,7 @@ pub async fn handle(
     peer: SocketAddr,
     path: NormalPath,
     request_id: HeaderValue,
+    bounds: Option<ConnectionBounds>,
 ) -> Response<Body> {
     let span = tracing::info_span!(
         "proxy",
@@ -64,6 +69,7 @@ pub async fn handle(
         &request_id,
         wants_html,
         &mut route_metrics,
+        bounds,
     )
     .instrument(span.clone())
     .await;
@@ -81,7 +87,7 @@ pub async fn handle(
     if ladder::reaches(Rung::Metrics) {
         route_metrics.finished(started.elapsed());
     }
-    resp.headers_mut().insert("x-request-id", request_id);
+    resp.headers_mut().insert(X_REQUEST_ID, request_id);
     resp
 }
 
@@ -93,6 +99,7 @@ async fn judge_and_forward(
     request_id: &HeaderValue,
     browser: bool,
     route_metrics: &mut Option<Arc<RouteMetrics>>,
+    bounds: Option<ConnectionBounds>,
 ) -> Result<Response<Body>, GateError> {
     let policy = gate.policy.current();
     let host = request_host(&req).to_owned();
@@ -183,7 +190,7 @@ async fn judge_and_forward(
         for (name, value) in &identity {
             headers.insert(name.clone(), value.clone());
         }
-        headers.insert("x-request-id", request_id.clone());
+        headers.insert(X_REQUEST_ID, request_id.clone());
     }
     let compress = route.settings.compress;
     let coding = if compress {
@@ -205,7 +212,12 @@ async fn judge_and_forward(
     } else {
         (Default::default(), None)
     };
-    let resp = forward(&client, &route.settings, req, &path.forward, cancel, guard).await?;
+    let exchange = Exchange {
+        cancel,
+        keep: guard,
+        bounds,
+    };
+    let resp = forward(&client, &route.settings, req, &path.forward, exchange).await?;
     if is_mcp {
         let ended = mcp_session
             .as_deref()

@@ -27,31 +27,46 @@ use super::tunnel;
 use crate::config::server::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
 use crate::policy::RouteSettings;
 
+/// What one forwarded exchange is tied to besides its request.
+pub struct Exchange {
+    /// Cancelling it fails a request still waiting (503), ends a streaming response
+    /// body with an error, and closes a websocket tunnel.
+    pub cancel: CancellationToken,
+    /// Kept alive exactly as long as the exchange.
+    pub keep: Option<Keep>,
+    /// The listener's bounds of the client connection (`None`: the defaults, and a
+    /// stall is not signalled to any connection).
+    pub bounds: Option<ConnectionBounds>,
+}
+
 /// Forwards `req` to the route's upstream at `forward_path` (the normalised path's
 /// `forward` form) with the request's query kept verbatim.
 ///
 /// `req` must still carry its extensions: for a websocket upgrade, hyper's `OnUpgrade`
 /// lives there (and the server must serve connections with upgrades enabled).
-/// Cancelling `cancel` fails a request still waiting (503), ends a streaming response
-/// body with an error, and closes a websocket tunnel. A body the client neither reads
-/// nor sends for the route's `stream_idle` timeout (default: the listener's
-/// [`ConnectionBounds`] in the request's extensions) is cut and its permit released;
-/// a tunnel quiet for `websocket_idle` is closed.
+/// Cancelling the exchange's token fails a request still waiting (503), ends a
+/// streaming response body with an error, and closes a websocket tunnel. A body the
+/// client neither reads nor sends for the route's `stream_idle` timeout (default: the
+/// exchange's [`ConnectionBounds`]) is cut and its permit released; a tunnel quiet for
+/// `websocket_idle` is closed.
 pub async fn forward<B>(
     client: &UpstreamClient,
     settings: &RouteSettings,
     mut req: Request<B>,
     forward_path: &str,
-    cancel: CancellationToken,
-    keep: Option<Keep>,
+    exchange: Exchange,
 ) -> Result<Response<Body>, ProxyError>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let Exchange {
+        cancel,
+        keep,
+        bounds,
+    } = exchange;
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let bounds = req.extensions().get::<ConnectionBounds>().cloned();
     let stream_idle = settings
         .stream_idle_timeout
         .or(bounds.as_ref().map(|b| b.stream_idle))

@@ -129,6 +129,15 @@ fn settings(upstream: &str) -> RouteSettings {
     }
 }
 
+/// An exchange cancelled by `cancel`, on no listener's connection.
+fn exchange(cancel: CancellationToken) -> forward::Exchange {
+    forward::Exchange {
+        cancel,
+        keep: None,
+        bounds: None,
+    }
+}
+
 fn request(uri: &str) -> Request<Body> {
     Request::builder()
         .uri(uri)
@@ -144,7 +153,14 @@ async fn send(
     req: Request<Body>,
 ) -> Result<Response<Body>, ProxyError> {
     let path = normalise(req.uri().path()).unwrap().forward;
-    forward(client, settings, req, &path, CancellationToken::new(), None).await
+    forward(
+        client,
+        settings,
+        req,
+        &path,
+        exchange(CancellationToken::new()),
+    )
+    .await
 }
 
 async fn seen(response: Response<Body>) -> Value {
@@ -194,7 +210,7 @@ async fn spawn_front(
                                 ..IdentityHeaders::default()
                             },
                         );
-                        Ok(forward(client, settings, req, &path, cancel, None)
+                        Ok(forward(client, settings, req, &path, exchange(cancel))
                             .await
                             .unwrap_or_else(|e| failed(&e)))
                     }
