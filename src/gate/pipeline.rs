@@ -28,7 +28,7 @@ use crate::proxy::headers::request_trailers::WithoutTrailers;
 use crate::proxy::headers::{is_websocket_upgrade, sanitise_request, ClientContext};
 use crate::proxy::idle::ConnectionBounds;
 use crate::proxy::validators::strengthen_if_none_match;
-use crate::revoke::NewStream;
+use crate::revoke::{NewStream, StreamCancel};
 
 /// The request id header (a constant: a name given as text is copied at every insert).
 const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -210,7 +210,7 @@ async fn judge_and_forward(
         });
         (cancel, Some(Box::new(guard) as _))
     } else {
-        (Default::default(), None)
+        (StreamCancel::never(), None)
     };
     let exchange = Exchange {
         cancel,

@@ -1,10 +1,11 @@
 //! The upstream response body as the client receives it: streamed frame by frame,
 //! ended by revocation, and holding the route's concurrency permit until it finishes.
 //!
-//! When the cancellation token fires, the next poll yields an error; hyper then aborts
-//! the client connection (HTTP/1) or resets the stream (HTTP/2), and dropping the
-//! upstream body closes the upstream connection. The token's future is polled with the
-//! body's waker, so a cancel wakes a body that is waiting on the upstream at once.
+//! When the stream is cancelled ([`StreamCancel`]), the next poll yields an error; hyper
+//! then aborts the client connection (HTTP/1) or resets the stream (HTTP/2), and
+//! dropping the upstream body closes the upstream connection. The body registers its
+//! waker with the handle at each poll, so a cancel wakes a body that is waiting on the
+//! upstream at once.
 //! A client that has stopped reading (hyper waiting to write, not polling the body)
 //! sees the error when it reads again; to drop such a connection at once, the server
 //! has to race the connection itself against the token. A client that reads nothing
@@ -12,7 +13,6 @@
 //! through the process's stall sweeper, [`super::stall`]): the upstream body and the
 //! permit are dropped, and the listener closes the connection.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -23,11 +23,11 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use parking_lot::Mutex;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::idle::{ConnectionBounds, StreamIdle};
 use super::stall::{self, Check, Progress, Stall};
 use crate::metrics::connections::CloseReason;
+use crate::revoke::StreamCancel;
 
 /// The error a cancelled body ends with.
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +82,12 @@ impl<B: Send, H: Send> Stall for Shared<B, H> {
 /// read nothing for the stream idle timeout ([`CancellableBody::watch_stalls`]).
 pub struct CancellableBody<B, H = OwnedSemaphorePermit> {
     shared: Arc<Shared<B, H>>,
-    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    cancel: StreamCancel,
     finished: bool,
 }
 
 impl<B, H> CancellableBody<B, H> {
-    pub fn new(inner: B, cancel: CancellationToken, permit: Option<H>) -> Self {
+    pub fn new(inner: B, cancel: StreamCancel, permit: Option<H>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 holding: Mutex::new(Some(Holding {
@@ -97,7 +97,7 @@ impl<B, H> CancellableBody<B, H> {
                 progress: Progress::default(),
                 watch: None,
             }),
-            cancelled: Box::pin(cancel.cancelled_owned()),
+            cancel,
             finished: false,
         }
     }
@@ -149,7 +149,7 @@ where
         if this.finished {
             return Poll::Ready(None);
         }
-        if this.cancelled.as_mut().poll(cx).is_ready() {
+        if this.cancel.poll_cancelled(cx).is_ready() {
             this.finish();
             return Poll::Ready(Some(Err(Box::new(StreamCancelled))));
         }
@@ -222,7 +222,7 @@ mod tests {
         let permit = limit.clone().acquire_owned().await.unwrap();
         let body = CancellableBody::new(
             Full::new(Bytes::from_static(b"hello")),
-            CancellationToken::new(),
+            StreamCancel::new(),
             Some(permit),
         );
         assert_eq!(body.size_hint().exact(), Some(5));
@@ -240,7 +240,7 @@ mod tests {
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
-        let cancel = CancellationToken::new();
+        let cancel = StreamCancel::new();
         let mut body = CancellableBody::new(
             StreamBody::new(Box::pin(stream)),
             cancel.clone(),

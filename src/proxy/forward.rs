@@ -16,7 +16,6 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONNECTION, HOST};
 use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
 
 use super::body::CancellableBody;
 use super::client::UpstreamClient;
@@ -26,12 +25,13 @@ use super::idle::{ConnectionBounds, IdleRequestBody, StreamIdle};
 use super::tunnel;
 use crate::config::server::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
 use crate::policy::RouteSettings;
+use crate::revoke::StreamCancel;
 
 /// What one forwarded exchange is tied to besides its request.
 pub struct Exchange {
     /// Cancelling it fails a request still waiting (503), ends a streaming response
     /// body with an error, and closes a websocket tunnel.
-    pub cancel: CancellationToken,
+    pub cancel: StreamCancel,
     /// Kept alive exactly as long as the exchange.
     pub keep: Option<Keep>,
     /// The listener's bounds of the client connection (`None`: the defaults, and a
@@ -217,7 +217,7 @@ fn inject(headers: &mut HeaderMap, settings: &RouteSettings) {
 async fn acquire(
     client: &UpstreamClient,
     timeout: Duration,
-    cancel: &CancellationToken,
+    cancel: &StreamCancel,
 ) -> Result<Option<OwnedSemaphorePermit>, ProxyError> {
     let Some(limit) = &client.limit else {
         return Ok(None);
