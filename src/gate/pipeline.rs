@@ -102,7 +102,7 @@ async fn judge_and_forward(
     bounds: Option<ConnectionBounds>,
 ) -> Result<Response<Body>, GateError> {
     let policy = gate.policy.current();
-    let host = request_host(&req).to_owned();
+    let host: Arc<str> = Arc::from(request_host(&req));
     let login_return_to = browser.then(|| match req.uri().query() {
         Some(q) => format!("{}?{q}", path.forward),
         None => path.forward.clone(),
@@ -204,11 +204,11 @@ async fn judge_and_forward(
         let (cancel, guard) = gate.registry.register(NewStream {
             user_id: user.id.clone(),
             route: route.name.clone(),
-            host: host.into(),
+            host: host.clone(),
             method,
             path: path.matching.as_str().into(),
         });
-        (cancel, Some(Box::new(guard) as _))
+        (cancel, Some(guard))
     } else {
         (StreamCancel::never(), None)
     };

@@ -136,9 +136,9 @@ where
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
-/// Something the caller needs kept alive exactly as long as the exchange (its body or
-/// its websocket tunnel) lasts, e.g. its registration as a live stream.
-pub type Keep = Box<dyn std::any::Any + Send + Sync>;
+/// What the caller needs kept alive exactly as long as the exchange (its body or its
+/// websocket tunnel) lasts: its registration as a live stream.
+pub type Keep = crate::revoke::StreamGuard;
 
 /// What an exchange holds until it ends: the route's concurrency permit and the
 /// caller's [`Keep`].

@@ -15,6 +15,7 @@
 //! websocket handshake (see [`is_websocket_upgrade`]); every other `Upgrade` is dropped.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::header::{
     CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
@@ -62,7 +63,7 @@ pub struct ClientContext {
     /// The client connection is TLS.
     pub tls: bool,
     /// The Host (or `:authority`) as received.
-    pub host: String,
+    pub host: Arc<str>,
 }
 
 /// Who the gate says the caller is.
