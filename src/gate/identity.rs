@@ -30,7 +30,7 @@ struct Entry {
     seq: u64,
     user: Arc<UserRecord>,
     built: Instant,
-    headers: HeaderMap,
+    headers: Arc<HeaderMap>,
 }
 
 /// Identity headers by (user ord, route name).
@@ -45,7 +45,7 @@ impl Gate {
         &self,
         subject: &DirectorySubject,
         route: &Arc<str>,
-    ) -> Result<HeaderMap, ProxyError> {
+    ) -> Result<Arc<HeaderMap>, ProxyError> {
         let user = subject.record();
         let seq = self.dir.seq();
         let key = (user.ord, route.clone());
@@ -76,6 +76,7 @@ impl Gate {
                 assertion: Some(assertion.to_string()),
             },
         );
+        let headers = Arc::new(headers);
         if self.identities.map.len() >= MAX_ENTRIES {
             self.identities.map.clear();
         }

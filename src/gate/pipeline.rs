@@ -175,9 +175,9 @@ async fn judge_and_forward(
     };
     let user = subject.record().clone();
     let identity = if ladder::reaches(Rung::Identity) {
-        gate.identity_headers(&subject, &route.name)?
+        Some(gate.identity_headers(&subject, &route.name)?)
     } else {
-        http::HeaderMap::new()
+        None
     };
     {
         let headers = req.headers_mut();
@@ -187,7 +187,7 @@ async fn judge_and_forward(
             &own_cookies(gate.sessions.cookie_base()),
             route.settings.forward_bearer_token,
         );
-        for (name, value) in &identity {
+        for (name, value) in identity.iter().flat_map(|h| h.iter()) {
             headers.insert(name.clone(), value.clone());
         }
         headers.insert(X_REQUEST_ID, request_id.clone());
