@@ -64,12 +64,11 @@ pub async fn handle(
     let result = judge_and_forward(
         &gate,
         req,
-        peer,
+        Came { peer, bounds },
         &path,
         &request_id,
         wants_html,
         &mut route_metrics,
-        bounds,
     )
     .instrument(span.clone())
     .await;
@@ -91,16 +90,22 @@ pub async fn handle(
     resp
 }
 
+/// The client connection a request came on.
+struct Came {
+    peer: SocketAddr,
+    bounds: Option<ConnectionBounds>,
+}
+
 async fn judge_and_forward(
     gate: &Arc<Gate>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    came: Came,
     path: &NormalPath,
     request_id: &HeaderValue,
     browser: bool,
     route_metrics: &mut Option<Arc<RouteMetrics>>,
-    bounds: Option<ConnectionBounds>,
 ) -> Result<Response<Body>, GateError> {
+    let Came { peer, bounds } = came;
     let policy = gate.policy.current();
     let host: Arc<str> = Arc::from(request_host(&req));
     let login_return_to = browser.then(|| match req.uri().query() {
