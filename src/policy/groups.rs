@@ -69,6 +69,7 @@ impl Resolved {
 pub(crate) struct Held(SmallVec<[u64; 4]>);
 
 impl Held {
+    #[inline]
     fn contains(&self, id: u32) -> bool {
         self.0
             .get(id as usize / 64)
@@ -165,6 +166,7 @@ impl Membership<'_> {
 
     /// Whether the user may be in one of the groups with interned ids `ids`: `false`
     /// only when the table says they are in none of them.
+    #[inline]
     pub(crate) fn may_hold_any(&self, ids: &[u32]) -> bool {
         match self {
             Membership::Resolved(held) => ids.iter().any(|id| held.contains(*id)),
