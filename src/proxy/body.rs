@@ -57,6 +57,10 @@ impl<B: Send, H: Send> Stall for Shared<B, H> {
         }
     }
 
+    fn ended(&self) -> bool {
+        self.progress.is_done()
+    }
+
     fn cut(&self) {
         let Some((limit, bounds)) = &self.watch else {
             return;

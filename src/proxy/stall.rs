@@ -10,7 +10,9 @@
 //! burst of bodies costs one wake-up), drops the entries of bodies that ended, and cuts
 //! those the client has held up for their limit ([`Stall::cut`]: the body's upstream
 //! body and permit are dropped, the closure counted, the connection asked to close).
-//! With no body registered it sleeps until one is.
+//! With no body registered it sleeps until one is. Ended bodies also leave the list as
+//! bodies register: whenever it has doubled since it was last purged, so it holds at
+//! most about twice the bodies alive (plus [`PURGE_MIN`]) however long the limits are.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -20,6 +22,8 @@ use parking_lot::{Condvar, Mutex};
 
 /// The least time between two sweeps: how late past its limit a stall may be cut.
 pub(crate) const GRANULE: Duration = Duration::from_millis(10);
+/// The list is not purged of ended bodies below this length.
+const PURGE_MIN: usize = 256;
 
 /// Milliseconds since `base` (saturating).
 fn millis_since(base: Instant) -> u64 {
@@ -107,6 +111,8 @@ pub(crate) trait Stall: Send + Sync {
     fn check(&self, now: Instant) -> Check;
     /// Cuts the stalled body (called once, outside the sweeper's lock).
     fn cut(&self);
+    /// Whether the body has ended (the sweeper may forget it).
+    fn ended(&self) -> bool;
 }
 
 /// The bodies being watched and when the sweeper next looks.
@@ -115,6 +121,8 @@ struct Watched {
     /// When the sweeper wakes next (`None`: when a body is registered).
     next: Option<Instant>,
     running: bool,
+    /// The length at which registering purges ended bodies.
+    purge_at: usize,
 }
 
 struct Sweeper {
@@ -129,6 +137,7 @@ fn sweeper() -> &'static Sweeper {
             bodies: Vec::new(),
             next: None,
             running: false,
+            purge_at: PURGE_MIN,
         }),
         wake: Condvar::new(),
     })
@@ -138,6 +147,11 @@ fn sweeper() -> &'static Sweeper {
 pub(crate) fn watch(body: Arc<dyn Stall>, first_due: Instant) {
     let s = sweeper();
     let mut w = s.watched.lock();
+    if w.bodies.len() >= w.purge_at {
+        // Amortised: the list has doubled since the last purge.
+        w.bodies.retain(|b| !b.ended());
+        w.purge_at = (w.bodies.len() * 2).max(PURGE_MIN);
+    }
     w.bodies.push(body);
     if !w.running {
         // The sweeper starts with the first body; if the thread cannot be made, the
@@ -220,6 +234,9 @@ mod tests {
         fn cut(&self) {
             self.cuts.fetch_add(1, Ordering::Relaxed);
         }
+        fn ended(&self) -> bool {
+            self.progress.is_done()
+        }
     }
 
     fn counted(limit: Duration) -> Arc<Counted> {
@@ -253,6 +270,19 @@ mod tests {
         assert_eq!(waiting.cuts.load(Ordering::Relaxed), 0);
         assert_eq!(ended.cuts.load(Ordering::Relaxed), 0);
         waiting.progress.end();
+    }
+
+    #[test]
+    fn ended_bodies_do_not_pile_up_before_their_deadline() {
+        // An hour's limit: the sweeper will not look at these; registering purges them.
+        let limit = Duration::from_secs(3600);
+        for _ in 0..20_000 {
+            let b = counted(limit);
+            watch(b.clone(), Instant::now() + limit);
+            b.progress.end();
+        }
+        let held = sweeper().watched.lock().bodies.len();
+        assert!(held < 2 * PURGE_MIN + 64, "{held} bodies held");
     }
 
     #[test]
