@@ -46,7 +46,7 @@ pub(crate) struct Resolved {
 impl Resolved {
     /// Which names a user whose sorted effective group ords are `user` is in.
     fn held(&self, user: &[u32]) -> Held {
-        let mut bits: SmallVec<[u64; 4]> = SmallVec::from_elem(0, self.names.div_ceil(64));
+        let mut bits: SmallVec<[u64; 16]> = SmallVec::from_elem(0, self.names.div_ceil(64));
         let (mut i, mut j) = (0, 0);
         while let (Some(&ord), Some(&(named, id))) = (user.get(i), self.by_ord.get(j)) {
             match ord.cmp(&named) {
@@ -65,8 +65,9 @@ impl Resolved {
     }
 }
 
-/// The names of a [`GroupTable`] one user is in, as bits by name id.
-pub(crate) struct Held(SmallVec<[u64; 4]>);
+/// The names of a [`GroupTable`] one user is in, as bits by name id (on the stack for
+/// up to 1,024 names).
+pub(crate) struct Held(SmallVec<[u64; 16]>);
 
 impl Held {
     #[inline]
