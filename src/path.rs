@@ -125,6 +125,40 @@ pub fn normalise(raw_path: &str) -> Result<NormalPath, PathError> {
     if !raw_path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
+    if is_plain(raw_path) {
+        return Ok(NormalPath {
+            matching: raw_path.to_owned(),
+            forward: raw_path.to_owned(),
+            ambiguity: None,
+        });
+    }
+    normalise_in_full(raw_path)
+}
+
+/// Whether `path` (starting with `/`) is already in normal form, both forwarded and
+/// for matching, and unambiguous: only unreserved characters, sub-delims but `;`,
+/// `:`, `@` and `/`; no empty segment but a last one (a trailing slash); no dot
+/// segment. Most requests' paths are, and need no decoding.
+fn is_plain(path: &str) -> bool {
+    if !path
+        .bytes()
+        .all(|b| b != b';' && b != b'%' && is_literal_path_char(b))
+    {
+        return false;
+    }
+    let mut segments = path.get(1..).unwrap_or("").split('/').peekable();
+    while let Some(segment) = segments.next() {
+        match segment {
+            "" if segments.peek().is_some() => return false,
+            "." | ".." => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// [`normalise`] of any path: decoded unit by unit.
+fn normalise_in_full(raw_path: &str) -> Result<NormalPath, PathError> {
     let units = decode(raw_path.as_bytes())?;
     let ambiguity = first_ambiguity(&units);
     let kept = remove_dot_segments(&units);

@@ -1,18 +1,84 @@
 //! Instant revocation: the registry of live streams per user, and the fan-out.
 //!
 //! Every forwarded exchange registers itself here (user, route, host, method, path) with a
-//! cancellation token, and unregisters when its body or tunnel ends. After each directory
+//! cancellation handle ([`StreamCancel`]: a flag and one waker in one allocation, where a
+//! token of a cancellation tree would cost a node, a lock of the shared parent at each
+//! registration and a boxed future), and unregisters when its body or tunnel ends. After each directory
 //! commit (and each policy reload) the gate re-judges every live stream against the new
 //! state and cancels the ones that are no longer allowed: a download stops, a websocket
 //! closes. Sessions are ended by the same fan-out (see `gate::hook`). Nothing here caches a
 //! decision: a new request is always judged on the directory as it is.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 
 use dashmap::DashMap;
+use futures_util::task::AtomicWaker;
 use http::Method;
 use tokio_util::sync::CancellationToken;
+
+/// How a live stream is cut: cancelled once, by revocation or the server's shutdown;
+/// awaited by one future at a time (the exchange while it waits on the upstream, then
+/// its body or its tunnel). Clones share the state.
+#[derive(Clone, Debug, Default)]
+pub struct StreamCancel(Option<Arc<CancelState>>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl StreamCancel {
+    /// A handle that can be cancelled.
+    pub fn new() -> Self {
+        StreamCancel(Some(Arc::default()))
+    }
+
+    /// A handle nothing can cancel (an exchange no registry tracks): costs nothing.
+    pub fn never() -> Self {
+        StreamCancel(None)
+    }
+
+    /// Cancels the stream and wakes the future waiting on it.
+    pub fn cancel(&self) {
+        if let Some(s) = &self.0 {
+            if !s.cancelled.swap(true, Ordering::AcqRel) {
+                s.waker.wake();
+            }
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|s| s.cancelled.load(Ordering::Acquire))
+    }
+
+    /// Ready once cancelled; else the task of `cx` is woken by the cancel (it replaces
+    /// the waker of an earlier poll).
+    pub fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(s) = &self.0 else {
+            return Poll::Pending;
+        };
+        if s.cancelled.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        s.waker.register(cx.waker());
+        if s.cancelled.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Resolves once cancelled.
+    pub fn cancelled(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| self.poll_cancelled(cx))
+    }
+}
 
 /// One live forwarded exchange.
 #[derive(Debug, Clone)]
@@ -24,7 +90,7 @@ pub struct LiveStream {
     pub method: Method,
     /// The normalised path it was judged on.
     pub path: Arc<str>,
-    pub cancel: CancellationToken,
+    pub cancel: StreamCancel,
     pub started: std::time::Instant,
 }
 
@@ -41,7 +107,7 @@ pub struct Registry {
     streams: DashMap<u64, LiveStream, foldhash::fast::RandomState>,
     next: AtomicU64,
     pub stats: RevocationStats,
-    /// Every stream's token is a child of this one: cancelling it cuts them all.
+    /// Cancelling it cuts every stream, those registered later too.
     all: CancellationToken,
 }
 
@@ -72,18 +138,30 @@ impl Registry {
     }
 
     /// A registry whose streams are all cut when `all` is cancelled (the server's
-    /// shutdown).
+    /// shutdown). Inside a tokio runtime, a task waits for `all` and then cuts every
+    /// stream (it ends then, or with the runtime); streams registered afterwards are
+    /// cut as they register.
     pub fn under(all: CancellationToken) -> Arc<Self> {
-        Arc::new(Registry {
-            all,
+        let registry = Arc::new(Registry {
+            all: all.clone(),
             ..Self::default()
-        })
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak: Weak<Registry> = Arc::downgrade(&registry);
+            runtime.spawn(async move {
+                all.cancelled().await;
+                if let Some(r) = weak.upgrade() {
+                    r.cut_all();
+                }
+            });
+        }
+        registry
     }
 
     /// Registers a stream; it stays registered while the guard lives.
-    pub fn register(self: &Arc<Self>, s: NewStream) -> (CancellationToken, StreamGuard) {
+    pub fn register(self: &Arc<Self>, s: NewStream) -> (StreamCancel, StreamGuard) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let cancel = self.all.child_token();
+        let cancel = StreamCancel::new();
         self.streams.insert(
             id,
             LiveStream {
@@ -97,6 +175,11 @@ impl Registry {
                 started: std::time::Instant::now(),
             },
         );
+        // After the insert: a shutdown that began before it has cut the others and
+        // cuts this one here.
+        if self.all.is_cancelled() {
+            cancel.cancel();
+        }
         (
             cancel,
             StreamGuard {
@@ -142,6 +225,18 @@ impl Registry {
         doomed.len()
     }
 
+    /// Cancels every stream (the server's shutdown).
+    pub fn cut_all(&self) -> usize {
+        let mut cut = 0;
+        for s in self.streams.iter() {
+            if !s.cancel.is_cancelled() {
+                s.cancel.cancel();
+                cut += 1;
+            }
+        }
+        cut
+    }
+
     /// Cancels every stream of one user (deleted or deactivated).
     pub fn cut_user(&self, user_id: &str) -> usize {
         self.recheck(|s| &*s.user_id != user_id)
@@ -176,5 +271,27 @@ mod tests {
         assert_eq!(r.cut_user("bob"), 1);
         assert!(b.is_cancelled());
         assert_eq!(r.stats.streams_cut.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_cuts_live_streams_and_later_ones_and_wakes_their_waiter() {
+        let all = CancellationToken::new();
+        let r = Registry::under(all.clone());
+        let (live, _g1) = r.register(stream("alice", "docs"));
+        let waiting = {
+            let live = live.clone();
+            tokio::spawn(async move { live.cancelled().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!live.is_cancelled());
+        all.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+            .await
+            .expect("the cancel wakes the waiter")
+            .unwrap();
+        assert!(live.is_cancelled());
+        let (later, _g2) = r.register(stream("bob", "docs"));
+        assert!(later.is_cancelled());
+        assert!(!StreamCancel::never().is_cancelled());
     }
 }

@@ -121,8 +121,13 @@ pub fn canonical(name: &str) -> String {
         .collect()
 }
 
+/// Whether `name`, canonically spelled, is the canonical `target`.
+pub(crate) fn canonical_eq(name: &[u8], target: &[u8]) -> bool {
+    name.len() == target.len() && canonical_starts_with(name, target)
+}
+
 /// Whether `name`, canonically spelled, starts with the canonical `prefix`.
-fn canonical_starts_with(name: &[u8], prefix: &[u8]) -> bool {
+pub(crate) fn canonical_starts_with(name: &[u8], prefix: &[u8]) -> bool {
     name.len() >= prefix.len()
         && name
             .iter()

@@ -208,10 +208,11 @@ impl Directory {
     /// The ord of the user whose userName has the caseless key `key` (the last
     /// created, should stored data hold two).
     fn user_ord_by_key(&self, key: &str) -> Option<u32> {
-        let found = self.user_names.candidates(key);
-        self.confirmed_users(found, |u| matches_key(&u.user_name, key))
-            .last()
-            .copied()
+        self.user_names
+            .candidates(key)
+            .into_iter()
+            .filter(|o| self.users.with(*o, |u| matches_key(&u.user_name, key)) == Some(true))
+            .max()
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<UserRecord>> {
@@ -230,7 +231,12 @@ impl Directory {
 
     /// userName lookup by caseless key ([`name_key`]).
     pub fn user_by_name(&self, user_name: &str) -> Option<Arc<UserRecord>> {
-        let ord = self.user_ord_by_key(&name_key(user_name))?;
+        // A name that is its own key (most are) is looked up without a copy.
+        let ord = if crate::ident::is_key(user_name) {
+            self.user_ord_by_key(user_name)?
+        } else {
+            self.user_ord_by_key(&name_key(user_name))?
+        };
         self.user(ord)
     }
 

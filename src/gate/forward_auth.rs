@@ -101,7 +101,8 @@ async fn judge(
     }
     let identity = gate.identity_headers(&subject, &route.name)?;
     let mut r = Response::new(Body::empty());
-    r.headers_mut().extend(identity);
+    r.headers_mut()
+        .extend(identity.iter().map(|(n, v)| (n.clone(), v.clone())));
     r.headers_mut().insert(
         "x-scimgate-route",
         HeaderValue::from_str(&route.name).unwrap_or(HeaderValue::from_static("-")),

@@ -32,7 +32,7 @@ struct Entry {
     seq: (u64, u64),
     user: Arc<UserRecord>,
     built: Instant,
-    headers: HeaderMap,
+    headers: Arc<HeaderMap>,
 }
 
 /// Identity headers by (user ord, route name).
@@ -47,7 +47,7 @@ impl Gate {
         &self,
         subject: &DirectorySubject,
         route: &Arc<str>,
-    ) -> Result<HeaderMap, ProxyError> {
+    ) -> Result<Arc<HeaderMap>, ProxyError> {
         let user = subject.record();
         let seq = (self.dir.seq(), self.dir.grants_generation());
         let key = (user.ord, route.clone());
@@ -78,6 +78,7 @@ impl Gate {
                 assertion: Some(assertion.to_string()),
             },
         );
+        let headers = Arc::new(headers);
         if self.identities.map.len() >= MAX_ENTRIES {
             self.identities.map.clear();
         }

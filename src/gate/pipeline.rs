@@ -23,11 +23,15 @@ use crate::path::NormalPath;
 use crate::policy::{DirectorySubject, Preset};
 use crate::proxy::compress;
 use crate::proxy::credentials::strip_own_credentials;
-use crate::proxy::forward::forward;
+use crate::proxy::forward::{forward, Exchange};
 use crate::proxy::headers::request_trailers::WithoutTrailers;
 use crate::proxy::headers::{is_websocket_upgrade, sanitise_request, ClientContext};
+use crate::proxy::idle::ConnectionBounds;
 use crate::proxy::validators::strengthen_if_none_match;
-use crate::revoke::NewStream;
+use crate::revoke::{NewStream, StreamCancel};
+
+/// The request id header (a constant: a name given as text is copied at every insert).
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// The Host the client asked for (HTTP/2's `:authority` is copied into `Host` by the
 /// listener), without surrounding whitespace.
@@ -46,6 +50,7 @@ pub async fn handle(
     peer: SocketAddr,
     path: NormalPath,
     request_id: HeaderValue,
+    bounds: Option<ConnectionBounds>,
 ) -> Response<Body> {
     let span = tracing::info_span!(
         "proxy",
@@ -59,7 +64,7 @@ pub async fn handle(
     let result = judge_and_forward(
         &gate,
         req,
-        peer,
+        Came { peer, bounds },
         &path,
         &request_id,
         wants_html,
@@ -81,21 +86,28 @@ pub async fn handle(
     if ladder::reaches(Rung::Metrics) {
         route_metrics.finished(started.elapsed());
     }
-    resp.headers_mut().insert("x-request-id", request_id);
+    resp.headers_mut().insert(X_REQUEST_ID, request_id);
     resp
+}
+
+/// The client connection a request came on.
+struct Came {
+    peer: SocketAddr,
+    bounds: Option<ConnectionBounds>,
 }
 
 async fn judge_and_forward(
     gate: &Arc<Gate>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    came: Came,
     path: &NormalPath,
     request_id: &HeaderValue,
     browser: bool,
     route_metrics: &mut Option<Arc<RouteMetrics>>,
 ) -> Result<Response<Body>, GateError> {
+    let Came { peer, bounds } = came;
     let policy = gate.policy.current();
-    let host = request_host(&req).to_owned();
+    let host: Arc<str> = Arc::from(request_host(&req));
     let login_return_to = browser.then(|| match req.uri().query() {
         Some(q) => format!("{}?{q}", path.forward),
         None => path.forward.clone(),
@@ -168,9 +180,9 @@ async fn judge_and_forward(
     };
     let user = subject.record().clone();
     let identity = if ladder::reaches(Rung::Identity) {
-        gate.identity_headers(&subject, &route.name)?
+        Some(gate.identity_headers(&subject, &route.name)?)
     } else {
-        http::HeaderMap::new()
+        None
     };
     {
         let headers = req.headers_mut();
@@ -180,10 +192,10 @@ async fn judge_and_forward(
             &own_cookies(gate.sessions.cookie_base()),
             route.settings.forward_bearer_token,
         );
-        for (name, value) in &identity {
+        for (name, value) in identity.iter().flat_map(|h| h.iter()) {
             headers.insert(name.clone(), value.clone());
         }
-        headers.insert("x-request-id", request_id.clone());
+        headers.insert(X_REQUEST_ID, request_id.clone());
     }
     let compress = route.settings.compress;
     let coding = if compress {
@@ -197,15 +209,20 @@ async fn judge_and_forward(
         let (cancel, guard) = gate.registry.register(NewStream {
             user_id: user.id.clone(),
             route: route.name.clone(),
-            host: host.into(),
+            host: host.clone(),
             method,
             path: path.matching.as_str().into(),
         });
-        (cancel, Some(Box::new(guard) as _))
+        (cancel, Some(guard))
     } else {
-        (Default::default(), None)
+        (StreamCancel::never(), None)
     };
-    let resp = forward(&client, &route.settings, req, &path.forward, cancel, guard).await?;
+    let exchange = Exchange {
+        cancel,
+        keep: guard,
+        bounds,
+    };
+    let resp = forward(&client, &route.settings, req, &path.forward, exchange).await?;
     if is_mcp {
         let ended = mcp_session
             .as_deref()

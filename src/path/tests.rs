@@ -346,3 +346,40 @@ fn random_tricky_paths_keep_the_invariants() {
         }
     }
 }
+
+#[test]
+fn the_plain_path_shortcut_gives_what_full_normalisation_gives() {
+    const PIECES: &[&str] = &[
+        "/", "//", ".", "..", "a", "B", "admin", "~", "-", "_", "!", "$", "&", "'", "(", ")", "*",
+        "+", ",", "=", ":", "@", ";", "%41", "%2e", " ", "é", "\\", "#",
+    ];
+    let mut rng = StdRng::seed_from_u64(0x17_17);
+    let mut plain = 0;
+    for _ in 0..20_000 {
+        let mut raw = String::from("/");
+        for _ in 0..rng.random_range(0..10) {
+            raw.push_str(PIECES[rng.random_range(0..PIECES.len())]);
+        }
+        let full = normalise_in_full(&raw);
+        if is_plain(&raw) {
+            plain += 1;
+            let full = full.as_ref().unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(full.forward, raw, "forward of {raw}");
+            assert_eq!(full.matching, raw, "matching of {raw}");
+            assert_eq!(full.ambiguity, None, "ambiguity of {raw}");
+        }
+        match (normalise(&raw), full) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(
+                    (a.forward, a.matching, a.ambiguity),
+                    (b.forward, b.matching, b.ambiguity),
+                    "{raw}"
+                );
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{raw}"),
+            (a, b) => panic!("{raw}: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+    // Both branches were taken, many times.
+    assert!(plain > 2_000 && plain < 18_000, "{plain} plain paths");
+}

@@ -48,6 +48,9 @@ pub struct Rule {
     groups_lower: Box<[Box<str>]>,
     /// Their ids in the policy set's group table (filled by [`Rule::intern_groups`]).
     group_ids: Box<[u32]>,
+    /// The rule names groups, all interned: it cannot match a user the resolved table
+    /// says is in none of them.
+    group_gate: bool,
     users: Box<[Box<str>]>,
     licenses: Box<[Box<str>]>,
     user_types: Box<[Box<str>]>,
@@ -127,6 +130,7 @@ impl Rule {
     /// Records the ids of the rule's group names in the set's table.
     pub(crate) fn intern_groups(&mut self, table: &mut GroupTable) {
         self.group_ids = self.groups_lower.iter().map(|g| table.intern(g)).collect();
+        self.group_gate = !self.everyone && !self.groups_lower.is_empty();
     }
 
     /// Whether every *who* condition holds for `who`; group conditions are checked
@@ -180,7 +184,17 @@ impl Rule {
         who: &dyn Subject,
         groups: &Membership<'_>,
     ) -> bool {
-        self.request_matches(route_params, req) && self.who_matches(who, groups)
+        self.groups_may_match(groups)
+            && self.request_matches(route_params, req)
+            && self.who_matches(who, groups)
+    }
+
+    /// `false` when the rule names groups and the resolved table says the user is in
+    /// none of them, so it cannot match whatever the request: tested first, it skips
+    /// the method, path and parameter conditions of rules for other people's groups.
+    #[inline]
+    pub(crate) fn groups_may_match(&self, groups: &Membership<'_>) -> bool {
+        !self.group_gate || groups.may_hold_any(&self.group_ids)
     }
 }
 
@@ -324,6 +338,7 @@ pub(crate) fn compile(
         group_names: groups.iter().map(|g| Arc::from(g.as_str())).collect(),
         groups_lower: lower_all(&groups),
         group_ids: Box::default(),
+        group_gate: false,
         users: lower_all(&users),
         licenses: lower_all(&licenses),
         user_types: lower_all(&user_types),

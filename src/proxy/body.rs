@@ -1,74 +1,115 @@
 //! The upstream response body as the client receives it: streamed frame by frame,
 //! ended by revocation, and holding the route's concurrency permit until it finishes.
 //!
-//! When the cancellation token fires, the next poll yields an error; hyper then aborts
-//! the client connection (HTTP/1) or resets the stream (HTTP/2), and dropping the
-//! upstream body closes the upstream connection. The token's future is polled with the
-//! body's waker, so a cancel wakes a body that is waiting on the upstream at once.
+//! When the stream is cancelled ([`StreamCancel`]), the next poll yields an error; hyper
+//! then aborts the client connection (HTTP/1) or resets the stream (HTTP/2), and
+//! dropping the upstream body closes the upstream connection. The body registers its
+//! waker with the handle at each poll, so a cancel wakes a body that is waiting on the
+//! upstream at once.
 //! A client that has stopped reading (hyper waiting to write, not polling the body)
 //! sees the error when it reads again; to drop such a connection at once, the server
 //! has to race the connection itself against the token. A client that reads nothing
-//! for the stream idle timeout loses the body at once ([`CancellableBody::watch_stalls`]):
-//! the upstream body and the permit are dropped, and the listener closes the connection.
+//! for the stream idle timeout loses the body at once ([`CancellableBody::watch_stalls`],
+//! through the process's stall sweeper, [`super::stall`]): the upstream body and the
+//! permit are dropped, and the listener closes the connection.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::BoxError;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use parking_lot::Mutex;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::idle::{ConnectionBounds, Progress, StallWatch, StreamIdle};
+use super::idle::{ConnectionBounds, StreamIdle};
+use super::stall::{self, Check, Progress, Stall};
+use crate::metrics::connections::CloseReason;
+use crate::revoke::StreamCancel;
 
 /// The error a cancelled body ends with.
 #[derive(Debug, thiserror::Error)]
 #[error("stream cancelled")]
 pub struct StreamCancelled;
 
-/// What the body holds until it ends: the upstream body and the permit. Shared with
-/// its [`StallWatch`], which takes it away when the client stops reading.
+/// What the body holds until it ends: the upstream body and the permit.
 struct Holding<B, H> {
     inner: B,
     _permit: Option<H>,
 }
 
-type Slot<B, H> = Arc<Mutex<Option<Holding<B, H>>>>;
+/// The body's state shared with the stall sweeper, which takes what the body holds
+/// away when the client stops reading.
+struct Shared<B, H> {
+    holding: Mutex<Option<Holding<B, H>>>,
+    progress: Progress,
+    /// The stream idle limit and the connection's bounds, once watched.
+    watch: Option<(Duration, Option<ConnectionBounds>)>,
+}
+
+impl<B: Send, H: Send> Stall for Shared<B, H> {
+    fn check(&self, now: Instant) -> Check {
+        match &self.watch {
+            Some((limit, _)) => self.progress.check(now, *limit),
+            None => Check::Done,
+        }
+    }
+
+    fn ended(&self) -> bool {
+        self.progress.is_done()
+    }
+
+    fn cut(&self) {
+        let Some((limit, bounds)) = &self.watch else {
+            return;
+        };
+        if self.progress.end() {
+            return;
+        }
+        tracing::info!(
+            limit_ms = limit.as_millis() as u64,
+            "response stream cut: the client read nothing"
+        );
+        let held = self.holding.lock().take();
+        drop(held);
+        if let Some(b) = bounds {
+            b.metrics.closed(CloseReason::StreamIdle);
+            b.stalled.cancel();
+        }
+    }
+}
 
 /// A body that stops when `cancel` fires and releases what it holds (the route's
 /// concurrency permit, the live-stream registration) when done, or when the client has
 /// read nothing for the stream idle timeout ([`CancellableBody::watch_stalls`]).
 pub struct CancellableBody<B, H = OwnedSemaphorePermit> {
-    slot: Slot<B, H>,
-    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
-    progress: Option<Arc<Progress>>,
+    shared: Arc<Shared<B, H>>,
+    cancel: StreamCancel,
     finished: bool,
 }
 
 impl<B, H> CancellableBody<B, H> {
-    pub fn new(inner: B, cancel: CancellationToken, permit: Option<H>) -> Self {
+    pub fn new(inner: B, cancel: StreamCancel, permit: Option<H>) -> Self {
         Self {
-            slot: Arc::new(Mutex::new(Some(Holding {
-                inner,
-                _permit: permit,
-            }))),
-            cancelled: Box::pin(cancel.cancelled_owned()),
-            progress: None,
+            shared: Arc::new(Shared {
+                holding: Mutex::new(Some(Holding {
+                    inner,
+                    _permit: permit,
+                })),
+                progress: Progress::default(),
+                watch: None,
+            }),
+            cancel,
             finished: false,
         }
     }
 
     fn finish(&mut self) {
         self.finished = true;
-        self.slot.lock().take();
-        if let Some(p) = &self.progress {
-            p.end();
-        }
+        self.shared.progress.end();
+        self.shared.holding.lock().take();
     }
 }
 
@@ -76,22 +117,22 @@ impl<B: Send + 'static, H: Send + 'static> CancellableBody<B, H> {
     /// Cuts the body when the client reads nothing for `limit` (the body is not polled
     /// while hyper cannot write): the upstream body and the permit are dropped at once,
     /// the closure is counted and the client connection is asked to close (`bounds`).
+    /// The stall sweeper ([`super::stall`]) watches it.
     pub fn watch_stalls(mut self, limit: Duration, bounds: Option<ConnectionBounds>) -> Self {
-        let progress = Progress::new();
-        let slot = self.slot.clone();
-        StallWatch::spawn(progress.clone(), limit, bounds, move || {
-            let held = slot.lock().take();
-            drop(held);
-        });
-        self.progress = Some(progress);
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.watch = Some((limit, bounds));
+            stall::watch(self.shared.clone(), Instant::now() + limit);
+        }
         self
     }
 }
 
 impl<B, H> Drop for CancellableBody<B, H> {
     fn drop(&mut self) {
-        if let Some(p) = &self.progress {
-            p.end();
+        if !self.shared.progress.end() {
+            // Released now, not when the sweeper next looks.
+            let held = self.shared.holding.lock().take();
+            drop(held);
         }
     }
 }
@@ -112,17 +153,18 @@ where
         if this.finished {
             return Poll::Ready(None);
         }
-        if this.cancelled.as_mut().poll(cx).is_ready() {
+        if this.cancel.poll_cancelled(cx).is_ready() {
             this.finish();
             return Poll::Ready(Some(Err(Box::new(StreamCancelled))));
         }
-        let polled = match this.slot.lock().as_mut() {
+        let polled = match this.shared.holding.lock().as_mut() {
             Some(held) => Pin::new(&mut held.inner)
                 .poll_frame(cx)
                 .map(|f| f.map(|r| r.map_err(Into::into))),
-            // The stall watch took it: the client stopped reading.
+            // The stall sweeper took it: the client stopped reading.
             None => Poll::Ready(Some(Err(BoxError::from(StreamIdle)))),
         };
+        let watched = this.shared.watch.is_some();
         match polled {
             Poll::Ready(None) => {
                 this.finish();
@@ -133,14 +175,14 @@ where
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(p) = &this.progress {
-                    p.yielded();
+                if watched {
+                    this.shared.progress.yielded();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Pending => {
-                if let Some(p) = &this.progress {
-                    p.waiting_on_upstream();
+                if watched {
+                    this.shared.progress.waiting_on_upstream();
                 }
                 Poll::Pending
             }
@@ -150,7 +192,8 @@ where
     fn is_end_stream(&self) -> bool {
         self.finished
             || self
-                .slot
+                .shared
+                .holding
                 .lock()
                 .as_ref()
                 .is_none_or(|held| held.inner.is_end_stream())
@@ -160,7 +203,7 @@ where
         if self.finished {
             return SizeHint::with_exact(0);
         }
-        match self.slot.lock().as_ref() {
+        match self.shared.holding.lock().as_ref() {
             Some(held) => held.inner.size_hint(),
             None => SizeHint::with_exact(0),
         }
@@ -183,7 +226,7 @@ mod tests {
         let permit = limit.clone().acquire_owned().await.unwrap();
         let body = CancellableBody::new(
             Full::new(Bytes::from_static(b"hello")),
-            CancellationToken::new(),
+            StreamCancel::new(),
             Some(permit),
         );
         assert_eq!(body.size_hint().exact(), Some(5));
@@ -201,7 +244,7 @@ mod tests {
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
-        let cancel = CancellationToken::new();
+        let cancel = StreamCancel::new();
         let mut body = CancellableBody::new(
             StreamBody::new(Box::pin(stream)),
             cancel.clone(),

@@ -16,7 +16,6 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONNECTION, HOST};
 use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
 
 use super::body::CancellableBody;
 use super::client::UpstreamClient;
@@ -26,32 +25,48 @@ use super::idle::{ConnectionBounds, IdleRequestBody, StreamIdle};
 use super::tunnel;
 use crate::config::server::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
 use crate::policy::RouteSettings;
+use crate::revoke::StreamCancel;
+
+/// What one forwarded exchange is tied to besides its request.
+pub struct Exchange {
+    /// Cancelling it fails a request still waiting (503), ends a streaming response
+    /// body with an error, and closes a websocket tunnel.
+    pub cancel: StreamCancel,
+    /// Kept alive exactly as long as the exchange.
+    pub keep: Option<Keep>,
+    /// The listener's bounds of the client connection (`None`: the defaults, and a
+    /// stall is not signalled to any connection).
+    pub bounds: Option<ConnectionBounds>,
+}
 
 /// Forwards `req` to the route's upstream at `forward_path` (the normalised path's
 /// `forward` form) with the request's query kept verbatim.
 ///
 /// `req` must still carry its extensions: for a websocket upgrade, hyper's `OnUpgrade`
 /// lives there (and the server must serve connections with upgrades enabled).
-/// Cancelling `cancel` fails a request still waiting (503), ends a streaming response
-/// body with an error, and closes a websocket tunnel. A body the client neither reads
-/// nor sends for the route's `stream_idle` timeout (default: the listener's
-/// [`ConnectionBounds`] in the request's extensions) is cut and its permit released;
-/// a tunnel quiet for `websocket_idle` is closed.
+/// Cancelling the exchange's token fails a request still waiting (503), ends a
+/// streaming response body with an error, and closes a websocket tunnel. A body the
+/// client neither reads nor sends for the route's `stream_idle` timeout (default: the
+/// exchange's [`ConnectionBounds`]) is cut and its permit released; a tunnel quiet for
+/// `websocket_idle` is closed.
 pub async fn forward<B>(
     client: &UpstreamClient,
     settings: &RouteSettings,
     mut req: Request<B>,
     forward_path: &str,
-    cancel: CancellationToken,
-    keep: Option<Keep>,
+    exchange: Exchange,
 ) -> Result<Response<Body>, ProxyError>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let Exchange {
+        cancel,
+        keep,
+        bounds,
+    } = exchange;
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let bounds = req.extensions().get::<ConnectionBounds>().cloned();
     let stream_idle = settings
         .stream_idle_timeout
         .or(bounds.as_ref().map(|b| b.stream_idle))
@@ -121,9 +136,9 @@ where
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
-/// Something the caller needs kept alive exactly as long as the exchange (its body or
-/// its websocket tunnel) lasts, e.g. its registration as a live stream.
-pub type Keep = Box<dyn std::any::Any + Send + Sync>;
+/// What the caller needs kept alive exactly as long as the exchange (its body or its
+/// websocket tunnel) lasts: its registration as a live stream.
+pub type Keep = crate::revoke::StreamGuard;
 
 /// What an exchange holds until it ends: the route's concurrency permit and the
 /// caller's [`Keep`].
@@ -202,7 +217,7 @@ fn inject(headers: &mut HeaderMap, settings: &RouteSettings) {
 async fn acquire(
     client: &UpstreamClient,
     timeout: Duration,
-    cancel: &CancellationToken,
+    cancel: &StreamCancel,
 ) -> Result<Option<OwnedSemaphorePermit>, ProxyError> {
     let Some(limit) = &client.limit else {
         return Ok(None);

@@ -15,6 +15,7 @@
 //! websocket handshake (see [`is_websocket_upgrade`]); every other `Upgrade` is dropped.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::header::{
     CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
@@ -62,7 +63,7 @@ pub struct ClientContext {
     /// The client connection is TLS.
     pub tls: bool,
     /// The Host (or `:authority`) as received.
-    pub host: String,
+    pub host: Arc<str>,
 }
 
 /// Who the gate says the caller is.
@@ -99,8 +100,12 @@ fn is_odd_spelling(name: &HeaderName) -> bool {
 
 /// Whether a header describes the original request, which only trusted proxies may say.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    let name = crate::config::identity_headers::canonical(name.as_str());
-    name.starts_with("x-forwarded-") || FORWARDING_NAMES.contains(&name.as_str())
+    use crate::config::identity_headers::{canonical_eq, canonical_starts_with};
+    let name = name.as_str().as_bytes();
+    canonical_starts_with(name, b"x-forwarded-")
+        || FORWARDING_NAMES
+            .iter()
+            .any(|f| canonical_eq(name, f.as_bytes()))
 }
 
 /// Removes every client-sent identity header (by the built-in list).
@@ -166,7 +171,9 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// Removes hop-by-hop headers: the fixed set and every header `Connection` names. With
 /// `upgrade`, `Upgrade` stays and `Connection` becomes exactly `upgrade`.
 fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // Only the listed names present are made (`keep-alive`, `close` usually are not).
     let listed: Vec<HeaderName> = connection_tokens(headers)
+        .filter(|t| headers.contains_key(*t))
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
     for name in listed {
@@ -216,24 +223,38 @@ pub fn sanitise_request(
         is_forwarding_header(name) && (!ctx.trusted_proxy || is_odd_spelling(name))
     });
 
-    let peer = ctx.peer.to_string();
-    let for_list = if ctx.trusted_proxy {
-        let earlier: Vec<&str> = headers
+    let earlier: Vec<&str> = if ctx.trusted_proxy {
+        headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .collect();
-        if earlier.is_empty() {
-            peer
-        } else {
-            format!("{}, {peer}", earlier.join(", "))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if earlier.is_empty() {
+        // The peer alone, written on the stack (an address is at most 45 bytes).
+        let mut buf = [0u8; 64];
+        let mut out = &mut buf[..];
+        let written = std::io::Write::write_fmt(&mut out, format_args!("{}", ctx.peer));
+        let left = out.len();
+        match written {
+            Ok(()) => match HeaderValue::from_bytes(&buf[..buf.len() - left]) {
+                Ok(value) => {
+                    headers.insert(X_FORWARDED_FOR, value);
+                }
+                Err(_) => {
+                    headers.remove(X_FORWARDED_FOR);
+                }
+            },
+            Err(_) => set_text(headers, X_FORWARDED_FOR, &ctx.peer.to_string()),
         }
     } else {
-        peer
-    };
-    set_text(headers, X_FORWARDED_FOR, &for_list);
+        let for_list = format!("{}, {}", earlier.join(", "), ctx.peer);
+        set_text(headers, X_FORWARDED_FOR, &for_list);
+    }
 
     let proto = if ctx.tls { "https" } else { "http" };
     if !(ctx.trusted_proxy && headers.contains_key(&X_FORWARDED_PROTO)) {

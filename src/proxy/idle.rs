@@ -5,14 +5,14 @@
 //! defaults of the routes' `timeouts.stream_idle` / `timeouts.websocket_idle`, where
 //! closures are counted, and the connection's stall signal. A response body the client
 //! does not read is not polled at all (hyper polls a body only when it can write), so
-//! it cannot notice its own stall: a [`StallWatch`] task does, from the body's
-//! [`Progress`]; it then drops the upstream body and the route's concurrency permit
-//! (see [`super::body`]) and asks the listener to close the client connection.
+//! it cannot notice its own stall: the process's stall sweeper does ([`super::stall`]);
+//! it then drops the upstream body and the route's concurrency permit (see
+//! [`super::body`]) and asks the listener to close the client connection.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,7 +21,6 @@ use axum::BoxError;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
@@ -59,113 +58,14 @@ fn millis_since(base: Instant) -> u64 {
     u64::try_from(base.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// How a response body is getting on, as its [`StallWatch`] sees it.
-#[derive(Debug)]
-pub(crate) struct Progress {
-    base: Instant,
-    /// When the body last handed hyper a frame (ms since `base`).
-    last: AtomicU64,
-    /// The body is waiting on the upstream (not on the client).
-    upstream: AtomicBool,
-    done: AtomicBool,
-    ended: Notify,
-}
-
-impl Progress {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Progress {
-            base: Instant::now(),
-            last: AtomicU64::new(0),
-            upstream: AtomicBool::new(false),
-            done: AtomicBool::new(false),
-            ended: Notify::new(),
-        })
-    }
-
-    /// The body yielded a frame: hyper now has to write it to the client.
-    pub(crate) fn yielded(&self) {
-        self.upstream.store(false, Ordering::Relaxed);
-        self.last.store(millis_since(self.base), Ordering::Relaxed);
-    }
-
-    /// The body waits on the upstream: the client is not what holds it up.
-    pub(crate) fn waiting_on_upstream(&self) {
-        self.upstream.store(true, Ordering::Relaxed);
-        self.last.store(millis_since(self.base), Ordering::Relaxed);
-    }
-
-    /// The body finished or was dropped: the watch ends.
-    pub(crate) fn end(&self) {
-        if !self.done.swap(true, Ordering::Relaxed) {
-            self.ended.notify_one();
-        }
-    }
-
-    /// Whether the client has held the body up for `limit`; else when to look again.
-    fn stalled(&self, limit: Duration) -> Result<(), Instant> {
-        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
-        let elapsed = self.base.elapsed();
-        if self.upstream.load(Ordering::Relaxed) {
-            return Err(Instant::now() + limit);
-        }
-        match (last + limit).checked_sub(elapsed) {
-            Some(left) if !left.is_zero() => Err(Instant::now() + left),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Watches one response body; on a stall runs `cut` (which drops what the body holds)
-/// and counts and signals through `bounds`.
-pub(crate) struct StallWatch;
-
-impl StallWatch {
-    pub(crate) fn spawn(
-        progress: Arc<Progress>,
-        limit: Duration,
-        bounds: Option<ConnectionBounds>,
-        cut: impl FnOnce() + Send + 'static,
-    ) {
-        // Request-scoped, outside the shutdown tree: it ends when the body it watches
-        // ends (`progress.ended`) or stalls, and the connection owning that body is
-        // drained or dropped by the listener at shutdown.
-        tokio::spawn(async move {
-            loop {
-                if progress.done.load(Ordering::Relaxed) {
-                    return;
-                }
-                match progress.stalled(limit) {
-                    Ok(()) => break,
-                    Err(next) => {
-                        tokio::select! {
-                            () = tokio::time::sleep_until(next) => {}
-                            () = progress.ended.notified() => return,
-                        }
-                    }
-                }
-            }
-            if progress.done.load(Ordering::Relaxed) {
-                return;
-            }
-            tracing::info!(
-                limit_ms = limit.as_millis() as u64,
-                "response stream cut: the client read nothing"
-            );
-            cut();
-            if let Some(b) = bounds {
-                b.metrics.closed(CloseReason::StreamIdle);
-                b.stalled.cancel();
-            }
-        });
-    }
-}
-
 /// A request body that fails when the client sends nothing for `limit` while the
 /// upstream waits for it.
 pub struct IdleRequestBody<B> {
     inner: B,
     limit: Duration,
-    timer: Pin<Box<Sleep>>,
+    /// Made the first time the body waits on the client (a request without a body
+    /// never does).
+    timer: Option<Pin<Box<Sleep>>>,
     waiting: bool,
     bounds: Option<ConnectionBounds>,
 }
@@ -175,7 +75,7 @@ impl<B> IdleRequestBody<B> {
         IdleRequestBody {
             inner,
             limit,
-            timer: Box::pin(tokio::time::sleep(limit)),
+            timer: None,
             waiting: false,
             bounds,
         }
@@ -204,9 +104,16 @@ where
                 if !this.waiting {
                     this.waiting = true;
                     let deadline = Instant::now() + this.limit;
-                    this.timer.as_mut().reset(deadline);
+                    match &mut this.timer {
+                        Some(timer) => timer.as_mut().reset(deadline),
+                        None => this.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                    }
                 }
-                if this.timer.as_mut().poll(cx).is_ready() {
+                let fired = this
+                    .timer
+                    .as_mut()
+                    .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                if fired {
                     if let Some(b) = &this.bounds {
                         b.metrics.closed(CloseReason::StreamIdle);
                     }

@@ -5,7 +5,7 @@
 //! this order: [`crate::path::normalise`] once (its `matching` form goes to the policy,
 //! its `forward` form to [`forward::forward`]), then on allow [`headers::prepare_request`],
 //! [`headers::add_identity`] (with an assertion from [`assertion::AssertionSigner`]),
-//! and [`forward::forward`] with a cancellation token registered for revocation.
+//! and [`forward::forward`] with a cancellation handle registered for revocation.
 //! Errors ([`error::ProxyError`]) become responses in the gate's one map for proxied
 //! requests (`gate::error`).
 
@@ -19,6 +19,7 @@ pub mod forward;
 pub mod headers;
 pub mod idle;
 pub mod response_hygiene;
+mod stall;
 mod tunnel;
 mod upstream_kind;
 pub mod validators;

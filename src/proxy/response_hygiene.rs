@@ -93,6 +93,9 @@ fn make_private(headers: &mut HeaderMap) {
     for name in CDN_CACHE_HEADERS {
         headers.remove(HeaderName::from_static(name));
     }
+    if already_private(headers) {
+        return;
+    }
     let mut directives: Vec<String> = Vec::new();
     for value in headers.get_all(CACHE_CONTROL) {
         // Unreadable directives are dropped; `private` is added below either way.
@@ -116,6 +119,28 @@ fn make_private(headers: &mut HeaderMap) {
     let value = HeaderValue::from_str(&directives.join(", "))
         .unwrap_or(HeaderValue::from_static("private, no-cache"));
     headers.insert(CACHE_CONTROL, value);
+}
+
+/// Whether `Cache-Control` is one readable value that says `private` and neither
+/// `public` nor `s-maxage` (what the gate sets when the upstream sent none): then
+/// [`make_private`] would only respell it.
+fn already_private(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(CACHE_CONTROL).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let mut private = false;
+    for d in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let name = d.split('=').next().unwrap_or(d).trim();
+        if name.eq_ignore_ascii_case("public") || name.eq_ignore_ascii_case("s-maxage") {
+            return false;
+        }
+        private |= name.eq_ignore_ascii_case("private");
+    }
+    private
 }
 
 #[cfg(test)]

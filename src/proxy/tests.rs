@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::revoke::StreamCancel;
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -23,7 +24,6 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
 use super::headers::{add_identity, is_websocket_upgrade, prepare_request};
 use super::*;
@@ -129,6 +129,15 @@ fn settings(upstream: &str) -> RouteSettings {
     }
 }
 
+/// An exchange cancelled by `cancel`, on no listener's connection.
+fn exchange(cancel: StreamCancel) -> forward::Exchange {
+    forward::Exchange {
+        cancel,
+        keep: None,
+        bounds: None,
+    }
+}
+
 fn request(uri: &str) -> Request<Body> {
     Request::builder()
         .uri(uri)
@@ -144,7 +153,7 @@ async fn send(
     req: Request<Body>,
 ) -> Result<Response<Body>, ProxyError> {
     let path = normalise(req.uri().path()).unwrap().forward;
-    forward(client, settings, req, &path, CancellationToken::new(), None).await
+    forward(client, settings, req, &path, exchange(StreamCancel::new())).await
 }
 
 async fn seen(response: Response<Body>) -> Value {
@@ -157,7 +166,7 @@ async fn seen(response: Response<Body>) -> Value {
 async fn spawn_front(
     client: UpstreamClient,
     settings: RouteSettings,
-    cancel: CancellationToken,
+    cancel: StreamCancel,
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -194,7 +203,7 @@ async fn spawn_front(
                                 ..IdentityHeaders::default()
                             },
                         );
-                        Ok(forward(client, settings, req, &path, cancel, None)
+                        Ok(forward(client, settings, req, &path, exchange(cancel))
                             .await
                             .unwrap_or_else(|e| failed(&e)))
                     }
@@ -416,7 +425,7 @@ async fn cancel_cuts_an_in_flight_download_and_its_upstream_connection() {
     let upstream_gone = Arc::new(Notify::new());
     let upstream = spawn_upstream(endless(upstream_gone.clone())).await;
     let s = settings(&format!("http://{}", upstream.addr));
-    let cancel = CancellationToken::new();
+    let cancel = StreamCancel::new();
     let front = spawn_front(UpstreamClient::new(&s).unwrap(), s, cancel.clone()).await;
 
     let mut response = reqwest::get(format!("http://{front}/download"))
@@ -475,7 +484,7 @@ async fn spawn_websocket_echo() -> SocketAddr {
 async fn websockets_echo_through_forward_and_cancel_closes_them() {
     let upstream = spawn_websocket_echo().await;
     let s = settings(&format!("http://{upstream}"));
-    let cancel = CancellationToken::new();
+    let cancel = StreamCancel::new();
     let front = spawn_front(UpstreamClient::new(&s).unwrap(), s, cancel.clone()).await;
 
     let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{front}/socket"))

@@ -18,7 +18,6 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio_util::sync::CancellationToken;
 
 use super::idle::{quiet_for, Activity};
 use crate::metrics::connections::{CloseReason, ConnectionMetrics};
@@ -58,7 +57,7 @@ pub(crate) struct Idle {
 pub(crate) fn spawn(
     client: OnUpgrade,
     upstream: OnUpgrade,
-    cancel: CancellationToken,
+    cancel: crate::revoke::StreamCancel,
     permit: super::forward::Held,
     idle: Idle,
 ) {

@@ -320,11 +320,11 @@ async fn drive<S>(
                 req.headers_mut().insert(http::header::HOST, host);
             }
         }
-        req.extensions_mut().insert(bounds.clone());
+        let bounds = bounds.clone();
         let active = requests.begin();
         let dispatch = dispatch.clone();
         async move {
-            let resp = dispatch.handle(req, peer).await;
+            let resp = dispatch.handle(req, peer, Some(bounds)).await;
             Ok::<_, std::convert::Infallible>(resp.map(|inner| {
                 Body::new(Tracked {
                     inner,

@@ -22,6 +22,7 @@ use crate::gate::error::GateError;
 use crate::gate::{caller::is_browser, pipeline, Gate};
 use crate::metrics::routes::{DenyReason, RouteMetrics};
 use crate::path::normalise;
+use crate::proxy::idle::ConnectionBounds;
 use crate::scim::ScimError;
 
 /// The per-request router of the listener.
@@ -181,8 +182,13 @@ impl Dispatch {
         }
     }
 
-    /// Serves one request.
-    pub async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// Serves one request that came on a connection with `bounds`.
+    pub async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        bounds: Option<ConnectionBounds>,
+    ) -> Response<Body> {
         mark_sensitive(req.headers_mut());
         let wants_html = is_browser(req.headers());
         if let Err(e) = check_host(req.version(), req.uri(), req.headers()) {
@@ -235,7 +241,7 @@ impl Dispatch {
             };
         }
         let id = request_id(&req);
-        pipeline::handle(self.gate.clone(), req, peer, path, id).await
+        pipeline::handle(self.gate.clone(), req, peer, path, id, bounds).await
     }
 }
 

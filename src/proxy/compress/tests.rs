@@ -284,15 +284,15 @@ fn vary_is_added_once() {
 #[tokio::test]
 async fn a_cancelled_stream_ends_the_compressed_body_with_an_error() {
     use crate::proxy::body::CancellableBody;
+    use crate::revoke::StreamCancel;
     use http_body_util::StreamBody;
     use hyper::body::Frame;
-    use tokio_util::sync::CancellationToken;
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<bytes::Bytes>, io::Error>>(1);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    let cancel = CancellationToken::new();
+    let cancel = StreamCancel::new();
     let upstream =
         CancellableBody::<_, ()>::new(StreamBody::new(Box::pin(stream)), cancel.clone(), None);
     let resp = response(StatusCode::OK, &[("content-type", JSON)], Vec::new());
