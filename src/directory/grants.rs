@@ -34,6 +34,11 @@ pub(super) struct Grants {
 }
 
 impl Grants {
+    /// Whether no user holds a grant (decisions then skip the clock and the lookup).
+    pub(super) fn is_empty(&self) -> bool {
+        self.users.load(Ordering::Acquire) == 0
+    }
+
     /// The user's grants that hold at `now`, if any.
     pub(super) fn live(&self, user: u32, now: i64) -> Option<Vec<TempGrant>> {
         if self.users.load(Ordering::Acquire) == 0 {
