@@ -48,7 +48,7 @@ pub use tls::ReloadingCert;
 pub fn init_tracing(config: &Config) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_directives(&config.log_level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -57,6 +57,22 @@ pub fn init_tracing(config: &Config) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// The filter directives for `log.level`: as written, plus `rustls=error` unless the
+/// level names `rustls` itself. rustls logs a client's protocol oddities (an IP address
+/// sent as the server name, say) at `warn`, one line per handshake, so an anonymous
+/// client could otherwise write a log line per connection; the handshake's failure, if
+/// any, is still answered and counted.
+fn log_directives(level: &str) -> String {
+    if level
+        .split(',')
+        .any(|d| d.trim_start().starts_with("rustls"))
+    {
+        level.to_owned()
+    } else {
+        format!("{level},rustls=error")
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains: the connection cap,
@@ -71,4 +87,25 @@ pub async fn serve(
 ) {
     let shared = Arc::new(conn::Shared::new(limits, dispatch, tls, metrics));
     accept::accept_loop(listener, shared, shutdown).await;
+}
+
+#[cfg(test)]
+mod log_directive_tests {
+    use super::log_directives;
+
+    #[test]
+    fn rustls_is_quiet_unless_the_level_names_it() {
+        assert_eq!(log_directives("info"), "info,rustls=error");
+        assert_eq!(
+            log_directives("debug,scimgate=trace"),
+            "debug,scimgate=trace,rustls=error"
+        );
+        assert_eq!(log_directives("info,rustls=debug"), "info,rustls=debug");
+        for level in ["info", "warn,hyper=debug", "info,rustls=warn"] {
+            assert!(
+                tracing_subscriber::EnvFilter::try_new(log_directives(level)).is_ok(),
+                "{level}"
+            );
+        }
+    }
 }
