@@ -8,33 +8,7 @@ use std::time::Duration;
 
 use super::model::AccessRequest;
 
-/// What happened to an access request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccessEventKind {
-    Requested,
-    /// One approval (each vote); a grant that starts with it also sends `Started`.
-    Approved,
-    Denied,
-    Started,
-    Expired,
-    Revoked,
-    Cancelled,
-}
-
-impl AccessEventKind {
-    /// `requested`, `approved`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessEventKind::Requested => "requested",
-            AccessEventKind::Approved => "approved",
-            AccessEventKind::Denied => "denied",
-            AccessEventKind::Started => "started",
-            AccessEventKind::Expired => "expired",
-            AccessEventKind::Revoked => "revoked",
-            AccessEventKind::Cancelled => "cancelled",
-        }
-    }
-}
+pub use crate::record::access::AccessEventKind;
 
 /// One announcement.
 #[derive(Debug, Clone, PartialEq, Eq)]

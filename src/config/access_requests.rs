@@ -140,20 +140,7 @@ impl RawWebhook {
             }
             _ => return Err(check.invalid(URL, "must be an https:// URL")),
         }
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for (name, value) in self.headers {
-            let name = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| check.invalid(HEADERS, format!("{name:?} is not a header name")))?;
-            let value = check.secret(HEADERS, &value)?;
-            let mut value = http::HeaderValue::from_str(&value).map_err(|_| {
-                check.invalid(
-                    HEADERS,
-                    format!("the value of {name} is not a valid header value"),
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.push((name, value));
-        }
+        let headers = check.secret_headers(HEADERS, self.headers)?;
         let on_queue_full = match self.on_queue_full.as_deref() {
             None | Some("drop_oldest") => QueueFull::DropOldest,
             Some("drop_newest") => QueueFull::DropNewest,

@@ -175,6 +175,31 @@ impl<'a> Checker<'a> {
         crate::secret::expand(text).map_err(|reason| self.invalid(key, reason))
     }
 
+    /// Extra request headers for an outbound sender, their values secrets
+    /// (`${env:..}` / `${file:..}` resolved, marked sensitive so they are never logged).
+    pub fn secret_headers(
+        &self,
+        key: &'static str,
+        headers: std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, ConfigError> {
+        headers
+            .into_iter()
+            .map(|(name, value)| {
+                let name = http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| self.invalid(key, format!("{name:?} is not a header name")))?;
+                let mut value =
+                    http::HeaderValue::from_str(&self.secret(key, &value)?).map_err(|_| {
+                        self.invalid(
+                            key,
+                            format!("the value of {name} is not a valid header value"),
+                        )
+                    })?;
+                value.set_sensitive(true);
+                Ok((name, value))
+            })
+            .collect()
+    }
+
     /// Addresses and CIDRs (`10.0.0.0/8`, `127.0.0.1`) as networks.
     pub fn networks(
         &self,

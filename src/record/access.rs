@@ -4,6 +4,37 @@
 
 use std::time::Duration;
 
+/// What happened to an access request, as the access service announces it and a
+/// notifier (the webhook) tells it: `requested`, `approved` (each vote), `denied`,
+/// `started`, `expired`, `revoked`, `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessEventKind {
+    Requested,
+    /// One approval (each vote); a grant that starts with it also sends `Started`.
+    Approved,
+    Denied,
+    Started,
+    Expired,
+    Revoked,
+    Cancelled,
+}
+
+impl AccessEventKind {
+    /// The word a receiver matches on (`requested`, `approved`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessEventKind::Requested => "requested",
+            AccessEventKind::Approved => "approved",
+            AccessEventKind::Denied => "denied",
+            AccessEventKind::Started => "started",
+            AccessEventKind::Expired => "expired",
+            AccessEventKind::Revoked => "revoked",
+            AccessEventKind::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Where an access request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestState {

@@ -2,35 +2,8 @@
 //! who asked and who decided, and when. Plain data, filled by whoever reports the
 //! event (the composition root adapts the access service's events into it).
 
-use serde::Serialize;
-
-/// What happened to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    Requested,
-    Approved,
-    Denied,
-    Started,
-    Expired,
-    Revoked,
-    Cancelled,
-}
-
-impl EventKind {
-    /// The word a receiver matches on (`requested`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Requested => "requested",
-            EventKind::Approved => "approved",
-            EventKind::Denied => "denied",
-            EventKind::Started => "started",
-            EventKind::Expired => "expired",
-            EventKind::Revoked => "revoked",
-            EventKind::Cancelled => "cancelled",
-        }
-    }
-}
+/// What happened to a request (the record's kind, as the access service reports it).
+pub use crate::record::access::AccessEventKind as EventKind;
 
 /// One event of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -171,20 +171,7 @@ impl RawHttpSink {
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(check.invalid(URL, "must be an http:// or https:// URL"));
         }
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for (name, value) in self.headers {
-            let name = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| check.invalid(HEADERS, format!("{name:?} is not a header name")))?;
-            let value = check.secret(HEADERS, &value)?;
-            let mut value = http::HeaderValue::from_str(&value).map_err(|_| {
-                check.invalid(
-                    HEADERS,
-                    format!("the value of {name} is not a valid header value"),
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.push((name, value));
-        }
+        let headers = check.secret_headers(HEADERS, self.headers)?;
         let on_spool_full = match self.on_spool_full.as_deref() {
             None | Some("drop_oldest") => SpoolFull::DropOldest,
             Some("drop_newest") => SpoolFull::DropNewest,

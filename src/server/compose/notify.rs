@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use crate::access::{AccessEvent, AccessEventKind, AccessNotifier};
+use crate::access::{AccessEvent, AccessNotifier};
 use crate::clock::{to_millis, SharedClock};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::server::shutdown::ShutdownTree;
-use crate::webhook::{self, EventKind, Links, Webhook};
+use crate::webhook::{self, Links, Webhook};
 
 /// The webhook as the access service's notifier.
 struct WebhookNotifier {
@@ -50,17 +50,8 @@ pub(super) fn start(
 
 /// `event` as the webhook tells it, at `at_ms`.
 fn adapt(event: AccessEvent, at_ms: i64) -> webhook::Event {
-    let kind = match event.kind {
-        AccessEventKind::Requested => EventKind::Requested,
-        AccessEventKind::Approved => EventKind::Approved,
-        AccessEventKind::Denied => EventKind::Denied,
-        AccessEventKind::Started => EventKind::Started,
-        AccessEventKind::Expired => EventKind::Expired,
-        AccessEventKind::Revoked => EventKind::Revoked,
-        AccessEventKind::Cancelled => EventKind::Cancelled,
-    };
     webhook::Event {
-        kind,
+        kind: event.kind,
         request_id: event.request_id,
         route: event.route,
         group: event.group,
