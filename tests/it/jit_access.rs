@@ -240,48 +240,46 @@ async fn bad_requests_are_refused_with_a_reason() {
         let env = &env;
         async move { api(env, "POST", "", user, Some(body)).await }
     };
-    let too_long = ask(
-        json!({"route": "app", "group": "oncall", "duration": "5h", "reason": "x"}),
-        "ann",
-    )
-    .await;
-    assert_eq!(
-        (too_long.status, too_long.body["error"].as_str()),
-        (400, Some("duration_too_long"))
-    );
-    let no_reason = ask(
-        json!({"route": "app", "group": "oncall", "duration": "1h"}),
-        "ann",
-    )
-    .await;
-    assert_eq!(
-        (no_reason.status, no_reason.body["error"].as_str()),
-        (400, Some("reason_required"))
-    );
-    let long_reason = ask(
-        json!({"route": "app", "group": "oncall", "duration": "1h", "reason": "x".repeat(2000)}),
-        "ann",
-    )
-    .await;
-    assert_eq!(long_reason.status, 400, "{}", long_reason.text);
-    let unknown = ask(
-        json!({"route": "app", "group": "readers", "duration": "1h", "reason": "x"}),
-        "ann",
-    )
-    .await;
-    assert_eq!(
-        (unknown.status, unknown.body["error"].as_str()),
-        (400, Some("not_requestable"))
-    );
-    let not_requester = ask(
-        json!({"route": "app", "group": "oncall", "duration": "1h", "reason": "x"}),
-        "lou",
-    )
-    .await;
-    assert_eq!(
-        (not_requester.status, not_requester.body["error"].as_str()),
-        (403, Some("not_requester"))
-    );
+    // (body, user, status, error code where the API names one)
+    let refusals = [
+        (
+            json!({"route": "app", "group": "oncall", "duration": "5h", "reason": "x"}),
+            "ann",
+            400,
+            Some("duration_too_long"),
+        ),
+        (
+            json!({"route": "app", "group": "oncall", "duration": "1h"}),
+            "ann",
+            400,
+            Some("reason_required"),
+        ),
+        (
+            json!({"route": "app", "group": "oncall", "duration": "1h", "reason": "x".repeat(2000)}),
+            "ann",
+            400,
+            None,
+        ),
+        (
+            json!({"route": "app", "group": "readers", "duration": "1h", "reason": "x"}),
+            "ann",
+            400,
+            Some("not_requestable"),
+        ),
+        (
+            json!({"route": "app", "group": "oncall", "duration": "1h", "reason": "x"}),
+            "lou",
+            403,
+            Some("not_requester"),
+        ),
+    ];
+    for (body, user, status, error) in refusals {
+        let r = ask(body.clone(), user).await;
+        assert_eq!(r.status, status, "{body} as {user}: {}", r.text);
+        if let Some(error) = error {
+            assert_eq!(r.body["error"].as_str(), Some(error), "{body} as {user}");
+        }
+    }
     let bad_json = api_with(&env, "POST", "", &env.iss.token("ann"), Some(json!("text"))).await;
     assert_eq!(bad_json.status, 400);
     let first = ask(
@@ -302,32 +300,12 @@ async fn bad_requests_are_refused_with_a_reason() {
     let url = format!("http://{}/.scimgate/api/access-requests", env.addr());
     let anonymous = support::send(env.gate.http.get(url)).await;
     assert_eq!(anonymous.status, 401);
-    let cancel_other = api(
-        &env,
-        "POST",
-        &format!("/{}/cancel", first.body["id"].as_str().unwrap()),
-        "bob",
-        None,
-    )
-    .await;
+    let cancel_first = format!("/{}/cancel", first.body["id"].as_str().unwrap());
+    let cancel_other = api(&env, "POST", &cancel_first, "bob", None).await;
     assert_eq!(cancel_other.status, 403);
-    let cancel = api(
-        &env,
-        "POST",
-        &format!("/{}/cancel", first.body["id"].as_str().unwrap()),
-        "ann",
-        None,
-    )
-    .await;
+    let cancel = api(&env, "POST", &cancel_first, "ann", None).await;
     assert_eq!(cancel.body["state"], "cancelled", "{}", cancel.text);
-    let cancel_again = api(
-        &env,
-        "POST",
-        &format!("/{}/cancel", first.body["id"].as_str().unwrap()),
-        "ann",
-        None,
-    )
-    .await;
+    let cancel_again = api(&env, "POST", &cancel_first, "ann", None).await;
     assert_eq!(cancel_again.status, 409);
     // Asking and withdrawing in a loop is bounded: 30 requests an hour.
     for _ in 1..30 {
