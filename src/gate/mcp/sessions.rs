@@ -11,11 +11,14 @@
 //! an unknown session: 404, never forwarded.
 //!
 //! A session this process has not seen (issued before a restart, or by another
-//! replica) is bound to the first user who uses it here. The map is bounded
-//! ([`MAX_SESSIONS`] per process): past it, the oldest tenth is forgotten (and would be
-//! bound again on next use); ids longer than [`MAX_SESSION_ID_BYTES`] are refused. A
-//! session ended by `DELETE` is forgotten.
+//! replica) is bound to the first user who uses it here. The map is bounded twice:
+//! each user owns at most [`MAX_SESSIONS_PER_USER`] (past it, that user's own oldest
+//! is forgotten), so one caller sending made-up ids cannot push other users' sessions
+//! out and then claim them as unknown; and [`MAX_SESSIONS`] per process (past it, the
+//! oldest tenth is forgotten, and would be bound again on next use). Ids longer than
+//! [`MAX_SESSION_ID_BYTES`] are refused. A session ended by `DELETE` is forgotten.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -27,6 +30,9 @@ use crate::gate::Gate;
 
 /// Sessions remembered at most.
 pub const MAX_SESSIONS: usize = 100_000;
+
+/// Sessions one user owns at most; binding one more forgets that user's oldest.
+pub const MAX_SESSIONS_PER_USER: usize = 1_000;
 
 /// The longest session id remembered; a longer one is refused like another user's
 /// (servers issue ids of a few dozen bytes), so the map's memory is bounded.
@@ -41,10 +47,15 @@ struct Owner {
     order: u64,
 }
 
+type SessionKey = (Arc<str>, Box<str>);
+
 /// Session ids by route, and the user each belongs to.
 #[derive(Default)]
 pub struct McpSessions {
-    map: DashMap<(Arc<str>, Box<str>), Owner, foldhash::fast::RandomState>,
+    map: DashMap<SessionKey, Owner, foldhash::fast::RandomState>,
+    /// Each user's sessions, oldest first, with the order they were bound under (an
+    /// entry whose session was forgotten since, or bound again, is skipped).
+    by_user: DashMap<Arc<str>, VecDeque<(SessionKey, u64)>, foldhash::fast::RandomState>,
     next: AtomicU64,
 }
 
@@ -61,35 +72,76 @@ impl McpSessions {
         session: &str,
         user_id: &Arc<str>,
     ) -> Result<(), NotYours> {
-        if let Some(owner) = self.map.get(&(route.clone(), session.into())) {
+        let key: SessionKey = (route.clone(), session.into());
+        if let Some(owner) = self.map.get(&key) {
             return if owner.user_id == *user_id {
                 Ok(())
             } else {
                 Err(NotYours)
             };
         }
-        self.bind(route, session, user_id);
-        Ok(())
+        if self.bind_key(key, user_id) {
+            Ok(())
+        } else {
+            Err(NotYours)
+        }
     }
 
     /// Binds `session` (named by the server's answer) to `user_id`, unless it is
     /// bound already (then the first owner keeps it).
     pub fn bind(&self, route: &Arc<str>, session: &str, user_id: &Arc<str>) {
+        self.bind_key((route.clone(), session.into()), user_id);
+    }
+
+    /// Binds `key` to `user_id` unless it has an owner; whether `user_id` owns it now.
+    fn bind_key(&self, key: SessionKey, user_id: &Arc<str>) -> bool {
         if self.map.len() >= MAX_SESSIONS {
             self.forget_oldest();
         }
         let order = self.next.fetch_add(1, Ordering::Relaxed);
-        self.map
-            .entry((route.clone(), session.into()))
-            .or_insert_with(|| Owner {
-                user_id: user_id.clone(),
-                order,
+        let mut bound = false;
+        let owned = {
+            let owner = self.map.entry(key.clone()).or_insert_with(|| {
+                bound = true;
+                Owner {
+                    user_id: user_id.clone(),
+                    order,
+                }
             });
+            owner.user_id == *user_id
+        };
+        if bound {
+            self.note_owned(key, user_id, order);
+        }
+        owned
+    }
+
+    /// Files a new binding under its user, forgetting the user's oldest past
+    /// [`MAX_SESSIONS_PER_USER`]. No lock on `map` is held while one on `by_user` is
+    /// taken here, and `forget` takes them one after the other, never nested.
+    fn note_owned(&self, key: SessionKey, user_id: &Arc<str>, order: u64) {
+        let mut owned = self.by_user.entry(user_id.clone()).or_default();
+        owned.push_back((key, order));
+        while owned.len() > MAX_SESSIONS_PER_USER {
+            let Some((old, old_order)) = owned.pop_front() else {
+                break;
+            };
+            self.map
+                .remove_if(&old, |_, o| o.order == old_order && o.user_id == *user_id);
+        }
     }
 
     /// Forgets `session` (ended by the client).
     pub fn forget(&self, route: &Arc<str>, session: &str) {
-        self.map.remove(&(route.clone(), session.into()));
+        let key: SessionKey = (route.clone(), session.into());
+        let Some((key, owner)) = self.map.remove(&key) else {
+            return;
+        };
+        if let Some(mut owned) = self.by_user.get_mut(&owner.user_id) {
+            owned.retain(|(k, order)| !(*order == owner.order && *k == key));
+        }
+        self.by_user
+            .remove_if(&owner.user_id, |_, owned| owned.is_empty());
     }
 
     /// How many sessions are bound.
@@ -110,6 +162,10 @@ impl McpSessions {
         let (_, nth, _) = orders.select_nth_unstable(cut);
         let limit = *nth;
         self.map.retain(|_, owner| owner.order > limit);
+        self.by_user.retain(|_, owned| {
+            owned.retain(|(_, order)| *order > limit);
+            !owned.is_empty()
+        });
     }
 }
 
@@ -207,11 +263,47 @@ mod tests {
     }
 
     #[test]
+    fn one_user_inventing_ids_forgets_only_their_own() {
+        let m = McpSessions::default();
+        let route = s("mcp");
+        m.bind(&route, "victim", &s("u1"));
+        // u2 sends made-up ids, each bound to them as unknown, well past every cap.
+        for i in 0..(MAX_SESSIONS + MAX_SESSIONS_PER_USER) {
+            assert_eq!(m.admit(&route, &format!("x{i}"), &s("u2")), Ok(()));
+        }
+        assert_eq!(m.len(), MAX_SESSIONS_PER_USER + 1);
+        // u1's session is still theirs: u2 cannot claim it as unknown.
+        assert_eq!(m.admit(&route, "victim", &s("u2")), Err(NotYours));
+        assert_eq!(m.admit(&route, "victim", &s("u1")), Ok(()));
+        // u2's oldest were forgotten, their newest kept.
+        assert_eq!(m.admit(&route, "x0", &s("u1")), Ok(()));
+        let newest = format!("x{}", MAX_SESSIONS + MAX_SESSIONS_PER_USER - 1);
+        assert_eq!(m.admit(&route, &newest, &s("u1")), Err(NotYours));
+    }
+
+    #[test]
+    fn an_ended_session_leaves_its_owners_count() {
+        let m = McpSessions::default();
+        let route = s("mcp");
+        m.bind(&route, "keep", &s("u1"));
+        for i in 0..(2 * MAX_SESSIONS_PER_USER) {
+            let id = format!("s{i}");
+            m.bind(&route, &id, &s("u1"));
+            m.forget(&route, &id);
+        }
+        // Ended sessions do not count: the first one is still u1's.
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.admit(&route, "keep", &s("u2")), Err(NotYours));
+    }
+
+    #[test]
     fn the_oldest_are_forgotten_past_the_cap() {
         let m = McpSessions::default();
         let route = s("mcp");
+        // Many users, each under their own cap.
         for i in 0..MAX_SESSIONS {
-            m.bind(&route, &i.to_string(), &s("u1"));
+            let user = s(&format!("u{}", i / 100));
+            m.bind(&route, &i.to_string(), &user);
         }
         assert_eq!(m.len(), MAX_SESSIONS);
         m.bind(&route, "late", &s("u2"));
