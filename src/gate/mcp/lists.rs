@@ -1,6 +1,10 @@
-//! Filtering the server's answers to `tools/list`, `prompts/list` and
-//! `resources/list` down to what the caller may use, in a JSON body or in a stream of
-//! server-sent events.
+//! Filtering the server's answers to `tools/list`, `prompts/list`, `resources/list`
+//! and `resources/templates/list` down to what the caller may use, in a JSON body or in
+//! a stream of server-sent events.
+//!
+//! A resource template (`file:///docs/{name}`) is listed when its text, expressions
+//! and all, is a URI the caller may read: `file:///docs/*` allows it, a deny of
+//! `file:///*` hides it. Each read is judged on its own URI anyway.
 //!
 //! Only answers whose `id` is one of the listing requests forwarded are touched; every
 //! other message and event passes as it came. An entry without a string name (or
@@ -21,6 +25,7 @@ pub enum ListKind {
     Tools,
     Prompts,
     Resources,
+    ResourceTemplates,
 }
 
 impl ListKind {
@@ -30,6 +35,7 @@ impl ListKind {
             "tools/list" => Some(ListKind::Tools),
             "prompts/list" => Some(ListKind::Prompts),
             "resources/list" => Some(ListKind::Resources),
+            "resources/templates/list" => Some(ListKind::ResourceTemplates),
             _ => None,
         }
     }
@@ -40,6 +46,7 @@ impl ListKind {
             ListKind::Tools => ("tools", "name"),
             ListKind::Prompts => ("prompts", "name"),
             ListKind::Resources => ("resources", "uri"),
+            ListKind::ResourceTemplates => ("resourceTemplates", "uriTemplate"),
         }
     }
 
@@ -47,7 +54,7 @@ impl ListKind {
         match self {
             ListKind::Tools => Operation::Tool(name),
             ListKind::Prompts => Operation::Prompt(name),
-            ListKind::Resources => Operation::Resource(name),
+            ListKind::Resources | ListKind::ResourceTemplates => Operation::Resource(name),
         }
     }
 }
@@ -227,6 +234,32 @@ mod tests {
             json!([{"jsonrpc": "2.0", "id": "p", "result": {"prompts": [{"name": "x"}]}}]);
         assert!(l.filter_message(&mut prompts));
         assert_eq!(prompts[0]["result"]["prompts"], json!([]));
+    }
+
+    #[test]
+    fn resource_templates_are_listed_when_their_text_may_be_read() {
+        let docs = crate::policy::mcp::NamePattern::parse("file:///docs/*", false).unwrap();
+        let l = Lists {
+            ids: vec![(json!(4), ListKind::ResourceTemplates)],
+            allowed: move |op: &Operation<'_>| match op {
+                Operation::Resource(uri) => docs.matches(uri),
+                _ => false,
+            },
+        };
+        let mut answer = json!({"jsonrpc": "2.0", "id": 4, "result": {"resourceTemplates": [
+            {"uriTemplate": "file:///docs/{name}", "name": "docs"},
+            {"uriTemplate": "file:///etc/{name}", "name": "etc"},
+            {"name": "no template"}
+        ]}});
+        assert!(l.filter_message(&mut answer));
+        assert_eq!(
+            answer["result"]["resourceTemplates"],
+            json!([{"uriTemplate": "file:///docs/{name}", "name": "docs"}])
+        );
+        assert_eq!(
+            ListKind::of("resources/templates/list"),
+            Some(ListKind::ResourceTemplates)
+        );
     }
 
     #[test]
