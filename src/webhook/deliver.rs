@@ -1,7 +1,7 @@
 //! The sender: takes events from the queue one at a time, in order, and POSTs each
 //! through the outbound client. A network error, a timeout, a 5xx or a 429 is tried
-//! again after an exponential backoff with jitter (a `Retry-After` in seconds is
-//! honoured, within `retry_max`), up to `max_attempts`; any other answer but 2xx gives
+//! again after an exponential backoff with jitter (a `Retry-After`, in seconds or as
+//! an HTTP date, is honoured within `retry_max`), up to `max_attempts`; any other answer but 2xx gives
 //! the event up at once. Each event ends counted: delivered, failed or (when the
 //! server stops first) dropped.
 
@@ -149,10 +149,22 @@ fn judge(resp: &Response<Vec<u8>>) -> Attempt {
     }
 }
 
-/// A `Retry-After` given in seconds (a date is not honoured: the backoff applies).
+/// A `Retry-After` in seconds, or as an HTTP date (how long until then; a date passed
+/// means now).
 fn retry_after(resp: &Response<Vec<u8>>) -> Option<Duration> {
-    let value = resp.headers().get(header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = resp
+        .headers()
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// `base` spread over its upper half at random, so receivers coming back are not met
@@ -185,8 +197,23 @@ mod tests {
             judge(&answer(429, Some("7"))),
             Attempt::Retry { after: Some(d), .. } if d == Duration::from_secs(7)
         ));
+        // A date: how long until then; one passed means now; nonsense means the backoff.
         assert!(matches!(
             judge(&answer(429, Some("Wed, 21 Oct 2015 07:28:00 GMT"))),
+            Attempt::Retry { after: Some(d), .. } if d == Duration::ZERO
+        ));
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(90);
+        let soon = soon
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+        assert!(matches!(
+            judge(&answer(503, Some(&soon))),
+            Attempt::Retry { after: Some(d), .. }
+                if d > Duration::from_secs(80) && d <= Duration::from_secs(90)
+        ));
+        assert!(matches!(
+            judge(&answer(503, Some("soon"))),
             Attempt::Retry { after: None, .. }
         ));
         assert!(matches!(judge(&answer(404, None)), Attempt::GiveUp(_)));
