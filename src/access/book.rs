@@ -76,6 +76,38 @@ impl Book {
             .collect()
     }
 
+    /// The pending requests, but those in `done`, that must end at `now`: made at or
+    /// before `made_by` (waited too long), or no longer `requestable` (the policy no
+    /// longer offers their group on their route).
+    pub(super) fn stale_pending(
+        &self,
+        made_by: i64,
+        done: &HashMap<String, i64>,
+        requestable: impl Fn(&str, &str) -> bool,
+    ) -> Vec<(String, PendingEnd)> {
+        self.iter()
+            .filter(|r| r.state == RequestState::Pending && !done.contains_key(&r.id))
+            .filter_map(|r| {
+                let why = if r.created_at <= made_by {
+                    PendingEnd::TooOld
+                } else if !requestable(&r.route, &r.group) {
+                    PendingEnd::NoLongerRequestable
+                } else {
+                    return None;
+                };
+                Some((r.id.clone(), why))
+            })
+            .collect()
+    }
+
+    /// When the oldest pending request not in `done` was made.
+    pub(super) fn oldest_pending(&self, done: &HashMap<String, i64>) -> Option<i64> {
+        self.iter()
+            .filter(|r| r.state == RequestState::Pending && !done.contains_key(&r.id))
+            .map(|r| r.created_at)
+            .min()
+    }
+
     /// Whether `id` is an active grant here.
     pub(super) fn is_active(&self, id: &str) -> bool {
         self.get(id)
@@ -95,6 +127,25 @@ impl Book {
             RequestState::Active => (p, a + 1),
             _ => (p, a),
         })
+    }
+}
+
+/// Why a pending request ends without a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PendingEnd {
+    /// It waited longer than `pending_max_age`.
+    TooOld,
+    /// A policy reload removed its requestable grant.
+    NoLongerRequestable,
+}
+
+impl PendingEnd {
+    /// The end's reason, as stored, shown and audited.
+    pub(super) fn reason(self) -> &'static str {
+        match self {
+            PendingEnd::TooOld => "not approved in time",
+            PendingEnd::NoLongerRequestable => "no longer requestable",
+        }
     }
 }
 

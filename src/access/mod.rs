@@ -32,7 +32,8 @@ use tokio::sync::mpsc;
 pub use error::AccessError;
 pub use events::{AccessEvent, AccessEventKind, AccessNotifier, NoNotifier};
 pub use model::{
-    AccessLimits, AccessRequest, Actor, NewRequest, Offer, RequestState, Verdict, MIN_DURATION,
+    AccessLimits, AccessRequest, Actor, NewRequest, Offer, RequestState, Verdict,
+    DEFAULT_PENDING_MAX_AGE, MIN_DURATION,
 };
 
 use crate::audit::Auditor;
@@ -164,8 +165,13 @@ impl Access {
                 .then(|| self.dir.user_by_id(&req.requester_id))
                 .flatten();
             let (group, end) = (req.group.clone(), req.ends_at);
+            let pending = req.state == RequestState::Pending;
             if !book.put(req) {
                 return;
+            }
+            if pending {
+                // Its deadline (`pending_max_age`) may be the task's next.
+                self.wake.notify_one();
             }
             if !active {
                 self.dir.grant_end(&id)

@@ -69,6 +69,8 @@ pub struct AccessLimits {
     pub max_text: usize,
     /// How long ended requests stay listed (for `/me` and the API).
     pub keep_ended: Duration,
+    /// How long a request may wait for its approvals; then it expires.
+    pub pending_max_age: Duration,
 }
 
 impl Default for AccessLimits {
@@ -79,9 +81,13 @@ impl Default for AccessLimits {
             per_user_hour: 30,
             max_text: 1024,
             keep_ended: Duration::from_secs(30 * 24 * 3600),
+            pending_max_age: DEFAULT_PENDING_MAX_AGE,
         }
     }
 }
+
+/// How long a request waits for approvals by default (`access_requests.pending_max_age_seconds`).
+pub const DEFAULT_PENDING_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The shortest grant (so that tests can watch one end).
 pub const MIN_DURATION: Duration = Duration::from_secs(1);

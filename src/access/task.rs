@@ -9,8 +9,12 @@
 //! audit record and the event (the others apply the same end to their own directory
 //! and streams). A change a replica hears of (`replica::GrantChanges`) is read from
 //! the store and applied. Ended requests are forgotten after `keep_ended`.
+//!
+//! Pending requests end too: one not approved within `pending_max_age` expires, and one
+//! whose requestable grant a policy reload removed is cancelled (the task wakes on each
+//! reload), each recorded and announced like any other end.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +22,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::book::PendingEnd;
 use super::error::AccessError;
 use super::events::{AccessEvent, AccessEventKind};
 use super::model::RequestState;
@@ -37,6 +42,8 @@ pub(super) enum Job {
     Resync,
     /// SCIM deactivated or deleted the user.
     UserGone { user_id: String, actor: String },
+    /// Pending request `id` ends without a verdict.
+    EndPending(String, PendingEnd),
 }
 
 impl Access {
@@ -65,6 +72,10 @@ impl Access {
     async fn cut_on_time(&self, ended: mpsc::UnboundedSender<String>, stop: CancellationToken) {
         // Ended here, not yet recorded as ended in the book.
         let mut cut: HashSet<String> = HashSet::new();
+        // Pending requests handed to be ended, not yet ended in the book, and when (one
+        // whose end failed is handed again after [`MAX_SLEEP`]).
+        let mut ending: HashMap<String, i64> = HashMap::new();
+        let mut reloads = self.policy.subscribe();
         loop {
             let now = self.now();
             let due = {
@@ -72,6 +83,25 @@ impl Access {
                 cut.retain(|id| book.is_active(id));
                 book.due(now, &cut)
             };
+            let stale = {
+                let policy = self.policy.current();
+                let book = self.book.read();
+                let again = now - ms(MAX_SLEEP);
+                ending.retain(|id, at| {
+                    *at > again
+                        && book
+                            .get(id)
+                            .is_some_and(|r| r.state == RequestState::Pending)
+                });
+                let made_by = now - ms(self.limits.pending_max_age);
+                book.stale_pending(made_by, &ending, |route, group| {
+                    policy.requestable(route, group).is_some()
+                })
+            };
+            for (id, why) in stale {
+                ending.insert(id.clone(), now);
+                let _ = self.jobs.send(Job::EndPending(id, why));
+            }
             if !due.is_empty() {
                 let mut any = false;
                 for id in &due {
@@ -87,10 +117,17 @@ impl Access {
             }
             let cutoff = now - ms(self.limits.keep_ended);
             self.book.write().forget_ended_before(cutoff);
-            let wait = self.until_next_end(&cut);
+            let wait = self
+                .until_next_end(&cut)
+                .min(self.until_next_stale(&ending));
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = self.wake.notified() => {}
+                // A reload may have removed a requestable grant.
+                changed = reloads.changed() => if changed.is_err() {
+                    // No reloads any more: the sleep alone paces the loop.
+                    reloads = tokio::sync::watch::channel(0).1;
+                },
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -135,6 +172,64 @@ impl Access {
                 Duration::from_millis(u64::try_from(left).unwrap_or(0)).min(MAX_SLEEP)
             }
             None => MAX_SLEEP,
+        }
+    }
+
+    /// How long until the oldest pending request not in `ending` has waited too long.
+    fn until_next_stale(&self, ending: &HashMap<String, i64>) -> Duration {
+        let oldest = self.book.read().oldest_pending(ending);
+        match oldest {
+            Some(made) => {
+                let at = made + ms(self.limits.pending_max_age);
+                let left = at.saturating_sub(self.now()).max(0);
+                // One millisecond past the deadline, so the next round finds it due.
+                Duration::from_millis(u64::try_from(left).unwrap_or(0) + 1).min(MAX_SLEEP)
+            }
+            None => MAX_SLEEP,
+        }
+    }
+
+    /// Ends pending request `id` without a verdict: expired (waited too long) or
+    /// cancelled (no longer requestable).
+    async fn end_pending(&self, id: &str, why: PendingEnd) {
+        let now = self.now();
+        let result = self
+            .change(id, move |r| {
+                if r.state != RequestState::Pending {
+                    return Err(AccessError::NotPending);
+                }
+                r.state = match why {
+                    PendingEnd::TooOld => RequestState::Expired,
+                    PendingEnd::NoLongerRequestable => RequestState::Cancelled,
+                };
+                r.ended_at = Some(now);
+                r.ended_by = Some("system".into());
+                r.end_reason = Some(why.reason().into());
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(stored) => {
+                let (action, kind) = match why {
+                    PendingEnd::TooOld => (GrantAction::Expire, AccessEventKind::Expired),
+                    PendingEnd::NoLongerRequestable => {
+                        (GrantAction::Cancel, AccessEventKind::Cancelled)
+                    }
+                };
+                self.record("system", action, &stored, Some(why.reason()));
+                self.notify(AccessEvent::of(
+                    kind,
+                    &stored,
+                    Some("system".into()),
+                    Some(why.reason().into()),
+                ));
+                tracing::info!(request = %stored.id, group = %stored.group, reason = why.reason(), "pending access request ended");
+            }
+            // Voted on, withdrawn or ended by another replica first.
+            Err(AccessError::NotPending) | Err(AccessError::NotFound) => {}
+            Err(e) => {
+                tracing::warn!(request = %id, error = %e, "cannot end a pending access request; trying again within a minute")
+            }
         }
     }
 
@@ -205,6 +300,7 @@ impl Access {
                 }
             }
             Job::UserGone { user_id, actor } => self.end_user(&user_id, &actor).await,
+            Job::EndPending(id, why) => self.end_pending(&id, why).await,
         }
     }
 

@@ -4,6 +4,7 @@
 //! ```yaml
 //! access_requests:
 //!   public_url: https://gate.example.com   # links in notifications (default: public_url)
+//!   pending_max_age_seconds: 604800   # a request not approved in 7 days expires
 //!   webhook:
 //!     url: https://hooks.slack.com/services/T000/B000/XXXX
 //!     headers: { authorization: "Bearer ${env:HOOK_TOKEN}" }   # secrets, never logged
@@ -31,6 +32,7 @@ use super::error::{Checker, ConfigError};
 #[serde(deny_unknown_fields)]
 pub struct RawAccessRequests {
     public_url: Option<String>,
+    pending_max_age_seconds: Option<u64>,
     webhook: Option<RawWebhook>,
 }
 
@@ -50,13 +52,25 @@ struct RawWebhook {
 }
 
 /// The validated `access_requests:` section.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AccessRequestsConfig {
     /// The base URL of links in notifications (`access_requests.public_url`, else the
     /// top-level `public_url`); `None`: notifications carry no links.
     pub public_url: Option<String>,
+    /// How long a request may wait for its approvals before it expires.
+    pub pending_max_age: Duration,
     /// Where events are POSTed, when configured.
     pub webhook: Option<WebhookConfig>,
+}
+
+impl Default for AccessRequestsConfig {
+    fn default() -> Self {
+        AccessRequestsConfig {
+            public_url: None,
+            pending_max_age: crate::access::DEFAULT_PENDING_MAX_AGE,
+            webhook: None,
+        }
+    }
 }
 
 /// Which event a full queue gives up.
@@ -115,8 +129,15 @@ impl RawAccessRequests {
             .public_url
             .map(|u| check.http_url("access_requests.public_url", &u))
             .transpose()?;
+        let pending_max_age = Duration::from_secs(check.between(
+            "access_requests.pending_max_age_seconds",
+            self.pending_max_age_seconds,
+            (1, 30 * 86_400),
+            crate::access::DEFAULT_PENDING_MAX_AGE.as_secs(),
+        )?);
         Ok(AccessRequestsConfig {
             public_url: own.or_else(|| public_url.map(str::to_owned)),
+            pending_max_age,
             webhook: self.webhook.map(|w| w.validate(check)).transpose()?,
         })
     }
@@ -223,6 +244,21 @@ mod tests {
         assert_eq!(w.max_attempts, 6);
         assert_eq!(w.queue_capacity, 1000);
         assert_eq!(w.on_queue_full, QueueFull::DropOldest);
+    }
+
+    #[test]
+    fn pending_requests_wait_seven_days_unless_told() {
+        let c = parse("{}").unwrap();
+        assert_eq!(c.pending_max_age, crate::access::DEFAULT_PENDING_MAX_AGE);
+        let c = parse("pending_max_age_seconds: 3600").unwrap();
+        assert_eq!(c.pending_max_age, Duration::from_secs(3600));
+        for bad in [
+            "pending_max_age_seconds: 0",
+            "pending_max_age_seconds: 2592001",
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("access_requests.pending_max_age_seconds"), "{e}");
+        }
     }
 
     #[test]

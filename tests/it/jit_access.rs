@@ -534,3 +534,64 @@ async fn the_readme_example_gives_job_admin_after_two_approvals() {
     assert_eq!(two.body["duration_s"], 4 * 3600);
     assert_eq!(edit().await, 200);
 }
+
+#[tokio::test]
+async fn a_request_not_approved_in_time_expires_and_frees_its_place() {
+    let up = upstream::start().await;
+    let iss = Issuer::start().await;
+    let policy = jit_policy(&up.url());
+    let extra = "access_requests:\n  pending_max_age_seconds: 2\n";
+    let env = Env::start_with(up, iss, extra, Some(policy)).await;
+    people(&env).await;
+    let id = ask(&env, "1h").await;
+    eventually(Duration::from_secs(10), "the request expired", || async {
+        state_of(&env, &id).await == "expired"
+    })
+    .await;
+    let r = api(&env, "GET", &format!("/{id}"), "ann", None).await;
+    assert_eq!(r.body["end_reason"], "not approved in time", "{}", r.text);
+    assert_eq!(r.body["ended_by"], "system", "{}", r.text);
+    // Too late to approve; ann may ask again.
+    let r = api(&env, "POST", &format!("/{id}/approve"), "lee", None).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    let again = ask(&env, "1h").await;
+    assert_ne!(again, id);
+}
+
+#[tokio::test]
+async fn a_reload_that_removes_a_requestable_grant_cancels_its_pending_requests() {
+    let env = start().await;
+    people(&env).await;
+    let oncall = ask(&env, "1h").await;
+    let r = api(
+        &env,
+        "POST",
+        "",
+        "ann",
+        Some(json!({"route": "app", "group": "auditors", "duration": 600})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let auditors = r.body["id"].as_str().unwrap().to_owned();
+    // The policy no longer offers auditors.
+    let policy = jit_policy(&env.up.url());
+    let cut = policy.find("      - group: auditors").unwrap();
+    std::fs::write(
+        env.gate.dir.path().join("policies/app.yaml"),
+        &policy[..cut],
+    )
+    .unwrap();
+    // (ann asks: an approver no longer sees a request the policy does not offer.)
+    eventually(
+        Duration::from_secs(10),
+        "the auditors request ended",
+        || async {
+            let r = api(&env, "GET", &format!("/{auditors}"), "ann", None).await;
+            r.body["state"] == "cancelled"
+        },
+    )
+    .await;
+    let r = api(&env, "GET", &format!("/{auditors}"), "ann", None).await;
+    assert_eq!(r.body["end_reason"], "no longer requestable", "{}", r.text);
+    assert_eq!(state_of(&env, &oncall).await, "pending");
+}

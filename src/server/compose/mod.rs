@@ -190,7 +190,10 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
             clock: clock.clone(),
             audit: auditor.clone(),
             metrics: metrics.clone(),
-            limits: AccessLimits::default(),
+            limits: AccessLimits {
+                pending_max_age: config.access_requests.pending_max_age,
+                ..AccessLimits::default()
+            },
         };
         tokio::task::spawn_blocking(move || Access::load(parts))
             .await?
