@@ -8,6 +8,10 @@
 //! and how long a proxied body or websocket may make no progress before it is cut (the
 //! global default of the routes' `timeouts.stream_idle` / `timeouts.websocket_idle`),
 //! and the kernel's queue of connections waiting to be accepted (`listen_backlog`).
+//! Upstream connections cost descriptors too: all routes together open at most
+//! `max_upstream_connections` (derived from what the descriptor limit leaves after the
+//! client connections), and each upstream host keeps at most `upstream_idle_per_host`
+//! idle ones for reuse.
 
 use std::time::Duration;
 
@@ -27,6 +31,13 @@ pub const MIN_DERIVED_CONNECTIONS: usize = 16;
 pub const DEFAULT_LISTEN_BACKLOG: u32 = 4096;
 /// The most `server.listen_backlog` may be written as.
 pub const MAX_LISTEN_BACKLOG: u32 = 65_535;
+/// Idle upstream connections each upstream host keeps by default, per route client:
+/// enough to reuse connections under a steady 64 requests in flight to one upstream
+/// (nginx's `keepalive 64` in the proxy benchmark), few enough that idle ones, each a
+/// descriptor and its buffers, cannot take a large share of the upstream cap.
+pub const DEFAULT_UPSTREAM_IDLE_PER_HOST: usize = 64;
+/// The most `server.upstream_idle_per_host` may be written as.
+pub const MAX_UPSTREAM_IDLE_PER_HOST: u64 = 65_535;
 
 pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,6 +55,8 @@ pub const DEFAULT_WEBSOCKET_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 #[serde(deny_unknown_fields)]
 pub struct RawServerLimits {
     max_connections: Option<u64>,
+    max_upstream_connections: Option<u64>,
+    upstream_idle_per_host: Option<u64>,
     listen_backlog: Option<u32>,
     detect_timeout_seconds: Option<f64>,
     header_read_timeout_seconds: Option<f64>,
@@ -63,6 +76,13 @@ pub struct ServerLimits {
     /// Most client connections open at once on the main listener; `None`: derived
     /// from the descriptor limit at start ([`ServerLimits::effective_max_connections`]).
     pub max_connections: Option<usize>,
+    /// Most upstream connections open at once, all routes together (each holds a
+    /// descriptor); `None`: derived at start
+    /// ([`ServerLimits::effective_max_upstream_connections`]).
+    pub max_upstream_connections: Option<usize>,
+    /// Idle upstream connections kept for reuse per upstream host and route client; 0
+    /// keeps none.
+    pub upstream_idle_per_host: usize,
     /// Length of the main listener's accept queue (`listen(2)` backlog): connections
     /// the kernel completes before the accept loop takes them. Too short a queue makes
     /// the kernel drop handshakes under a burst.
@@ -96,6 +116,8 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             max_connections: None,
+            max_upstream_connections: None,
+            upstream_idle_per_host: DEFAULT_UPSTREAM_IDLE_PER_HOST,
             listen_backlog: DEFAULT_LISTEN_BACKLOG,
             detect_timeout: DEFAULT_DETECT_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
@@ -120,6 +142,19 @@ impl RawServerLimits {
                 .map(|n| check.at_least("server.max_connections", Some(n), 1, n))
                 .transpose()?
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            max_upstream_connections: self
+                .max_upstream_connections
+                .map(|n| check.at_least("server.max_upstream_connections", Some(n), 1, n))
+                .transpose()?
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            upstream_idle_per_host: check
+                .between(
+                    "server.upstream_idle_per_host",
+                    self.upstream_idle_per_host,
+                    (0, MAX_UPSTREAM_IDLE_PER_HOST),
+                    DEFAULT_UPSTREAM_IDLE_PER_HOST as u64,
+                )
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))?,
             listen_backlog: check.between(
                 "server.listen_backlog",
                 self.listen_backlog,
@@ -201,6 +236,30 @@ impl ServerLimits {
             (None, None) => (DEFAULT_MAX_CONNECTIONS_CEILING, false),
         }
     }
+
+    /// The upstream connection cap in force, all routes together, given the
+    /// descriptor limit: what is left after [`RESERVED_DESCRIPTORS`] and the client
+    /// connections of [`Self::effective_max_connections`], at least
+    /// [`MIN_DERIVED_CONNECTIONS`]; as many as the client connections when the limit is
+    /// unknown. A configured value above that room is lowered to it; the bool says
+    /// whether it was.
+    pub fn effective_max_upstream_connections(&self, nofile: Option<u64>) -> (usize, bool) {
+        let (clients, _) = self.effective_max_connections(nofile);
+        let room = nofile.map(|n| {
+            let left = n
+                .saturating_sub(RESERVED_DESCRIPTORS)
+                .saturating_sub(u64::try_from(clients).unwrap_or(u64::MAX));
+            usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .max(MIN_DERIVED_CONNECTIONS)
+        });
+        match (self.max_upstream_connections, room) {
+            (Some(n), Some(room)) if n > room => (room, true),
+            (Some(n), _) => (n, false),
+            (None, Some(room)) => (room, false),
+            (None, None) => (clients, false),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +282,9 @@ mod tests {
         assert_eq!(l.listen_backlog, 512);
         assert_eq!(l.detect_timeout, Duration::from_millis(500));
         assert_eq!(l.http2_max_streams, 8);
+        let l = check("max_upstream_connections: 300\nupstream_idle_per_host: 0").unwrap();
+        assert_eq!(l.max_upstream_connections, Some(300));
+        assert_eq!(l.upstream_idle_per_host, 0);
     }
 
     #[test]
@@ -237,6 +299,14 @@ mod tests {
                 "server.stream_idle_timeout_seconds",
             ),
             ("http2_max_streams: 0", "server.http2_max_streams"),
+            (
+                "max_upstream_connections: 0",
+                "server.max_upstream_connections",
+            ),
+            (
+                "upstream_idle_per_host: 70000",
+                "server.upstream_idle_per_host",
+            ),
         ] {
             let e = check(yaml).unwrap_err().to_string();
             assert!(e.starts_with(&format!("f.yaml: {key}: ")), "{e}");
@@ -263,6 +333,46 @@ mod tests {
         assert_eq!(
             written.effective_max_connections(Some(1 << 20)),
             (10_000, false)
+        );
+    }
+
+    #[test]
+    fn upstream_connections_take_what_the_clients_leave() {
+        let derived = ServerLimits::default();
+        // 1024 descriptors: 128 reserved, 448 client connections, 448 upstream ones.
+        assert_eq!(
+            derived.effective_max_upstream_connections(Some(1024)),
+            (448, false)
+        );
+        // Many descriptors: the client cap stops at its ceiling, upstreams get the rest.
+        assert_eq!(
+            derived.effective_max_upstream_connections(Some(20_000)),
+            (20_000 - 128 - DEFAULT_MAX_CONNECTIONS_CEILING, false)
+        );
+        assert_eq!(
+            derived.effective_max_upstream_connections(None),
+            (DEFAULT_MAX_CONNECTIONS_CEILING, false)
+        );
+        assert_eq!(
+            derived.effective_max_upstream_connections(Some(64)),
+            (MIN_DERIVED_CONNECTIONS, false)
+        );
+        let written = ServerLimits {
+            max_connections: Some(100),
+            max_upstream_connections: Some(5_000),
+            ..ServerLimits::default()
+        };
+        assert_eq!(
+            written.effective_max_upstream_connections(Some(1024)),
+            (1024 - 128 - 100, true)
+        );
+        assert_eq!(
+            written.effective_max_upstream_connections(Some(1 << 20)),
+            (5_000, false)
+        );
+        assert_eq!(
+            written.effective_max_upstream_connections(None),
+            (5_000, false)
         );
     }
 }

@@ -221,6 +221,11 @@ fn upstream_answer(e: &ProxyError) -> Answer {
             "upstream_timeout",
             "the upstream did not answer in time",
         ),
+        ProxyError::UpstreamConnectionCap(_) => (
+            S::SERVICE_UNAVAILABLE,
+            "upstream_busy",
+            "scimgate has too many upstream connections open; try again shortly",
+        ),
         ProxyError::Overloaded => (
             S::SERVICE_UNAVAILABLE,
             "upstream_busy",

@@ -44,6 +44,7 @@ use crate::policy::shadow::Shadow;
 use crate::policy::Route;
 use crate::proxy::assertion::AssertionSigner;
 use crate::proxy::client::UpstreamClient;
+use crate::proxy::connection_cap::UpstreamLimits;
 use crate::proxy::error::ProxyError;
 use crate::revoke::Registry;
 use caller::Callers;
@@ -69,6 +70,8 @@ pub struct Gate {
     audit: Auditor,
     /// Upstream clients by route name, with the policy digest they were built for.
     clients: DashMap<Arc<str>, (String, Arc<UpstreamClient>)>,
+    /// The process's upstream connection cap and pool bounds, shared by every client.
+    upstream_limits: UpstreamLimits,
     /// Identity headers per (user, route), valid for one directory sequence.
     identities: identity::IdentityCache,
     /// Where requests, decisions and revocations are counted.
@@ -98,6 +101,7 @@ pub struct GateParts {
     pub audit: Auditor,
     pub metrics: Arc<Metrics>,
     pub limiter: limits::Limiter,
+    pub upstream_limits: UpstreamLimits,
     pub shadow: Option<Arc<Shadow>>,
     pub access: Arc<crate::access::Access>,
 }
@@ -118,6 +122,7 @@ impl Gate {
             tls: parts.tls,
             audit: parts.audit,
             clients: DashMap::new(),
+            upstream_limits: parts.upstream_limits,
             identities: Default::default(),
             metrics: parts.metrics,
             limiter: parts.limiter,
@@ -155,7 +160,7 @@ impl Gate {
                 return Ok(entry.1.clone());
             }
         }
-        let client = Arc::new(UpstreamClient::new(&route.settings)?);
+        let client = Arc::new(UpstreamClient::new(&route.settings, &self.upstream_limits)?);
         self.clients
             .insert(route.name.clone(), (digest.to_owned(), client.clone()));
         Ok(client)

@@ -12,12 +12,14 @@
 //! counters and lock-free histograms, no label allocation. Values that are state rather
 //! than events (directory sizes, the age of each token's last SCIM call, the audit
 //! queue) are read when scraped ([`collect`]). Each connection of the main listener is
-//! counted in [`connections`].
+//! counted in [`connections`]; upstream connections, all routes together, in
+//! [`upstream_connections`].
 
 pub mod collect;
 pub mod connections;
 pub mod histogram;
 pub mod routes;
+pub mod upstream_connections;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ use collect::{ScrapeSources, StateCollector};
 use connections::ConnectionMetrics;
 use histogram::LatencyHistogram;
 use routes::RouteTable;
+use upstream_connections::UpstreamConnectionMetrics;
 
 /// Labels of a per-route request counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -165,6 +168,8 @@ pub struct Metrics {
     pub sources: Arc<ScrapeSources>,
     /// The main listener's connections.
     pub connections: Arc<ConnectionMetrics>,
+    /// Upstream connections, all routes together.
+    pub upstream_connections: Arc<UpstreamConnectionMetrics>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -279,8 +284,11 @@ impl Metrics {
         registry.register_collector(Box::new(StateCollector(sources.clone())));
         let connections = Arc::new(ConnectionMetrics::default());
         connections.register(&mut registry);
+        let upstream_connections = Arc::new(UpstreamConnectionMetrics::default());
+        upstream_connections.register(&mut registry);
         Metrics {
             connections,
+            upstream_connections,
             registry,
             routes: RouteTable::new(families.clone()),
             families,

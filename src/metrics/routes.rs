@@ -77,6 +77,8 @@ impl DenyReason {
 pub enum UpstreamErrorKind {
     Connect,
     ConnectTimeout,
+    /// No place under the upstream connection cap within the connect timeout.
+    ConnectionCap,
     Exchange,
     ResponseTimeout,
     Overloaded,
@@ -85,9 +87,10 @@ pub enum UpstreamErrorKind {
 }
 
 impl UpstreamErrorKind {
-    pub const ALL: [UpstreamErrorKind; 7] = [
+    pub const ALL: [UpstreamErrorKind; 8] = [
         UpstreamErrorKind::Connect,
         UpstreamErrorKind::ConnectTimeout,
+        UpstreamErrorKind::ConnectionCap,
         UpstreamErrorKind::Exchange,
         UpstreamErrorKind::ResponseTimeout,
         UpstreamErrorKind::Overloaded,
@@ -99,6 +102,7 @@ impl UpstreamErrorKind {
         match self {
             UpstreamErrorKind::Connect => "connect",
             UpstreamErrorKind::ConnectTimeout => "connect_timeout",
+            UpstreamErrorKind::ConnectionCap => "connection_cap",
             UpstreamErrorKind::Exchange => "exchange",
             UpstreamErrorKind::ResponseTimeout => "response_timeout",
             UpstreamErrorKind::Overloaded => "overloaded",

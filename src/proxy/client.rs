@@ -10,6 +10,10 @@
 //! Request bodies are [`axum::body::Body`]: `forward` wraps whatever body it is handed
 //! (hyper's `Incoming` included) without buffering. Websocket upgrades go over a second,
 //! HTTP/1.1-only client, since an upgrade cannot ride an h2 connection.
+//!
+//! Both clients of every route connect through the process's one upstream connection
+//! cap and keep at most `server.upstream_idle_per_host` idle connections per host
+//! ([`UpstreamLimits`], `proxy::connection_cap`).
 
 use std::sync::Arc;
 
@@ -23,12 +27,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use tokio::sync::Semaphore;
 
+use super::connection_cap::{CappedConnector, UpstreamLimits};
 use super::error::ProxyError;
 use crate::path::normalise;
 use crate::policy::RouteSettings;
 
 /// The hyper client type every route uses.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+pub type HttpClient = Client<CappedConnector<HttpsConnector<HttpConnector>>, Body>;
 
 /// A route's connection to its upstream.
 #[derive(Clone)]
@@ -58,8 +63,9 @@ impl std::fmt::Debug for UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// Builds the client for a route; errors are configuration errors.
-    pub fn new(settings: &RouteSettings) -> Result<Self, ProxyError> {
+    /// Builds the client for a route under the process's `limits`; errors are
+    /// configuration errors.
+    pub fn new(settings: &RouteSettings, limits: &UpstreamLimits) -> Result<Self, ProxyError> {
         let uri = &settings.upstream;
         let scheme = uri
             .scheme()
@@ -91,8 +97,8 @@ impl UpstreamClient {
             .filter(|p| !p.is_empty());
 
         let tls = tls_config(settings)?;
-        let http = build_client(settings, tls.clone(), true);
-        let upgrade_http = build_client(settings, tls, false);
+        let http = build_client(settings, limits, tls.clone(), true);
+        let upgrade_http = build_client(settings, limits, tls, false);
         Ok(Self {
             http,
             upgrade_http,
@@ -150,7 +156,12 @@ fn tls_config(settings: &RouteSettings) -> Result<rustls::ClientConfig, ProxyErr
 }
 
 /// `allow_h2`: offer h2 by ALPN (and use h2c when configured); false for upgrades.
-fn build_client(settings: &RouteSettings, tls: rustls::ClientConfig, allow_h2: bool) -> HttpClient {
+fn build_client(
+    settings: &RouteSettings,
+    limits: &UpstreamLimits,
+    tls: rustls::ClientConfig,
+    allow_h2: bool,
+) -> HttpClient {
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -163,13 +174,16 @@ fn build_client(settings: &RouteSettings, tls: rustls::ClientConfig, allow_h2: b
     } else {
         builder.enable_http1().wrap_connector(tcp)
     };
+    let connector = CappedConnector::new(connector, limits.cap.clone(), settings.connect_timeout);
     let mut client = Client::builder(TokioExecutor::new());
     client
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new());
-    if !settings.keep_alive {
-        client.pool_max_idle_per_host(0);
-    }
+    client.pool_max_idle_per_host(if settings.keep_alive {
+        limits.idle_per_host
+    } else {
+        0
+    });
     if allow_h2 && settings.upstream_h2c {
         client.http2_only(true);
     }
@@ -181,6 +195,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::metrics::upstream_connections::UpstreamConnectionMetrics;
+
+    fn limits() -> UpstreamLimits {
+        UpstreamLimits::new(16, 4, Arc::new(UpstreamConnectionMetrics::default()))
+    }
 
     fn settings(upstream: &str) -> RouteSettings {
         RouteSettings {
@@ -211,28 +230,33 @@ mod tests {
 
     #[test]
     fn upstream_uris_are_checked() {
-        assert!(UpstreamClient::new(&settings("http://127.0.0.1:8080")).is_ok());
-        assert!(UpstreamClient::new(&settings("https://cloud.getdbt.com/api")).is_ok());
-        assert!(reason(UpstreamClient::new(&settings("ftp://x")).unwrap_err()).contains("scheme"));
+        assert!(UpstreamClient::new(&settings("http://127.0.0.1:8080"), &limits()).is_ok());
+        assert!(UpstreamClient::new(&settings("https://cloud.getdbt.com/api"), &limits()).is_ok());
         assert!(
-            reason(UpstreamClient::new(&settings("/relative")).unwrap_err()).contains("scheme")
+            reason(UpstreamClient::new(&settings("ftp://x"), &limits()).unwrap_err())
+                .contains("scheme")
         );
         assert!(
-            reason(UpstreamClient::new(&settings("http://x/?a=1")).unwrap_err()).contains("query")
+            reason(UpstreamClient::new(&settings("/relative"), &limits()).unwrap_err())
+                .contains("scheme")
+        );
+        assert!(
+            reason(UpstreamClient::new(&settings("http://x/?a=1"), &limits()).unwrap_err())
+                .contains("query")
         );
         let mut h2c = settings("https://x");
         h2c.upstream_h2c = true;
-        assert!(reason(UpstreamClient::new(&h2c).unwrap_err()).contains("h2c"));
+        assert!(reason(UpstreamClient::new(&h2c, &limits()).unwrap_err()).contains("h2c"));
     }
 
     #[test]
     fn base_path_and_strip_prefix_take_the_forwarded_form() {
         let mut s = settings("http://x/base/");
         s.strip_prefix = Some("/fin ance/".into());
-        let client = UpstreamClient::new(&s).unwrap();
+        let client = UpstreamClient::new(&s, &limits()).unwrap();
         assert_eq!(client.base_path, "/base");
         assert_eq!(client.strip_prefix.as_deref(), Some("/fin%20ance"));
-        let root = UpstreamClient::new(&settings("http://x")).unwrap();
+        let root = UpstreamClient::new(&settings("http://x"), &limits()).unwrap();
         assert_eq!(root.base_path, "");
         assert_eq!(root.strip_prefix, None);
     }
@@ -245,12 +269,12 @@ mod tests {
         let mut s = settings("https://x");
         s.upstream_ca_file = Some(empty);
         assert!(matches!(
-            UpstreamClient::new(&s),
+            UpstreamClient::new(&s, &limits()),
             Err(ProxyError::CaFile { .. })
         ));
         s.upstream_ca_file = Some(dir.path().join("missing.pem"));
         assert!(matches!(
-            UpstreamClient::new(&s),
+            UpstreamClient::new(&s, &limits()),
             Err(ProxyError::CaFile { .. })
         ));
 
@@ -258,16 +282,23 @@ mod tests {
         let good = dir.path().join("ca.pem");
         std::fs::write(&good, cert.cert.pem()).unwrap();
         s.upstream_ca_file = Some(good);
-        assert!(UpstreamClient::new(&s).is_ok());
+        assert!(UpstreamClient::new(&s, &limits()).is_ok());
     }
 
     #[test]
     fn concurrency_limits_become_semaphores() {
         let mut s = settings("http://x");
-        assert_eq!(UpstreamClient::new(&s).unwrap().available_permits(), None);
+        assert_eq!(
+            UpstreamClient::new(&s, &limits())
+                .unwrap()
+                .available_permits(),
+            None
+        );
         s.max_concurrency = Some(3);
         assert_eq!(
-            UpstreamClient::new(&s).unwrap().available_permits(),
+            UpstreamClient::new(&s, &limits())
+                .unwrap()
+                .available_permits(),
             Some(3)
         );
     }

@@ -24,6 +24,10 @@ pub enum ProxyError {
     /// Connecting to the upstream took longer than `connect_timeout`.
     #[error("connecting to the upstream timed out")]
     UpstreamConnectTimeout(#[source] hyper_util::client::legacy::Error),
+    /// No place under the process's upstream connection cap
+    /// (`server.max_upstream_connections`) within the route's connect timeout.
+    #[error("too many upstream connections open")]
+    UpstreamConnectionCap(#[source] hyper_util::client::legacy::Error),
     /// The exchange with the upstream failed after connecting.
     #[error("upstream request failed")]
     Upstream(#[source] hyper_util::client::legacy::Error),

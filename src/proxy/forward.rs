@@ -19,6 +19,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::body::CancellableBody;
 use super::client::UpstreamClient;
+use super::connection_cap::ConnectionCapReached;
 use super::error::ProxyError;
 use super::headers::{is_websocket_upgrade, prepare_response};
 use super::idle::{ConnectionBounds, IdleRequestBody, StreamIdle};
@@ -233,7 +234,7 @@ async fn acquire(
 }
 
 /// A request body the client stopped sending (the client's fault), connect errors
-/// (with timeouts apart), and other failures on an open connection.
+/// (with timeouts and the upstream connection cap apart), and other failures on an open connection.
 fn classify(error: hyper_util::client::legacy::Error) -> ProxyError {
     let mut source = error.source();
     while let Some(cause) = source {
@@ -247,6 +248,9 @@ fn classify(error: hyper_util::client::legacy::Error) -> ProxyError {
     }
     let mut source = error.source();
     while let Some(cause) = source {
+        if cause.is::<ConnectionCapReached>() {
+            return ProxyError::UpstreamConnectionCap(error);
+        }
         if cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)

@@ -13,6 +13,7 @@ pub mod assertion;
 pub mod body;
 pub mod client;
 pub mod compress;
+pub mod connection_cap;
 pub mod credentials;
 pub mod error;
 pub mod forward;

@@ -30,6 +30,15 @@ use super::*;
 use crate::path::normalise;
 use crate::policy::RouteSettings;
 
+/// Bounds roomy enough that no test here reaches them.
+fn limits() -> connection_cap::UpstreamLimits {
+    connection_cap::UpstreamLimits::new(
+        1024,
+        crate::config::server::DEFAULT_UPSTREAM_IDLE_PER_HOST,
+        Arc::new(crate::metrics::upstream_connections::UpstreamConnectionMetrics::default()),
+    )
+}
+
 type Handler = Arc<
     dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> + Send + Sync,
 >;
@@ -229,7 +238,7 @@ async fn the_query_is_kept_verbatim_and_the_prefix_stripped() {
     let upstream = spawn_upstream(echo()).await;
     let mut s = settings(&format!("http://{}/base/", upstream.addr));
     s.strip_prefix = Some("/finance".into());
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
     let seen = seen(
         send(
             &client,
@@ -267,7 +276,7 @@ async fn injected_authorization_replaces_the_clients() {
         ),
     ];
     s.preserve_host = true;
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
     let mut req = request("/api/v2/accounts/");
     req.headers_mut().insert(
         "authorization",
@@ -294,7 +303,7 @@ async fn without_keep_alive_every_request_gets_a_new_connection() {
         let upstream = spawn_upstream(echo()).await;
         let mut s = settings(&format!("http://{}", upstream.addr));
         s.keep_alive = keep_alive;
-        let client = UpstreamClient::new(&s).unwrap();
+        let client = UpstreamClient::new(&s, &limits()).unwrap();
         for _ in 0..3 {
             let seen = seen(send(&client, &s, request("/index.html")).await.unwrap()).await;
             let connection = seen["headers"]["connection"].clone();
@@ -320,7 +329,7 @@ async fn h2c_upstreams_get_http2() {
     let upstream = spawn_upstream(echo()).await;
     let mut s = settings(&format!("http://{}", upstream.addr));
     s.upstream_h2c = true;
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
     for _ in 0..2 {
         let seen = seen(send(&client, &s, request("/x?y=1")).await.unwrap()).await;
         assert_eq!(seen["version"], "HTTP/2.0");
@@ -329,7 +338,7 @@ async fn h2c_upstreams_get_http2() {
     assert_eq!(upstream.accepts.load(Ordering::SeqCst), 1);
 
     let plain = settings(&format!("http://{}", upstream.addr));
-    let client = UpstreamClient::new(&plain).unwrap();
+    let client = UpstreamClient::new(&plain, &limits()).unwrap();
     let seen = seen(send(&client, &plain, request("/x")).await.unwrap()).await;
     assert_eq!(seen["version"], "HTTP/1.1");
 }
@@ -370,7 +379,7 @@ async fn a_64_mib_response_streams_without_buffering() {
     }))
     .await;
     let s = settings(&format!("http://{}", upstream.addr));
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
     let mut body = send(&client, &s, request("/manifest.json"))
         .await
         .unwrap()
@@ -426,7 +435,12 @@ async fn cancel_cuts_an_in_flight_download_and_its_upstream_connection() {
     let upstream = spawn_upstream(endless(upstream_gone.clone())).await;
     let s = settings(&format!("http://{}", upstream.addr));
     let cancel = StreamCancel::new();
-    let front = spawn_front(UpstreamClient::new(&s).unwrap(), s, cancel.clone()).await;
+    let front = spawn_front(
+        UpstreamClient::new(&s, &limits()).unwrap(),
+        s,
+        cancel.clone(),
+    )
+    .await;
 
     let mut response = reqwest::get(format!("http://{front}/download"))
         .await
@@ -485,7 +499,12 @@ async fn websockets_echo_through_forward_and_cancel_closes_them() {
     let upstream = spawn_websocket_echo().await;
     let s = settings(&format!("http://{upstream}"));
     let cancel = StreamCancel::new();
-    let front = spawn_front(UpstreamClient::new(&s).unwrap(), s, cancel.clone()).await;
+    let front = spawn_front(
+        UpstreamClient::new(&s, &limits()).unwrap(),
+        s,
+        cancel.clone(),
+    )
+    .await;
 
     let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{front}/socket"))
         .await
@@ -530,7 +549,7 @@ async fn an_upstream_that_never_answers_times_out_at_the_response_timeout() {
     .await;
     let mut s = settings(&format!("http://{}", upstream.addr));
     s.response_timeout = Duration::from_secs(60);
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
     let started = tokio::time::Instant::now();
     let exchange = tokio::spawn({
         let s = s.clone();
@@ -551,7 +570,7 @@ async fn an_unreachable_upstream_is_a_connect_error() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let s = settings(&format!("http://{addr}"));
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
     let error = send(&client, &s, request("/")).await.unwrap_err();
     assert!(matches!(error, ProxyError::UpstreamConnect(_)), "{error:?}");
 }
@@ -573,7 +592,7 @@ async fn max_concurrency_queues_then_sheds_at_the_response_timeout() {
     s.response_timeout = Duration::from_secs(60);
     // The held body, never read, is not cut for idleness while the test runs.
     s.stream_idle_timeout = Some(Duration::from_secs(3600));
-    let client = UpstreamClient::new(&s).unwrap();
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
 
     // The permit lives as long as the held response's body.
     let held = send(&client, &s, request("/hold")).await.unwrap();

@@ -12,6 +12,7 @@ impl ProxyError {
         Some(match self {
             ProxyError::UpstreamConnect(_) => UpstreamErrorKind::Connect,
             ProxyError::UpstreamConnectTimeout(_) => UpstreamErrorKind::ConnectTimeout,
+            ProxyError::UpstreamConnectionCap(_) => UpstreamErrorKind::ConnectionCap,
             ProxyError::Upstream(_) | ProxyError::UnexpectedSwitch => UpstreamErrorKind::Exchange,
             ProxyError::ResponseTimeout => UpstreamErrorKind::ResponseTimeout,
             ProxyError::Overloaded => UpstreamErrorKind::Overloaded,

@@ -101,7 +101,9 @@ pub(super) async fn accept_loop(
         };
         at_cap = false;
         let slot = Slot::new(permit, metrics.clone());
-        let connection = conn::run(tcp, peer, shared.clone(), slot, drain_rx.clone());
+        // Boxed: the task's future keeps its upvar and `select!`'s copy apart, so an
+        // unboxed connection future would be held twice for the life of the connection.
+        let connection = Box::pin(conn::run(tcp, peer, shared.clone(), slot, drain_rx.clone()));
         let dropped = dropped.clone();
         connections.spawn(async move {
             tokio::select! {

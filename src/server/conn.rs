@@ -249,7 +249,21 @@ impl hyper::body::Body for Tracked {
     }
 }
 
+/// One request's handling, boxed: hyper keeps the slot for the future in flight for
+/// as long as the connection lives, so an idle keep-alive connection holds only a
+/// pointer, not the whole proxy path's state.
+type RequestFuture = Pin<
+    Box<
+        dyn std::future::Future<Output = Result<hyper::Response<Body>, std::convert::Infallible>>
+            + Send,
+    >,
+>;
+
 /// Serves one accepted connection: the TLS handshake (bounded), then HTTP.
+///
+/// The TLS path is boxed: the task of every connection is as large as this future's
+/// largest state, and a TLS stream is far larger than a TCP socket, so plain
+/// connections would otherwise each carry a TLS connection's worth of idle state.
 pub(super) async fn run(
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -260,18 +274,28 @@ pub(super) async fn run(
     let _ = tcp.set_nodelay(true);
     let slot = Arc::new(slot);
     match shared.tls.clone() {
-        Some(acceptor) => {
-            let limit = shared.limits.tls_handshake_timeout;
-            match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => drive(stream, peer, shared, slot, drain).await,
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => {
-                    shared.metrics.closed(CloseReason::TlsHandshake);
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                }
-            }
-        }
+        Some(acceptor) => Box::pin(run_tls(acceptor, tcp, peer, shared, slot, drain)).await,
         None => drive(tcp, peer, shared, slot, drain).await,
+    }
+}
+
+/// The TLS handshake (bounded by `tls_handshake_timeout`), then HTTP over it.
+async fn run_tls(
+    acceptor: TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    drain: watch::Receiver<bool>,
+) {
+    let limit = shared.limits.tls_handshake_timeout;
+    match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => drive(stream, peer, shared, slot, drain).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => {
+            shared.metrics.closed(CloseReason::TlsHandshake);
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
     }
 }
 
@@ -323,7 +347,7 @@ async fn drive<S>(
         let bounds = bounds.clone();
         let active = requests.begin();
         let dispatch = dispatch.clone();
-        async move {
+        let fut = async move {
             let resp = dispatch.handle(req, peer, Some(bounds)).await;
             Ok::<_, std::convert::Infallible>(resp.map(|inner| {
                 Body::new(Tracked {
@@ -331,7 +355,8 @@ async fn drive<S>(
                     _active: active,
                 })
             }))
-        }
+        };
+        Box::pin(fut) as RequestFuture
     });
     let conn = shared
         .builder

@@ -139,6 +139,26 @@ fn a_refused_value_is_reported_at_its_key() {
 }
 
 #[test]
+fn the_upstream_connection_bounds_are_checked_at_their_keys() {
+    let setup = Setup::new();
+    let (out, file) = setup.config_check("server:\n  max_upstream_connections: 0\n");
+    assert_refused(
+        &out,
+        &format!("{file}:3:3: server.max_upstream_connections: must be at least 1, not 0"),
+    );
+    let (out, file) = setup.config_check("server:\n  upstream_idle_per_host: 70000\n");
+    assert_refused(
+        &out,
+        &format!(
+            "{file}:3:3: server.upstream_idle_per_host: must be between 0 and 65535, not 70000"
+        ),
+    );
+    let (out, _) = setup
+        .config_check("server:\n  max_upstream_connections: 200\n  upstream_idle_per_host: 0\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
 fn a_policies_directory_that_does_not_exist_is_refused() {
     let setup = Setup::new();
     let missing = setup.path("no-such-policies");

@@ -70,4 +70,5 @@ mod step_up;
 mod streaming;
 mod syslog_tcp;
 mod tls;
+mod upstream_conns;
 mod upstream_tls;

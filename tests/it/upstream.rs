@@ -36,6 +36,13 @@ pub struct Seen {
     pub requests: Mutex<Vec<Value>>,
     /// Accepted TCP connections.
     pub connections: std::sync::atomic::AtomicUsize,
+    /// TCP connections open now, and the most open at once.
+    pub open: std::sync::atomic::AtomicUsize,
+    pub peak_open: std::sync::atomic::AtomicUsize,
+    /// `/park`: requests that arrived and wait for [`Seen::unpark`]...
+    pub parked: std::sync::atomic::AtomicUsize,
+    /// ...which answers one parked request per permit added.
+    pub unpark: Unpark,
     /// Bytes of `/big` bodies handed to the connection so far: what a client's
     /// backpressure holds back.
     pub streamed: AtomicU64,
@@ -44,6 +51,15 @@ pub struct Seen {
     pub holding: Notify,
     /// ...until this is notified; then it reads the rest.
     pub release: Notify,
+}
+
+/// Permits for parked requests (none at first).
+pub struct Unpark(pub tokio::sync::Semaphore);
+
+impl Default for Unpark {
+    fn default() -> Self {
+        Unpark(tokio::sync::Semaphore::new(0))
+    }
 }
 
 /// How much of a `/hold` upload is read before the upstream stops reading.
@@ -171,6 +187,14 @@ async fn serve(seen: Arc<Seen>, req: Request<Incoming>) -> Result<Response<Body>
         });
         return Ok(Response::new(BodyExt::boxed(StreamBody::new(stream))));
     }
+    if path.ends_with("/park") {
+        // Waits for the test to add a permit (requests held in flight).
+        seen.parked.fetch_add(1, Ordering::SeqCst);
+        if let Ok(permit) = seen.unpark.0.acquire().await {
+            permit.forget();
+        }
+        return Ok(full(200, "unparked".into()));
+    }
     if path.ends_with("/delay") {
         // Answers after `ms` milliseconds (a slow request in flight).
         let ms: u64 = req
@@ -234,12 +258,16 @@ pub async fn start() -> Upstream {
             };
             s.connections
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let open = s.open.fetch_add(1, Ordering::SeqCst) + 1;
+            s.peak_open.fetch_max(open, Ordering::SeqCst);
             let s = s.clone();
             tokio::spawn(async move {
+                let counted = s.clone();
                 let svc = hyper::service::service_fn(move |req| serve(s.clone(), req));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
                     .await;
+                counted.open.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });

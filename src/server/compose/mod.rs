@@ -228,6 +228,10 @@ pub(super) async fn build(config: &Config, tree: &ShutdownTree) -> anyhow::Resul
         audit: auditor.clone(),
         metrics: metrics.clone(),
         limiter: Limiter::new(config.rate_limits.max_callers, config.rate_limits.replicas),
+        upstream_limits: super::limits::upstream_limits(
+            &config.server,
+            metrics.upstream_connections.clone(),
+        ),
         shadow: shadow.clone(),
         access: access.clone(),
     }));
