@@ -21,10 +21,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::rows::{self, GroupValues, UserValues};
 use super::{migrations, Store, StoreError};
 use crate::config::store::SqliteConfig;
-use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::chain::{link_hash, LinkHash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
 use crate::record::{
-    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, SnapshotSink, StoreOp, TokenRow,
+    AuditEntry, AuditQuery, AuditRow, Change, EntryView, SessionRow, SnapshotSink, StoreOp,
+    TokenRow,
 };
 
 /// SQLite-backed [`Store`].
@@ -162,12 +163,41 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Appends one record to the chain inside `tx`; returns its hash.
 fn append_audit(tx: &Transaction<'_>, prev: &str, e: &AuditEntry) -> Result<String, StoreError> {
-    let hash = record_hash(prev, e);
-    tx.prepare_cached(
+    let (head, _) = append_chain(tx, prev, &[e.view()])?;
+    Ok(head.map_or_else(|| prev.to_owned(), |h| h.as_str().to_owned()))
+}
+
+/// Appends records to the chain after `prev` inside `tx`, on one prepared statement
+/// with every text bound borrowed; returns the new head's hash (`None` for no
+/// records) and their sequence numbers.
+fn append_chain(
+    tx: &Transaction<'_>,
+    prev: &str,
+    entries: &[EntryView<'_>],
+) -> Result<(Option<LinkHash>, Vec<u64>), StoreError> {
+    let mut insert = tx.prepare_cached(
         "INSERT INTO audit (at, actor, action, target, before, after, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![e.at, e.actor, e.action, e.target, e.before, e.after, e.detail, prev, hash])?;
-    Ok(hash)
+    )?;
+    let mut head: Option<LinkHash> = None;
+    let mut seqs = Vec::with_capacity(entries.len());
+    for e in entries {
+        let prev = head.as_ref().map_or(prev, LinkHash::as_str);
+        let hash = link_hash(prev, e);
+        insert.execute(params![
+            e.at,
+            e.actor,
+            e.action,
+            e.target,
+            e.before,
+            e.after,
+            e.detail,
+            prev,
+            hash.as_str()
+        ])?;
+        seqs.push(tx.last_insert_rowid() as u64);
+        head = Some(hash);
+    }
+    Ok((head, seqs))
 }
 
 fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
@@ -382,21 +412,19 @@ impl Store for SqliteStore {
         Ok(seqs)
     }
 
-    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+    fn audit_append_views(&self, entries: &[EntryView<'_>]) -> Result<Vec<u64>, StoreError> {
         let mut w = self.writer.lock();
         let Writer {
             conn,
             last_audit_hash,
         } = &mut *w;
         let tx = conn.transaction()?;
-        let mut hash = last_audit_hash.clone();
-        let mut seqs = Vec::with_capacity(entries.len());
-        for e in entries {
-            hash = append_audit(&tx, &hash, e)?;
-            seqs.push(tx.last_insert_rowid() as u64);
-        }
+        let (head, seqs) = append_chain(&tx, last_audit_hash, entries)?;
         tx.commit()?;
-        *last_audit_hash = hash;
+        if let Some(head) = head {
+            last_audit_hash.clear();
+            last_audit_hash.push_str(head.as_str());
+        }
         Ok(seqs)
     }
 
