@@ -6,6 +6,9 @@
 //! `audit.overflow` record with the count into the chain at its next batch, so a gap
 //! is on record. The worker batches up to `batch_max` records or `batch_interval`,
 //! appends them in one store transaction on a blocking thread, then wakes the tailer.
+//! The queue ([`super::queue`]) wakes the worker once per batch (when it begins and
+//! when it is full), not once per record, and a decision is queued packed in one
+//! allocation ([`super::packed`]), hashed and stored from borrowed views.
 //! [`AuditService::shutdown`] drains the queue, feeds the sinks once more and stops.
 //!
 //! Refusals with no authenticated caller take another way ([`Auditor::record_refusal`]):
@@ -26,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::allows::{AllowAdmit, AllowWindow};
+use super::packed::Queued;
+use super::queue::{BatchQueue, Lane};
 use super::records;
 use super::records::{DecisionRecord, DenyReason, RefusalSample, RequestOrigin};
 use super::refusals::{Admit, RefusalWindow};
@@ -35,7 +40,7 @@ use super::tailer::Tailer;
 use super::tally::{Tally, TallyKey};
 use crate::clock::{to_millis, SharedClock};
 use crate::config::audit::{AuditConfig, RetentionConfig};
-use crate::record::AuditEntry;
+use crate::record::{AuditEntry, EntryView};
 use crate::store::Store;
 
 /// A cheap handle for recording audit events.
@@ -53,9 +58,8 @@ impl std::fmt::Debug for Auditor {
 }
 
 struct Shared {
-    queue: mpsc::Sender<AuditEntry>,
-    /// Anonymous refusals recorded one by one (their own room).
-    anonymous: mpsc::Sender<AuditEntry>,
+    /// Decisions and, in their own room, anonymous refusals recorded one by one.
+    queue: BatchQueue,
     anonymous_capacity: usize,
     refusals: RefusalWindow,
     /// Allows counted instead of recorded (`audit.decisions: sampled | deny`).
@@ -129,14 +133,11 @@ impl Auditor {
         tracker: &TaskTracker,
         stop: &CancellationToken,
     ) -> (Auditor, AuditService, WorkerWake) {
-        let (queue, rx) = mpsc::channel(config.queue_capacity);
         let anonymous_capacity = config.anonymous.queue_capacity.max(1);
-        let (anonymous, anonymous_rx) = mpsc::channel(anonymous_capacity);
         let (control, control_rx) = mpsc::unbounded_channel();
         let now = to_millis(clock.now());
         let shared = Arc::new(Shared {
-            queue,
-            anonymous,
+            queue: BatchQueue::new(config.queue_capacity, anonymous_capacity, config.batch_max),
             anonymous_capacity,
             refusals: RefusalWindow::new(config.anonymous.clone(), now),
             allows: AllowWindow::new(config.allows.clone(), now),
@@ -168,14 +169,7 @@ impl Auditor {
             tail: wake.clone(),
             last_maintain: parking_lot::Mutex::new(std::time::Instant::now()),
         };
-        let worker = tracker.spawn(worker.run(
-            Queues {
-                decisions: rx,
-                anonymous: anonymous_rx,
-            },
-            control_rx,
-            worker_stop.clone(),
-        ));
+        let worker = tracker.spawn(worker.run(control_rx, worker_stop.clone()));
         (
             Auditor { shared },
             AuditService {
@@ -196,7 +190,11 @@ impl Auditor {
 
     /// Queues a record without waiting; a full queue counts it as overflow.
     pub fn record(&self, entry: AuditEntry) {
-        if self.shared.queue.try_send(entry).is_err() {
+        self.queue(entry.into());
+    }
+
+    fn queue(&self, record: Queued) {
+        if self.shared.queue.push(Lane::Decisions, record).is_err() {
             self.overflowed(self.shared.capacity);
         }
     }
@@ -230,7 +228,10 @@ impl Auditor {
                 return;
             }
         }
-        self.record(records::decision_bounded(r, self.shared.max_path_bytes));
+        self.queue(Queued::Packed(records::decision_packed(
+            r,
+            self.shared.max_path_bytes,
+        )));
     }
 
     /// Records a refusal made before a caller was known: one by one while its
@@ -263,7 +264,7 @@ impl Auditor {
                     origin,
                     max,
                 );
-                if s.anonymous.try_send(entry).is_err() {
+                if s.queue.push(Lane::Anonymous, entry.into()).is_err() {
                     self.overflowed(s.anonymous_capacity);
                 }
             }
@@ -311,9 +312,10 @@ impl Auditor {
     /// Counters for metrics.
     pub fn stats(&self) -> AuditStats {
         let s = &self.shared;
-        let anonymous_depth = (s.anonymous_capacity - s.anonymous.capacity()) as u64;
+        let (decisions_depth, anonymous_depth) = s.queue.depth();
+        let anonymous_depth = anonymous_depth as u64;
         AuditStats {
-            queue_depth: (s.capacity - s.queue.capacity()) as u64 + anonymous_depth,
+            queue_depth: decisions_depth as u64 + anonymous_depth,
             queue_capacity: s.capacity as u64,
             anonymous_queue_depth: anonymous_depth,
             anonymous_queue_capacity: s.anonymous_capacity as u64,
@@ -438,30 +440,6 @@ impl AuditService {
     }
 }
 
-/// The worker's two queues: decisions (taken first) and anonymous refusals.
-struct Queues {
-    decisions: mpsc::Receiver<AuditEntry>,
-    anonymous: mpsc::Receiver<AuditEntry>,
-}
-
-impl Queues {
-    /// Whatever is waiting, decisions first, up to `max` (0: all).
-    fn drain(&mut self, batch: &mut Vec<AuditEntry>, max: usize) {
-        while max == 0 || batch.len() < max {
-            match self.decisions.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
-            }
-        }
-        while max == 0 || batch.len() < max {
-            match self.anonymous.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
-            }
-        }
-    }
-}
-
 struct Worker {
     shared: Arc<Shared>,
     store: Arc<dyn Store>,
@@ -481,7 +459,6 @@ const MAINTAIN_EVERY: Duration = Duration::from_millis(200);
 impl Worker {
     async fn run(
         self,
-        mut q: Queues,
         mut control: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
         stop: CancellationToken,
     ) {
@@ -493,83 +470,91 @@ impl Worker {
             self.allow_window,
         );
         allow_window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let q = &self.shared.queue;
+        let mut batch: Vec<Queued> = Vec::new();
         loop {
-            let mut batch = Vec::new();
+            if q.len() > 0 {
+                // A batch has begun (or records were left past the last full one):
+                // wait until it is full or `batch_interval` has passed, then write.
+                self.fill(&stop).await;
+                q.take(&mut batch, self.batch_max);
+                batch = self.write(batch, false).await;
+                if !stop.is_cancelled() {
+                    continue;
+                }
+            }
             tokio::select! {
                 biased;
                 () = stop.cancelled() => {
-                    q.drain(&mut batch, 0);
+                    q.take(&mut batch, 0);
                     self.close_window(&mut batch);
                     self.close_allows(&mut batch);
                     self.write(batch, true).await;
                     return;
                 }
                 Some(ack) = control.recv() => {
-                    q.drain(&mut batch, 0);
+                    q.take(&mut batch, 0);
                     self.close_window(&mut batch);
                     self.close_allows(&mut batch);
-                    self.write(batch, true).await;
+                    batch = self.write(batch, true).await;
                     self.tail.flush().await;
                     let _ = ack.send(());
                 }
-                Some(first) = q.decisions.recv() => {
-                    batch.push(first);
-                    self.fill(&mut q, &mut batch, &stop).await;
-                    self.write(batch, false).await;
-                }
-                Some(first) = q.anonymous.recv() => {
-                    batch.push(first);
-                    self.fill(&mut q, &mut batch, &stop).await;
-                    self.write(batch, false).await;
-                }
+                () = q.ready() => {}
                 _ = window.tick() => {
                     self.close_window(&mut batch);
-                    self.write(batch, false).await;
+                    batch = self.write(batch, false).await;
                 }
                 _ = allow_window.tick() => {
                     self.close_allows(&mut batch);
-                    self.write(batch, false).await;
+                    batch = self.write(batch, false).await;
                 }
-                () = tokio::time::sleep(self.batch_interval) => self.write(batch, false).await,
+                () = tokio::time::sleep(self.batch_interval) => {
+                    batch = self.write(batch, false).await;
+                }
             }
         }
     }
 
-    /// Adds to `batch` until it is full or `batch_interval` has passed, decisions
-    /// first; at `stop` at once (shutdown writes what is queued without waiting out
-    /// the batch).
-    async fn fill(&self, q: &mut Queues, batch: &mut Vec<AuditEntry>, stop: &CancellationToken) {
+    /// Waits until the queued records fill a batch or `batch_interval` has passed; at
+    /// `stop` at once (shutdown writes what is queued without waiting out the batch).
+    /// Woken once when the batch fills, not once per record.
+    async fn fill(&self, stop: &CancellationToken) {
+        let q = &self.shared.queue;
         let deadline = tokio::time::Instant::now() + self.batch_interval;
-        while batch.len() < self.batch_max {
-            q.drain(batch, self.batch_max);
-            if batch.len() >= self.batch_max {
-                return;
-            }
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        while !q.batch_full() {
             tokio::select! {
                 biased;
-                Some(e) = q.decisions.recv() => batch.push(e),
-                Some(e) = q.anonymous.recv() => batch.push(e),
-                () = tokio::time::sleep_until(deadline) => return,
                 () = stop.cancelled() => return,
+                () = &mut sleep => return,
+                () = q.ready() => {}
             }
         }
     }
 
     /// Adds the aggregate records of the anonymous refusal window and starts a new one.
-    fn close_window(&self, batch: &mut Vec<AuditEntry>) {
+    fn close_window(&self, batch: &mut Vec<Queued>) {
         let (aggregates, _) = self
             .shared
             .refusals
             .close(to_millis(self.shared.clock.now()));
-        batch.extend(aggregates);
-        batch.extend(self.shared.tally.close(to_millis(self.shared.clock.now())));
+        batch.extend(aggregates.into_iter().map(Queued::from));
+        batch.extend(
+            self.shared
+                .tally
+                .close(to_millis(self.shared.clock.now()))
+                .into_iter()
+                .map(Queued::from),
+        );
     }
 
     /// Closes the window of counted allows into `batch` (nothing with
     /// `audit.decisions: all`).
-    fn close_allows(&self, batch: &mut Vec<AuditEntry>) {
+    fn close_allows(&self, batch: &mut Vec<Queued>) {
         let (aggregates, _) = self.shared.allows.close(to_millis(self.shared.clock.now()));
-        batch.extend(aggregates);
+        batch.extend(aggregates.into_iter().map(Queued::from));
     }
 
     /// Store housekeeping after writes (at most every [`MAINTAIN_EVERY`] unless
@@ -590,37 +575,47 @@ impl Worker {
         }
     }
 
-    /// Appends `batch` (plus an overflow record if records were lost) to the chain.
-    async fn write(&self, mut batch: Vec<AuditEntry>, force_maintain: bool) {
+    /// Appends `batch` (plus an overflow record if records were lost) to the chain;
+    /// hands the emptied buffer back.
+    async fn write(&self, mut batch: Vec<Queued>, force_maintain: bool) -> Vec<Queued> {
         let lost = self.shared.overflow_unrecorded.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let total = self.shared.overflowed.load(Ordering::Relaxed);
-            batch.push(records::overflow(
-                to_millis(self.shared.clock.now()),
-                lost,
-                total,
-            ));
+            batch.push(records::overflow(to_millis(self.shared.clock.now()), lost, total).into());
         }
         if batch.is_empty() {
             if force_maintain {
                 self.maintain(true).await;
             }
-            return;
+            return batch;
         }
         let n = batch.len() as u64;
-        let batch = Arc::new(batch);
         for attempt in 0..3u32 {
             let store = self.store.clone();
-            let entries = batch.clone();
-            match tokio::task::spawn_blocking(move || store.audit_append(&entries)).await {
-                Ok(Ok(_)) => {
+            let appended = tokio::task::spawn_blocking(move || {
+                let views: Vec<EntryView<'_>> = batch.iter().map(Queued::view).collect();
+                let appended = store.audit_append_views(&views).map(|_| ());
+                drop(views);
+                (batch, appended)
+            })
+            .await;
+            match appended {
+                Ok((written, Ok(()))) => {
                     self.shared.appended.fetch_add(n, Ordering::Relaxed);
                     self.tail.kick();
                     self.maintain(force_maintain).await;
-                    return;
+                    return self.recycled(written);
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, attempt, "audit append failed"),
-                Err(e) => tracing::warn!(error = %e, attempt, "audit append task failed"),
+                Ok((unwritten, Err(e))) => {
+                    batch = unwritten;
+                    tracing::warn!(error = %e, attempt, "audit append failed");
+                }
+                Err(e) => {
+                    // The batch went with the task.
+                    tracing::error!(error = %e, records = n, "audit append task failed");
+                    self.shared.append_errors.fetch_add(n, Ordering::Relaxed);
+                    return Vec::new();
+                }
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         }
@@ -629,5 +624,12 @@ impl Worker {
             records = n,
             "audit records could not be stored after retries"
         );
+        self.recycled(batch)
+    }
+
+    /// The written batch's buffer, emptied, for the next batch.
+    fn recycled(&self, mut batch: Vec<Queued>) -> Vec<Queued> {
+        batch.clear();
+        batch
     }
 }

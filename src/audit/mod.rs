@@ -28,6 +28,8 @@ pub mod bounds;
 pub mod cli;
 pub mod grants;
 pub mod mcp;
+pub mod packed;
+mod queue;
 pub mod records;
 pub mod refusals;
 pub mod retention;

@@ -29,6 +29,7 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use super::bounds::{self, clip, keep_path};
+use super::packed::PackedEntry;
 use crate::record::AuditEntry;
 
 /// Why a request was refused before the policy was asked.
@@ -151,6 +152,27 @@ struct AccessDetail<'a> {
     user_id: Option<&'a str>,
 }
 
+impl AccessDetail<'_> {
+    /// About how long the detail's JSON is: every key and value with room for a few
+    /// escapes (client text rarely has any).
+    fn estimate(&self) -> usize {
+        let text = |s: Option<&str>| s.map_or(0, |s| s.len() + 20);
+        const FIXED: usize = 16 + 64;
+        FIXED
+            + self.client_ip.map_or(0, |_| 14 + 39)
+            + self.directory_seq.map_or(0, |_| 18 + 20)
+            + text(Some(self.method))
+            + text(Some(self.path))
+            + self.path_bytes.map_or(0, |_| 16 + 20)
+            + text(self.path_sha256.as_deref())
+            + text(self.reason)
+            + text(self.request_id)
+            + text(self.rule)
+            + text(self.rule_location)
+            + text(self.user_id)
+    }
+}
+
 fn access_entry(
     at: i64,
     actor: String,
@@ -178,31 +200,40 @@ pub fn decision(r: &DecisionRecord<'_>) -> AuditEntry {
 
 /// [`decision`] with the path clipped to `max_path_bytes`.
 pub fn decision_bounded(r: &DecisionRecord<'_>, max_path_bytes: usize) -> AuditEntry {
+    decision_packed(r, max_path_bytes).view().to_entry()
+}
+
+/// [`decision_bounded`] as queued from the request path: the actor, target and detail
+/// in one buffer, sized up front (one allocation unless client text needs escaping).
+pub fn decision_packed(r: &DecisionRecord<'_>, max_path_bytes: usize) -> PackedEntry {
     let path = keep_path(r.path, max_path_bytes);
     let (path_bytes, path_sha256) = path.clipped.unzip();
-    access_entry(
+    let detail = AccessDetail {
+        client_ip: r.origin.client_ip,
+        directory_seq: Some(r.directory_seq),
+        method: clip(r.method, bounds::MAX_METHOD_BYTES),
+        path: path.text,
+        path_bytes,
+        path_sha256,
+        reason: None,
+        request_id: request_id(r.origin),
+        rule: Some(r.rule),
+        rule_location: Some(r.rule_location),
+        user_id: Some(r.user_id),
+    };
+    let capacity = "user:route:".len() + r.user_name.len() + r.route.len() + detail.estimate();
+    PackedEntry::builder(
         r.at,
-        format!("user:{}", r.user_name),
         if r.allow {
             "access.allow"
         } else {
             "access.deny"
         },
-        format!("route:{}", r.route),
-        &AccessDetail {
-            client_ip: r.origin.client_ip,
-            directory_seq: Some(r.directory_seq),
-            method: clip(r.method, bounds::MAX_METHOD_BYTES),
-            path: path.text,
-            path_bytes,
-            path_sha256,
-            reason: None,
-            request_id: request_id(r.origin),
-            rule: Some(r.rule),
-            rule_location: Some(r.rule_location),
-            user_id: Some(r.user_id),
-        },
+        capacity,
     )
+    .actor(&["user:", r.user_name])
+    .target(&["route:", r.route])
+    .detail(&detail)
 }
 
 fn request_id(origin: &RequestOrigin) -> Option<&str> {

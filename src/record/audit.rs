@@ -25,6 +25,50 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+impl AuditEntry {
+    /// The entry borrowed, as the chain hashes it and the store writes it.
+    pub fn view(&self) -> EntryView<'_> {
+        EntryView {
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            target: &self.target,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+            detail: self.detail.as_deref(),
+        }
+    }
+}
+
+/// An [`AuditEntry`]'s fields borrowed from wherever they are held (an entry, or a
+/// decision packed into one buffer on the request path): what
+/// [`super::chain::link_hash`] hashes and the store inserts, with no copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryView<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+impl EntryView<'_> {
+    /// The entry as owned strings.
+    pub fn to_entry(&self) -> AuditEntry {
+        AuditEntry {
+            at: self.at,
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            target: self.target.to_owned(),
+            before: self.before.map(str::to_owned),
+            after: self.after.map(str::to_owned),
+            detail: self.detail.map(str::to_owned),
+        }
+    }
+}
+
 /// One record as stored: its place in the chain and its hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {

@@ -19,8 +19,8 @@ pub mod transfer;
 
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
 use crate::record::{
-    AccessRequest, AuditEntry, AuditQuery, AuditRow, Change, SessionRow, Snapshot, SnapshotSink,
-    TokenRow,
+    AccessRequest, AuditEntry, AuditQuery, AuditRow, Change, EntryView, SessionRow, Snapshot,
+    SnapshotSink, TokenRow,
 };
 
 pub use postgres::PgStore;
@@ -97,7 +97,12 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Appends records to the audit chain in one transaction (decisions, token and
     /// policy events, admin actions); returns their sequence numbers.
-    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError>;
+    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+        let views: Vec<EntryView<'_>> = entries.iter().map(AuditEntry::view).collect();
+        self.audit_append_views(&views)
+    }
+    /// [`Store::audit_append`] over borrowed fields (the audit worker's batches).
+    fn audit_append_views(&self, entries: &[EntryView<'_>]) -> Result<Vec<u64>, StoreError>;
     /// Reads stored audit records (on a connection of its own, so a long search never
     /// holds up token and session lookups).
     fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;

@@ -21,10 +21,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::rows::{self, GroupValues, UserValues};
 use super::{migrations, Store, StoreError};
 use crate::config::store::SqliteConfig;
-use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::chain::{link_hash, LinkHash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
 use crate::record::{
-    AuditEntry, AuditQuery, AuditRow, Change, SessionRow, SnapshotSink, StoreOp, TokenRow,
+    AuditEntry, AuditQuery, AuditRow, Change, EntryView, SessionRow, SnapshotSink, StoreOp,
+    TokenRow,
 };
 
 /// SQLite-backed [`Store`].
@@ -162,12 +163,94 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Appends one record to the chain inside `tx`; returns its hash.
 fn append_audit(tx: &Transaction<'_>, prev: &str, e: &AuditEntry) -> Result<String, StoreError> {
-    let hash = record_hash(prev, e);
-    tx.prepare_cached(
-        "INSERT INTO audit (at, actor, action, target, before, after, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![e.at, e.actor, e.action, e.target, e.before, e.after, e.detail, prev, hash])?;
-    Ok(hash)
+    let (head, _) = append_chain(tx, prev, &[e.view()])?;
+    Ok(head.map_or_else(|| prev.to_owned(), |h| h.as_str().to_owned()))
+}
+
+/// The audit insert for one record.
+const INSERT_AUDIT: &str = "INSERT INTO audit (at, actor, action, target, before, after, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// Records per multi-row insert: a batch goes in by statements of this many rows (the
+/// rest one by one), so a statement's set-up (cursors on the table and its indexes,
+/// its end) is paid once per this many records.
+const ROWS_PER_INSERT: usize = 16;
+
+/// The insert of [`ROWS_PER_INSERT`] records.
+static INSERT_AUDIT_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let rows = vec![row; ROWS_PER_INSERT].join(", ");
+    format!(
+        "INSERT INTO audit (at, actor, action, target, before, after, detail, prev_hash, hash) VALUES {rows}"
+    )
+});
+
+/// Binds one record's nine columns from `first` on.
+fn bind_record(
+    stmt: &mut rusqlite::Statement<'_>,
+    first: usize,
+    e: &EntryView<'_>,
+    prev: &str,
+    hash: &str,
+) -> Result<(), StoreError> {
+    stmt.raw_bind_parameter(first, e.at)?;
+    stmt.raw_bind_parameter(first + 1, e.actor)?;
+    stmt.raw_bind_parameter(first + 2, e.action)?;
+    stmt.raw_bind_parameter(first + 3, e.target)?;
+    stmt.raw_bind_parameter(first + 4, e.before)?;
+    stmt.raw_bind_parameter(first + 5, e.after)?;
+    stmt.raw_bind_parameter(first + 6, e.detail)?;
+    stmt.raw_bind_parameter(first + 7, prev)?;
+    stmt.raw_bind_parameter(first + 8, hash)?;
+    Ok(())
+}
+
+/// Appends records to the chain after `prev` inside `tx`, with every text bound
+/// borrowed, [`ROWS_PER_INSERT`] rows per statement; returns the new head's hash
+/// (`None` for no records) and their sequence numbers (consecutive: each row's `seq`
+/// is the table's largest plus one).
+fn append_chain(
+    tx: &Transaction<'_>,
+    prev: &str,
+    entries: &[EntryView<'_>],
+) -> Result<(Option<LinkHash>, Vec<u64>), StoreError> {
+    let mut head: Option<LinkHash> = None;
+    let mut seqs = Vec::with_capacity(entries.len());
+    let mut chunks = entries.chunks_exact(ROWS_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut insert = tx.prepare_cached(&INSERT_AUDIT_ROWS)?;
+        for chunk in chunks.by_ref() {
+            let start = head;
+            let mut hashes = [None::<LinkHash>; ROWS_PER_INSERT];
+            for (i, e) in chunk.iter().enumerate() {
+                let before = head.as_ref().map_or(prev, LinkHash::as_str);
+                let hash = link_hash(before, e);
+                head = Some(hash);
+                hashes[i] = Some(hash);
+            }
+            let mut link = start.as_ref().map_or(prev, LinkHash::as_str);
+            for (i, e) in chunk.iter().enumerate() {
+                let hash = hashes[i].as_ref().map_or("", LinkHash::as_str);
+                bind_record(&mut insert, i * 9 + 1, e, link, hash)?;
+                link = hash;
+            }
+            insert.raw_execute()?;
+            let last = tx.last_insert_rowid() as u64;
+            seqs.extend((0..ROWS_PER_INSERT as u64).rev().map(|back| last - back));
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut insert = tx.prepare_cached(INSERT_AUDIT)?;
+        for e in rest {
+            let before = head.as_ref().map_or(prev, LinkHash::as_str);
+            let hash = link_hash(before, e);
+            bind_record(&mut insert, 1, e, before, hash.as_str())?;
+            insert.raw_execute()?;
+            seqs.push(tx.last_insert_rowid() as u64);
+            head = Some(hash);
+        }
+    }
+    Ok((head, seqs))
 }
 
 fn write_op(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
@@ -382,21 +465,19 @@ impl Store for SqliteStore {
         Ok(seqs)
     }
 
-    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+    fn audit_append_views(&self, entries: &[EntryView<'_>]) -> Result<Vec<u64>, StoreError> {
         let mut w = self.writer.lock();
         let Writer {
             conn,
             last_audit_hash,
         } = &mut *w;
         let tx = conn.transaction()?;
-        let mut hash = last_audit_hash.clone();
-        let mut seqs = Vec::with_capacity(entries.len());
-        for e in entries {
-            hash = append_audit(&tx, &hash, e)?;
-            seqs.push(tx.last_insert_rowid() as u64);
-        }
+        let (head, seqs) = append_chain(&tx, last_audit_hash, entries)?;
         tx.commit()?;
-        *last_audit_hash = hash;
+        if let Some(head) = head {
+            last_audit_hash.clear();
+            last_audit_hash.push_str(head.as_str());
+        }
         Ok(seqs)
     }
 

@@ -170,6 +170,42 @@ fn audit_records_form_a_hash_chain() {
 }
 
 #[test]
+fn batches_of_every_size_are_chained_in_order_with_their_sequence_numbers() {
+    // Batches go in by multi-row statements and a remainder row by row: every size
+    // around the statement's row count keeps the order, the links and the numbers.
+    let (_dir, store) = open();
+    let mut at = 0;
+    let mut expected_seq = 1;
+    for size in [1, 15, 16, 17, 33, 48, 5] {
+        let entries: Vec<AuditEntry> = (0..size)
+            .map(|_| {
+                at += 1;
+                AuditEntry {
+                    at,
+                    actor: format!("user:u{at}"),
+                    action: "access.allow".into(),
+                    target: "route:docs".into(),
+                    before: None,
+                    after: (at % 3 == 0).then(|| "{}".to_owned()),
+                    detail: (at % 2 == 0).then(|| format!("{{\"n\":{at}}}")),
+                }
+            })
+            .collect();
+        let seqs = store.audit_append(&entries).unwrap();
+        let wanted: Vec<u64> = (expected_seq..expected_seq + size).collect();
+        assert_eq!(seqs, wanted, "a batch of {size}");
+        expected_seq += size;
+    }
+    let rows = store.audit_query(&AuditQuery::default()).unwrap();
+    assert_eq!(rows.len() as i64, at);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!((row.seq, row.entry.at), (i as u64 + 1, i as i64 + 1));
+    }
+    let intact = crate::audit::verify::check(rows).unwrap();
+    assert_eq!(intact.last_seq, expected_seq - 1);
+}
+
+#[test]
 fn token_names_are_unique_and_revocable() {
     let (_d, store) = open();
     let row = TokenRow {

@@ -9,9 +9,9 @@ use postgres::types::ToSql;
 use postgres::{Statement, Transaction};
 
 use super::{stmt, PgStore, WRITE_LOCK};
-use crate::record::chain::{record_hash, GENESIS_HASH};
+use crate::record::chain::{link_hash, record_hash, LinkHash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
-use crate::record::{AuditEntry, AuditQuery, AuditRow};
+use crate::record::{AuditEntry, AuditQuery, AuditRow, EntryView};
 use crate::store::rows;
 use crate::store::StoreError;
 
@@ -31,6 +31,12 @@ pub(super) fn head(tx: &mut Transaction<'_>) -> Result<u64, StoreError> {
         .try_get(0)?;
     Ok(seq as u64)
 }
+
+/// A batch of records in one statement: one array per column.
+const APPEND_MANY: &str =
+    "INSERT INTO audit (seq, at, actor, action, target, before, after, detail, prev_hash, hash)
+     SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                          $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[])";
 
 /// Appends one record as `seq` after `prev`; returns its hash.
 pub(super) fn append(
@@ -65,18 +71,55 @@ pub(super) fn append(
 }
 
 impl PgStore {
-    pub(super) fn pg_audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+    /// Appends `entries` after the chain's head in one statement (one round trip per
+    /// batch, not per record).
+    pub(super) fn pg_audit_append(
+        &self,
+        entries: &[EntryView<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
         self.with_writer(|c| {
             let mut tx = c.client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-            let mut hash = last_hash(&mut tx)?;
-            let mut seq = head(&mut tx)?;
-            let mut seqs = Vec::with_capacity(entries.len());
-            for e in entries {
-                seq += 1;
-                hash = append(&mut c.stmts, &mut tx, seq, &hash, e)?;
+            let head_hash = last_hash(&mut tx)?;
+            let head_seq = head(&mut tx)?;
+            let n = entries.len();
+            let mut seqs = Vec::with_capacity(n);
+            let mut seq_col = Vec::with_capacity(n);
+            let mut at = Vec::with_capacity(n);
+            let mut actor = Vec::with_capacity(n);
+            let mut action = Vec::with_capacity(n);
+            let mut target = Vec::with_capacity(n);
+            let mut before = Vec::with_capacity(n);
+            let mut after = Vec::with_capacity(n);
+            let mut detail = Vec::with_capacity(n);
+            let mut hashes: Vec<LinkHash> = Vec::with_capacity(n);
+            for (i, e) in entries.iter().enumerate() {
+                let seq = head_seq + i as u64 + 1;
+                let prev = hashes.last().map_or(head_hash.as_str(), LinkHash::as_str);
+                let hash = link_hash(prev, e);
+                hashes.push(hash);
                 seqs.push(seq);
+                seq_col.push(seq as i64);
+                at.push(e.at);
+                actor.push(e.actor);
+                action.push(e.action);
+                target.push(e.target);
+                before.push(e.before);
+                after.push(e.after);
+                detail.push(e.detail);
             }
+            let hash: Vec<&str> = hashes.iter().map(LinkHash::as_str).collect();
+            let prev: Vec<&str> = std::iter::once(head_hash.as_str())
+                .chain(hash.iter().copied())
+                .take(n)
+                .collect();
+            let s = stmt(&mut c.stmts, &mut tx, APPEND_MANY)?;
+            tx.execute(
+                &s,
+                &[
+                    &seq_col, &at, &actor, &action, &target, &before, &after, &detail, &prev, &hash,
+                ],
+            )?;
             tx.commit()?;
             Ok(seqs)
         })

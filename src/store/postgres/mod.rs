@@ -36,7 +36,7 @@ use self::tls::{PgTls, TlsOptions};
 use super::StoreError;
 use crate::config::store::PostgresConfig;
 use crate::record::checkpoint::{PruneOutcome, PruneRequest};
-use crate::record::{AuditEntry, AuditQuery, AuditRow, Change, SessionRow, SnapshotSink, TokenRow};
+use crate::record::{AuditQuery, AuditRow, Change, EntryView, SessionRow, SnapshotSink, TokenRow};
 
 pub use import::Export;
 pub use schema::MIGRATE_LOCK;
@@ -296,7 +296,7 @@ impl super::Store for PgStore {
     fn is_shared(&self) -> bool {
         true
     }
-    fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+    fn audit_append_views(&self, entries: &[EntryView<'_>]) -> Result<Vec<u64>, StoreError> {
         self.pg_audit_append(entries)
     }
     fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
