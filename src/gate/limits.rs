@@ -20,11 +20,13 @@
 //! caller's requests do not spread evenly over the replicas (all on one replica: `1/N`).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::io::Write as _;
 use std::time::Instant;
 
 use http::HeaderValue;
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 use crate::policy::rate_limit::{Rate, RateLimits};
 
@@ -92,12 +94,16 @@ pub struct Standing {
     pub wait_secs: f64,
 }
 
+/// Every policy of a route that applies to one caller (for `RateLimit-Policy`): at
+/// most one per scope, so never on the heap.
+pub type Policies = SmallVec<[(Scope, Rate); 4]>;
+
 /// A request over a limit.
 #[derive(Debug, Clone)]
 pub struct Refused {
     pub standing: Standing,
     /// Every policy of the route that applies to this caller (for `RateLimit-Policy`).
-    pub policies: Vec<(Scope, Rate)>,
+    pub policies: Policies,
 }
 
 impl Refused {
@@ -112,7 +118,7 @@ impl Refused {
 pub struct Admitted {
     /// `None` when no bucket applies to this caller.
     pub tightest: Option<Standing>,
-    pub policies: Vec<(Scope, Rate)>,
+    pub policies: Policies,
 }
 
 /// The buckets of every route.
@@ -123,7 +129,14 @@ pub struct Limiter {
     per_shard: usize,
     share: u32,
     epoch: Instant,
+    /// `RateLimit-Policy` values already written, by the policies they say (see
+    /// [`Limiter::policy_header`]).
+    policy_values: Mutex<Vec<(Policies, HeaderValue)>>,
 }
+
+/// How many distinct `RateLimit-Policy` values are kept written; past that they are
+/// written per response.
+const POLICY_VALUES_KEPT: usize = 256;
 
 impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,6 +164,7 @@ impl Limiter {
             per_shard: max_callers.div_ceil(SHARDS).max(1),
             share: replicas.max(1),
             epoch: Instant::now(),
+            policy_values: Mutex::new(Vec::new()),
         }
     }
 
@@ -171,6 +185,13 @@ impl Limiter {
         self.hasher.hash_one((scope as u8, route, who, rate))
     }
 
+    /// [`Limiter::key`] of a user type, which is compared without case: hashed as
+    /// its lower-case spelling, without making a copy of it.
+    fn type_key(&self, route: &str, user_type: &str, rate: &Rate) -> u64 {
+        self.hasher
+            .hash_one((Scope::UserType as u8, route, Caseless(user_type), rate))
+    }
+
     /// Takes one token from each bucket of `limits` that applies to this caller; on
     /// the first empty one, puts back what was taken and refuses.
     pub fn admit(
@@ -186,9 +207,9 @@ impl Limiter {
                 .user_types
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(t))
-                .map(|(n, r)| (n.to_ascii_lowercase(), *r))
         });
-        let mut wanted: Vec<(Scope, Rate, u64, bool)> = Vec::with_capacity(4);
+        // At most one bucket per scope: all of this stays on the stack.
+        let mut wanted: SmallVec<[(Scope, Rate, u64, bool); 4]> = SmallVec::new();
         if let Some(r) = limits.per_user {
             wanted.push((
                 Scope::User,
@@ -197,13 +218,8 @@ impl Limiter {
                 true,
             ));
         }
-        if let Some((t, r)) = &type_rate {
-            wanted.push((
-                Scope::UserType,
-                *r,
-                self.key(Scope::UserType, route, t, r),
-                false,
-            ));
+        if let Some((t, r)) = type_rate {
+            wanted.push((Scope::UserType, *r, self.type_key(route, t, r), false));
         }
         if let Some(r) = limits.route {
             wanted.push((
@@ -222,8 +238,8 @@ impl Limiter {
                 false,
             ));
         }
-        let policies: Vec<(Scope, Rate)> = wanted.iter().map(|(s, r, _, _)| (*s, *r)).collect();
-        let mut taken: Vec<(u64, bool, Effective)> = Vec::with_capacity(wanted.len());
+        let policies: Policies = wanted.iter().map(|(s, r, _, _)| (*s, *r)).collect();
+        let mut taken: SmallVec<[(u64, bool, Effective); 4]> = SmallVec::new();
         let mut tightest: Option<Standing> = None;
         for (scope, rate, key, per_user) in wanted {
             let eff = self.effective(&rate);
@@ -330,25 +346,164 @@ pub fn headers(
     if policies.is_empty() {
         return None;
     }
-    let policy = policies
-        .iter()
-        .map(|(s, r)| format!("\"{}\";q={};w={}", s.label(), r.quota, r.window_secs))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let limit = format!(
-        "\"{}\";r={};t={}",
-        standing.scope.label(),
-        standing.remaining,
-        standing.wait_secs.ceil() as u64
-    );
-    Some((
-        HeaderValue::from_str(&policy).ok()?,
-        HeaderValue::from_str(&limit).ok()?,
-    ))
+    Some((policy_value(policies)?, state_value(standing)?))
+}
+
+impl Limiter {
+    /// [`headers`] for an admitted request: the `RateLimit-Policy` value is written
+    /// once per distinct list of policies and shared after that (a route's policies
+    /// are the same on every request of a caller), the `RateLimit` value on the stack.
+    pub fn admitted_headers(
+        &self,
+        policies: &[(Scope, Rate)],
+        standing: &Standing,
+    ) -> Option<(HeaderValue, HeaderValue)> {
+        if policies.is_empty() {
+            return None;
+        }
+        Some((self.policy_header(policies)?, state_value(standing)?))
+    }
+
+    /// The `RateLimit-Policy` value of `policies`, written once and kept (up to
+    /// [`POLICY_VALUES_KEPT`] distinct lists; a policy reload brings new ones).
+    fn policy_header(&self, policies: &[(Scope, Rate)]) -> Option<HeaderValue> {
+        let mut kept = self.policy_values.lock();
+        if let Some((_, value)) = kept.iter().find(|(p, _)| p.as_slice() == policies) {
+            return Some(value.clone());
+        }
+        let value = policy_value(policies)?;
+        if kept.len() >= POLICY_VALUES_KEPT {
+            kept.remove(0);
+        }
+        kept.push((policies.iter().copied().collect(), value.clone()));
+        Some(value)
+    }
+}
+
+/// A `RateLimit-Policy` value: `"user";q=10;w=1, "route";q=200;w=1`.
+fn policy_value(policies: &[(Scope, Rate)]) -> Option<HeaderValue> {
+    let mut text = StackText::default();
+    for (i, (scope, rate)) in policies.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        text.write(format_args!(
+            "{sep}\"{}\";q={};w={}",
+            scope.label(),
+            rate.quota,
+            rate.window_secs
+        ));
+    }
+    text.value()
+}
+
+/// A `RateLimit` value: `"user";r=9;t=1` (on every admitted response: written
+/// without the formatting machinery).
+fn state_value(standing: &Standing) -> Option<HeaderValue> {
+    let mut text = StackText::default();
+    text.push(b"\"");
+    text.push(standing.scope.label().as_bytes());
+    text.push(b"\";r=");
+    text.push_number(u64::from(standing.remaining));
+    text.push(b";t=");
+    text.push_number(standing.wait_secs.ceil() as u64);
+    text.value()
+}
+
+/// Header text written into a buffer on the stack (a list of four policies fits),
+/// on the heap only if it does not.
+struct StackText {
+    buf: [u8; 256],
+    len: usize,
+    spilled: Option<Vec<u8>>,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 256],
+            len: 0,
+            spilled: None,
+        }
+    }
+}
+
+impl StackText {
+    fn write(&mut self, args: std::fmt::Arguments<'_>) {
+        if let Some(spilled) = &mut self.spilled {
+            // Writing into a `Vec` cannot fail.
+            let _ = spilled.write_fmt(args);
+            return;
+        }
+        let mut rest = &mut self.buf[self.len..];
+        let room = rest.len();
+        if rest.write_fmt(args).is_ok() {
+            self.len += room - rest.len();
+        } else {
+            let mut spilled = self.buf[..self.len].to_vec();
+            let _ = spilled.write_fmt(args);
+            self.spilled = Some(spilled);
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        match &mut self.spilled {
+            Some(spilled) => spilled.extend_from_slice(bytes),
+            None if self.len + bytes.len() <= self.buf.len() => {
+                self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => {
+                let mut spilled = self.buf[..self.len].to_vec();
+                spilled.extend_from_slice(bytes);
+                self.spilled = Some(spilled);
+            }
+        }
+    }
+
+    /// `n` in decimal.
+    fn push_number(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[at..]);
+    }
+
+    fn value(&self) -> Option<HeaderValue> {
+        let bytes = match &self.spilled {
+            Some(spilled) => spilled.as_slice(),
+            None => &self.buf[..self.len],
+        };
+        HeaderValue::from_bytes(bytes).ok()
+    }
+}
+
+/// A user type hashed as its lower-case spelling (like `str`'s `Hash`: the bytes,
+/// then `0xff`), in pieces from a stack buffer.
+struct Caseless<'a>(&'a str);
+
+impl Hash for Caseless<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(buf.len()) {
+            let lower = &mut buf[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
+        }
+        state.write_u8(0xff);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn limits(per_user: &str, burst: i64) -> RateLimits {
@@ -418,5 +573,93 @@ mod tests {
         let (policy, limit) = headers(&p, &s).unwrap();
         assert_eq!(policy, "\"user\";q=10;w=1");
         assert_eq!(limit, "\"user\";r=0;t=1");
+    }
+
+    #[test]
+    fn admitted_headers_list_every_policy_and_are_the_same_when_kept() {
+        let l = Limiter::new(100, 1);
+        let mut lim = limits("10/s", 20);
+        lim.user_types = vec![(Arc::from("Agent"), Rate::parse("60/min", None).unwrap())];
+        lim.route = Some(Rate::parse("200/s", None).unwrap());
+        let admitted = l.admit("r", &lim, "a", Some("agent")).unwrap();
+        let tightest = admitted.tightest.unwrap();
+        let expected = "\"user\";q=10;w=1, \"user_type\";q=60;w=60, \"route\";q=200;w=1";
+        for _ in 0..2 {
+            let (policy, state) = l.admitted_headers(&admitted.policies, &tightest).unwrap();
+            assert_eq!(policy, expected);
+            assert_eq!(
+                (policy, state),
+                headers(&admitted.policies, &tightest).unwrap()
+            );
+        }
+        // Another list of policies gets its own value.
+        let only_user = l.admit("r", &limits("5/h", 5), "a", None).unwrap();
+        let standing = only_user.tightest.unwrap();
+        let (policy, _) = l.admitted_headers(&only_user.policies, &standing).unwrap();
+        assert_eq!(policy, "\"user\";q=5;w=3600");
+        assert!(l.admitted_headers(&[], &standing).is_none());
+    }
+
+    #[test]
+    fn states_are_written_in_decimal() {
+        for (remaining, wait_secs, expected) in [
+            (0, 0.0, "\"route\";r=0;t=0"),
+            (9, 0.2, "\"route\";r=9;t=1"),
+            (u32::MAX, 86_400.5, "\"route\";r=4294967295;t=86401"),
+        ] {
+            let standing = Standing {
+                scope: Scope::Route,
+                rate: Rate::parse("10/s", None).unwrap(),
+                remaining,
+                wait_secs,
+            };
+            assert_eq!(state_value(&standing).unwrap(), expected);
+        }
+        let mut text = StackText::default();
+        text.push(&[b'a'; 250]);
+        text.push_number(1_234_567_890);
+        assert_eq!(
+            text.value().unwrap(),
+            format!("{}1234567890", "a".repeat(250)).as_str()
+        );
+    }
+
+    #[test]
+    fn a_long_value_spills_to_the_heap_whole() {
+        let mut text = StackText::default();
+        let long = "x".repeat(300);
+        text.write(format_args!("a={}", 1));
+        text.write(format_args!(", {long}"));
+        text.write(format_args!(", b"));
+        assert_eq!(text.value().unwrap(), format!("a=1, {long}, b").as_str());
+    }
+
+    #[test]
+    fn user_types_share_a_bucket_in_any_case() {
+        let l = Limiter::new(100, 1);
+        let lim = RateLimits {
+            user_types: vec![(Arc::from("Agent"), Rate::parse("2/h", Some(2)).unwrap())],
+            ..RateLimits::default()
+        };
+        assert!(l.admit("r", &lim, "a", Some("agent")).is_ok());
+        assert!(l.admit("r", &lim, "b", Some("AGENT")).is_ok());
+        let refused = l.admit("r", &lim, "c", Some("Agent")).unwrap_err();
+        assert_eq!(refused.standing.scope, Scope::UserType);
+        // A type no limit names is not limited.
+        assert!(l
+            .admit("r", &lim, "d", Some("person"))
+            .unwrap()
+            .tightest
+            .is_none());
+        let long = "T".repeat(100);
+        let lim = RateLimits {
+            user_types: vec![(
+                Arc::from(long.as_str()),
+                Rate::parse("1/h", Some(1)).unwrap(),
+            )],
+            ..RateLimits::default()
+        };
+        assert!(l.admit("r", &lim, "a", Some(&long.to_lowercase())).is_ok());
+        assert!(l.admit("r", &lim, "b", Some(&long)).is_err());
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Either;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -164,12 +165,13 @@ async fn judge_and_forward(
         match mcp::admit(judge, req, &gate.audit, &origin, timeout).await {
             Ok((req, plan)) => {
                 mcp_plan = Some(plan);
-                req
+                req.map(Either::Left)
             }
             Err(answer) => return Ok(answer),
         }
     } else {
-        req.map(|b| Body::new(WithoutTrailers::new(b)))
+        // Not boxed here: `forward` boxes the body once for the upstream client.
+        req.map(|b| Either::Right(WithoutTrailers::new(b)))
     };
     let upgrade = is_websocket_upgrade(req.version(), req.headers());
     let ctx = ClientContext {
@@ -254,7 +256,7 @@ async fn judge_and_forward(
     // The draft's fields on every answer of a limited route, so callers can pace
     // themselves before they are refused.
     if let Some((l, tightest)) = limit.as_ref().and_then(|l| Some((l, l.tightest.as_ref()?))) {
-        if let Some((policy, state)) = limits::headers(&l.policies, tightest) {
+        if let Some((policy, state)) = gate.limiter.admitted_headers(&l.policies, tightest) {
             resp.headers_mut().insert(limits::RATELIMIT_POLICY, policy);
             resp.headers_mut().insert(limits::RATELIMIT, state);
         }

@@ -45,7 +45,7 @@ impl DirectorySubject {
         DirectorySubject {
             directory: dir.clone(),
             user,
-            groups: Arc::from([]),
+            groups: no_groups(),
             epoch: None,
         }
     }
@@ -119,4 +119,10 @@ impl Subject for DirectorySubject {
             ords: &self.groups,
         })
     }
+}
+
+/// The empty group list, shared (an `Arc` of nothing still allocates its counts).
+fn no_groups() -> Arc<[u32]> {
+    static EMPTY: std::sync::OnceLock<Arc<[u32]>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from([])).clone()
 }

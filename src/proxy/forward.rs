@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::BoxError;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONNECTION, HOST};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -58,7 +59,7 @@ pub async fn forward<B>(
     exchange: Exchange,
 ) -> Result<Response<Body>, ProxyError>
 where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     let Exchange {
@@ -72,7 +73,7 @@ where
         .stream_idle_timeout
         .or(bounds.as_ref().map(|b| b.stream_idle))
         .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT);
-    let uri = upstream_uri(client, forward_path, req.uri().query())?;
+    let uri = upstream_uri(client, forward_path, req.uri())?;
 
     let (parts, body) = req.into_parts();
     let mut headers = parts.headers;
@@ -81,7 +82,8 @@ where
     if client.close_connections && !upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    let body = IdleRequestBody::new(Body::new(body), stream_idle, bounds.clone());
+    // Boxed once, here: the client's body type.
+    let body = IdleRequestBody::new(body, stream_idle, bounds.clone());
     let mut upstream_req = Request::new(Body::new(body));
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = uri;
@@ -148,30 +150,48 @@ pub(crate) struct Held {
     _keep: Option<Keep>,
 }
 
-/// Upstream base path + `forward_path` without `strip_prefix` + the query.
+/// Upstream base path + `forward_path` without `strip_prefix` + the query of
+/// `client_uri` (the request's target, whose query is kept verbatim).
 fn upstream_uri(
     client: &UpstreamClient,
     forward_path: &str,
-    query: Option<&str>,
+    client_uri: &Uri,
 ) -> Result<Uri, ProxyError> {
     let path = match client.strip_prefix.as_deref() {
         Some(prefix) => strip_segment_prefix(forward_path, prefix),
         None => forward_path,
     };
-    let mut path_and_query =
-        String::with_capacity(client.base_path.len() + path.len() + query.map_or(0, str::len) + 1);
-    path_and_query.push_str(&client.base_path);
-    path_and_query.push_str(path);
-    if let Some(query) = query {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
+    let query = client_uri.query();
+    let unchanged = client.base_path.is_empty() && path == client_uri.path();
+    let path_and_query: PathAndQuery = match client_uri.path_and_query() {
+        // The target as received is already what the upstream gets (a path in normal
+        // form, no base path): shared, not written again.
+        Some(pq) if unchanged => pq.clone(),
+        _ => joined_path_and_query(&client.base_path, path, query)?,
+    };
     Uri::builder()
         .scheme(client.scheme.clone())
         .authority(client.authority.clone())
         .path_and_query(path_and_query)
         .build()
         .map_err(ProxyError::UpstreamUri)
+}
+
+/// `base_path` + `path` + `?query`.
+fn joined_path_and_query(
+    base_path: &str,
+    path: &str,
+    query: Option<&str>,
+) -> Result<PathAndQuery, ProxyError> {
+    let mut text =
+        String::with_capacity(base_path.len() + path.len() + query.map_or(0, str::len) + 1);
+    text.push_str(base_path);
+    text.push_str(path);
+    if let Some(query) = query {
+        text.push('?');
+        text.push_str(query);
+    }
+    PathAndQuery::try_from(text).map_err(|e| ProxyError::UpstreamUri(e.into()))
 }
 
 /// `path` without `prefix` when the prefix ends at a segment boundary (`/fin` strips

@@ -18,9 +18,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{
-    CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+use smallvec::SmallVec;
 
 /// The identity headers the gate sets.
 pub const AUTH_REQUEST_USER: HeaderName = HeaderName::from_static("x-auth-request-user");
@@ -168,37 +170,49 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The hop-by-hop headers removed whatever `Connection` says (`Upgrade` apart).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+];
+
 /// Removes hop-by-hop headers: the fixed set and every header `Connection` names. With
 /// `upgrade`, `Upgrade` stays and `Connection` becomes exactly `upgrade`.
+///
+/// One pass over the names present (a request has a handful) instead of a lookup per
+/// name that could be there: only the names found are removed.
 fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // Only the listed names present are made (`keep-alive`, `close` usually are not).
-    let listed: Vec<HeaderName> = connection_tokens(headers)
-        .filter(|t| headers.contains_key(*t))
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in listed {
-        if upgrade && name == UPGRADE {
-            continue;
-        }
+    let doomed = hop_by_hop_present(headers, upgrade);
+    for name in doomed {
         headers.remove(&name);
-    }
-    for name in [
-        CONNECTION,
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-    ] {
-        headers.remove(name);
     }
     if upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(UPGRADE);
     }
+}
+
+/// The hop-by-hop names present in `headers` (see [`strip_hop_by_hop`]).
+fn hop_by_hop_present(headers: &HeaderMap, upgrade: bool) -> SmallVec<[HeaderName; 4]> {
+    // Read once (responses usually say `Connection: keep-alive`).
+    let listed: SmallVec<[&str; 4]> = connection_tokens(headers).collect();
+    let mut present = SmallVec::new();
+    for name in headers.keys() {
+        let kept_upgrade = upgrade && name == UPGRADE;
+        let fixed = HOP_BY_HOP.contains(name) || (name == UPGRADE && !upgrade);
+        // A listed name is compared without case, as `HeaderName` spells names in
+        // lower case; a token that is no header name matches none.
+        let named = !kept_upgrade && listed.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()));
+        if fixed || named {
+            present.push(name.clone());
+        }
+    }
+    present
 }
 
 /// Cleans a client request for the upstream: hop-by-hop headers, client identity
@@ -261,7 +275,18 @@ pub fn sanitise_request(
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
     if !(ctx.trusted_proxy && headers.contains_key(&X_FORWARDED_HOST)) {
-        set_text(headers, X_FORWARDED_HOST, &ctx.host);
+        // The client's Host value itself when it is the host as received: shared with
+        // the request, not copied.
+        let received = headers
+            .get(HOST)
+            .filter(|v| v.as_bytes() == ctx.host.as_bytes())
+            .cloned();
+        match received {
+            Some(value) => {
+                headers.insert(X_FORWARDED_HOST, value);
+            }
+            None => set_text(headers, X_FORWARDED_HOST, &ctx.host),
+        }
     }
 }
 

@@ -168,7 +168,10 @@ fn request_id(req: &Request<Incoming>) -> HeaderValue {
             // From the thread's CSPRNG rather than one `getrandom` call per request.
             let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes())
+            id.hyphenated().encode_lower(&mut text);
+            // One allocation holds the text and its count: the copies sent upstream
+            // and back to the client share it.
+            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
                 .unwrap_or(HeaderValue::from_static("-"))
         })
 }

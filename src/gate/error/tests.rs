@@ -261,7 +261,7 @@ async fn request_and_policy_refusals_keep_their_statuses_and_codes() {
                     remaining: 0,
                     wait_secs: 0.3,
                 },
-                policies: Vec::new(),
+                policies: crate::gate::limits::Policies::new(),
             })),
             429,
             "rate_limited",

@@ -131,6 +131,27 @@ fn hop_by_hop_headers_are_removed() {
 }
 
 #[test]
+fn names_connection_lists_go_in_any_case_and_in_every_copy() {
+    let mut headers = map(&[
+        ("connection", "X-Custom-HOP , not a name,, x-absent"),
+        ("connection", "X-Second"),
+        ("x-custom-hop", "1"),
+        ("x-custom-hop", "2"),
+        ("x-second", "1"),
+        ("x-end-to-end", "1"),
+    ]);
+    prepare_response(&mut headers, false);
+    for gone in ["connection", "x-custom-hop", "x-second"] {
+        assert!(headers.get(gone).is_none(), "{gone} survived");
+    }
+    assert_eq!(get(&headers, "x-end-to-end"), Some("1"));
+    // Nothing hop-by-hop: nothing changes.
+    let mut plain = map(&[("x-end-to-end", "1"), ("accept", "*/*")]);
+    prepare_response(&mut plain, false);
+    assert_eq!(plain.len(), 2);
+}
+
+#[test]
 fn upgrade_keeps_upgrade_with_connection_upgrade() {
     let mut headers = map(&[
         ("connection", "keep-alive, Upgrade"),
