@@ -86,8 +86,7 @@ impl Default for AccessLimits {
     }
 }
 
-/// How long a request waits for approvals by default (`access_requests.pending_max_age_seconds`).
-pub const DEFAULT_PENDING_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub use crate::config::access_requests::DEFAULT_PENDING_MAX_AGE;
 
 /// The shortest grant (so that tests can watch one end).
 pub const MIN_DURATION: Duration = Duration::from_secs(1);

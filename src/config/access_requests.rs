@@ -27,6 +27,10 @@ use serde::Deserialize;
 
 use super::error::{Checker, ConfigError};
 
+/// How long a request waits for approvals by default
+/// (`access_requests.pending_max_age_seconds`).
+pub const DEFAULT_PENDING_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// `access_requests:` as written in the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +71,7 @@ impl Default for AccessRequestsConfig {
     fn default() -> Self {
         AccessRequestsConfig {
             public_url: None,
-            pending_max_age: crate::access::DEFAULT_PENDING_MAX_AGE,
+            pending_max_age: DEFAULT_PENDING_MAX_AGE,
             webhook: None,
         }
     }
@@ -133,7 +137,7 @@ impl RawAccessRequests {
             "access_requests.pending_max_age_seconds",
             self.pending_max_age_seconds,
             (1, 30 * 86_400),
-            crate::access::DEFAULT_PENDING_MAX_AGE.as_secs(),
+            DEFAULT_PENDING_MAX_AGE.as_secs(),
         )?);
         Ok(AccessRequestsConfig {
             public_url: own.or_else(|| public_url.map(str::to_owned)),
@@ -249,7 +253,7 @@ mod tests {
     #[test]
     fn pending_requests_wait_seven_days_unless_told() {
         let c = parse("{}").unwrap();
-        assert_eq!(c.pending_max_age, crate::access::DEFAULT_PENDING_MAX_AGE);
+        assert_eq!(c.pending_max_age, DEFAULT_PENDING_MAX_AGE);
         let c = parse("pending_max_age_seconds: 3600").unwrap();
         assert_eq!(c.pending_max_age, Duration::from_secs(3600));
         for bad in [
