@@ -91,10 +91,12 @@ pub struct AuditQuery {
     pub since: Option<i64>,
     /// Only records before this time (Unix milliseconds).
     pub until: Option<i64>,
-    /// Records by or about this user: actor `user:<name>`, target `User/<name>`, or a
-    /// before/after body whose `userName` is this name.
+    /// Records by or about this user: actor `user:<name>`, target `User/<name>`, a
+    /// before/after body whose `userName` is this name, or a `grant.*` record whose
+    /// requester this user is ([`grant_detail_key`]).
     pub user: Option<String>,
-    /// Only decisions on this route (target `route:<name>`).
+    /// Only records on this route: decisions (target `route:<name>`) and `grant.*`
+    /// records of requests on it.
     pub route: Option<String>,
     /// Only actions starting with this (e.g. `access.`, `user.`).
     pub action_prefix: Option<String>,
@@ -102,4 +104,15 @@ pub struct AuditQuery {
     pub newest_first: bool,
     /// At most this many records (0: no limit).
     pub limit: usize,
+}
+
+/// The action prefix of access-request records (`grant.request`, `grant.expire`, …).
+pub const GRANT_ACTIONS: &str = "grant.";
+
+/// `"<key>":<value as JSON>`: how a `grant.*` record's detail names its requester
+/// (`requester`) and route (`route`), for a search to find it by substring. A value is
+/// always followed by `,` or `}` and its quotes inside are escaped, so `app` never
+/// matches `app2` nor text inside a reason.
+pub fn grant_detail_key(key: &str, value: &str) -> String {
+    format!("\"{key}\":{}", serde_json::Value::from(value))
 }

@@ -18,7 +18,7 @@ mod name;
 mod resource;
 
 pub use access::{AccessRequest, RequestState, Verdict};
-pub use audit::{AuditEntry, AuditQuery, AuditRow, EntryView};
+pub use audit::{grant_detail_key, AuditEntry, AuditQuery, AuditRow, EntryView, GRANT_ACTIONS};
 pub use body::Body;
 pub use change::{Change, Snapshot, SnapshotSink, StoreOp};
 pub use credential::{SessionRow, TokenRow};

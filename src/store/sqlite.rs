@@ -24,8 +24,8 @@ use crate::config::store::SqliteConfig;
 use crate::record::chain::{link_hash, LinkHash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
 use crate::record::{
-    AuditEntry, AuditQuery, AuditRow, Change, EntryView, SessionRow, SnapshotSink, StoreOp,
-    TokenRow,
+    grant_detail_key, AuditEntry, AuditQuery, AuditRow, Change, EntryView, SessionRow,
+    SnapshotSink, StoreOp, TokenRow, GRANT_ACTIONS,
 };
 
 /// SQLite-backed [`Store`].
@@ -557,10 +557,30 @@ impl Store for SqliteStore {
             arg(&mut sql, " AND (actor = ?", format!("user:{u}").into());
             arg(&mut sql, " OR target = ?", format!("User/{u}").into());
             arg(&mut sql, " OR instr(before, ?) > 0", body.clone().into());
-            arg(&mut sql, " OR instr(after, ?) > 0)", body.into());
+            arg(&mut sql, " OR instr(after, ?) > 0", body.into());
+            arg(
+                &mut sql,
+                " OR (instr(action, ?) = 1",
+                GRANT_ACTIONS.to_owned().into(),
+            );
+            arg(
+                &mut sql,
+                " AND instr(detail, ?) > 0))",
+                grant_detail_key("requester", u).into(),
+            );
         }
         if let Some(r) = &q.route {
-            arg(&mut sql, " AND target = ?", format!("route:{r}").into());
+            arg(&mut sql, " AND (target = ?", format!("route:{r}").into());
+            arg(
+                &mut sql,
+                " OR (instr(action, ?) = 1",
+                GRANT_ACTIONS.to_owned().into(),
+            );
+            arg(
+                &mut sql,
+                " AND instr(detail, ?) > 0))",
+                grant_detail_key("route", r).into(),
+            );
         }
         if let Some(a) = &q.action_prefix {
             arg(&mut sql, " AND instr(action, ?) = 1", a.clone().into());

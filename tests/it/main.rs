@@ -38,6 +38,7 @@ mod etag;
 mod filters;
 mod first_hour;
 mod forward_auth;
+mod grant_search;
 mod identity_strict;
 mod jit_access;
 mod jit_policy;

@@ -11,7 +11,7 @@ use postgres::{Statement, Transaction};
 use super::{stmt, PgStore, WRITE_LOCK};
 use crate::record::chain::{link_hash, record_hash, LinkHash, GENESIS_HASH};
 use crate::record::checkpoint::{self, Checkpoint, PruneOutcome, PruneRequest};
-use crate::record::{AuditEntry, AuditQuery, AuditRow, EntryView};
+use crate::record::{grant_detail_key, AuditEntry, AuditQuery, AuditRow, EntryView, GRANT_ACTIONS};
 use crate::store::rows;
 use crate::store::StoreError;
 
@@ -207,10 +207,30 @@ impl PgStore {
                 " OR strpos(before, ?) > 0",
                 Box::new(body.clone()),
             );
-            arg(&mut sql, " OR strpos(after, ?) > 0)", Box::new(body));
+            arg(&mut sql, " OR strpos(after, ?) > 0", Box::new(body));
+            arg(
+                &mut sql,
+                " OR (strpos(action, ?) = 1",
+                Box::new(GRANT_ACTIONS.to_owned()),
+            );
+            arg(
+                &mut sql,
+                " AND strpos(detail, ?) > 0))",
+                Box::new(grant_detail_key("requester", u)),
+            );
         }
         if let Some(r) = &q.route {
-            arg(&mut sql, " AND target = ?", Box::new(format!("route:{r}")));
+            arg(&mut sql, " AND (target = ?", Box::new(format!("route:{r}")));
+            arg(
+                &mut sql,
+                " OR (strpos(action, ?) = 1",
+                Box::new(GRANT_ACTIONS.to_owned()),
+            );
+            arg(
+                &mut sql,
+                " AND strpos(detail, ?) > 0))",
+                Box::new(grant_detail_key("route", r)),
+            );
         }
         if let Some(a) = &q.action_prefix {
             arg(&mut sql, " AND strpos(action, ?) = 1", Box::new(a.clone()));

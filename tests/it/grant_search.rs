@@ -1,0 +1,157 @@
+//! `audit search --user` and `--route` find the just-in-time access records
+//! (`grant.*`) of a requester and a route, on SQLite and on PostgreSQL alike, and
+//! nothing of another user or route whose name only starts the same.
+
+use std::time::Duration;
+
+use scimgate::audit::grants::{grant_record, GrantAction};
+use scimgate::record::{AccessRequest, AuditEntry, AuditQuery, RequestState};
+use scimgate::store::{PgStore, SqliteStore, Store};
+
+fn request(id: &str, route: &str, requester: &str, reason: &str) -> AccessRequest {
+    AccessRequest {
+        id: id.into(),
+        route: route.into(),
+        group: "oncall".into(),
+        requester_id: format!("id-{requester}"),
+        requester_name: requester.into(),
+        reason: Some(reason.into()),
+        duration: Duration::from_secs(3600),
+        approvals_needed: 1,
+        state: RequestState::Pending,
+        approvals: Vec::new(),
+        denial: None,
+        created_at: 1,
+        starts_at: None,
+        ends_at: None,
+        ended_at: None,
+        ended_by: None,
+        end_reason: None,
+    }
+}
+
+fn entries() -> Vec<AuditEntry> {
+    vec![
+        // ann asks on app; lee approves; the system expires it.
+        grant_record(
+            10,
+            "user:ann",
+            GrantAction::Request,
+            &request("r1", "app", "ann", "INC-1"),
+            None,
+        ),
+        grant_record(
+            11,
+            "user:lee",
+            GrantAction::Approve,
+            &request("r1", "app", "ann", "INC-1"),
+            None,
+        ),
+        grant_record(
+            12,
+            "system",
+            GrantAction::Expire,
+            &request("r1", "app", "ann", "INC-1"),
+            None,
+        ),
+        // anna (a name ann starts) on app2 (a route app starts), whose reason names both.
+        grant_record(
+            13,
+            "user:anna",
+            GrantAction::Request,
+            &request("r2", "app2", "anna", r#""requester":"ann" "route":"app""#),
+            None,
+        ),
+        // A decision on app by ann.
+        AuditEntry {
+            at: 14,
+            actor: "user:ann".into(),
+            action: "access.allow".into(),
+            target: "route:app".into(),
+            before: None,
+            after: None,
+            detail: None,
+        },
+    ]
+}
+
+fn found(store: &dyn Store, user: Option<&str>, route: Option<&str>) -> Vec<(i64, String)> {
+    let q = AuditQuery {
+        user: user.map(str::to_owned),
+        route: route.map(str::to_owned),
+        ..AuditQuery::default()
+    };
+    store
+        .audit_query(&q)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.entry.at, r.entry.action))
+        .collect()
+}
+
+fn check(store: &dyn Store) {
+    store.audit_append(&entries()).unwrap();
+    let ann: Vec<i64> = found(store, Some("ann"), None)
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(
+        ann,
+        [10, 11, 12, 14],
+        "ann's requests, their votes and end, her decision"
+    );
+    let app: Vec<i64> = found(store, None, Some("app"))
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(
+        app,
+        [10, 11, 12, 14],
+        "app's grants and decisions, not app2's"
+    );
+    let lee: Vec<i64> = found(store, Some("lee"), None)
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(lee, [11], "lee's vote");
+    let both: Vec<i64> = found(store, Some("anna"), Some("app2"))
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(both, [13]);
+}
+
+#[test]
+fn sqlite_finds_grant_records_by_requester_and_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("scimgate.db")).unwrap();
+    check(&store);
+}
+
+#[tokio::test]
+async fn postgres_finds_grant_records_by_requester_and_route() {
+    const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+    let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = |sql: String| async move {
+        let (client, conn) =
+            tokio_postgres::connect(&format!("{SERVER}/postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        let driver = tokio::spawn(conn);
+        client.batch_execute(&sql).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    };
+    admin(format!("CREATE DATABASE {name}")).await;
+    let url = format!("{SERVER}/{name}");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let store = PgStore::open_url(&url, Duration::from_secs(5)).unwrap();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&store)))
+    })
+    .await
+    .unwrap();
+    admin(format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
