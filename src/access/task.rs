@@ -75,7 +75,8 @@ impl Access {
         // Pending requests handed to be ended, not yet ended in the book, and when (one
         // whose end failed is handed again after [`MAX_SLEEP`]).
         let mut ending: HashMap<String, i64> = HashMap::new();
-        let mut reloads = self.policy.subscribe();
+        // `None` once the policy handle is gone (then the sleep alone paces the loop).
+        let mut reloads = Some(self.policy.subscribe());
         loop {
             let now = self.now();
             let due = {
@@ -124,9 +125,13 @@ impl Access {
                 () = stop.cancelled() => return,
                 () = self.wake.notified() => {}
                 // A reload may have removed a requestable grant.
-                changed = reloads.changed() => if changed.is_err() {
-                    // No reloads any more: the sleep alone paces the loop.
-                    reloads = tokio::sync::watch::channel(0).1;
+                changed = async {
+                    match reloads.as_mut() {
+                        Some(r) => r.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => if changed.is_err() {
+                    reloads = None;
                 },
                 () = tokio::time::sleep(wait) => {}
             }

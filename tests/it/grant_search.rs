@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use scimgate::audit::grants::{grant_record, GrantAction};
 use scimgate::record::{AccessRequest, AuditEntry, AuditQuery, RequestState};
-use scimgate::store::{PgStore, SqliteStore, Store};
+use scimgate::store::{SqliteStore, Store};
+
+use crate::replicas::env::TestDb;
 
 fn request(id: &str, route: &str, requester: &str, reason: &str) -> AccessRequest {
     AccessRequest {
@@ -130,28 +132,9 @@ fn sqlite_finds_grant_records_by_requester_and_route() {
 
 #[tokio::test]
 async fn postgres_finds_grant_records_by_requester_and_route() {
-    const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-    let name = format!("scimgate_t_{}", uuid::Uuid::new_v4().simple());
-    let admin = |sql: String| async move {
-        let (client, conn) =
-            tokio_postgres::connect(&format!("{SERVER}/postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        let driver = tokio::spawn(conn);
-        client.batch_execute(&sql).await.unwrap();
-        drop(client);
-        let _ = driver.await;
-    };
-    admin(format!("CREATE DATABASE {name}")).await;
-    let url = format!("{SERVER}/{name}");
-    let outcome = tokio::task::spawn_blocking(move || {
-        let store = PgStore::open_url(&url, Duration::from_secs(5)).unwrap();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&store)))
-    })
-    .await
-    .unwrap();
-    admin(format!("DROP DATABASE {name} WITH (FORCE)")).await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    tokio::task::spawn_blocking(move || check(&store))
+        .await
+        .unwrap();
 }

@@ -113,6 +113,20 @@ pub async fn ask(env: &Env, duration: &str) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
+/// ann asks for `auditors` for ten minutes (no reason needed); the request's id.
+async fn ask_auditors(env: &Env) -> String {
+    let r = api(
+        env,
+        "POST",
+        "",
+        "ann",
+        Some(json!({"route": "app", "group": "auditors", "duration": 600})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
 /// lee and lou approve request `id`; it is active.
 pub async fn approve_twice(env: &Env, id: &str) {
     let r = api(
@@ -421,16 +435,7 @@ async fn deactivation_by_scim_ends_pending_and_active_grants() {
     let p = people(&env).await;
     let active = ask(&env, "1h").await;
     approve_twice(&env, &active).await;
-    let r = api(
-        &env,
-        "POST",
-        "",
-        "ann",
-        Some(json!({"route": "app", "group": "auditors", "duration": 600})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let pending = r.body["id"].as_str().unwrap().to_owned();
+    let pending = ask_auditors(&env).await;
     env.deactivate(&p.ann).await;
     eventually(Duration::from_secs(5), "both requests ended", || async {
         state_of(&env, &active).await == "revoked" && state_of(&env, &pending).await == "cancelled"
@@ -563,16 +568,7 @@ async fn a_reload_that_removes_a_requestable_grant_cancels_its_pending_requests(
     let env = start().await;
     people(&env).await;
     let oncall = ask(&env, "1h").await;
-    let r = api(
-        &env,
-        "POST",
-        "",
-        "ann",
-        Some(json!({"route": "app", "group": "auditors", "duration": 600})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let auditors = r.body["id"].as_str().unwrap().to_owned();
+    let auditors = ask_auditors(&env).await;
     // The policy no longer offers auditors.
     let policy = jit_policy(&env.up.url());
     let cut = policy.find("      - group: auditors").unwrap();
