@@ -197,21 +197,30 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
-/// The hop-by-hop names present in `headers` (see [`strip_hop_by_hop`]).
+/// The hop-by-hop names present in `headers` (see [`strip_hop_by_hop`]): one pass over
+/// the names present for the fixed set, one lookup per `Connection` token for the
+/// names it lists, so the work grows with the headers plus the tokens, never with
+/// their product (a client may send thousands of tokens).
 fn hop_by_hop_present(headers: &HeaderMap, upgrade: bool) -> SmallVec<[HeaderName; 4]> {
-    // Read once (responses usually say `Connection: keep-alive`).
-    let listed: SmallVec<[&str; 4]> = connection_tokens(headers).collect();
-    let mut present = SmallVec::new();
-    for name in headers.keys() {
-        let kept_upgrade = upgrade && name == UPGRADE;
-        let fixed = HOP_BY_HOP.contains(name) || (name == UPGRADE && !upgrade);
-        // A listed name is compared without case, as `HeaderName` spells names in
-        // lower case; a token that is no header name matches none.
-        let named = !kept_upgrade && listed.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()));
-        if fixed || named {
-            present.push(name.clone());
+    let mut present: SmallVec<[HeaderName; 4]> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(name) || (*name == UPGRADE && !upgrade))
+        .cloned()
+        .collect();
+    // A listed name is looked up without case (`HeaderMap` keys are lower case); a
+    // token that is no header name, or names no header present, matches none.
+    for token in connection_tokens(headers) {
+        if !headers.contains_key(token) {
+            continue;
+        }
+        match HeaderName::from_bytes(token.as_bytes()) {
+            Ok(name) if !(upgrade && name == UPGRADE) => present.push(name),
+            _ => {}
         }
     }
+    // A name listed many times is removed once.
+    present.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+    present.dedup();
     present
 }
 
