@@ -236,10 +236,31 @@ fn load_config(common: &Common, listen: Option<String>) -> anyhow::Result<Config
 fn serve(common: Common, listen: Option<String>) -> anyhow::Result<()> {
     let config = load_config(&common, listen)?;
     crate::server::init_tracing(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = serve_runtime()?;
     runtime.block_on(crate::server::run(config))
+}
+
+/// The runtime `serve` runs on: one worker per CPU the process may use (its affinity
+/// and cgroup quota count; `TOKIO_WORKER_THREADS` overrides), and with only one, the
+/// current-thread scheduler, which serves the same tasks without the work-stealing
+/// machinery one worker has no use for (no run-queue atomics, no cross-thread wakes).
+fn serve_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1);
+    if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
 }
 
 /// `scimgate config check`: the file is read and validated exactly as `serve` would,

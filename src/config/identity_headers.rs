@@ -97,6 +97,10 @@ pub struct RawIdentityHeaders {
 pub struct IdentityStrip {
     names: Box<[Box<str>]>,
     prefixes: Box<[Box<str>]>,
+    /// The canonical first bytes of every name and prefix, as a set: a header whose
+    /// first byte is none of them (`host`, `accept`, `authorization`, …) is passed over
+    /// without a comparison.
+    first_bytes: [bool; 256],
 }
 
 impl Default for IdentityStrip {
@@ -139,10 +143,27 @@ impl IdentityStrip {
     /// The built-in list only.
     pub fn builtin() -> &'static IdentityStrip {
         static BUILTIN: OnceLock<IdentityStrip> = OnceLock::new();
-        BUILTIN.get_or_init(|| IdentityStrip {
-            names: BUILTIN_NAMES.iter().map(|n| Box::from(*n)).collect(),
-            prefixes: BUILTIN_PREFIXES.iter().map(|p| Box::from(*p)).collect(),
+        BUILTIN.get_or_init(|| {
+            IdentityStrip::from_lists(
+                BUILTIN_NAMES.iter().map(|n| Box::from(*n)).collect(),
+                BUILTIN_PREFIXES.iter().map(|p| Box::from(*p)).collect(),
+            )
         })
+    }
+
+    /// The list of these canonical names and prefixes (each at least one byte long).
+    fn from_lists(names: Box<[Box<str>]>, prefixes: Box<[Box<str>]>) -> Self {
+        let mut first_bytes = [false; 256];
+        for entry in names.iter().chain(prefixes.iter()) {
+            if let Some(&b) = entry.as_bytes().first() {
+                first_bytes[usize::from(b)] = true;
+            }
+        }
+        IdentityStrip {
+            names,
+            prefixes,
+            first_bytes,
+        }
     }
 
     /// The built-in list with `names` and `prefixes` added; an entry that is not a
@@ -158,12 +179,12 @@ impl IdentityStrip {
             }
             Ok(canonical(text).into())
         };
-        let mut out = IdentityStrip::builtin().clone();
-        let mut all_names: Vec<Box<str>> = out.names.into_vec();
+        let builtin = IdentityStrip::builtin();
+        let mut all_names: Vec<Box<str>> = builtin.names.to_vec();
         for n in names {
             all_names.push(check("strip entry", n)?);
         }
-        let mut all_prefixes: Vec<Box<str>> = out.prefixes.into_vec();
+        let mut all_prefixes: Vec<Box<str>> = builtin.prefixes.to_vec();
         for p in prefixes {
             all_prefixes.push(check("strip_prefixes entry", p)?);
         }
@@ -171,14 +192,19 @@ impl IdentityStrip {
         all_names.dedup();
         all_prefixes.sort();
         all_prefixes.dedup();
-        out.names = all_names.into();
-        out.prefixes = all_prefixes.into();
-        Ok(out)
+        Ok(IdentityStrip::from_lists(
+            all_names.into(),
+            all_prefixes.into(),
+        ))
     }
 
     /// Whether a header name, in any spelling, is an identity header.
     pub fn matches_str(&self, name: &str) -> bool {
         let bytes = name.as_bytes();
+        match bytes.first() {
+            Some(&b) if self.first_bytes[usize::from(canonical_byte(b))] => {}
+            _ => return false,
+        }
         self.names
             .iter()
             .any(|n| n.len() == bytes.len() && canonical_starts_with(bytes, n.as_bytes()))

@@ -22,7 +22,7 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -105,13 +105,17 @@ impl Drop for Slot {
 }
 
 /// What the driver and the request counters share about one connection.
+///
+/// Requests only touch atomics: the driver is never woken when one begins or ends. Its
+/// one timer is armed no later than the earliest moment a bound could run out and looks
+/// again when it fires (see [`ConnState::next_check`]), so a busy connection costs the
+/// driver one timer event per idle period, not two wake-ups per request.
 struct ConnState {
     base: Instant,
     protocol: AtomicU8,
     active: AtomicUsize,
     /// When the last request in progress ended (ms since `base`).
     idle_since: AtomicU64,
-    changed: Notify,
 }
 
 impl ConnState {
@@ -121,9 +125,7 @@ impl ConnState {
 
     /// Counts a request in progress until the guard is dropped.
     fn begin(self: &Arc<Self>) -> ActiveGuard {
-        if self.active.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.changed.notify_one();
-        }
+        self.active.fetch_add(1, Ordering::AcqRel);
         ActiveGuard(self.clone())
     }
 
@@ -143,6 +145,20 @@ impl ConnState {
             (since + limits.http1_idle_timeout, CloseReason::Http1Idle)
         })
     }
+
+    /// When the driver must look again, `now` being the time it looks: never later than
+    /// a bound could run out whatever the requests do in between. A deadline taken now
+    /// can only move later (a request that ends after now starts its idle period after
+    /// now), except while the protocol is still unknown, when an idle bound shorter
+    /// than the detection bound could apply as soon as the first bytes arrive.
+    fn next_check(&self, limits: &ServerLimits, now: Instant) -> Instant {
+        let shortest_idle = limits.http1_idle_timeout.min(limits.http2_idle_timeout);
+        match self.deadline(limits) {
+            Some((at, _)) if self.protocol() == PENDING => at.min(self.base + shortest_idle),
+            Some((at, _)) => at,
+            None => now + shortest_idle,
+        }
+    }
 }
 
 struct ActiveGuard(Arc<ConnState>);
@@ -152,9 +168,7 @@ impl Drop for ActiveGuard {
         let state = &self.0;
         let ms = u64::try_from(state.base.elapsed().as_millis()).unwrap_or(u64::MAX);
         state.idle_since.store(ms, Ordering::Release);
-        if state.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            state.changed.notify_one();
-        }
+        state.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -314,7 +328,6 @@ async fn drive<S>(
         protocol: AtomicU8::new(PENDING),
         active: AtomicUsize::new(0),
         idle_since: AtomicU64::new(0),
-        changed: Notify::new(),
     });
     let io = Watched {
         inner: stream,
@@ -363,54 +376,52 @@ async fn drive<S>(
         .serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let metrics = &shared.metrics;
-    let mut closing: Option<Instant> = None;
+    // Told to close gracefully: the timer now holds the end of the grace.
+    let mut closing = false;
     let mut draining = *drain.borrow();
     let mut stall_seen = false;
     if draining {
         return;
     }
+    // The futures the loop waits on live across its turns: one timer, reset only when
+    // its deadline moves, and one registration with the stall signal.
+    let timer = tokio::time::sleep_until(state.next_check(&shared.limits, Instant::now()));
+    tokio::pin!(timer);
+    let stall = stalled.cancelled();
+    tokio::pin!(stall);
     let ended = loop {
-        let deadline = match closing {
-            Some(at) => Some((at, None)),
-            None => state
-                .deadline(&shared.limits)
-                .map(|(at, why)| (at, Some(why))),
-        };
-        let timer = async {
-            match deadline {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
         tokio::select! {
             ended = conn.as_mut() => break Some(ended),
-            () = timer => {
-                let Some((_, Some(_))) = deadline else {
+            () = timer.as_mut() => {
+                let now = Instant::now();
+                if closing {
                     // The grace after a graceful close ran out.
                     break None;
-                };
-                // Look again: a request may have begun since the deadline was taken.
+                }
                 match state.deadline(&shared.limits) {
-                    Some((at, why)) if Instant::now() >= at => {
+                    Some((at, why)) if now >= at => {
                         metrics.closed(why);
                         tracing::debug!(%peer, reason = why.as_str(), "closing connection");
                         if why == CloseReason::Http2Idle {
                             conn.as_mut().graceful_shutdown();
-                            closing = Some(Instant::now() + CLOSE_GRACE);
+                            let grace = now + CLOSE_GRACE;
+                            closing = true;
+                            timer.as_mut().reset(grace);
                         } else {
                             break None;
                         }
                     }
-                    _ => {}
+                    _ => timer.as_mut().reset(state.next_check(&shared.limits, now)),
                 }
             }
-            () = state.changed.notified() => {}
-            () = stalled.cancelled(), if !stall_seen => {
+            () = stall.as_mut(), if !stall_seen => {
                 // A response on this connection stalled (counted by the proxy).
                 stall_seen = true;
                 if state.protocol() == HTTP2 {
                     conn.as_mut().graceful_shutdown();
-                    closing = Some(Instant::now() + CLOSE_GRACE);
+                    let grace = Instant::now() + CLOSE_GRACE;
+                    closing = true;
+                    timer.as_mut().reset(grace);
                 } else {
                     break None;
                 }

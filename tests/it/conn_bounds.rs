@@ -1,9 +1,9 @@
 //! Connection bounds of the main listener (`server:`): connections that never say which
-//! protocol they speak, idle HTTP/2 connections, the connection cap (with the ops
-//! listener still answering), a download the client stops reading, which must give
-//! its route's `max_concurrency` slot back to a waiting user, an upload the client stops
-//! sending (408, connection closed, slot released) and a request head that stops
-//! arriving (closed without a response).
+//! protocol they speak, idle HTTP/1 and HTTP/2 connections (and busy ones left open),
+//! the connection cap (with the ops listener still answering), a download the client
+//! stops reading, which must give its route's `max_concurrency` slot back to a waiting
+//! user, an upload the client stops sending (408, connection closed, slot released)
+//! and a request head that stops arriving (closed without a response).
 //!
 //! Every wait is on an event (a socket closing, a status, a gauge); the outer timeouts
 //! only keep a failing run from hanging.
@@ -148,6 +148,62 @@ async fn an_idle_h2_connection_is_closed_after_its_idle_timeout() {
             .closed_count(CloseReason::Http2Idle)
             >= 1
     );
+}
+
+#[tokio::test]
+async fn an_http1_connection_in_use_stays_open_and_closes_once_idle_for_its_timeout() {
+    let gate = support::start("server:\n  http1_idle_timeout_seconds: 0.4\n").await;
+    let metrics = gate.running.metrics.clone();
+    let mut tcp = TcpStream::connect(gate.running.addr).await.unwrap();
+
+    // Requests closer together than the idle timeout, over several of its lengths:
+    // the connection is never closed under them.
+    let started = tokio::time::Instant::now();
+    let mut last;
+    loop {
+        assert_eq!(healthz_on(&mut tcp).await, "HTTP/1.1 200 OK");
+        last = tokio::time::Instant::now();
+        if started.elapsed() >= Duration::from_millis(1500) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(metrics.connections.closed_count(CloseReason::Http1Idle), 0);
+
+    // Then idle: closed, no sooner than the timeout after the last response (less a
+    // margin: the server counts from the end of the response, before it was read here).
+    assert_eq!(read_until_closed(&mut tcp).await, 0);
+    assert!(
+        last.elapsed() >= Duration::from_millis(300),
+        "closed {:?} after the last response",
+        last.elapsed()
+    );
+    until("the idle close counted", || {
+        metrics.connections.closed_count(CloseReason::Http1Idle) >= 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_in_flight_longer_than_the_idle_timeout_is_answered() {
+    let env = Env::start("server:\n  http1_idle_timeout_seconds: 0.3\n").await;
+    reader(&env, "ivy").await;
+    let mut tcp = TcpStream::connect(env.addr()).await.unwrap();
+    let request = format!(
+        "GET /delay?ms=1200 HTTP/1.1\r\nHost: loose.test\r\nAuthorization: Bearer {}\r\n\r\n",
+        env.iss.token("ivy")
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // The response comes after four idle timeouts' worth of waiting; then the
+    // connection, idle, is closed.
+    let response = response_until_closed(&mut tcp).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("answered after 1200 ms"), "{response}");
+    let metrics = &env.gate.running.metrics;
+    until("the idle close counted", || {
+        metrics.connections.closed_count(CloseReason::Http1Idle) >= 1
+    })
+    .await;
 }
 
 #[tokio::test]

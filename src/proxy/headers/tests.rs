@@ -300,8 +300,18 @@ fn the_common_identity_conventions_are_stripped_in_every_spelling() {
 
 #[test]
 fn the_strip_list_extends_from_configuration() {
-    let strip = IdentityStrip::with_extra(&["X-Corp-Login".into()], &["x_acme_".into()]).unwrap();
+    // Names and prefixes that begin unlike any built-in one (`l`, `-`) as well.
+    let strip = IdentityStrip::with_extra(
+        &["X-Corp-Login".into(), "Login-As".into()],
+        &["x_acme_".into(), "_my_".into()],
+    )
+    .unwrap();
     let mut headers = map(&[
+        ("login-as", "root"),
+        ("LOGIN_AS", "root"),
+        ("_my_user", "root"),
+        ("-my-groups", "admins"),
+        ("login-hint", "kept"),
         ("x-corp-login", "root"),
         ("X_CORP_LOGIN", "root"),
         ("x.corp.login", "root"),
@@ -314,6 +324,10 @@ fn the_strip_list_extends_from_configuration() {
     sanitise_request(&mut headers, &ctx(false), false, &strip);
     let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
     for gone in [
+        "login-as",
+        "login_as",
+        "_my_user",
+        "-my-groups",
         "x-corp-login",
         "x_corp_login",
         "x.corp.login",
@@ -324,6 +338,7 @@ fn the_strip_list_extends_from_configuration() {
         assert!(!left.contains(&gone), "{gone} survived: {left:?}");
     }
     assert_eq!(get(&headers, "x-corp-login-hint"), Some("kept"));
+    assert_eq!(get(&headers, "login-hint"), Some("kept"));
     assert_eq!(get(&headers, "accept"), Some("text/html"));
     // The built-in list alone does not know the configured names.
     assert!(!IdentityStrip::builtin().matches_str("x-corp-login"));
@@ -540,4 +555,33 @@ fn forwarded_values_come_only_from_trusted_proxies() {
         forwarded_values(&nginx, &ctx(true)).uri.as_deref(),
         Some("/finance/x")
     );
+}
+
+#[test]
+fn peer_text_writes_every_address_as_display_does() {
+    let addresses = [
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.100.9",
+        "1.22.3.44",
+        "127.0.0.1",
+        "192.168.10.250",
+        "::1",
+        "2001:db8:85a3::8a2e:370:7334",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "::ffff:192.0.2.128",
+    ];
+    for text in addresses {
+        let ip: IpAddr = text.parse().unwrap();
+        let mut buf = [0u8; 64];
+        let written = super::peer_text(ip, &mut buf).unwrap();
+        assert_eq!(written, ip.to_string().as_bytes(), "{text}");
+    }
+    // Every IPv4 octet value, in each position.
+    for octet in 0..=255u8 {
+        let ip = IpAddr::from([octet, 255 - octet, octet / 3, 7]);
+        let mut buf = [0u8; 64];
+        let written = super::peer_text(ip, &mut buf).unwrap();
+        assert_eq!(written, ip.to_string().as_bytes());
+    }
 }
