@@ -150,6 +150,14 @@ async fn an_idle_h2_connection_is_closed_after_its_idle_timeout() {
     );
 }
 
+/// Waits until an HTTP/1 idle close has been counted.
+async fn http1_idle_close_counted(metrics: &scimgate::metrics::Metrics) {
+    until("the idle close counted", || {
+        metrics.connections.closed_count(CloseReason::Http1Idle) >= 1
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_http1_connection_in_use_stays_open_and_closes_once_idle_for_its_timeout() {
     let gate = support::start("server:\n  http1_idle_timeout_seconds: 0.4\n").await;
@@ -178,10 +186,7 @@ async fn an_http1_connection_in_use_stays_open_and_closes_once_idle_for_its_time
         "closed {:?} after the last response",
         last.elapsed()
     );
-    until("the idle close counted", || {
-        metrics.connections.closed_count(CloseReason::Http1Idle) >= 1
-    })
-    .await;
+    http1_idle_close_counted(&metrics).await;
 }
 
 #[tokio::test]
@@ -199,11 +204,7 @@ async fn a_request_in_flight_longer_than_the_idle_timeout_is_answered() {
     let response = response_until_closed(&mut tcp).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("answered after 1200 ms"), "{response}");
-    let metrics = &env.gate.running.metrics;
-    until("the idle close counted", || {
-        metrics.connections.closed_count(CloseReason::Http1Idle) >= 1
-    })
-    .await;
+    http1_idle_close_counted(&env.gate.running.metrics).await;
 }
 
 #[tokio::test]
