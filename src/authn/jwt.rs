@@ -27,7 +27,6 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::jwks::Jwks;
 use super::{AuthnError, Claims};
@@ -107,7 +106,7 @@ impl JwtVerifier {
         }
         let now = self.clock.now().unix_timestamp();
         let leeway = i64::try_from(self.cfg.leeway.as_secs()).unwrap_or(i64::MAX);
-        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let hash = crate::record::digest::sha256(token.as_bytes());
         if let Some(hit) = self.cache.get(&hash).map(|c| c.clone()) {
             if hit.exp.saturating_add(leeway) > now {
                 return Ok(hit);

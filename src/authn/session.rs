@@ -34,7 +34,6 @@ use std::time::Duration;
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
 use http::{HeaderMap, HeaderValue};
-use sha2::{Digest, Sha256};
 use smallvec::SmallVec;
 use tokio_util::sync::CancellationToken;
 
@@ -414,7 +413,7 @@ impl Sessions {
 }
 
 fn hash(token: &str) -> Hash {
-    Sha256::digest(token.as_bytes()).into()
+    crate::record::digest::sha256(token.as_bytes())
 }
 
 /// The follower of a shared store reports sessions ended on other replicas here.

@@ -14,6 +14,7 @@ pub mod chain;
 mod change;
 pub mod checkpoint;
 mod credential;
+pub mod digest;
 mod name;
 mod resource;
 
