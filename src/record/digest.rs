@@ -1,9 +1,10 @@
 //! SHA-256 of one whole input taken on the request path (the bearer JWT cache key, the
 //! session cookie's stored hash), through the TLS crypto provider's implementation:
 //! SHA-NI where the CPU has it and AVX/SSSE3 assembly where it has not (servers without
-//! SHA-NI are common), where the portable `sha2` code runs about three times as many
-//! instructions. Inputs fed in many small parts stay with `sha2`, whose buffered
-//! `update` costs less per call than a call into the provider.
+//! SHA-NI are common), where the portable `sha2` code runs about 1.6 times as many
+//! instructions (the bench's bearer token under callgrind: 24,100 against 15,000).
+//! Inputs fed in many small parts stay with `sha2`, whose buffered `update` costs less
+//! per call than a call into the provider.
 
 use aws_lc_rs::digest::{digest, SHA256};
 

@@ -558,29 +558,15 @@ impl Store for SqliteStore {
             arg(&mut sql, " OR target = ?", format!("User/{u}").into());
             arg(&mut sql, " OR instr(before, ?) > 0", body.clone().into());
             arg(&mut sql, " OR instr(after, ?) > 0", body.into());
-            arg(
-                &mut sql,
-                " OR (instr(action, ?) = 1",
-                GRANT_ACTIONS.to_owned().into(),
-            );
-            arg(
-                &mut sql,
-                " AND instr(detail, ?) > 0))",
-                grant_detail_key("requester", u).into(),
-            );
+            for (clause, v) in grant_clauses("requester", u) {
+                arg(&mut sql, clause, v.into());
+            }
         }
         if let Some(r) = &q.route {
             arg(&mut sql, " AND (target = ?", format!("route:{r}").into());
-            arg(
-                &mut sql,
-                " OR (instr(action, ?) = 1",
-                GRANT_ACTIONS.to_owned().into(),
-            );
-            arg(
-                &mut sql,
-                " AND instr(detail, ?) > 0))",
-                grant_detail_key("route", r).into(),
-            );
+            for (clause, v) in grant_clauses("route", r) {
+                arg(&mut sql, clause, v.into());
+            }
         }
         if let Some(a) = &q.action_prefix {
             arg(&mut sql, " AND instr(action, ?) = 1", a.clone().into());
@@ -740,4 +726,13 @@ impl Store for SqliteStore {
         )?;
         Ok(())
     }
+}
+
+/// The search clauses (and their values) for `grant.*` records whose detail names `key`
+/// as `value` ([`grant_detail_key`]), to follow an `actor`/`target` alternative.
+fn grant_clauses(key: &str, value: &str) -> [(&'static str, String); 2] {
+    [
+        (" OR (instr(action, ?) = 1", GRANT_ACTIONS.to_owned()),
+        (" AND instr(detail, ?) > 0))", grant_detail_key(key, value)),
+    ]
 }

@@ -2,34 +2,14 @@
 //! (`grant.*`) of a requester and a route, on SQLite and on PostgreSQL alike, and
 //! nothing of another user or route whose name only starts the same.
 
-use std::time::Duration;
-
 use scimgate::audit::grants::{grant_record, GrantAction};
-use scimgate::record::{AccessRequest, AuditEntry, AuditQuery, RequestState};
+use scimgate::record::{AccessRequest, AuditEntry, AuditQuery};
 use scimgate::store::{SqliteStore, Store};
 
 use crate::replicas::env::TestDb;
 
 fn request(id: &str, route: &str, requester: &str, reason: &str) -> AccessRequest {
-    AccessRequest {
-        id: id.into(),
-        route: route.into(),
-        group: "oncall".into(),
-        requester_id: format!("id-{requester}"),
-        requester_name: requester.into(),
-        reason: Some(reason.into()),
-        duration: Duration::from_secs(3600),
-        approvals_needed: 1,
-        state: RequestState::Pending,
-        approvals: Vec::new(),
-        denial: None,
-        created_at: 1,
-        starts_at: None,
-        ends_at: None,
-        ended_at: None,
-        ended_by: None,
-        end_reason: None,
-    }
+    crate::support::pending_request(id, route, &format!("id-{requester}"), requester, reason)
 }
 
 fn entries() -> Vec<AuditEntry> {

@@ -437,3 +437,33 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A pending access request of `requester_name` (directory id `requester_id`) for group
+/// `oncall` on `route`, for one hour with one approval needed, as a store holds it.
+pub fn pending_request(
+    id: &str,
+    route: &str,
+    requester_id: &str,
+    requester_name: &str,
+    reason: &str,
+) -> scimgate::record::AccessRequest {
+    scimgate::record::AccessRequest {
+        id: id.into(),
+        route: route.into(),
+        group: "oncall".into(),
+        requester_id: requester_id.into(),
+        requester_name: requester_name.into(),
+        reason: Some(reason.into()),
+        duration: Duration::from_secs(3600),
+        approvals_needed: 1,
+        state: scimgate::record::RequestState::Pending,
+        approvals: Vec::new(),
+        denial: None,
+        created_at: 1,
+        starts_at: None,
+        ends_at: None,
+        ended_at: None,
+        ended_by: None,
+        end_reason: None,
+    }
+}

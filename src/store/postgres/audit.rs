@@ -208,29 +208,15 @@ impl PgStore {
                 Box::new(body.clone()),
             );
             arg(&mut sql, " OR strpos(after, ?) > 0", Box::new(body));
-            arg(
-                &mut sql,
-                " OR (strpos(action, ?) = 1",
-                Box::new(GRANT_ACTIONS.to_owned()),
-            );
-            arg(
-                &mut sql,
-                " AND strpos(detail, ?) > 0))",
-                Box::new(grant_detail_key("requester", u)),
-            );
+            for (clause, v) in grant_clauses("requester", u) {
+                arg(&mut sql, clause, Box::new(v));
+            }
         }
         if let Some(r) = &q.route {
             arg(&mut sql, " AND (target = ?", Box::new(format!("route:{r}")));
-            arg(
-                &mut sql,
-                " OR (strpos(action, ?) = 1",
-                Box::new(GRANT_ACTIONS.to_owned()),
-            );
-            arg(
-                &mut sql,
-                " AND strpos(detail, ?) > 0))",
-                Box::new(grant_detail_key("route", r)),
-            );
+            for (clause, v) in grant_clauses("route", r) {
+                arg(&mut sql, clause, Box::new(v));
+            }
         }
         if let Some(a) = &q.action_prefix {
             arg(&mut sql, " AND strpos(action, ?) = 1", Box::new(a.clone()));
@@ -252,4 +238,13 @@ impl PgStore {
                 .collect()
         })
     }
+}
+
+/// The search clauses (and their values) for `grant.*` records whose detail names `key`
+/// as `value` ([`grant_detail_key`]), to follow an `actor`/`target` alternative.
+fn grant_clauses(key: &str, value: &str) -> [(&'static str, String); 2] {
+    [
+        (" OR (strpos(action, ?) = 1", GRANT_ACTIONS.to_owned()),
+        (" AND strpos(detail, ?) > 0))", grant_detail_key(key, value)),
+    ]
 }

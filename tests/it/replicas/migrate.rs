@@ -197,23 +197,5 @@ async fn a_migrated_store_keeps_everything_and_its_audit_chain_verifies() {
 
 /// A pending access request of `user` for `oncall` on `app`.
 fn access_request(user: &str) -> AccessRequest {
-    AccessRequest {
-        id: "req-moved".into(),
-        route: "app".into(),
-        group: "oncall".into(),
-        requester_id: user.into(),
-        requester_name: "mig2".into(),
-        reason: Some("INC-1".into()),
-        duration: std::time::Duration::from_secs(3600),
-        approvals_needed: 1,
-        state: RequestState::Pending,
-        approvals: Vec::new(),
-        denial: None,
-        created_at: 1,
-        starts_at: None,
-        ends_at: None,
-        ended_at: None,
-        ended_by: None,
-        end_reason: None,
-    }
+    crate::support::pending_request("req-moved", "app", user, "mig2", "INC-1")
 }
