@@ -7,6 +7,8 @@
 //! `https`; HTTP/1.1 and HTTP/2 by ALPN). Every exchange, body included, must finish in
 //! [`TIMEOUT`] and a body may not exceed [`MAX_BODY`]. Redirects are never followed (a
 //! followed redirect would let a hostile response steer us at internal addresses).
+//! A request that a server's close of an idle kept-alive connection cut before any
+//! answer is sent once more, on another connection ([`closed_before_answer`]).
 //!
 //! A leaf: it uses no other module of scimgate.
 
@@ -117,9 +119,18 @@ impl HttpClient {
             .headers
             .entry(header::USER_AGENT)
             .or_insert(HeaderValue::from_static(USER_AGENT));
-        let req = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let body = Bytes::from(body);
         let exchange = async {
-            let resp = self.client.request(req).await.map_err(HttpError::Send)?;
+            let resp = match self.client.request(copy(&parts, &body)).await {
+                // The server closed a kept-alive connection as the request went out:
+                // once more, on another connection.
+                Err(e) if closed_before_answer(&e) => {
+                    tracing::debug!(uri = %parts.uri, error = %error_chain(&e), "the connection closed before an answer; sending once more");
+                    self.client.request(copy(&parts, &body)).await
+                }
+                sent => sent,
+            }
+            .map_err(HttpError::Send)?;
             let (parts, body) = resp.into_parts();
             let bytes = Limited::new(body, self.max_body)
                 .collect()
@@ -154,6 +165,48 @@ impl HttpClient {
     }
 }
 
+/// A request of `parts` and `body` (both kept for a second attempt).
+fn copy(parts: &http::request::Parts, body: &Bytes) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(body.clone()));
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    req
+}
+
+/// Whether an exchange failed because the connection closed (or was reset) after it
+/// was open and before any of the answer arrived: what a server that closes an idle
+/// kept-alive connection does to a request that crossed its close. Nothing was
+/// answered, so sending again on another connection is what browsers and other
+/// clients do; a refused connection, a timeout or a partial answer are not this.
+pub fn closed_before_answer(error: &hyper_util::client::legacy::Error) -> bool {
+    if error.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(e) = cause.downcast_ref::<hyper::Error>() {
+            if e.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
 fn parse_url(url: &str) -> Result<Uri, HttpError> {
     let uri: Uri = url.parse().map_err(|_| HttpError::BadUrl(url.to_owned()))?;
     match (uri.scheme_str(), uri.authority()) {
@@ -164,6 +217,8 @@ fn parse_url(url: &str) -> Result<Uri, HttpError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use axum::routing::get;
 
     use super::*;
@@ -215,6 +270,34 @@ mod tests {
             http.get_json::<serde_json::Value>("ftp://x/y").await,
             Err(HttpError::BadUrl(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_request_crossing_an_idle_close_is_sent_once_more() {
+        let (base, connections) = testing::closing_server(1).await;
+        let http = HttpClient::new().unwrap();
+        let v: serde_json::Value = http.get_json(&format!("{base}/a")).await.unwrap();
+        assert_eq!(v, serde_json::json!({}));
+        // The kept-alive connection is reused, closed under the request; the body
+        // goes again on a new one.
+        let post = Request::post(format!("{base}/token"))
+            .body(br#"{"code":"c"}"#.to_vec())
+            .unwrap();
+        let answer = http.send(post).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(answer.body(), br#"{"code":"c"}"#);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_gets_two_tries_and_an_error() {
+        let (base, connections) = testing::closing_server(0).await;
+        let http = HttpClient::new().unwrap();
+        let failed = http
+            .get_json::<serde_json::Value>(&format!("{base}/a"))
+            .await;
+        assert!(matches!(failed, Err(HttpError::Send(_))), "{failed:?}");
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! The caller has already normalised the path, run `headers::prepare_request` and
 //! `headers::add_identity`; this module only adds what the route itself decides (Host,
 //! injected credentials, `Connection: close` without keep-alive). It never buffers a
-//! body and never logs header values.
+//! body and never logs header values. A GET, HEAD, OPTIONS or TRACE without a body
+//! that the upstream's close of an idle kept-alive connection cut before any answer
+//! is sent once more on another connection (as browsers and other proxies do); any
+//! other request gets the failure (502).
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -15,17 +18,18 @@ use axum::BoxError;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONNECTION, HOST};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::body::CancellableBody;
-use super::client::UpstreamClient;
+use super::client::{HttpClient, UpstreamClient};
 use super::connection_cap::ConnectionCapReached;
 use super::error::ProxyError;
 use super::headers::{is_websocket_upgrade, prepare_response};
 use super::idle::{ConnectionBounds, IdleRequestBody, StreamIdle};
 use super::tunnel;
 use crate::config::server::{DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WEBSOCKET_IDLE_TIMEOUT};
+use crate::outbound::{closed_before_answer, error_chain};
 use crate::policy::RouteSettings;
 use crate::revoke::StreamCancel;
 
@@ -82,6 +86,9 @@ where
     if client.close_connections && !upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    let replay = (!upgrade && hyper::body::Body::is_end_stream(&body))
+        .then(|| Replay::of(&parts.method, &uri, &headers))
+        .flatten();
     // Boxed once, here: the client's body type.
     let body = IdleRequestBody::new(body, stream_idle, bounds.clone());
     let mut upstream_req = Request::new(Body::new(body));
@@ -99,7 +106,8 @@ where
     } else {
         &client.http
     };
-    let exchange = tokio::time::timeout(settings.response_timeout, http.request(upstream_req));
+    let exchange =
+        tokio::time::timeout(settings.response_timeout, send(http, upstream_req, replay));
     let mut response = tokio::select! {
         answered = exchange => match answered {
             Ok(Ok(response)) => response,
@@ -137,6 +145,57 @@ where
     parts.extensions = http::Extensions::new();
     let body = CancellableBody::new(body, cancel, Some(permit)).watch_stalls(stream_idle, bounds);
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// Sends `req`, and once more on another connection when a server's close of an idle
+/// kept-alive connection cut it before any answer and it can be `replay`ed.
+async fn send(
+    http: &HttpClient,
+    req: Request<Body>,
+    replay: Option<Replay>,
+) -> Result<Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+    match http.request(req).await {
+        Err(e) if closed_before_answer(&e) => match replay {
+            Some(replay) => {
+                tracing::debug!(error = %error_chain(&e), "the upstream closed the connection before an answer; sending once more");
+                http.request(replay.into_request()).await
+            }
+            None => Err(e),
+        },
+        sent => sent,
+    }
+}
+
+/// A copy of a request that may be sent again: a safe method (RFC 9110 §9.2.1:
+/// GET, HEAD, OPTIONS, TRACE) without a body. Others (a POST, or any body already
+/// streamed) are never sent twice.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Self> {
+        let safe = matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        safe.then(|| Replay {
+            method: method.clone(),
+            uri: uri.clone(),
+            headers: headers.clone(),
+        })
+    }
+
+    fn into_request(self) -> Request<Body> {
+        let mut req = Request::new(Body::empty());
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = self.headers;
+        req
+    }
 }
 
 /// What the caller needs kept alive exactly as long as the exchange (its body or its

@@ -622,3 +622,39 @@ async fn max_concurrency_queues_then_sheds_at_the_response_timeout() {
     assert_eq!(waiting.await.unwrap().unwrap(), StatusCode::OK);
     assert_eq!(client.available_permits(), Some(1));
 }
+
+#[tokio::test]
+async fn a_safe_request_crossing_an_idle_close_is_sent_once_more_and_a_post_is_not() {
+    let (base, connections) = crate::outbound::testing::closing_server(1).await;
+    let s = settings(&base);
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
+    assert_eq!(
+        seen(send(&client, &s, request("/a")).await.unwrap()).await,
+        json!({})
+    );
+    settle().await;
+    // The kept-alive connection is reused and closed under the GET: it goes again
+    // on a new connection, which answers.
+    assert_eq!(
+        seen(send(&client, &s, request("/b")).await.unwrap()).await,
+        json!({})
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    settle().await;
+    // A POST is never sent twice: the same close fails it (502 through gate::error).
+    let mut post = request("/c");
+    *post.method_mut() = http::Method::POST;
+    let error = send(&client, &s, post).await.unwrap_err();
+    assert!(matches!(error, ProxyError::Upstream(_)), "{error:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_a_get_gets_two_tries() {
+    let (base, connections) = crate::outbound::testing::closing_server(0).await;
+    let s = settings(&base);
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
+    let error = send(&client, &s, request("/")).await.unwrap_err();
+    assert!(matches!(error, ProxyError::Upstream(_)), "{error:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
