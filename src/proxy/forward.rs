@@ -86,7 +86,9 @@ where
     if client.close_connections && !upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    let replay = (!upgrade && hyper::body::Body::is_end_stream(&body))
+    // Only a kept-alive connection can be closed under a request by its idle timeout.
+    let reused = !client.close_connections && !upgrade;
+    let replay = (reused && hyper::body::Body::is_end_stream(&body))
         .then(|| Replay::of(&parts.method, &uri, &headers))
         .flatten();
     // Boxed once, here: the client's body type.

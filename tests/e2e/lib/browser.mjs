@@ -84,7 +84,13 @@ export async function signIn(page, { gate, idp }, username, { path: pathname = '
     throw new Error(`sign-in stopped at ${page.url()}: ${text}`);
   }
   await page.waitForLoadState('domcontentloaded');
-  return lastNavigation(page, page.url())?.status;
+  const status = lastNavigation(page, page.url())?.status;
+  if (status >= 500) {
+    // What the page said, for the CI log: the test's own assertion shows only the status.
+    const text = (await page.locator('body').innerText()).slice(0, 300).replace(/\s+/g, ' ');
+    console.log(`sign-in of ${username} ended at ${page.url()} with ${status}: ${text}`);
+  }
+  return status;
 }
 
 /** A screenshot in ARTIFACTS/NAME.png. */
