@@ -87,10 +87,12 @@ where
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     // Only a kept-alive connection can be closed under a request by its idle timeout.
-    let reused = !client.close_connections && !upgrade;
-    let replay = (reused && hyper::body::Body::is_end_stream(&body))
-        .then(|| Replay::of(&parts.method, &uri, &headers))
-        .flatten();
+    let kept_alive = !client.close_connections && !upgrade;
+    let replay = if kept_alive && hyper::body::Body::is_end_stream(&body) {
+        Replay::of(&parts.method, &uri, &headers)
+    } else {
+        None
+    };
     // Boxed once, here: the client's body type.
     let body = IdleRequestBody::new(body, stream_idle, bounds.clone());
     let mut upstream_req = Request::new(Body::new(body));
@@ -156,15 +158,12 @@ async fn send(
     req: Request<Body>,
     replay: Option<Replay>,
 ) -> Result<Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
-    match http.request(req).await {
-        Err(e) if closed_before_answer(&e) => match replay {
-            Some(replay) => {
-                tracing::debug!(error = %error_chain(&e), "the upstream closed the connection before an answer; sending once more");
-                http.request(replay.into_request()).await
-            }
-            None => Err(e),
-        },
-        sent => sent,
+    match (http.request(req).await, replay) {
+        (Err(e), Some(replay)) if closed_before_answer(&e) => {
+            tracing::debug!(error = %error_chain(&e), "the upstream closed the connection before an answer; sending once more");
+            http.request(replay.into_request()).await
+        }
+        (sent, _) => sent,
     }
 }
 

@@ -658,3 +658,22 @@ async fn an_upstream_that_never_answers_a_get_gets_two_tries() {
     assert!(matches!(error, ProxyError::Upstream(_)), "{error:?}");
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_get_with_a_body_or_on_a_route_without_keep_alive_gets_one_try() {
+    let (base, connections) = crate::outbound::testing::closing_server(0).await;
+    let s = settings(&base);
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
+    let mut with_body = request("/");
+    *with_body.body_mut() = Body::from("x");
+    let error = send(&client, &s, with_body).await.unwrap_err();
+    assert!(matches!(error, ProxyError::Upstream(_)), "{error:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+
+    let mut s = settings(&base);
+    s.keep_alive = false;
+    let client = UpstreamClient::new(&s, &limits()).unwrap();
+    let error = send(&client, &s, request("/")).await.unwrap_err();
+    assert!(matches!(error, ProxyError::Upstream(_)), "{error:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}

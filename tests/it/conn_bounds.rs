@@ -189,16 +189,22 @@ async fn an_http1_connection_in_use_stays_open_and_closes_once_idle_for_its_time
     http1_idle_close_counted(&metrics).await;
 }
 
+/// A new connection to the gate with `user`'s GET of `target` on `host` written on it.
+async fn get_on_a_new_connection(env: &Env, host: &str, target: &str, user: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(env.addr()).await.unwrap();
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\r\n",
+        env.iss.token(user)
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    tcp
+}
+
 #[tokio::test]
 async fn a_request_in_flight_longer_than_the_idle_timeout_is_answered() {
     let env = Env::start("server:\n  http1_idle_timeout_seconds: 0.3\n").await;
     reader(&env, "ivy").await;
-    let mut tcp = TcpStream::connect(env.addr()).await.unwrap();
-    let request = format!(
-        "GET /delay?ms=1200 HTTP/1.1\r\nHost: loose.test\r\nAuthorization: Bearer {}\r\n\r\n",
-        env.iss.token("ivy")
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut tcp = get_on_a_new_connection(&env, "loose.test", "/delay?ms=1200", "ivy").await;
     // The response comes after four idle timeouts' worth of waiting; then the
     // connection, idle, is closed.
     let response = response_until_closed(&mut tcp).await;
@@ -259,12 +265,7 @@ async fn a_stalled_download_gives_its_slot_to_a_waiting_user() {
     reader(&env, "wanda").await;
 
     // Stella opens a large download, reads its head, then reads nothing more.
-    let mut stalled = TcpStream::connect(env.addr()).await.unwrap();
-    let request = format!(
-        "GET /big?mib=256 HTTP/1.1\r\nHost: narrow.test\r\nAuthorization: Bearer {}\r\n\r\n",
-        env.iss.token("stella")
-    );
-    stalled.write_all(request.as_bytes()).await.unwrap();
+    let mut stalled = get_on_a_new_connection(&env, "narrow.test", "/big?mib=256", "stella").await;
     let mut head = [0u8; 12];
     stalled.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
